@@ -1,0 +1,47 @@
+"""Casemapping and name syntax for nicks and channels (sans-IO, pure functions).
+
+chatd advertises CASEMAPPING=rfc1459: ASCII letters fold, and so do []\\~ to {}|^. Only ASCII
+is folded on purpose: str.lower() would fold other scripts differently from every client.
+"""
+
+from __future__ import annotations
+
+CASEMAPPING = "rfc1459"
+
+_RFC1459 = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~",
+    "abcdefghijklmnopqrstuvwxyz{}|^",
+)
+
+_NICK_SPECIAL = set("[]\\`_^{|}")
+_NICK_FIRST = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") | _NICK_SPECIAL
+_NICK_REST = _NICK_FIRST | set("0123456789-")
+CHANTYPES = "#"
+_CHANNEL_FORBIDDEN = set(" ,\x07\x00\r\n:")
+
+
+def fold(name: str) -> str:
+    """The key under which a nick or channel name is compared and stored."""
+    return name.translate(_RFC1459)
+
+
+def valid_nick(nick: str, max_len: int) -> bool:
+    if not nick or len(nick) > max_len:
+        return False
+    if nick[0] not in _NICK_FIRST:
+        return False
+    return all(ch in _NICK_REST for ch in nick[1:])
+
+
+def is_channel_name(name: str) -> bool:
+    """Whether a target names a channel (by its prefix), valid or not."""
+    return bool(name) and name[0] in CHANTYPES
+
+
+def valid_channel(name: str, max_len: int) -> bool:
+    if len(name) < 2 or len(name) > max_len or name[0] not in CHANTYPES:
+        return False
+    if any(ch in _CHANNEL_FORBIDDEN for ch in name):
+        return False
+    # Invisible format characters make look-alike channel names; refuse them outright.
+    return name.isprintable()

@@ -1,0 +1,161 @@
+"""IRC messages: parse a decoded line into a Message and serialise it back.
+
+Owns the grammar of one line (IRCv3 tags with escaping, source, command, params, trailing).
+It must not do I/O, framing or length policy: callers hand it one line without CR/LF.
+"""
+
+from __future__ import annotations
+
+from .errors import ProtocolError
+
+_TAG_UNESCAPE = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
+_TAG_ESCAPE = str.maketrans({";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"})
+_FORBIDDEN = ("\0", "\r", "\n")
+
+
+class Message:
+    """One IRC message. `tags` maps names to values ("" for a tag without a value)."""
+
+    __slots__ = ("tags", "source", "command", "params")
+
+    def __init__(
+        self,
+        command: str,
+        params: list[str] | tuple[str, ...] = (),
+        source: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        self.command = command
+        self.params = list(params)
+        self.source = source
+        self.tags = tags if tags is not None else {}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return (
+            self.command == other.command
+            and self.params == other.params
+            and self.source == other.source
+            and self.tags == other.tags
+        )
+
+    def __repr__(self) -> str:
+        return f"Message({self.command!r}, {self.params!r}, source={self.source!r}, tags={self.tags!r})"
+
+    @property
+    def nick(self) -> str | None:
+        """The nick part of a `nick!user@host` source (or the whole source)."""
+        if self.source is None:
+            return None
+        return self.source.split("!", 1)[0]
+
+    def param(self, index: int, default: str = "") -> str:
+        return self.params[index] if index < len(self.params) else default
+
+
+def unescape_tag_value(value: str) -> str:
+    if "\\" not in value:
+        return value
+    out = []
+    i = 0
+    n = len(value)
+    while i < n:
+        ch = value[i]
+        if ch == "\\":
+            i += 1
+            if i < n:  # a lone trailing backslash is dropped
+                nxt = value[i]
+                out.append(_TAG_UNESCAPE.get(nxt, nxt))
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def escape_tag_value(value: str) -> str:
+    return value.translate(_TAG_ESCAPE)
+
+
+def parse_tags(text: str) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for item in text.split(";"):
+        if not item:
+            continue
+        key, _, value = item.partition("=")
+        if not key or key == "+":
+            raise ProtocolError("empty tag name")
+        tags[key] = unescape_tag_value(value)
+    return tags
+
+
+def serialise_tags(tags: dict[str, str]) -> str:
+    return ";".join(f"{k}={escape_tag_value(v)}" if v else k for k, v in tags.items())
+
+
+def _valid_command(command: str) -> bool:
+    if command.isascii() and command.isalpha():
+        return True
+    return len(command) == 3 and command.isascii() and command.isdigit()
+
+
+def parse(line: str) -> Message:
+    """Parse one line (no CR/LF). Raises ProtocolError on anything malformed."""
+    tags: dict[str, str] = {}
+    source: str | None = None
+    rest = line
+    if rest.startswith("@"):
+        tag_text, _, rest = rest[1:].partition(" ")
+        tags = parse_tags(tag_text)
+        rest = rest.lstrip(" ")
+    if rest.startswith(":"):
+        source, _, rest = rest[1:].partition(" ")
+        if not source:
+            raise ProtocolError("empty source")
+        rest = rest.lstrip(" ")
+    trailing: str | None = None
+    head, sep, tail = rest.partition(" :")
+    if sep:
+        trailing = tail
+    elif head.startswith(":"):
+        # no command before the trailing marker
+        raise ProtocolError("missing command")
+    words = head.split()
+    if not words:
+        raise ProtocolError("missing command")
+    command = words[0]
+    if not _valid_command(command):
+        raise ProtocolError(f"invalid command {command[:20]!r}")
+    params = words[1:]
+    if trailing is not None:
+        params.append(trailing)
+    return Message(command.upper(), params, source, tags)
+
+
+def serialise(msg: Message) -> str:
+    """Serialise a Message to a line without CR/LF. Raises ProtocolError if it cannot be."""
+    parts = []
+    if msg.tags:
+        parts.append("@" + serialise_tags(msg.tags))
+    if msg.source:
+        parts.append(":" + msg.source)
+    parts.append(msg.command)
+    params = msg.params
+    if params:
+        last = len(params) - 1
+        for i, p in enumerate(params):
+            for bad in _FORBIDDEN:
+                if bad in p:
+                    raise ProtocolError("parameter contains NUL, CR or LF")
+            if i == last and (not p or " " in p or p[0] == ":"):
+                parts.append(":" + p)
+            elif not p or " " in p or p[0] == ":":
+                raise ProtocolError(f"middle parameter {p[:20]!r} needs to be trailing")
+            else:
+                parts.append(p)
+    return " ".join(parts)
+
+
+def encode(msg: Message) -> bytes:
+    """The wire form of a message: UTF-8 with CRLF."""
+    return (serialise(msg) + "\r\n").encode("utf-8", "surrogateescape")
