@@ -1,0 +1,157 @@
+"""Start and stop the server under test: chatd, or ngIRCd with a generated configuration.
+
+A `Server` is the address to drive plus the pid to measure (CPU, RSS). `start_server` launches
+one in a temporary directory, pinned to one core with taskset when the machine has two or more,
+and waits (with a deadline) until its port accepts connections. `attach` wraps a server somebody
+else started. No load generation here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVER_CORE = 0
+LOAD_CORE = 1
+
+# ngIRCd 26 with every limit that can be switched off switched off. See docs/performance.md:
+# MaxPenaltyTime = 0 turns command penalties into zero-second ones, user mode +F (set on every
+# client through DefaultUserModes) skips throttling and raises the per-loop command budget from
+# 3 to 10 commands per client. Its 2048-byte read buffer and 32 KiB write buffer per client are
+# compiled in; the bench's bounded in-flight window keeps below both.
+NGIRCD_CONF = """\
+[Global]
+\tName = bench.ngircd.local
+\tInfo = chatd-bench reference server
+\tAdminInfo1 = chatd-bench
+\tAdminInfo2 = loopback
+\tAdminEMail = bench@localhost
+\tListen = {host}
+\tPorts = {port}
+\tMotdPhrase = bench
+\tPidFile = {dir}/ngircd.pid
+[Limits]
+\tMaxConnections = 20000
+\tMaxConnectionsIP = 0
+\tMaxJoins = 0
+\tMaxPenaltyTime = 0
+\tPingTimeout = 600
+\tPongTimeout = 120
+[Options]
+\tDNS = no
+\tIdent = no
+\tPAM = no
+\tDefaultUserModes = F
+\tIncludeDir = {dir}/conf.d
+"""
+
+
+@dataclass
+class Server:
+    """The server under test: where to connect, which pid to measure, how to stop it."""
+
+    name: str
+    host: str
+    port: int
+    pid: int | None
+    proc: subprocess.Popen[bytes] | None = None
+    workdir: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def attach(host: str, port: int, pid: int | None, name: str = "server") -> Server:
+    return Server(name=name, host=host, port=port, pid=pid)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def can_pin() -> bool:
+    return (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
+
+
+def pin_self() -> None:
+    """Pin the load generator to its own core (the server has SERVER_CORE)."""
+    if (os.cpu_count() or 1) >= 2:
+        os.sched_setaffinity(0, {LOAD_CORE})
+
+
+def wait_for_port(host: str, port: int, deadline_s: float, proc: subprocess.Popen[bytes] | None) -> None:
+    """Connect repeatedly (5 ms apart) until the port accepts, the process exits or time runs out."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with status {proc.returncode} before listening")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.005)
+    raise RuntimeError(f"server did not accept on {host}:{port} within {deadline_s:.0f} s")
+
+
+def _launch(name: str, argv: list[str], host: str, port: int, workdir: str | None, pin: bool) -> Server:
+    if pin and can_pin():
+        argv = ["taskset", "-c", str(SERVER_CORE), *argv]
+    log = open(os.path.join(workdir or tempfile.gettempdir(), f"{name}.log"), "wb")
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    server = Server(name=name, host=host, port=port, pid=proc.pid, proc=proc, workdir=workdir)
+    try:
+        wait_for_port(host, port, 20.0, proc)
+    except Exception:
+        server.stop()
+        raise
+    return server
+
+
+def start_chatd(host: str = "127.0.0.1", port: int | None = None, pin: bool = True) -> Server:
+    port = port or free_port(host)
+    exe = shutil.which("chatd")
+    argv = [exe] if exe else ["python", "-m", "chatd.server.cli"]
+    argv += ["--host", host, "--port", str(port), "--no-flood-limit", "--max-clients", "20000"]
+    workdir = tempfile.mkdtemp(prefix="chatd-bench-")
+    return _launch("chatd", argv, host, port, workdir, pin)
+
+
+def start_ngircd(host: str = "127.0.0.1", port: int | None = None, pin: bool = True) -> Server:
+    exe = shutil.which("ngircd") or ("/usr/sbin/ngircd" if os.path.exists("/usr/sbin/ngircd") else None)
+    if exe is None:
+        raise RuntimeError("ngircd not found: apt-get install ngircd")
+    port = port or free_port(host)
+    workdir = tempfile.mkdtemp(prefix="ngircd-bench-")
+    Path(workdir, "conf.d").mkdir()
+    conf = Path(workdir, "ngircd.conf")
+    conf.write_text(NGIRCD_CONF.format(host=host, port=port, dir=workdir))
+    # -n: stay in the foreground so the pid we hold is the server's; -p: no server links.
+    server = _launch("ngircd", [exe, "-n", "-p", "-f", str(conf)], host, port, workdir, pin)
+    server.notes.append("ngIRCd: MaxPenaltyTime=0, DefaultUserModes=F, MaxConnectionsIP=0")
+    return server
+
+
+def start_server(kind: str, host: str = "127.0.0.1", pin: bool = True) -> Server:
+    if kind == "chatd":
+        return start_chatd(host, pin=pin)
+    if kind == "ngircd":
+        return start_ngircd(host, pin=pin)
+    raise ValueError(f"unknown server {kind!r}")

@@ -1,0 +1,926 @@
+"""The client's view of one IRC connection, sans-IO.
+
+Session owns everything the client knows: registration and CAP negotiation, the buffers (the
+server buffer, rooms, private conversations) with their bounded logs, members, topics, modes,
+unread counts and mention marks, the connection state shown in the status line, and the lag.
+Lines go in through `receive()`, user intentions through methods such as `say()` or `join()`;
+what must be written to the socket piles up in the outbox (`pull_outgoing()`).
+
+It must not import socket, asyncio or time: every method that needs the clock takes `now`
+(seconds since the epoch), so tests can feed it lines and inspect state and output directly.
+The UI only reads it (and calls its user-intention methods).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from chatd.proto import numerics as N
+from chatd.proto.casemap import fold
+from chatd.proto.errors import ProtocolError
+from chatd.proto.message import Message, parse, serialise
+
+WANTED_CAPS = frozenset(
+    {
+        "server-time",
+        "echo-message",
+        "message-tags",
+        "multi-prefix",
+        "away-notify",
+        "userhost-in-names",
+        "cap-notify",
+    }
+)
+MAX_LOG_LINES = 2000
+# Bytes a server adds around our text when relaying it (":nick!user@host PRIVMSG target :").
+_RELAY_OVERHEAD = 100
+_MAX_LINE = 512
+SERVER_KEY = ""  # the buffer key of the server buffer
+
+
+class ConnState(enum.Enum):
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    REGISTERING = "registering"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    QUITTING = "quitting"
+
+
+class Kind(enum.Enum):
+    """What a log line is; the view picks a look for each."""
+
+    MESSAGE = "message"
+    ACTION = "action"
+    NOTICE = "notice"
+    JOIN = "join"
+    PART = "part"
+    QUIT = "quit"
+    NICK = "nick"
+    TOPIC = "topic"
+    MODE = "mode"
+    INFO = "info"
+    ERROR = "error"
+
+
+QUIET_KINDS = frozenset({Kind.JOIN, Kind.PART, Kind.QUIT, Kind.NICK, Kind.MODE})
+TALK_KINDS = frozenset({Kind.MESSAGE, Kind.ACTION, Kind.NOTICE})
+
+
+@dataclass(frozen=True)
+class LogLine:
+    seq: int
+    time: float
+    kind: Kind
+    text: str
+    nick: str | None = None
+    own: bool = False
+    highlight: bool = False
+
+
+@dataclass
+class Member:
+    nick: str
+    prefixes: str = ""  # mode prefixes held, highest first, e.g. "@+"
+    away: bool = False
+
+
+class Buffer:
+    """One window of conversation: the server buffer, a room, or a private query."""
+
+    def __init__(self, name: str, kind: str, max_lines: int = MAX_LOG_LINES) -> None:
+        self.name = name
+        self.kind = kind  # "server" | "channel" | "query"
+        self.lines: deque[LogLine] = deque(maxlen=max_lines)
+        self.next_seq = 0
+        self.members: dict[str, Member] = {}
+        self.topic = ""
+        self.modes = ""
+        self.unread = 0
+        self.mentioned = False
+        self.joined = False
+        self._names_pending: dict[str, Member] | None = None
+
+    @property
+    def key(self) -> str:
+        return SERVER_KEY if self.kind == "server" else fold(self.name)
+
+    def add(self, time: float, kind: Kind, text: str, **kw: object) -> LogLine:
+        line = LogLine(self.next_seq, time, kind, text, **kw)  # type: ignore[arg-type]
+        self.next_seq += 1
+        self.lines.append(line)
+        return line
+
+    def clear(self) -> None:
+        self.lines.clear()
+
+    def member(self, nick: str) -> Member | None:
+        return self.members.get(fold(nick))
+
+    def nicks(self) -> list[str]:
+        return [m.nick for m in self.members.values()]
+
+    def __repr__(self) -> str:
+        return f"Buffer({self.name!r}, {self.kind!r})"
+
+
+@dataclass
+class ISupport:
+    prefix_modes: str = "ov"
+    prefix_chars: str = "@+"
+    chantypes: str = "#&"
+    nicklen: int = 30
+    network: str = ""
+    chanmodes: tuple[str, str, str, str] = ("beI", "k", "l", "imnpst")
+    raw: dict[str, str] = field(default_factory=dict)
+
+    def update(self, tokens: Iterable[str]) -> None:
+        for token in tokens:
+            key, _, value = token.partition("=")
+            self.raw[key] = value
+            if key == "PREFIX" and value.startswith("("):
+                modes, _, chars = value[1:].partition(")")
+                if len(modes) == len(chars):
+                    self.prefix_modes, self.prefix_chars = modes, chars
+            elif key == "CHANTYPES" and value:
+                self.chantypes = value
+            elif key == "NICKLEN" and value.isdigit():
+                self.nicklen = int(value)
+            elif key == "NETWORK":
+                self.network = value
+            elif key == "CHANMODES":
+                parts = value.split(",")
+                if len(parts) >= 4:
+                    self.chanmodes = (parts[0], parts[1], parts[2], parts[3])
+
+
+def parse_server_time(value: str) -> float | None:
+    """An IRCv3 `time` tag ('2026-01-02T03:04:05.678Z') as epoch seconds."""
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def mentions(text: str, nick: str) -> bool:
+    """Whether text names nick as a word (case-insensitively, IRC casemapping)."""
+    if not nick:
+        return False
+    pattern = r"(?<![\w\[\]\\`^{|}-])" + re.escape(fold(nick)) + r"(?![\w\[\]\\`^{|}-])"
+    return re.search(pattern, fold(text)) is not None
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split text into pieces of at most `limit` UTF-8 bytes, at spaces where possible."""
+    pieces: list[str] = []
+    while len(text.encode()) > limit:
+        cut = _byte_cut(text, limit)
+        space = text.rfind(" ", 0, cut)
+        if space > cut // 2:
+            cut = space
+        pieces.append(text[:cut])
+        text = text[cut:].lstrip(" ") if text[cut : cut + 1] == " " else text[cut:]
+    pieces.append(text)
+    return pieces
+
+
+def _byte_cut(text: str, limit: int) -> int:
+    size = 0
+    for i, ch in enumerate(text):
+        size += len(ch.encode())
+        if size > limit:
+            return max(i, 1)
+    return len(text)
+
+
+class Session:
+    """The state of one client connection and everything it has shown the user."""
+
+    def __init__(
+        self,
+        nick: str,
+        *,
+        username: str | None = None,
+        realname: str = "chatd client",
+        password: str | None = None,
+        channels: Iterable[str] = (),
+        server_label: str = "server",
+        max_lines: int = MAX_LOG_LINES,
+    ) -> None:
+        self.wanted_nick = nick
+        self.nick = nick
+        self.username = username or nick
+        self.realname = realname
+        self.password = password
+        self.server_label = server_label
+        self.max_lines = max_lines
+        self.state = ConnState.DISCONNECTED
+        self.retry_at: float | None = None
+        self.registered = False
+        self.isupport = ISupport()
+        self.caps: set[str] = set()
+        self.lag: float | None = None
+        self.autojoin: list[str] = [c for c in channels if c]
+        self.buffers: dict[str, Buffer] = {}
+        self.current = SERVER_KEY
+        self.add_buffer(Buffer(server_label, "server", max_lines))
+        self.listeners: list[Callable[[Buffer, LogLine], None]] = []
+        self.wakeup: Callable[[], None] | None = None
+        self.acked: set[str] = set()  # PONG tokens received (line mode waits on these)
+        self._outbox: list[Message] = []
+        self._cap_ls: set[str] = set()
+        self._cap_negotiating = False
+        self._nick_attempt = 0
+        self._ping_token: str | None = None
+        self._ping_sent = 0.0
+        self._ping_counter = 0
+        self._switch_on_join: set[str] = set()
+        self._rejoin: list[str] = []
+        self._reconnecting = False
+        self._motd: list[str] = []
+
+    # ------------------------------------------------------------------ buffers
+
+    def add_buffer(self, buf: Buffer) -> Buffer:
+        self.buffers.setdefault(buf.key, buf)
+        return self.buffers[buf.key]
+
+    @property
+    def server_buffer(self) -> Buffer:
+        return self.buffers[SERVER_KEY]
+
+    @property
+    def current_buffer(self) -> Buffer:
+        return self.buffers.get(self.current) or self.server_buffer
+
+    def buffer_list(self) -> list[Buffer]:
+        return list(self.buffers.values())
+
+    def get_buffer(self, name: str) -> Buffer | None:
+        return self.buffers.get(fold(name))
+
+    def is_channel(self, name: str) -> bool:
+        return bool(name) and name[0] in self.isupport.chantypes
+
+    def channel_buffer(self, name: str) -> Buffer:
+        return self.add_buffer(Buffer(name, "channel", self.max_lines))
+
+    def query_buffer(self, nick: str) -> Buffer:
+        buf = self.get_buffer(nick)
+        if buf is None:
+            buf = self.add_buffer(Buffer(nick, "query", self.max_lines))
+        return buf
+
+    def switch(self, key: str) -> None:
+        if key in self.buffers:
+            self.current = key
+            buf = self.buffers[key]
+            buf.unread = 0
+            buf.mentioned = False
+
+    def switch_relative(self, step: int) -> None:
+        keys = list(self.buffers)
+        index = keys.index(self.current) if self.current in keys else 0
+        self.switch(keys[(index + step) % len(keys)])
+
+    def switch_index(self, index: int) -> None:
+        keys = list(self.buffers)
+        if 0 <= index < len(keys):
+            self.switch(keys[index])
+
+    def close(self, key: str, now: float) -> str | None:
+        """Close a buffer (parting a joined room). Returns an error hint, or None."""
+        buf = self.buffers.get(key)
+        if buf is None or buf.kind == "server":
+            return "The server buffer cannot be closed; /quit leaves."
+        if buf.kind == "channel" and buf.joined:
+            self.send("PART", buf.name)
+        keys = list(self.buffers)
+        index = keys.index(key)
+        del self.buffers[key]
+        if self.current == key:
+            remaining = list(self.buffers)
+            self.switch(remaining[min(index, len(remaining)) - 1])
+        return None
+
+    def log(self, buf: Buffer, now: float, kind: Kind, text: str, **kw: object) -> LogLine:
+        line = buf.add(now, kind, text, **kw)
+        if buf.key != self.current and kind in TALK_KINDS and not line.own:
+            buf.unread += 1
+            if line.highlight or buf.kind == "query":
+                buf.mentioned = True
+        for listener in self.listeners:
+            listener(buf, line)
+        return line
+
+    def info(self, text: str, now: float, buf: Buffer | None = None) -> None:
+        self.log(buf or self.current_buffer, now, Kind.INFO, text)
+
+    def error(self, text: str, now: float, buf: Buffer | None = None) -> None:
+        self.log(buf or self.current_buffer, now, Kind.ERROR, text)
+
+    # ----------------------------------------------------------------- outbox
+
+    def send(self, command: str, *params: str, tags: dict[str, str] | None = None) -> None:
+        msg = Message(command, list(params), tags=tags)
+        serialise(msg)  # raise ProtocolError now, not in the transport
+        self._outbox.append(msg)
+        if self.wakeup is not None:
+            self.wakeup()
+
+    def pull_outgoing(self) -> list[Message]:
+        out, self._outbox = self._outbox, []
+        return out
+
+    # -------------------------------------------------------------- connection
+
+    def connecting(self, now: float) -> None:
+        self.state = ConnState.CONNECTING
+        self.retry_at = None
+        if not self._reconnecting:
+            self.info(f"Connecting to {self.server_label}…", now, self.server_buffer)
+
+    def connection_made(self, now: float) -> None:
+        """The socket is up: start registration."""
+        self.state = ConnState.REGISTERING
+        self.registered = False
+        self.caps.clear()
+        self._cap_ls.clear()
+        self._outbox.clear()
+        self._nick_attempt = 0
+        self.nick = self.wanted_nick
+        self._ping_token = None
+        self._cap_negotiating = True
+        self.send("CAP", "LS", "302")
+        if self.password:
+            self.send("PASS", self.password)
+        self.send("NICK", self.nick)
+        self.send("USER", self.username, "0", "*", self.realname)
+
+    def connection_lost(self, now: float, reason: str, retry_in: float | None) -> None:
+        """The socket is gone. `retry_in` is None when no reconnection will be tried."""
+        was_up = self.state in (ConnState.CONNECTED, ConnState.REGISTERING)
+        if self.registered:
+            self._rejoin = [b.name for b in self.buffers.values() if b.kind == "channel" and b.joined]
+        self.registered = False
+        self.lag = None
+        self._outbox.clear()
+        if self.state is ConnState.QUITTING:
+            self.state = ConnState.DISCONNECTED
+            return
+        for buf in self.buffers.values():
+            if buf.kind == "channel":
+                buf.joined = False
+                buf.members.clear()
+        if retry_in is None:
+            self.state = ConnState.DISCONNECTED
+            self.retry_at = None
+        else:
+            self.state = ConnState.RECONNECTING
+            self.retry_at = now + retry_in
+            self._reconnecting = True
+        note = f" — reconnecting in {retry_in:.0f} s" if retry_in is not None else ""
+        if was_up:
+            for buf in self.buffers.values():
+                self.error(f"Disconnected: {reason}{note}", now, buf)
+        else:
+            self.error(f"Cannot connect to {self.server_label}: {reason}{note}", now, self.server_buffer)
+
+    def quitting(self, message: str) -> None:
+        if self.state in (ConnState.CONNECTED, ConnState.REGISTERING):
+            self.send("QUIT", message)
+        self.state = ConnState.QUITTING
+
+    # -------------------------------------------------------------------- lag
+
+    def send_ping(self, now: float, token: str | None = None) -> str:
+        """Send a PING; its PONG measures lag (or, with a token, acknowledges what came before)."""
+        if token is None:
+            self._ping_counter += 1
+            token = f"lag{self._ping_counter}"
+            self._ping_token = token
+            self._ping_sent = now
+        self.send("PING", token)
+        return token
+
+    def ping_overdue(self, now: float, timeout: float) -> bool:
+        return self._ping_token is not None and now - self._ping_sent > timeout
+
+    # ------------------------------------------------------------------ input
+
+    def receive(self, line: str, now: float) -> Message | None:
+        """Handle one line from the server (no CR/LF)."""
+        try:
+            msg = parse(line)
+        except ProtocolError:
+            self.error(f"Unparsable line from server: {line[:200]}", now, self.server_buffer)
+            return None
+        when = now
+        if "time" in msg.tags and msg.command != "PONG":  # lag is measured on our own clock
+            when = parse_server_time(msg.tags["time"]) or now
+        handler = getattr(self, f"_on_{msg.command.lower()}", None)
+        if handler is not None:
+            handler(msg, when)
+        elif msg.command.isdigit():
+            self._on_numeric(msg, when)
+        else:
+            self.info(" ".join(msg.params), when, self.server_buffer)
+        return msg
+
+    def _is_me(self, nick: str | None) -> bool:
+        return nick is not None and fold(nick) == fold(self.nick)
+
+    # ---- registration
+
+    def _on_cap(self, msg: Message, now: float) -> None:
+        sub = msg.param(1).upper()
+        if sub == "LS":
+            more = msg.param(2) == "*"
+            caps = msg.params[3] if more else msg.param(2)
+            self._cap_ls.update(c.split("=", 1)[0] for c in caps.split())
+            if not more:
+                self._request_caps(self._cap_ls)
+        elif sub == "ACK":
+            for cap in msg.params[-1].split():
+                if cap.startswith("-"):
+                    self.caps.discard(cap[1:])
+                else:
+                    self.caps.add(cap)
+            self._end_cap()
+        elif sub == "NAK":
+            self._end_cap()
+        elif sub == "NEW":
+            new = {c.split("=", 1)[0] for c in msg.params[-1].split()}
+            self._cap_ls |= new
+            wanted = sorted((new & WANTED_CAPS) - self.caps)
+            if wanted:
+                self.send("CAP", "REQ", " ".join(wanted))
+        elif sub == "DEL":
+            for cap in msg.params[-1].split():
+                self.caps.discard(cap)
+                self._cap_ls.discard(cap)
+
+    def _request_caps(self, offered: set[str]) -> None:
+        wanted = sorted(offered & WANTED_CAPS)
+        if wanted and self._cap_negotiating:
+            self.send("CAP", "REQ", " ".join(wanted))
+        else:
+            self._end_cap()
+
+    def _end_cap(self) -> None:
+        if self._cap_negotiating:
+            self._cap_negotiating = False
+            self.send("CAP", "END")
+
+    def _on_numeric(self, msg: Message, now: float) -> None:
+        handler = _NUMERIC_HANDLERS.get(msg.command)
+        if handler is not None:
+            handler(self, msg, now)
+        elif msg.command.startswith(("4", "5")):
+            self._on_error_numeric(msg, now)
+        else:
+            self.info(" ".join(msg.params[1:]), now, self.server_buffer)
+
+    def _on_welcome(self, msg: Message, now: float) -> None:
+        self.nick = msg.param(0, self.nick)
+        self.registered = True
+        self.state = ConnState.CONNECTED
+        self.retry_at = None
+        self._cap_negotiating = False
+        self.info(msg.params[-1], now, self.server_buffer)
+        rooms = self._rejoin if self._reconnecting else self.autojoin
+        if self._reconnecting:
+            for buf in self.buffers.values():
+                self.info(f"Reconnected to {self.server_label} as {self.nick}", now, buf)
+        elif self.autojoin:
+            self._switch_on_join.add(fold(self.autojoin[0]))
+        self._reconnecting = False
+        for room in rooms:
+            self.send("JOIN", room)
+        self._rejoin = []
+
+    def _on_isupport(self, msg: Message, now: float) -> None:
+        self.isupport.update(msg.params[1:-1])
+
+    def _on_nick_unavailable(self, msg: Message, now: float) -> None:
+        tried = msg.param(1, self.nick)
+        if self.registered:
+            self.error(f"Nick {tried} is not available: {msg.params[-1]}", now)
+            return
+        self._nick_attempt += 1
+        new = self._fallback_nick(self._nick_attempt)
+        self.nick = new
+        self.send("NICK", new)
+        self.info(f"Nick {tried} is taken, trying {new}", now, self.server_buffer)
+
+    def _fallback_nick(self, attempt: int) -> str:
+        base = self.wanted_nick[: self.isupport.nicklen]
+        if attempt <= 3:
+            candidate = base + "_" * attempt
+            if len(candidate) <= self.isupport.nicklen:
+                return candidate
+        suffix = str(attempt)
+        return base[: self.isupport.nicklen - len(suffix)] + suffix
+
+    def _on_motd(self, msg: Message, now: float) -> None:
+        self.info(msg.params[-1], now, self.server_buffer)
+
+    # ---- pings
+
+    def _on_ping(self, msg: Message, now: float) -> None:
+        self.send("PONG", *msg.params[-1:])
+
+    def _on_pong(self, msg: Message, now: float) -> None:
+        token = msg.params[-1] if msg.params else ""
+        self.acked.add(token)
+        if token == self._ping_token:
+            self.lag = max(0.0, now - self._ping_sent)
+            self._ping_token = None
+
+    def _on_error(self, msg: Message, now: float) -> None:
+        self.error(f"Server closed the connection: {msg.params[-1] if msg.params else ''}", now, self.server_buffer)
+
+    # ---- messages
+
+    def _on_privmsg(self, msg: Message, now: float) -> None:
+        self._on_message(msg, now, notice=False)
+
+    def _on_notice(self, msg: Message, now: float) -> None:
+        self._on_message(msg, now, notice=True)
+
+    def _on_message(self, msg: Message, now: float, notice: bool) -> None:
+        target, text = msg.param(0), msg.param(1)
+        sender = msg.nick or ""
+        own = self._is_me(sender)
+        if not self.registered or (msg.source and "!" not in msg.source and not own):
+            if not self.is_channel(target):
+                self.log(self.server_buffer, now, Kind.NOTICE, text, nick=sender or None)
+                return
+        kind = Kind.NOTICE if notice else Kind.MESSAGE
+        if text.startswith("\x01"):
+            ctcp, _, arg = text.strip("\x01").partition(" ")
+            if ctcp.upper() == "ACTION":
+                kind, text = Kind.ACTION, arg
+            else:
+                self._on_ctcp(sender, ctcp.upper(), arg, notice, now)
+                return
+        buf = self._message_buffer(target, sender, own, notice)
+        highlight = not own and mentions(text, self.nick)
+        self.log(buf, now, kind, text, nick=sender, own=own, highlight=highlight)
+
+    def _message_buffer(self, target: str, sender: str, own: bool, notice: bool) -> Buffer:
+        if self.is_channel(target.lstrip(self.isupport.prefix_chars)):
+            return self.channel_buffer(target.lstrip(self.isupport.prefix_chars))
+        peer = target if own else sender
+        if notice and self.get_buffer(peer) is None:
+            return self.current_buffer
+        return self.query_buffer(peer)
+
+    def _on_ctcp(self, sender: str, ctcp: str, arg: str, reply: bool, now: float) -> None:
+        if reply:
+            self.info(f"CTCP {ctcp} reply from {sender}: {arg}", now)
+            return
+        if ctcp == "VERSION":
+            self.send("NOTICE", sender, "\x01VERSION chatd chat-client\x01")
+        elif ctcp == "PING":
+            self.send("NOTICE", sender, f"\x01PING {arg}\x01")
+        self.info(f"CTCP {ctcp} from {sender}", now, self.server_buffer)
+
+    # ---- membership
+
+    def _on_join(self, msg: Message, now: float) -> None:
+        channel, nick = msg.param(0), msg.nick or ""
+        if self._is_me(nick):
+            buf = self.channel_buffer(channel)
+            buf.name = channel
+            buf.joined = True
+            buf.members.clear()
+            self.log(buf, now, Kind.JOIN, f"You joined {channel}", nick=nick, own=True)
+            if buf.key in self._switch_on_join:
+                self._switch_on_join.discard(buf.key)
+                self.switch(buf.key)
+            return
+        buf = self.get_buffer(channel)
+        if buf is None:
+            return
+        buf.members[fold(nick)] = Member(nick)
+        self.log(buf, now, Kind.JOIN, f"{nick} ({_userhost(msg.source)}) joined {channel}", nick=nick)
+
+    def _on_part(self, msg: Message, now: float) -> None:
+        channel, nick = msg.param(0), msg.nick or ""
+        buf = self.get_buffer(channel)
+        if buf is None:
+            return
+        reason = f" ({msg.param(1)})" if msg.param(1) else ""
+        if self._is_me(nick):
+            buf.joined = False
+            buf.members.clear()
+            self.log(buf, now, Kind.PART, f"You left {channel}{reason}", nick=nick, own=True)
+            return
+        buf.members.pop(fold(nick), None)
+        self.log(buf, now, Kind.PART, f"{nick} left {channel}{reason}", nick=nick)
+
+    def _on_kick(self, msg: Message, now: float) -> None:
+        channel, victim = msg.param(0), msg.param(1)
+        buf = self.get_buffer(channel)
+        if buf is None:
+            return
+        reason = msg.param(2)
+        if self._is_me(victim):
+            buf.joined = False
+            buf.members.clear()
+            self.log(buf, now, Kind.ERROR, f"You were kicked from {channel} by {msg.nick} ({reason})")
+        else:
+            buf.members.pop(fold(victim), None)
+            self.log(buf, now, Kind.PART, f"{victim} was kicked by {msg.nick} ({reason})", nick=victim)
+
+    def _on_quit(self, msg: Message, now: float) -> None:
+        nick = msg.nick or ""
+        reason = msg.param(0)
+        key = fold(nick)
+        for buf in self.buffers.values():
+            if key in buf.members or (buf.kind == "query" and buf.key == key):
+                buf.members.pop(key, None)
+                self.log(buf, now, Kind.QUIT, f"{nick} quit ({reason})", nick=nick)
+
+    def _on_nick(self, msg: Message, now: float) -> None:
+        old, new = msg.nick or "", msg.param(0)
+        own = self._is_me(old)
+        if own:
+            self.nick = new
+            self.wanted_nick = new
+            self.log(self.server_buffer, now, Kind.NICK, f"You are now known as {new}", own=True)
+        old_key, new_key = fold(old), fold(new)
+        for buf in list(self.buffers.values()):
+            if old_key in buf.members:
+                member = buf.members.pop(old_key)
+                member.nick = new
+                buf.members[new_key] = member
+                text = f"You are now known as {new}" if own else f"{old} is now known as {new}"
+                self.log(buf, now, Kind.NICK, text, nick=new, own=own)
+        query = self.buffers.get(old_key)
+        if query is not None and query.kind == "query" and not own:
+            self._rename_buffer(query, new)
+            self.log(query, now, Kind.NICK, f"{old} is now known as {new}", nick=new)
+
+    def _rename_buffer(self, buf: Buffer, new: str) -> None:
+        old_key = buf.key
+        items = [(k, b) for k, b in self.buffers.items()]
+        buf.name = new
+        self.buffers = {(buf.key if k == old_key else k): b for k, b in items}
+        if self.current == old_key:
+            self.current = buf.key
+
+    def _on_away(self, msg: Message, now: float) -> None:
+        key = fold(msg.nick or "")
+        for buf in self.buffers.values():
+            member = buf.members.get(key)
+            if member is not None:
+                member.away = bool(msg.params)
+
+    def _on_topic(self, msg: Message, now: float) -> None:
+        buf = self.get_buffer(msg.param(0))
+        if buf is None:
+            return
+        buf.topic = msg.param(1)
+        who = "You" if self._is_me(msg.nick) else msg.nick
+        if buf.topic:
+            self.log(buf, now, Kind.TOPIC, f"{who} set the topic: {buf.topic}", nick=msg.nick)
+        else:
+            self.log(buf, now, Kind.TOPIC, f"{who} cleared the topic", nick=msg.nick)
+
+    def _on_mode(self, msg: Message, now: float) -> None:
+        target = msg.param(0)
+        buf = self.get_buffer(target) if self.is_channel(target) else None
+        text = f"{msg.nick} sets mode {' '.join(msg.params[1:])}"
+        if buf is None:
+            self.log(self.server_buffer, now, Kind.MODE, text)
+            return
+        self._apply_channel_modes(buf, msg.params[1:])
+        self.log(buf, now, Kind.MODE, text, nick=msg.nick)
+
+    def _apply_channel_modes(self, buf: Buffer, params: list[str]) -> None:
+        if not params:
+            return
+        args = iter(params[1:])
+        adding = True
+        modes = set(buf.modes)
+        always_arg = self.isupport.chanmodes[0] + self.isupport.chanmodes[1]
+        set_arg = self.isupport.chanmodes[2]
+        for ch in params[0]:
+            if ch in "+-":
+                adding = ch == "+"
+            elif ch in self.isupport.prefix_modes:
+                member = buf.member(next(args, ""))
+                if member is not None:
+                    self._set_prefix(member, self.isupport.prefix_chars[self.isupport.prefix_modes.index(ch)], adding)
+            elif ch in always_arg:
+                next(args, None)
+            else:
+                if ch in set_arg and adding:
+                    next(args, None)
+                (modes.add if adding else modes.discard)(ch)
+        buf.modes = "".join(sorted(modes))
+
+    def _set_prefix(self, member: Member, char: str, adding: bool) -> None:
+        held = set(member.prefixes)
+        (held.add if adding else held.discard)(char)
+        member.prefixes = "".join(c for c in self.isupport.prefix_chars if c in held)
+
+    # ---- numerics with state
+
+    def _on_topic_reply(self, msg: Message, now: float) -> None:
+        buf = self.get_buffer(msg.param(1))
+        if buf is not None:
+            buf.topic = msg.params[-1]
+            self.log(buf, now, Kind.TOPIC, f"Topic: {buf.topic}")
+
+    def _on_notopic(self, msg: Message, now: float) -> None:
+        buf = self.get_buffer(msg.param(1))
+        if buf is not None:
+            buf.topic = ""
+            self.log(buf, now, Kind.TOPIC, "No topic is set")
+
+    def _on_topicwhotime(self, msg: Message, now: float) -> None:
+        buf = self.get_buffer(msg.param(1))
+        if buf is not None and len(msg.params) >= 4:
+            when = msg.param(3)
+            stamp = datetime.fromtimestamp(int(when)).strftime("%Y-%m-%d %H:%M") if when.isdigit() else when
+            setter = msg.param(2).split("!", 1)[0]
+            self.log(buf, now, Kind.TOPIC, f"Topic set by {setter} on {stamp}")
+
+    def _on_namreply(self, msg: Message, now: float) -> None:
+        buf = self.get_buffer(msg.param(2))
+        if buf is None or not buf.joined:
+            self.info(f"Names in {msg.param(2)}: {msg.params[-1]}", now)
+            return
+        if buf._names_pending is None:
+            buf._names_pending = {}
+        for entry in msg.params[-1].split():
+            member = self._parse_name(entry)
+            buf._names_pending[fold(member.nick)] = member
+
+    def _parse_name(self, entry: str) -> Member:
+        i = 0
+        while i < len(entry) and entry[i] in self.isupport.prefix_chars:
+            i += 1
+        nick = entry[i:].split("!", 1)[0]
+        member = Member(nick)
+        for char in entry[:i]:
+            self._set_prefix(member, char, True)
+        return member
+
+    def _on_endofnames(self, msg: Message, now: float) -> None:
+        buf = self.get_buffer(msg.param(1))
+        if buf is None or buf._names_pending is None:
+            return
+        buf.members = buf._names_pending
+        buf._names_pending = None
+        shown = sorted(buf.members.values(), key=lambda m: self.member_sort_key(m))
+        names = " ".join(m.prefixes[:1] + m.nick for m in shown)
+        self.log(buf, now, Kind.INFO, f"{len(shown)} users in {buf.name}: {names}")
+
+    def member_sort_key(self, member: Member) -> tuple[int, str]:
+        chars = self.isupport.prefix_chars
+        rank = chars.index(member.prefixes[0]) if member.prefixes and member.prefixes[0] in chars else len(chars)
+        return rank, fold(member.nick)
+
+    def _on_channelmodeis(self, msg: Message, now: float) -> None:
+        buf = self.get_buffer(msg.param(1))
+        if buf is not None:
+            buf.modes = ""
+            self._apply_channel_modes(buf, msg.params[2:])
+            self.log(buf, now, Kind.MODE, f"Modes: {' '.join(msg.params[2:])}")
+
+    def _on_reply_to_current(self, msg: Message, now: float) -> None:
+        self.info(" ".join(msg.params[1:]), now)
+
+    def _on_whoisuser(self, msg: Message, now: float) -> None:
+        nick, user, host, real = msg.param(1), msg.param(2), msg.param(3), msg.params[-1]
+        self.info(f"{nick} is {user}@{host} ({real})", now)
+
+    def _on_whois_line(self, msg: Message, now: float) -> None:
+        self.info(f"{msg.param(1)}: {' '.join(msg.params[2:])}", now)
+
+    def _on_list(self, msg: Message, now: float) -> None:
+        self.info(f"{msg.param(1):<20} {msg.param(2):>4}  {msg.params[-1]}", now)
+
+    def _on_nowaway(self, msg: Message, now: float) -> None:
+        self.info(msg.params[-1], now)
+
+    def _on_error_numeric(self, msg: Message, now: float) -> None:
+        subject = " ".join(msg.params[1:-1])
+        text = f"{subject}: {msg.params[-1]}" if subject else msg.params[-1]
+        buf = self.get_buffer(msg.param(1)) if self.is_channel(msg.param(1)) else None
+        self.error(text, now, buf)
+
+    def _on_whoreply(self, msg: Message, now: float) -> None:
+        p = msg.params
+        if len(p) >= 8:
+            self.info(f"{p[1]} {p[5]} {p[6]} {p[2]}@{p[3]} {p[7]}", now)
+
+    # ------------------------------------------------------- user intentions
+
+    def say(self, target: str, text: str, now: float, action: bool = False) -> None:
+        """Send text to a room or nick; logged locally unless echo-message will echo it."""
+        budget = _MAX_LINE - _RELAY_OVERHEAD - len(target.encode()) - (9 if action else 0)
+        buf = self.channel_buffer(target) if self.is_channel(target) else self.query_buffer(target)
+        for piece in split_text(text, budget):
+            payload = f"\x01ACTION {piece}\x01" if action else piece
+            self.send("PRIVMSG", target, payload)
+            if "echo-message" not in self.caps:
+                kind = Kind.ACTION if action else Kind.MESSAGE
+                self.log(buf, now, kind, piece, nick=self.nick, own=True)
+
+    def notice(self, target: str, text: str, now: float) -> None:
+        self.send("NOTICE", target, text)
+        if "echo-message" not in self.caps:
+            self.log(self.current_buffer, now, Kind.NOTICE, f"-> {target}: {text}", nick=self.nick, own=True)
+
+    def join(self, channel: str, key: str | None = None) -> None:
+        buf = self.get_buffer(channel)
+        if buf is not None and buf.joined:
+            self.switch(buf.key)
+            return
+        self._switch_on_join.add(fold(channel))
+        self.send("JOIN", channel, *([key] if key else []))
+
+    def part(self, channel: str, reason: str = "") -> None:
+        self.send("PART", channel, *([reason] if reason else []))
+
+    def open_query(self, nick: str) -> Buffer:
+        buf = self.query_buffer(nick)
+        self.switch(buf.key)
+        return buf
+
+    def change_nick(self, nick: str, now: float) -> None:
+        self.wanted_nick = nick
+        if not self.registered:
+            self.nick = nick
+        self.send("NICK", nick)
+
+    def clear(self, key: str) -> None:
+        buf = self.buffers.get(key)
+        if buf is not None:
+            buf.clear()
+
+    def member_nicks(self, key: str) -> list[str]:
+        buf = self.buffers.get(key)
+        if buf is None:
+            return []
+        if buf.kind == "query":
+            return [buf.name]
+        return [m.nick for m in sorted(buf.members.values(), key=lambda m: fold(m.nick))]
+
+    def iter_lines(self, key: str) -> Iterator[LogLine]:
+        buf = self.buffers.get(key)
+        return iter(buf.lines) if buf is not None else iter(())
+
+
+def _userhost(source: str | None) -> str:
+    if not source or "!" not in source:
+        return source or ""
+    return source.split("!", 1)[1]
+
+
+_NUMERIC_HANDLERS: dict[str, Callable[[Session, Message, float], None]] = {
+    N.RPL_WELCOME: Session._on_welcome,
+    N.RPL_ISUPPORT: Session._on_isupport,
+    N.ERR_NICKNAMEINUSE: Session._on_nick_unavailable,
+    N.ERR_ERRONEUSNICKNAME: Session._on_nick_unavailable,
+    "437": Session._on_nick_unavailable,  # ERR_UNAVAILRESOURCE
+    N.RPL_MOTDSTART: Session._on_motd,
+    N.RPL_MOTD: Session._on_motd,
+    N.RPL_ENDOFMOTD: Session._on_motd,
+    N.ERR_NOMOTD: Session._on_motd,
+    N.RPL_TOPIC: Session._on_topic_reply,
+    N.RPL_NOTOPIC: Session._on_notopic,
+    N.RPL_TOPICWHOTIME: Session._on_topicwhotime,
+    N.RPL_NAMREPLY: Session._on_namreply,
+    N.RPL_ENDOFNAMES: Session._on_endofnames,
+    N.RPL_CHANNELMODEIS: Session._on_channelmodeis,
+    N.RPL_CREATIONTIME: lambda s, m, n: None,
+    N.RPL_WHOISUSER: Session._on_whoisuser,
+    N.RPL_WHOISSERVER: Session._on_whois_line,
+    N.RPL_WHOISIDLE: Session._on_whois_line,
+    N.RPL_WHOISCHANNELS: Session._on_whois_line,
+    N.RPL_WHOISOPERATOR: Session._on_whois_line,
+    N.RPL_WHOISHOST: Session._on_whois_line,
+    "330": Session._on_whois_line,  # RPL_WHOISACCOUNT
+    "671": Session._on_whois_line,  # RPL_WHOISSECURE
+    N.RPL_ENDOFWHOIS: Session._on_whois_line,
+    N.RPL_AWAY: Session._on_whois_line,
+    N.RPL_UNAWAY: Session._on_nowaway,
+    N.RPL_NOWAWAY: Session._on_nowaway,
+    N.RPL_LISTSTART: lambda s, m, n: s.info("Channel              Users  Topic", n),
+    N.RPL_LIST: Session._on_list,
+    N.RPL_LISTEND: Session._on_reply_to_current,
+    N.RPL_WHOREPLY: Session._on_whoreply,
+    N.RPL_ENDOFWHO: Session._on_reply_to_current,
+    N.RPL_INVITING: Session._on_reply_to_current,
+}

@@ -1,0 +1,226 @@
+"""The client's only network code: one asyncio connection feeding a Session.
+
+Transport owns the socket (optionally TLS), framing of incoming bytes into lines, writing the
+session's outbox, the lag PINGs and the ping timeout, and reconnection with capped exponential
+backoff. It runs as a background task on the running event loop (prompt_toolkit's, or the
+line mode's), never blocks it, and reports each batch of changes through `on_change` so the
+UI can redraw. It holds no chat state of its own: that all lives in the Session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chatd.proto.framing import TOO_LONG, LineReader
+from chatd.proto.message import encode
+
+from .session import Session
+
+MAX_LINE = 8191 + 512  # tags + message, as IRCv3 message-tags allows
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    tls: bool = False
+    insecure: bool = False
+
+    @property
+    def label(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass
+class Timing:
+    connect_timeout: float = 10.0
+    ping_interval: float = 30.0
+    ping_timeout: float = 90.0
+    backoff_min: float = 1.0
+    backoff_max: float = 60.0
+    quit_timeout: float = 1.0
+
+
+def describe(exc: BaseException, endpoint: Endpoint) -> str:
+    """A short, human reason for a failed or lost connection."""
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve host {endpoint.host!r}"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return "timed out"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error: {exc.reason or exc}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc) or type(exc).__name__
+
+
+def decode(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("latin-1")
+
+
+class Transport:
+    def __init__(
+        self,
+        session: Session,
+        endpoint: Endpoint,
+        *,
+        on_change: Callable[[], None] = lambda: None,
+        reconnect: bool = True,
+        timing: Timing | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.session = session
+        self.endpoint = endpoint
+        self.on_change = on_change
+        self.reconnect = reconnect
+        self.timing = timing or Timing()
+        self.clock = clock
+        self.failure: str | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._stopping = asyncio.Event()
+        self._flush_scheduled = False
+        self._last_ping = 0.0
+        session.wakeup = self._schedule_flush
+
+    # ----------------------------------------------------------- main loop
+
+    async def run(self) -> None:
+        """Connect, serve, and reconnect with backoff until quit() (or a failure without reconnect)."""
+        delay = self.timing.backoff_min
+        while not self._stopping.is_set():
+            registered, reason = await self._one_connection()
+            if self._stopping.is_set():
+                self.session.connection_lost(self.clock(), "quit", None)
+                break
+            if registered:
+                delay = self.timing.backoff_min
+            if not self.reconnect:
+                self.failure = reason
+                self.session.connection_lost(self.clock(), reason, None)
+                self.on_change()
+                break
+            self.session.connection_lost(self.clock(), reason, delay)
+            self.on_change()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            delay = min(delay * 2, self.timing.backoff_max)
+        self.on_change()
+
+    async def _one_connection(self) -> tuple[bool, str]:
+        """Returns whether registration completed, and why the connection ended."""
+        self.session.connecting(self.clock())
+        self.on_change()
+        try:
+            reader, writer = await asyncio.wait_for(self._open(), self.timing.connect_timeout)
+        except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
+            return False, describe(exc, self.endpoint)
+        self._writer = writer
+        self.session.connection_made(self.clock())
+        self._flush()
+        self.on_change()
+        pinger = asyncio.create_task(self._pinger(writer))
+        registered = False
+        try:
+            reason = await self._read_loop(reader)
+        finally:
+            registered = self.session.registered
+            pinger.cancel()
+            self._writer = None
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+        return registered, reason
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        context: ssl.SSLContext | None = None
+        if self.endpoint.tls:
+            context = ssl.create_default_context()
+            if self.endpoint.insecure:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+        return await asyncio.open_connection(self.endpoint.host, self.endpoint.port, ssl=context)
+
+    async def _read_loop(self, reader: asyncio.StreamReader) -> str:
+        framer = LineReader(MAX_LINE)
+        while True:
+            try:
+                data = await reader.read(65536)
+            except (OSError, ssl.SSLError) as exc:
+                return describe(exc, self.endpoint)
+            if not data:
+                return "connection closed by server"
+            now = self.clock()
+            for line in framer.feed(data):
+                if line is not TOO_LONG:
+                    assert isinstance(line, bytes)
+                    self.session.receive(decode(line), now)
+            self._flush()
+            self.on_change()
+
+    async def _pinger(self, writer: asyncio.StreamWriter) -> None:
+        """Measure lag every ping_interval; drop a connection whose PONG never comes."""
+        self._last_ping = 0.0
+        tick = min(1.0, self.timing.ping_interval)
+        while True:
+            await asyncio.sleep(tick)
+            now = self.clock()
+            if self.session.ping_overdue(now, self.timing.ping_timeout):
+                writer.transport.abort()
+                return
+            if self.session.registered and now - self._last_ping >= self.timing.ping_interval:
+                self._last_ping = now
+                self.session.send_ping(now)
+
+    # -------------------------------------------------------------- output
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            with contextlib.suppress(RuntimeError):  # no running loop: flushed by the next read
+                asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        messages = self.session.pull_outgoing()
+        writer = self._writer
+        if writer is None or writer.is_closing():
+            return
+        if messages:
+            writer.write(b"".join(encode(m) for m in messages))
+
+    # ---------------------------------------------------------------- stop
+
+    async def quit(self, message: str) -> None:
+        """Send QUIT, give the server a moment to close, then stop for good."""
+        writer = self._writer
+        self.session.quitting(message)
+        self._flush()
+        if writer is not None and not writer.is_closing():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.drain(), self.timing.quit_timeout)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._wait_gone(), self.timing.quit_timeout)
+        self._stopping.set()
+        if self._writer is not None:
+            self._writer.close()
+
+    async def _wait_gone(self) -> None:
+        while self._writer is not None:
+            await asyncio.sleep(0.01)
+
+    def stop_now(self) -> None:
+        self._stopping.set()
+        if self._writer is not None:
+            self._writer.transport.abort()

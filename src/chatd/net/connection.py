@@ -1,0 +1,230 @@
+"""One client socket: its input buffer, held-back lines, output queue and timers.
+
+The Connection moves bytes between the socket and the chat state. It never writes with a
+blocking call: `write` only queues and flags the connection; the reactor flushes every flagged
+connection once per loop iteration, and a send the kernel only partly takes leaves the rest
+queued with EVENT_WRITE armed until it drains.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+from collections import deque
+from selectors import EVENT_READ, EVENT_WRITE
+from typing import TYPE_CHECKING
+
+from ..proto.framing import TOO_LONG, Line, LineReader
+
+if TYPE_CHECKING:
+    from ..server.user import User
+    from .reactor import Reactor
+    from .timers import Timer
+
+log = logging.getLogger("chatd")
+
+RECV_SIZE = 65536
+LINGER = 2.0  # seconds a closing connection may take to drain its last lines
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno in (errno.ECONNRESET, errno.EPIPE):
+        return "Connection reset by peer"
+    if exc.errno == errno.ETIMEDOUT:
+        return "Connection timed out"
+    return f"Read error: {exc.strerror or exc}"
+
+
+class Connection:
+    __slots__ = ("reactor", "sock", "host", "user", "reader", "out", "out_len", "flagged",
+                 "writing", "closing", "closed", "overflowed", "pending", "timer", "wake")
+
+    def __init__(self, reactor: Reactor, sock: socket.socket, host: str, max_line: int) -> None:
+        self.reactor = reactor
+        self.sock = sock
+        self.host = host
+        self.user: User = None  # type: ignore[assignment]  # set right after construction
+        self.reader = LineReader(max_line)
+        self.out: list[bytes] = []
+        self.out_len = 0
+        self.flagged = False  # on the reactor's list of connections to flush
+        self.writing = False  # EVENT_WRITE armed
+        self.closing = False
+        self.closed = False
+        self.overflowed = False
+        self.pending: deque[Line] | None = None  # lines held back by flood control
+        self.timer: Timer | None = None
+        self.wake: Timer | None = None
+
+    # -- events from the selector ---------------------------------------------------------------
+
+    def on_event(self, mask: int) -> None:
+        if mask & EVENT_READ and not self.closing:
+            self.on_readable()
+        if mask & EVENT_WRITE and not self.closed:
+            self.flush()
+
+    def on_readable(self) -> None:
+        try:
+            data = self.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self.lost(_reason(exc))
+            return
+        if not data:
+            self.lost("Remote host closed the connection")
+            return
+        lines = self.reader.feed(data)
+        if not lines:
+            return
+        if self.user.flood is None and self.pending is None:
+            self._handle_all(lines)
+        else:
+            if self.pending is None:
+                self.pending = deque()
+            self.pending.extend(lines)
+            self.process_pending()
+
+    def _handle_all(self, lines: list[Line]) -> None:
+        state = self.reactor.state
+        user = self.user
+        for line in lines:
+            if self.closing:
+                return
+            if line is TOO_LONG:
+                state.input_too_long(user)
+            else:
+                state.handle_line(user, line)  # type: ignore[arg-type]
+
+    def process_pending(self) -> None:
+        """Hand held-back lines to the state as fast as the client's flood gate allows."""
+        self.wake = None
+        pending = self.pending
+        if pending is None or self.closing:
+            return
+        state = self.reactor.state
+        user = self.user
+        gate = user.flood
+        while pending and not self.closing:
+            if gate is not None and not gate.take(state.now):
+                if len(pending) > state.config.flood_max_queue:
+                    state.disconnect(user, "Excess Flood")
+                    return
+                self.wake = self.reactor.timers.call_at(gate.ready_at(), self.process_pending)
+                return
+            line = pending.popleft()
+            if line is TOO_LONG:
+                state.input_too_long(user)
+            else:
+                state.handle_line(user, line)  # type: ignore[arg-type]
+        self.pending = None
+
+    # -- output ------------------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes for the client (called by the chat state, possibly for many clients)."""
+        if self.closing or self.overflowed:
+            return
+        self.out.append(data)
+        self.out_len += len(data)
+        if not self.flagged:
+            self.flagged = True
+            self.reactor.dirty.append(self)
+        if self.out_len > self.reactor.sendq:
+            self.overflowed = True
+            self.reactor.overflowed.append(self)
+
+    def flush(self) -> None:
+        """One send of everything queued; keep what the kernel does not take."""
+        out = self.out
+        if out:
+            data = out[0] if len(out) == 1 else b"".join(out)
+            try:
+                sent = self.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as exc:
+                self.lost(_reason(exc))
+                return
+            if sent < len(data):
+                self.out = [data[sent:]]
+                self.out_len = len(data) - sent
+                if not self.writing:
+                    self._interest(EVENT_WRITE if self.closing else EVENT_READ | EVENT_WRITE)
+                return
+            out.clear()
+            self.out_len = 0
+        if self.closing:
+            self.finish_close()
+        elif self.writing:
+            self._interest(EVENT_READ)
+
+    def drop_output(self) -> None:
+        self.out = []
+        self.out_len = 0
+        self.overflowed = False
+
+    def _interest(self, events: int) -> None:
+        self.writing = bool(events & EVENT_WRITE)
+        self.reactor.selector.modify(self.sock, events, self)
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop reading; close once the queued output (the ERROR line) is flushed or LINGER
+        passes."""
+        if self.closing:
+            return
+        self.closing = True
+        self.pending = None
+        if self.wake is not None:
+            self.wake.cancel()
+        if not self.out:
+            self.finish_close()
+            return
+        self._interest(EVENT_WRITE)
+        self.timer_cancel()
+        self.timer = self.reactor.timers.call_at(self.reactor.state.now + LINGER,
+                                                 self.finish_close)
+
+    def lost(self, reason: str) -> None:
+        """The socket failed or hit EOF: nothing more can be sent."""
+        if self.closed:
+            return
+        self.out = []
+        self.out_len = 0
+        self.closing = True  # queue nothing more
+        if self.user.gone:
+            self.finish_close()
+        else:
+            self.reactor.state.disconnect(self.user, reason)
+            self.finish_close()
+
+    def finish_close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.closing = True
+        self.timer_cancel()
+        if self.wake is not None:
+            self.wake.cancel()
+        self.reactor.forget(self)
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    # -- timers --------------------------------------------------------------------------------
+
+    def on_timer(self) -> None:
+        self.timer = None
+        deadline = self.reactor.state.on_timer(self.user)
+        if deadline is not None and not self.closing:
+            self.timer = self.reactor.timers.call_at(deadline, self.on_timer)
+
+    def timer_cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None

@@ -1,0 +1,86 @@
+"""Listening sockets: create them, and accept in bounded batches with a back-off on EMFILE."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+from selectors import EVENT_READ
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .reactor import Reactor
+
+log = logging.getLogger("chatd")
+
+ACCEPT_BATCH = 64  # accepts per wake-up, so a connection storm cannot starve the others
+BACKOFF_START = 0.05
+BACKOFF_MAX = 1.0
+_OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
+def open_listener(host: str, port: int, backlog: int = 1024) -> socket.socket:
+    """A non-blocking listening socket. "" means every address, IPv6 and IPv4 where possible."""
+    if host == "" and socket.has_dualstack_ipv6():
+        sock = socket.create_server(("", port), family=socket.AF_INET6, backlog=backlog,
+                                    dualstack_ipv6=True)
+    else:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.create_server((host or "0.0.0.0", port), family=family, backlog=backlog)
+    sock.setblocking(False)
+    return sock
+
+
+def peer_host(address: tuple) -> str:
+    host = str(address[0])
+    if host.startswith("::ffff:") and "." in host:
+        host = host[7:]
+    if host.startswith(":"):
+        host = "0" + host  # a host starting with ':' would read as a trailing parameter
+    return host
+
+
+class Listener:
+    __slots__ = ("reactor", "sock", "backoff", "paused", "complained")
+
+    def __init__(self, reactor: Reactor, sock: socket.socket) -> None:
+        self.reactor = reactor
+        self.sock = sock
+        self.backoff = BACKOFF_START
+        self.paused = False
+        self.complained = False
+
+    @property
+    def port(self) -> int:
+        return int(self.sock.getsockname()[1])
+
+    def on_event(self, mask: int) -> None:
+        for _ in range(ACCEPT_BATCH):
+            try:
+                sock, address = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in _OUT_OF_RESOURCES:
+                    self._pause(exc)
+                    return
+                continue  # ECONNABORTED and friends: that one client is gone, keep accepting
+            self.backoff = BACKOFF_START
+            self.complained = False
+            self.reactor.add_connection(sock, peer_host(address))
+
+    def _pause(self, exc: OSError) -> None:
+        """Stop accepting for a while instead of spinning on a listener that stays readable."""
+        if not self.complained:
+            log.warning("accept failed (%s); pausing new connections, existing ones keep going",
+                        exc.strerror)
+            self.complained = True
+        self.paused = True
+        self.reactor.selector.unregister(self.sock)
+        self.reactor.timers.call_at(self.reactor.state.now + self.backoff, self._resume)
+        self.backoff = min(self.backoff * 2, BACKOFF_MAX)
+
+    def _resume(self) -> None:
+        if self.paused and not self.reactor.stopping:
+            self.paused = False
+            self.reactor.selector.register(self.sock, EVENT_READ, self)

@@ -1,0 +1,193 @@
+"""The reactor: one selectors loop that owns every socket, the timers and the signals.
+
+One iteration: flush every connection that got output (one send each), sleep in select() until
+the next timer deadline, dispatch ready sockets to their objects (key.data), run due timers, then
+reap connections that overflowed their sendq. The chat state never sees a socket; the reactor
+passes it lines and the time.
+"""
+
+from __future__ import annotations
+
+import logging
+import selectors
+import signal
+import socket
+import threading
+import time
+from selectors import EVENT_READ
+from typing import TYPE_CHECKING
+
+from .connection import Connection
+from .listener import Listener
+from .timers import TimerHeap
+
+if TYPE_CHECKING:
+    from ..server.state import ServerState
+
+log = logging.getLogger("chatd")
+
+SHUTDOWN_FLUSH = 2.0  # seconds allowed to deliver the ERROR lines at shutdown
+
+
+class _Waker:
+    """A socketpair that lets signals and other threads interrupt select()."""
+
+    def __init__(self) -> None:
+        self.rsock, self.wsock = socket.socketpair()
+        self.rsock.setblocking(False)
+        self.wsock.setblocking(False)
+
+    def on_event(self, mask: int) -> None:
+        try:
+            while self.rsock.recv(4096):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    def wake(self) -> None:
+        try:
+            self.wsock.send(b"\0")
+        except OSError:
+            pass  # a full pipe already guarantees a wake-up
+
+    def close(self) -> None:
+        self.rsock.close()
+        self.wsock.close()
+
+
+class Reactor:
+    def __init__(self, state: ServerState, listeners: list[socket.socket]) -> None:
+        self.state = state
+        config = state.config
+        self.sendq = config.sendq
+        self.max_clients = config.max_clients
+        self.max_line = config.line_length + config.tags_length
+        self.selector = selectors.DefaultSelector()
+        self.timers = TimerHeap()
+        self.connections: set[Connection] = set()
+        self.dirty: list[Connection] = []
+        self.overflowed: list[Connection] = []
+        self.stopping = False
+        self.listeners = [Listener(self, sock) for sock in listeners]
+        for listener in self.listeners:
+            self.selector.register(listener.sock, EVENT_READ, listener)
+        self._waker = _Waker()
+        self.selector.register(self._waker.rsock, EVENT_READ, self._waker)
+        self._clock()
+
+    @property
+    def ports(self) -> list[int]:
+        return [listener.port for listener in self.listeners]
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._install_signals()
+        while not self.stopping:
+            self.flush_dirty()
+            events = self.selector.select(self._timeout())
+            now = self._clock()
+            for key, mask in events:
+                key.data.on_event(mask)
+            self.timers.run_due(now)
+            self.reap_overflowed()
+        self._shutdown()
+
+    def _clock(self) -> float:
+        now = time.monotonic()
+        self.state.set_clock(now, time.time())
+        return now
+
+    def _timeout(self) -> float | None:
+        if self.overflowed or self.dirty:
+            return 0.0
+        deadline = self.timers.next_deadline()
+        if deadline is None:
+            return None
+        return max(0.0, deadline - time.monotonic())
+
+    def flush_dirty(self) -> None:
+        while self.dirty:
+            batch = self.dirty
+            self.dirty = []
+            for conn in batch:
+                conn.flagged = False
+                if not conn.closed:
+                    conn.flush()
+
+    def reap_overflowed(self) -> None:
+        """Drop clients whose output queue passed the sendq limit during this iteration."""
+        while self.overflowed:
+            batch = self.overflowed
+            self.overflowed = []
+            for conn in batch:
+                if not conn.closing:
+                    conn.drop_output()
+                    self.state.disconnect(conn.user, "SendQ exceeded")
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def add_connection(self, sock: socket.socket, host: str) -> None:
+        if len(self.connections) >= self.max_clients:
+            _refuse(sock, host, "Server is full")
+            log.warning("refused %s: server is full (%d clients)", host, len(self.connections))
+            return
+        sock.setblocking(False)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # not TCP (a UNIX socket in tests, say)
+        conn = Connection(self, sock, host, self.max_line)
+        conn.user = self.state.connect(conn.write, conn.close, host)
+        self.connections.add(conn)
+        self.selector.register(sock, EVENT_READ, conn)
+        conn.timer = self.timers.call_at(
+            self.state.now + self.state.config.registration_timeout, conn.on_timer)
+        log.info("connect %s (%d connections)", host, len(self.connections))
+
+    def forget(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+        try:
+            self.selector.unregister(conn.sock)
+        except (KeyError, ValueError):
+            pass
+
+    # -- stopping ------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to finish (safe from signal handlers and other threads)."""
+        self.stopping = True
+        self._waker.wake()
+
+    def _install_signals(self) -> None:
+        signal.set_wakeup_fd(self._waker.wsock.fileno(), warn_on_full_buffer=False)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: self.stop())
+
+    def _shutdown(self) -> None:
+        log.info("shutting down: %d connections", len(self.connections))
+        for listener in self.listeners:
+            if not listener.paused:
+                self.selector.unregister(listener.sock)
+            listener.sock.close()
+        for conn in list(self.connections):
+            self.state.farewell(conn.user, "Server shutting down")
+        deadline = time.monotonic() + SHUTDOWN_FLUSH
+        self.flush_dirty()
+        while self.connections and time.monotonic() < deadline:
+            for key, mask in self.selector.select(max(0.0, deadline - time.monotonic())):
+                key.data.on_event(mask)
+        for conn in list(self.connections):
+            conn.finish_close()
+        self.selector.close()
+        self._waker.close()
+
+
+def _refuse(sock: socket.socket, host: str, reason: str) -> None:
+    try:
+        sock.setblocking(False)
+        sock.send(f"ERROR :Closing Link: {host} ({reason})\r\n".encode())
+    except OSError:
+        pass
+    sock.close()

@@ -1,0 +1,118 @@
+"""A channel: members with their prefixes, topic, modes, bans and the checks they imply.
+
+Sans-IO and free of delivery: handlers ask a Channel whether something is allowed and change it;
+they decide what to tell whom.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from ..proto.casemap import fold
+
+if TYPE_CHECKING:
+    from .user import User
+
+# Member prefixes, highest first, as advertised in PREFIX=(ov)@+.
+PREFIX_MODES = "ov"
+PREFIX_SYMBOLS = {"o": "@", "v": "+"}
+LIST_MODES = "b"
+PARAM_MODES = "k"  # a parameter to set and to unset
+SET_PARAM_MODES = "l"  # a parameter only to set
+FLAG_MODES = "imnst"
+
+
+def glob_to_regex(mask: str) -> re.Pattern[str]:
+    """A compiled, casefolded matcher for an IRC mask with * and ? wildcards."""
+    parts = []
+    for ch in fold(mask):
+        if ch == "*":
+            parts.append(".*")
+        elif ch == "?":
+            parts.append(".")
+        else:
+            parts.append(re.escape(ch))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def normalise_mask(mask: str) -> str:
+    """Complete a partial ban mask the way other servers do: nick -> nick!*@*, etc."""
+    if "!" not in mask and "@" not in mask:
+        return mask + "!*@*"
+    if "!" not in mask:
+        return "*!" + mask
+    if "@" not in mask:
+        return mask + "@*"
+    return mask
+
+
+class Ban:
+    __slots__ = ("mask", "setter", "set_at", "matcher")
+
+    def __init__(self, mask: str, setter: str, set_at: int) -> None:
+        self.mask = mask
+        self.setter = setter
+        self.set_at = set_at
+        self.matcher = glob_to_regex(mask)
+
+
+class Channel:
+    __slots__ = ("name", "key", "members", "topic", "topic_by", "topic_at", "modes", "password",
+                 "limit", "bans", "created", "__weakref__")
+
+    def __init__(self, name: str, created: int) -> None:
+        self.name = name
+        self.key = fold(name)
+        self.members: dict[User, str] = {}  # user -> its prefix modes, e.g. "o", "ov", ""
+        self.topic = ""
+        self.topic_by = ""
+        self.topic_at = 0
+        self.modes: set[str] = {"n", "t"}
+        self.password: str | None = None
+        self.limit: int | None = None
+        self.bans: list[Ban] = []
+        self.created = created
+
+    def __repr__(self) -> str:
+        return f"<Channel {self.name} {len(self.members)} members>"
+
+    def is_op(self, user: User) -> bool:
+        return "o" in self.members.get(user, "")
+
+    def can_speak(self, user: User) -> bool:
+        prefixes = self.members.get(user)
+        if prefixes is None:
+            return not ({"n", "m"} & self.modes) and not self.is_banned(user)
+        if prefixes:
+            return True  # voice or op speak through +m and bans
+        return "m" not in self.modes and not self.is_banned(user)
+
+    def is_banned(self, user: User) -> bool:
+        if not self.bans:
+            return False
+        target = fold(user.prefix)
+        return any(ban.matcher.fullmatch(target) for ban in self.bans)
+
+    def find_ban(self, mask: str) -> Ban | None:
+        key = fold(mask)
+        for ban in self.bans:
+            if fold(ban.mask) == key:
+                return ban
+        return None
+
+    def prefix_of(self, user: User, multi: bool) -> str:
+        modes = self.members.get(user, "")
+        symbols = "".join(PREFIX_SYMBOLS[m] for m in PREFIX_MODES if m in modes)
+        return symbols if multi else symbols[:1]
+
+    def mode_string(self, show_key: bool) -> tuple[str, list[str]]:
+        flags = "".join(sorted(self.modes))
+        params: list[str] = []
+        if self.password is not None:
+            flags += "k"
+            params.append(self.password if show_key else "*")
+        if self.limit is not None:
+            flags += "l"
+            params.append(str(self.limit))
+        return "+" + flags, params

@@ -1,0 +1,114 @@
+"""The `chatd` command line: options over the TOML config, then run the reactor."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import resource
+import sys
+import time
+from typing import Any, Sequence
+
+from .. import __version__
+from ..net.listener import open_listener
+from ..net.reactor import Reactor
+from .config import Config, ConfigError, build, load_toml
+from .passwords import hash_password
+from .state import ServerState
+
+log = logging.getLogger("chatd")
+
+
+def parser() -> argparse.ArgumentParser:
+    d = Config()
+    p = argparse.ArgumentParser(
+        prog="chatd",
+        description="A chat room server speaking the IRC client protocol (RFC 1459/2812, IRCv3).",
+        epilog="Every option can also be set in the TOML config file, with the same name "
+               "(dashes or underscores). Options on the command line win.",
+    )
+    a = p.add_argument
+    a("--config", metavar="FILE", help="TOML configuration file")
+    a("--host", help="address to listen on (default: every IPv4 and IPv6 address)")
+    a("--port", type=int, help=f"TCP port to listen on; 0 picks a free one (default {d.port})")
+    a("--name", help=f"server name shown to clients (default {d.name})")
+    a("--network", help=f"network name in ISUPPORT (default {d.network})")
+    a("--motd", metavar="FILE", help="message of the day file")
+    a("--password", help="connection password clients must send with PASS")
+    a("--max-clients", type=int, help=f"most simultaneous connections (default {d.max_clients})")
+    a("--sendq", type=int, metavar="BYTES",
+      help=f"output queued for one client before it is dropped (default {d.sendq})")
+    a("--ping-interval", type=float, metavar="SECONDS",
+      help=f"idle time before the server sends PING (default {d.ping_interval:g})")
+    a("--ping-timeout", type=float, metavar="SECONDS",
+      help=f"time to answer a PING before 'Ping timeout' (default {d.ping_timeout:g})")
+    a("--registration-timeout", type=float, metavar="SECONDS",
+      help=f"time to complete registration (default {d.registration_timeout:g})")
+    a("--flood-burst", type=int, metavar="LINES",
+      help=f"lines a client may send at once (default {d.flood_burst})")
+    a("--flood-rate", type=float, metavar="LINES_PER_S",
+      help=f"lines per second after the burst (default {d.flood_rate:g})")
+    a("--no-flood-limit", dest="flood_limit", action="store_false", default=None,
+      help="turn off flood control (for benchmarks)")
+    a("--log-level", help=f"DEBUG, INFO, WARNING or ERROR (default {d.log_level})")
+    a("--hash-password", action="store_true",
+      help="read a password from the terminal (or stdin), print its hash for the [opers] "
+           "table of the config, and exit")
+    a("--version", action="version", version=f"chatd {__version__}")
+    return p
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    values: dict[str, Any] = load_toml(args.config) if args.config else {}
+    skip = {"config", "hash_password"}
+    for name, value in vars(args).items():
+        if name not in skip and value is not None:
+            values[name] = value
+    return build(values)
+
+
+def raise_fd_limit() -> None:
+    """Use the hard RLIMIT_NOFILE: thousands of clients need thousands of descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.hash_password:
+        password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline()
+        print(hash_password(password.rstrip("\n")))
+        return 0
+    try:
+        config = config_from(args)
+    except ConfigError as exc:
+        print(f"chatd: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    if config.motd and config.motd_lines() is None:
+        print(f"chatd: cannot read MOTD file {config.motd}", file=sys.stderr)
+        return 2
+    try:
+        sock = open_listener(config.host, config.port)
+    except OSError as exc:
+        where = f"{config.host or '*'}:{config.port}"
+        print(f"chatd: cannot listen on {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    raise_fd_limit()
+    state = ServerState(config, time.time(), msgid_prefix=os.urandom(4).hex() + "-")
+    reactor = Reactor(state, [sock])
+    log.info("chatd %s listening on %s port %d", __version__, config.host or "*", reactor.ports[0])
+    reactor.run()
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Messages between users: PRIVMSG, NOTICE and TAGMSG, to channels and to nicks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...proto import numerics as N
+from ...proto.casemap import is_channel_name
+from ...proto.message import Message
+
+if TYPE_CHECKING:
+    from ..state import ServerState
+    from ..user import User
+
+
+def handle_privmsg(state: ServerState, user: User, msg: Message) -> None:
+    _relay(state, user, msg, errors=True)
+
+
+def handle_notice(state: ServerState, user: User, msg: Message) -> None:
+    # NOTICE never provokes an automatic reply, errors included (RFC 2812 3.3.2).
+    _relay(state, user, msg, errors=False)
+
+
+def handle_tagmsg(state: ServerState, user: User, msg: Message) -> None:
+    _relay(state, user, msg, errors=True, tags_only=True)
+
+
+def _client_tags(msg: Message) -> dict[str, str]:
+    return {k: v for k, v in msg.tags.items() if k[:1] == "+"} if msg.tags else {}
+
+
+def _relay(state: ServerState, user: User, msg: Message, errors: bool,
+           tags_only: bool = False) -> None:
+    command = msg.command
+    params = msg.params
+    if not params or not params[0]:
+        if errors:
+            state.reply(user, N.ERR_NORECIPIENT, f"No recipient given ({command})")
+        return
+    if not tags_only and (len(params) < 2 or not params[1]):
+        if errors:
+            state.reply(user, N.ERR_NOTEXTTOSEND, "No text to send")
+        return
+    targets = list(dict.fromkeys(params[0].split(",")))
+    if len(targets) > state.config.max_targets:
+        if errors:
+            state.reply(user, N.ERR_TOOMANYTARGETS, params[0][:64],
+                        f"Too many targets. Maximum is {state.config.max_targets}")
+        return
+    user.last_spoke = state.now
+    text = [] if tags_only else [params[1]]
+    tags = _client_tags(msg)
+    for target in targets:
+        if is_channel_name(target):
+            _to_channel(state, user, command, target, text, tags, errors, tags_only)
+        else:
+            _to_nick(state, user, command, target, text, tags, errors, tags_only)
+
+
+def _to_channel(state: ServerState, user: User, command: str, name: str, text: list[str],
+                tags: dict[str, str], errors: bool, tags_only: bool) -> None:
+    channel = state.find_channel(name)
+    if channel is None:
+        if errors:
+            state.reply(user, N.ERR_NOSUCHNICK, name, "No such nick/channel")
+        return
+    if not channel.can_speak(user):
+        if errors:
+            state.reply(user, N.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
+        return
+    delivery = state.delivery
+    event = delivery.event(Message(command, [channel.name, *text], user.prefix), tags)
+    if tags_only:
+        delivery.to_users((m for m in channel.members if "message-tags" in m.caps), event, user)
+    else:
+        delivery.to_channel(channel, event, exclude=user)
+    if "echo-message" in user.caps and user in channel.members:
+        delivery.to_user(user, event)
+
+
+def _to_nick(state: ServerState, user: User, command: str, nick: str, text: list[str],
+             tags: dict[str, str], errors: bool, tags_only: bool) -> None:
+    target = state.find_user(nick)
+    if target is None:
+        if errors:
+            state.reply(user, N.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        return
+    delivery = state.delivery
+    event = delivery.event(Message(command, [target.nick, *text], user.prefix), tags)
+    if not tags_only or "message-tags" in target.caps:
+        delivery.to_user(target, event)
+    if "echo-message" in user.caps and target is not user:
+        delivery.to_user(user, event)
+    if command == "PRIVMSG" and target.away is not None:
+        state.reply(user, N.RPL_AWAY, target.nick, target.away)

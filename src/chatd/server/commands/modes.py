@@ -1,0 +1,251 @@
+"""MODE for users (+i, and -o) and channels (+n +t +m +i +s +k +l +b +o +v)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...proto import numerics as N
+from ...proto.casemap import fold, is_channel_name
+from ...proto.message import Message
+from ..channel import (FLAG_MODES, LIST_MODES, PARAM_MODES, PREFIX_MODES, SET_PARAM_MODES, Ban,
+                       Channel, normalise_mask)
+
+if TYPE_CHECKING:
+    from ..state import ServerState
+    from ..user import User
+
+MAX_PARAM_MODES = 4  # advertised as MODES=4
+
+
+def handle_mode(state: ServerState, user: User, msg: Message) -> None:
+    if is_channel_name(msg.params[0]):
+        _channel_mode(state, user, msg)
+    else:
+        _user_mode(state, user, msg)
+
+
+# -- user modes ---------------------------------------------------------------------------------
+
+def _user_mode(state: ServerState, user: User, msg: Message) -> None:
+    nick = msg.params[0]
+    if fold(nick) != user.key:
+        if state.find_user(nick) is None:
+            state.reply(user, N.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        else:
+            state.reply(user, N.ERR_USERSDONTMATCH, "Cant change mode for other users")
+        return
+    if len(msg.params) == 1:
+        state.reply(user, N.RPL_UMODEIS, "+" + "".join(sorted(user.modes)))
+        return
+    applied = _ModeChanges()
+    unknown = False
+    sign = "+"
+    for ch in msg.params[1]:
+        if ch in "+-":
+            sign = ch
+        elif ch == "i" or (ch == "o" and sign == "-"):
+            if (sign == "+") != (ch in user.modes):
+                if sign == "+":
+                    user.modes.add(ch)
+                else:
+                    user.modes.discard(ch)
+                    if ch == "o":
+                        state.opers -= 1
+                applied.add(sign, ch)
+        elif ch != "o":
+            unknown = True
+    if unknown:
+        state.reply(user, N.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
+    if applied:
+        state.send(user, Message("MODE", [user.nick, applied.modes()], user.prefix))
+
+
+# -- channel modes ------------------------------------------------------------------------------
+
+class _ModeChanges:
+    """Accumulates applied changes into the compact form `+ov-k nick nick key`."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str, str | None]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def add(self, sign: str, mode: str, param: str | None = None) -> None:
+        self.items.append((sign, mode, param))
+
+    def modes(self) -> str:
+        out = []
+        last = ""
+        for sign, mode, _ in self.items:
+            if sign != last:
+                out.append(sign)
+                last = sign
+            out.append(mode)
+        return "".join(out)
+
+    def params(self) -> list[str]:
+        return [p for _, _, p in self.items if p is not None]
+
+
+def _channel_mode(state: ServerState, user: User, msg: Message) -> None:
+    name = msg.params[0]
+    channel = state.find_channel(name)
+    if channel is None:
+        state.reply(user, N.ERR_NOSUCHCHANNEL, name, "No such channel")
+        return
+    if len(msg.params) == 1:
+        modes, params = channel.mode_string(show_key=user in channel.members)
+        state.reply(user, N.RPL_CHANNELMODEIS, channel.name, modes, *params)
+        state.reply(user, N.RPL_CREATIONTIME, channel.name, str(channel.created))
+        return
+    _ChannelModeChange(state, user, channel, msg.params[1], msg.params[2:]).run()
+
+
+class _ChannelModeChange:
+    """One MODE command on a channel: walks the mode string, checks, applies, broadcasts."""
+
+    def __init__(self, state: ServerState, user: User, channel: Channel, modestring: str,
+                 args: list[str]) -> None:
+        self.state = state
+        self.user = user
+        self.channel = channel
+        self.modestring = modestring
+        self.args = list(args)
+        self.applied = _ModeChanges()
+        self.param_modes = 0
+        self.denied = False
+        self.is_op = channel.is_op(user) or user.oper
+
+    def run(self) -> None:
+        sign = "+"
+        for mode in self.modestring:
+            if mode in "+-":
+                sign = mode
+                continue
+            if mode in LIST_MODES:
+                self._ban(sign)
+            elif mode in PREFIX_MODES:
+                self._prefix(sign, mode)
+            elif mode in PARAM_MODES:
+                self._key(sign)
+            elif mode in SET_PARAM_MODES:
+                self._limit(sign)
+            elif mode in FLAG_MODES:
+                self._flag(sign, mode)
+            else:
+                self.state.reply(self.user, N.ERR_UNKNOWNMODE, mode, "is unknown mode char to me")
+        if self.applied:
+            msg = Message("MODE", [self.channel.name, self.applied.modes(), *self.applied.params()],
+                          self.user.prefix)
+            self.state.delivery.to_channel(self.channel, self.state.delivery.event(msg))
+
+    def _allowed(self) -> bool:
+        if self.is_op:
+            return True
+        if not self.denied:
+            self.denied = True
+            self.state.reply(self.user, N.ERR_CHANOPRIVSNEEDED, self.channel.name,
+                             "You're not channel operator")
+        return False
+
+    def _take_arg(self) -> str | None:
+        if not self.args or self.param_modes >= MAX_PARAM_MODES:
+            return None
+        self.param_modes += 1
+        return self.args.pop(0)
+
+    def _flag(self, sign: str, mode: str) -> None:
+        if not self._allowed():
+            return
+        modes = self.channel.modes
+        if sign == "+" and mode not in modes:
+            modes.add(mode)
+            self.applied.add(sign, mode)
+        elif sign == "-" and mode in modes:
+            modes.discard(mode)
+            self.applied.add(sign, mode)
+
+    def _prefix(self, sign: str, mode: str) -> None:
+        nick = self._take_arg()
+        if nick is None or not self._allowed():
+            return
+        target = self.state.find_user(nick)
+        if target is None:
+            self.state.reply(self.user, N.ERR_NOSUCHNICK, nick, "No such nick/channel")
+            return
+        current = self.channel.members.get(target)
+        if current is None:
+            self.state.reply(self.user, N.ERR_USERNOTINCHANNEL, target.nick, self.channel.name,
+                             "They aren't on that channel")
+            return
+        if sign == "+" and mode not in current:
+            self.channel.members[target] = "".join(m for m in PREFIX_MODES if m in current + mode)
+        elif sign == "-" and mode in current:
+            self.channel.members[target] = current.replace(mode, "")
+        else:
+            return
+        self.applied.add(sign, mode, target.nick)
+
+    def _key(self, sign: str) -> None:
+        key = self._take_arg()
+        if sign == "+" and key is None:
+            return
+        if not self._allowed():
+            return
+        channel = self.channel
+        if sign == "-":
+            if channel.password is not None:
+                channel.password = None
+                self.applied.add("-", "k", "*")
+            return
+        assert key is not None
+        if not key or " " in key or "," in key or len(key) > 23:
+            self.state.reply(self.user, N.ERR_INVALIDKEY, channel.name, "Key is not well-formed")
+            return
+        channel.password = key
+        self.applied.add("+", "k", key)
+
+    def _limit(self, sign: str) -> None:
+        if sign == "-":
+            if self._allowed() and self.channel.limit is not None:
+                self.channel.limit = None
+                self.applied.add("-", "l")
+            return
+        arg = self._take_arg()
+        if arg is None or not self._allowed():
+            return
+        if not arg.isdigit() or not 0 < int(arg) < 1_000_000:
+            self.state.reply(self.user, N.ERR_INVALIDMODEPARAM, self.channel.name, "l", arg,
+                             "Invalid limit: a positive number is needed")
+            return
+        self.channel.limit = int(arg)
+        self.applied.add("+", "l", arg)
+
+    def _ban(self, sign: str) -> None:
+        mask = self._take_arg()
+        channel = self.channel
+        if mask is None:
+            if sign == "+":
+                self._list_bans()
+            return
+        if not self._allowed():
+            return
+        mask = normalise_mask(mask)
+        existing = channel.find_ban(mask)
+        if sign == "+" and existing is None:
+            if len(channel.bans) >= self.state.config.max_list_modes:
+                self.state.reply(self.user, N.ERR_BANLISTFULL, channel.name, mask,
+                                 "Channel ban list is full")
+                return
+            channel.bans.append(Ban(mask, self.user.prefix, int(self.state.wall)))
+            self.applied.add("+", "b", mask)
+        elif sign == "-" and existing is not None:
+            channel.bans.remove(existing)
+            self.applied.add("-", "b", existing.mask)
+
+    def _list_bans(self) -> None:
+        state, user, channel = self.state, self.user, self.channel
+        for ban in channel.bans:
+            state.reply(user, N.RPL_BANLIST, channel.name, ban.mask, ban.setter, str(ban.set_at))
+        state.reply(user, N.RPL_ENDOFBANLIST, channel.name, "End of channel ban list")

@@ -1,0 +1,38 @@
+"""Operator commands: OPER and KILL."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...proto import numerics as N
+from ...proto.message import Message
+from ..passwords import check_password
+
+if TYPE_CHECKING:
+    from ..state import ServerState
+    from ..user import User
+
+
+def handle_oper(state: ServerState, user: User, msg: Message) -> None:
+    name, password = msg.params[0], msg.params[1]
+    stored = state.config.opers.get(name)
+    if stored is None or not check_password(password, stored):
+        state.reply(user, N.ERR_PASSWDMISMATCH, "Password incorrect")
+        return
+    if not user.oper:
+        user.modes.add("o")
+        user.oper_name = name
+        state.opers += 1
+    state.reply(user, N.RPL_YOUREOPER, "You are now an IRC operator")
+    state.send(user, Message("MODE", [user.nick, "+o"], user.prefix))
+
+
+def handle_kill(state: ServerState, user: User, msg: Message) -> None:
+    nick, reason = msg.params[0], msg.params[1][: state.config.kicklen]
+    target = state.find_user(nick)
+    if target is None:
+        state.reply(user, N.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        return
+    text = f"Killed ({user.nick} ({reason}))"
+    state.send(target, Message("KILL", [target.nick, reason], user.prefix))
+    state.disconnect(target, text)

@@ -1,0 +1,224 @@
+"""Questions about users and the server: WHO (and WHOX), WHOIS, WHOWAS, ISON, USERHOST, AWAY,
+MOTD, LUSERS, VERSION, TIME."""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Iterable
+
+from ...proto import numerics as N
+from ...proto.casemap import is_channel_name
+from ...proto.message import Message
+from .. import isupport
+from ..channel import Channel, glob_to_regex
+
+if TYPE_CHECKING:
+    from ..state import ServerState
+    from ..user import User
+
+MAX_WHO_RESULTS = 500  # a WHO * on a busy server must not fill a sendq
+WHOX_FIELDS = "tcuihsnfdlaor"
+
+
+# -- WHO ----------------------------------------------------------------------------------------
+
+def handle_who(state: ServerState, user: User, msg: Message) -> None:
+    mask = msg.params[0] if msg.params else "*"
+    whox = msg.params[1] if len(msg.params) > 1 and msg.params[1].startswith("%") else None
+    for channel, member in _who_matches(state, user, mask):
+        if whox is None:
+            _who_reply(state, user, channel, member)
+        else:
+            _whox_reply(state, user, channel, member, whox)
+    state.reply(user, N.RPL_ENDOFWHO, mask, "End of WHO list")
+
+
+def _who_matches(state: ServerState, user: User, mask: str
+                 ) -> Iterable[tuple[Channel | None, User]]:
+    if is_channel_name(mask):
+        channel = state.find_channel(mask)
+        if channel is None:
+            return []
+        member_view = user in channel.members
+        if "s" in channel.modes and not member_view and not user.oper:
+            return []
+        return [(channel, m) for m in channel.members
+                if member_view or "i" not in m.modes][:MAX_WHO_RESULTS]
+    exact = state.find_user(mask)
+    if exact is not None:
+        return [(None, exact)]
+    matcher = glob_to_regex(mask if mask not in ("0", "") else "*")
+    shared = user.neighbours()
+    found: list[tuple[Channel | None, User]] = []
+    for other in state.users.values():
+        if not other.registered or not matcher.fullmatch(other.key):
+            continue
+        if "i" in other.modes and other is not user and other not in shared and not user.oper:
+            continue
+        found.append((None, other))
+        if len(found) >= MAX_WHO_RESULTS:
+            break
+    return found
+
+
+def _who_flags(state: ServerState, user: User, channel: Channel | None, member: User) -> str:
+    flags = "G" if member.away is not None else "H"
+    if member.oper:
+        flags += "*"
+    if channel is not None:
+        flags += channel.prefix_of(member, "multi-prefix" in user.caps)
+    return flags
+
+
+def _who_reply(state: ServerState, user: User, channel: Channel | None, member: User) -> None:
+    state.reply(user, N.RPL_WHOREPLY, channel.name if channel else "*", member.username,
+                member.host, state.name, member.nick, _who_flags(state, user, channel, member),
+                f"0 {member.realname}")
+
+
+def _whox_reply(state: ServerState, user: User, channel: Channel | None, member: User,
+                spec: str) -> None:
+    fields, _, token = spec[1:].partition(",")
+    values = {
+        "t": token or "0",
+        "c": channel.name if channel else "*",
+        "u": member.username,
+        "i": member.host,
+        "h": member.host,
+        "s": state.name,
+        "n": member.nick,
+        "f": _who_flags(state, user, channel, member),
+        "d": "0",
+        "l": str(int(state.now - member.last_spoke)),
+        "a": "0",
+        "o": "n/a",
+        "r": member.realname,
+    }
+    out = [values[f] for f in WHOX_FIELDS if f in fields]
+    if out and "r" in fields:
+        out[-1] = member.realname  # the realname is last and may hold spaces
+    state.reply(user, N.RPL_WHOSPCRPL, *out)
+
+
+# -- WHOIS, WHOWAS ------------------------------------------------------------------------------
+
+def handle_whois(state: ServerState, user: User, msg: Message) -> None:
+    nick = msg.params[1] if len(msg.params) > 1 else msg.params[0]
+    nick = nick.split(",")[0]
+    target = state.find_user(nick)
+    if target is None:
+        state.reply(user, N.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        state.reply(user, N.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
+        return
+    state.reply(user, N.RPL_WHOISUSER, target.nick, target.username, target.host, "*",
+                target.realname)
+    channels = _visible_channels(user, target)
+    if channels:
+        state.reply(user, N.RPL_WHOISCHANNELS, target.nick, " ".join(channels))
+    state.reply(user, N.RPL_WHOISSERVER, target.nick, state.name, state.config.network)
+    if target.oper:
+        state.reply(user, N.RPL_WHOISOPERATOR, target.nick, "is an IRC operator")
+    if target.away is not None:
+        state.reply(user, N.RPL_AWAY, target.nick, target.away)
+    idle = max(0, int(state.now - target.last_spoke))
+    state.reply(user, N.RPL_WHOISIDLE, target.nick, str(idle), str(int(target.signon)),
+                "seconds idle, signon time")
+    state.reply(user, N.RPL_ENDOFWHOIS, target.nick, "End of /WHOIS list")
+
+
+def _visible_channels(user: User, target: User) -> list[str]:
+    multi = "multi-prefix" in user.caps
+    names = []
+    for channel in sorted(target.channels, key=lambda c: c.key):
+        if "s" in channel.modes and user not in channel.members and user is not target:
+            continue
+        names.append(channel.prefix_of(target, multi) + channel.name)
+    return names
+
+
+def handle_whowas(state: ServerState, user: User, msg: Message) -> None:
+    nick = msg.params[0]
+    state.reply(user, N.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
+    state.reply(user, N.RPL_ENDOFWHOWAS, nick, "End of WHOWAS")
+
+
+# -- ISON, USERHOST, AWAY -----------------------------------------------------------------------
+
+def handle_ison(state: ServerState, user: User, msg: Message) -> None:
+    nicks = " ".join(msg.params).split()[:64]
+    online = [u.nick for u in map(state.find_user, nicks) if u is not None]
+    state.reply(user, N.RPL_ISON, " ".join(online))
+
+
+def handle_userhost(state: ServerState, user: User, msg: Message) -> None:
+    replies = []
+    for nick in " ".join(msg.params).split()[:5]:
+        target = state.find_user(nick)
+        if target is not None:
+            oper = "*" if target.oper else ""
+            away = "-" if target.away is not None else "+"
+            replies.append(f"{target.nick}{oper}={away}{target.username}@{target.host}")
+    state.reply(user, N.RPL_USERHOST, " ".join(replies))
+
+
+def handle_away(state: ServerState, user: User, msg: Message) -> None:
+    text = msg.params[0][: state.config.awaylen] if msg.params else ""
+    if text:
+        user.away = text
+        state.reply(user, N.RPL_NOWAWAY, "You have been marked as being away")
+    else:
+        user.away = None
+        state.reply(user, N.RPL_UNAWAY, "You are no longer marked as being away")
+    notice = state.delivery.event(Message("AWAY", [text] if text else [], user.prefix))
+    watchers = (u for u in user.neighbours() if "away-notify" in u.caps)
+    state.delivery.to_users(watchers, notice)
+
+
+# -- server information -------------------------------------------------------------------------
+
+def handle_motd(state: ServerState, user: User, msg: Message) -> None:
+    send_motd(state, user)
+
+
+def send_motd(state: ServerState, user: User) -> None:
+    if state.motd is None:
+        state.reply(user, N.ERR_NOMOTD, "MOTD File is missing")
+        return
+    state.reply(user, N.RPL_MOTDSTART, f"- {state.name} Message of the day - ")
+    for line in state.motd:
+        state.reply(user, N.RPL_MOTD, f"- {line}")
+    state.reply(user, N.RPL_ENDOFMOTD, "End of /MOTD command.")
+
+
+def handle_lusers(state: ServerState, user: User, msg: Message) -> None:
+    send_lusers(state, user)
+
+
+def send_lusers(state: ServerState, user: User) -> None:
+    registered = state.connections - state.unregistered
+    invisible = sum(1 for u in state.users.values() if "i" in u.modes)
+    reply = state.reply
+    reply(user, N.RPL_LUSERCLIENT,
+          f"There are {registered - invisible} users and {invisible} invisible on 1 servers")
+    reply(user, N.RPL_LUSEROP, str(state.opers), "operator(s) online")
+    reply(user, N.RPL_LUSERUNKNOWN, str(state.unregistered), "unknown connection(s)")
+    reply(user, N.RPL_LUSERCHANNELS, str(len(state.channels)), "channels formed")
+    reply(user, N.RPL_LUSERME, f"I have {registered} clients and 0 servers")
+    peak = str(state.config.max_clients)
+    reply(user, N.RPL_LOCALUSERS, str(registered), peak,
+          f"Current local users {registered}, max {peak}")
+    reply(user, N.RPL_GLOBALUSERS, str(registered), peak,
+          f"Current global users {registered}, max {peak}")
+
+
+def handle_version(state: ServerState, user: User, msg: Message) -> None:
+    state.reply(user, N.RPL_VERSION, state.version, state.name, "reactor chat server")
+    for tokens in isupport.lines(state.config):
+        state.reply(user, N.RPL_ISUPPORT, *tokens, "are supported by this server")
+
+
+def handle_time(state: ServerState, user: User, msg: Message) -> None:
+    now = datetime.datetime.fromtimestamp(state.wall, datetime.timezone.utc)
+    state.reply(user, N.RPL_TIME, state.name, now.strftime("%A %B %d %Y -- %H:%M:%S +00:00"))
+
+

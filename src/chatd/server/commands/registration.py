@@ -1,0 +1,185 @@
+"""Connection registration and upkeep: CAP, PASS, NICK, USER, PING, PONG, QUIT, and the
+welcome burst (001-005, LUSERS, MOTD) sent once a client is registered."""
+
+from __future__ import annotations
+
+import datetime
+import hmac
+from typing import TYPE_CHECKING
+
+from ...proto import numerics as N
+from ...proto.caps import SUPPORTED
+from ...proto.casemap import fold, valid_nick
+from ...proto.message import Message
+from .. import isupport
+from ..channel import FLAG_MODES, LIST_MODES, PARAM_MODES, PREFIX_MODES, SET_PARAM_MODES
+from . import queries
+
+if TYPE_CHECKING:
+    from ..state import ServerState
+    from ..user import User
+
+
+# -- CAP ----------------------------------------------------------------------------------------
+
+def handle_cap(state: ServerState, user: User, msg: Message) -> None:
+    sub = msg.params[0].upper()
+    handler = _CAP_SUBCOMMANDS.get(sub)
+    if handler is None:
+        state.reply(user, N.ERR_INVALIDCAPCMD, msg.params[0], "Invalid CAP command")
+        return
+    handler(state, user, msg.params[1:])
+
+
+def _cap(state: ServerState, user: User, *params: str) -> None:
+    state.send(user, Message("CAP", [user.nick, *params], state.name))
+
+
+def _cap_ls(state: ServerState, user: User, args: list[str]) -> None:
+    version = int(args[0]) if args and args[0].isdigit() else 0
+    if not user.registered:
+        user.negotiating = True
+    if version >= 302:
+        user.cap_version = max(user.cap_version, version)
+        user.set_caps(user.caps | {"cap-notify"})
+    with_values = user.cap_version >= 302
+    caps = [f"{k}={v}" if v and with_values else k for k, v in SUPPORTED.items()]
+    _cap(state, user, "LS", " ".join(caps))
+
+
+def _cap_list(state: ServerState, user: User, args: list[str]) -> None:
+    _cap(state, user, "LIST", " ".join(sorted(user.caps)))
+
+
+def _cap_req(state: ServerState, user: User, args: list[str]) -> None:
+    if not user.registered:
+        user.negotiating = True
+    wanted = args[0] if args else ""
+    enable: set[str] = set()
+    disable: set[str] = set()
+    for item in wanted.split():
+        name = item[1:] if item.startswith("-") else item
+        if name not in SUPPORTED or (item.startswith("-") and name == "cap-notify"
+                                     and user.cap_version >= 302):
+            _cap(state, user, "NAK", wanted)
+            return
+        (disable if item.startswith("-") else enable).add(name)
+    user.set_caps(frozenset((user.caps | enable) - disable))
+    _cap(state, user, "ACK", wanted)
+
+
+def _cap_end(state: ServerState, user: User, args: list[str]) -> None:
+    if user.registered:
+        return
+    user.negotiating = False
+    try_register(state, user)
+
+
+_CAP_SUBCOMMANDS = {"LS": _cap_ls, "LIST": _cap_list, "REQ": _cap_req, "END": _cap_end}
+
+
+# -- PASS, NICK, USER -------------------------------------------------------------------------
+
+def handle_pass(state: ServerState, user: User, msg: Message) -> None:
+    if user.registered:
+        state.reply(user, N.ERR_ALREADYREGISTERED, "You may not reregister")
+        return
+    user.pass_given = msg.params[0]
+
+
+def handle_nick(state: ServerState, user: User, msg: Message) -> None:
+    if not msg.params or not msg.params[0]:
+        state.reply(user, N.ERR_NONICKNAMEGIVEN, "No nickname given")
+        return
+    nick = msg.params[0]
+    if not valid_nick(nick, state.config.nicklen):
+        state.reply(user, N.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
+        return
+    key = fold(nick)
+    holder = state.users.get(key)
+    if holder is not None and holder is not user:
+        state.reply(user, N.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+        return
+    if nick == user.nick:
+        return
+    if not user.registered:
+        _take_nick(state, user, nick)
+        try_register(state, user)
+        return
+    change = state.delivery.event(Message("NICK", [nick], user.prefix))
+    _take_nick(state, user, nick)
+    state.delivery.to_user(user, change)
+    state.delivery.to_users(user.neighbours(), change)
+
+
+def _take_nick(state: ServerState, user: User, nick: str) -> None:
+    if user.key and state.users.get(user.key) is user:
+        del state.users[user.key]
+    user.set_nick(nick)
+    state.users[user.key] = user
+
+
+def handle_user(state: ServerState, user: User, msg: Message) -> None:
+    if user.registered:
+        state.reply(user, N.ERR_ALREADYREGISTERED, "You may not reregister")
+        return
+    username = msg.params[0]
+    if not username:
+        state.need_more_params(user, "USER")
+        return
+    cleaned = "".join(ch for ch in username if ch.isalnum() or ch in "-_.")
+    user.set_username("~" + (cleaned or "user")[: state.config.userlen - 1])
+    user.realname = msg.params[3][:200]
+    try_register(state, user)
+
+
+def try_register(state: ServerState, user: User) -> None:
+    if user.registered or user.negotiating or not user.key or not user.username:
+        return
+    password = state.config.password
+    if password is not None:
+        given = (user.pass_given or "").encode()
+        if not hmac.compare_digest(given, password.encode()):
+            state.reply(user, N.ERR_PASSWDMISMATCH, "Password incorrect")
+            state.disconnect(user, "Bad password")
+            return
+    user.registered = True
+    user.signon = state.wall
+    state.unregistered -= 1
+    welcome(state, user)
+
+
+def welcome(state: ServerState, user: User) -> None:
+    cfg = state.config
+    created = datetime.datetime.fromtimestamp(state.started_wall, datetime.timezone.utc)
+    reply = state.reply
+    reply(user, N.RPL_WELCOME, f"Welcome to the {cfg.network} IRC Network {user.prefix}")
+    reply(user, N.RPL_YOURHOST, f"Your host is {state.name}, running version {state.version}")
+    reply(user, N.RPL_CREATED, f"This server was created {created:%Y-%m-%d %H:%M:%S} UTC")
+    chan_modes = "".join(sorted(FLAG_MODES + LIST_MODES + PARAM_MODES + SET_PARAM_MODES
+                                + PREFIX_MODES))
+    param_modes = "".join(sorted(LIST_MODES + PARAM_MODES + SET_PARAM_MODES + PREFIX_MODES))
+    reply(user, N.RPL_MYINFO, state.name, state.version, "io", chan_modes, param_modes)
+    for tokens in isupport.lines(cfg):
+        reply(user, N.RPL_ISUPPORT, *tokens, "are supported by this server")
+    queries.send_lusers(state, user)
+    queries.send_motd(state, user)
+    state.log_connect(user)
+
+
+# -- PING, PONG, QUIT ---------------------------------------------------------------------------
+
+def handle_ping(state: ServerState, user: User, msg: Message) -> None:
+    if not msg.params:
+        state.reply(user, N.ERR_NOORIGIN, "No origin specified")
+        return
+    state.send(user, Message("PONG", [state.name, msg.params[0]], state.name))
+
+
+def handle_pong(state: ServerState, user: User, msg: Message) -> None:
+    pass  # any line counts as a sign of life; handle_line already noted it
+
+
+def handle_quit(state: ServerState, user: User, msg: Message) -> None:
+    reason = msg.params[0][: state.config.kicklen] if msg.params else ""
+    state.disconnect(user, f"Quit: {reason}" if reason else "Quit")

@@ -1,0 +1,113 @@
+"""Server configuration: defaults, the TOML file, and validation. No I/O besides reading the file.
+
+Every limit chatd enforces has one field here with its default; docs/architecture.md lists them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value that chatd cannot run with."""
+
+
+@dataclass
+class Config:
+    host: str = ""  # "" listens on every IPv4 and IPv6 address
+    port: int = 8520
+    name: str = "chatd.local"
+    network: str = "chatd"
+    motd: str | None = None  # path to the message of the day
+    password: str | None = None  # connection password (PASS)
+    max_clients: int = 10000
+    sendq: int = 1 << 20  # bytes queued for one client before it is dropped
+    line_length: int = 512  # without tags, including CRLF (RFC 1459)
+    tags_length: int = 4096  # the extra room for IRCv3 tags
+    ping_interval: float = 120.0  # idle seconds before the server PINGs
+    ping_timeout: float = 60.0  # seconds to answer that PING
+    registration_timeout: float = 30.0
+    flood_limit: bool = True
+    flood_burst: int = 20  # lines a client may send at once
+    flood_rate: float = 5.0  # lines per second after the burst
+    flood_max_queue: int = 200  # lines held back before "Excess Flood"
+    nicklen: int = 30
+    channellen: int = 50
+    topiclen: int = 390
+    kicklen: int = 255
+    awaylen: int = 200
+    userlen: int = 16
+    max_targets: int = 4
+    max_channels: int = 50  # channels one user may be on
+    max_list_modes: int = 100  # bans per channel
+    default_channels: list[str] = field(default_factory=list)
+    opers: dict[str, str] = field(default_factory=dict)  # name -> password hash
+    log_level: str = "INFO"
+
+    def validate(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port {self.port} is out of range 0-65535")
+        positive = ("max_clients", "sendq", "flood_burst", "flood_max_queue", "nicklen",
+                    "channellen", "topiclen", "kicklen", "awaylen", "max_targets", "max_channels")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name.replace('_', '-')} must be positive")
+        for name in ("ping_interval", "ping_timeout", "registration_timeout", "flood_rate"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name.replace('_', '-')} must be positive")
+        if self.line_length < 64:
+            raise ConfigError("line-length must be at least 64")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError(f"unknown log level {self.log_level!r}")
+        for oper, hashed in self.opers.items():
+            if not isinstance(hashed, str) or not hashed.startswith("scrypt$"):
+                raise ConfigError(f"oper {oper!r}: password must be a hash from `chatd --hash-password`")
+
+    def motd_lines(self) -> list[str] | None:
+        if self.motd is None:
+            return None
+        try:
+            text = Path(self.motd).read_text(encoding="utf-8")
+        except OSError:
+            return None
+        return text.splitlines()
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+
+
+def load_toml(path: str) -> dict[str, Any]:
+    """Read a TOML config file into Config field values (keys may use dashes)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {path}: {exc}") from None
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = key.replace("-", "_")
+        if name not in _FIELDS:
+            raise ConfigError(f"config {path}: unknown setting {key!r}")
+        values[name] = value
+    return values
+
+
+def build(values: dict[str, Any]) -> Config:
+    """A validated Config from field values, checking each value's type against the default's."""
+    config = Config()
+    for name, value in values.items():
+        current = getattr(config, name)
+        expected = type(current) if current is not None else str
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(f"{name.replace('_', '-')} must be {expected.__name__}, not {value!r}")
+        setattr(config, name, value)
+    config.validate()
+    return config

@@ -1,0 +1,84 @@
+"""Delivery of relayed messages to local connections: the one place where fan-out happens.
+
+Handlers say *what* goes to *whom* (a user, a channel, a set of users); LocalDelivery encodes
+the message once per tag view and appends the same bytes to every recipient's queue. A future
+backplane (several processes sharing rooms) wraps this interface instead of touching handlers.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from typing import TYPE_CHECKING, Iterable
+
+from ..proto.message import Message, encode
+from .user import VIEW_TAGS, VIEW_TIME
+
+if TYPE_CHECKING:
+    from .channel import Channel
+    from .user import User
+
+
+def format_time(wall: float) -> str:
+    """An IRCv3 server-time value: ISO 8601 UTC with milliseconds."""
+    stamp = datetime.datetime.fromtimestamp(wall, datetime.timezone.utc)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+class Event:
+    """One message on its way to several users, encoded lazily once per tag view."""
+
+    __slots__ = ("msg", "client_tags", "wall", "msgid", "_encoded")
+
+    def __init__(self, msg: Message, wall: float, msgid: str, client_tags: dict[str, str]) -> None:
+        self.msg = msg
+        self.client_tags = client_tags
+        self.wall = wall
+        self.msgid = msgid
+        self._encoded: list[bytes | None] = [None, None, None, None]
+
+    def for_view(self, view: int) -> bytes:
+        data = self._encoded[view]
+        if data is None:
+            data = self._encode(view)
+            self._encoded[view] = data
+        return data
+
+    def _encode(self, view: int) -> bytes:
+        if not view:
+            return encode(self.msg)
+        tags: dict[str, str] = {}
+        if view & VIEW_TIME:
+            tags["time"] = format_time(self.wall)
+        if view & VIEW_TAGS:
+            tags["msgid"] = self.msgid
+            tags.update(self.client_tags)
+        msg = self.msg
+        return encode(Message(msg.command, msg.params, msg.source, tags))
+
+
+class LocalDelivery:
+    """Delivers events to users connected to this process."""
+
+    def __init__(self, msgid_prefix: str) -> None:
+        self._ids = itertools.count(1)
+        self._prefix = msgid_prefix
+        self.wall = 0.0  # set by the server state before each batch of work
+
+    def event(self, msg: Message, client_tags: dict[str, str] | None = None) -> Event:
+        msgid = f"{self._prefix}{next(self._ids):x}"
+        return Event(msg, self.wall, msgid, client_tags or {})
+
+    def to_user(self, user: User, event: Event) -> None:
+        user.write(event.for_view(user.tag_view))
+
+    def to_users(self, users: Iterable[User], event: Event, exclude: User | None = None) -> None:
+        plain = event.for_view(0)
+        for user in users:
+            if user is exclude:
+                continue
+            view = user.tag_view
+            user.write(event.for_view(view) if view else plain)
+
+    def to_channel(self, channel: Channel, event: Event, exclude: User | None = None) -> None:
+        self.to_users(channel.members, event, exclude)

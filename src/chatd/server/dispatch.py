@@ -1,0 +1,84 @@
+"""The command table: every command once, with its rules, and the one dispatcher that enforces
+them (451 before registration, 461 for missing parameters, 481 for operator commands, 421 for
+unknown ones). Handlers only do their own work.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, NamedTuple
+
+from ..proto import numerics as N
+from ..proto.message import Message
+from .commands import channels, messaging, modes, operator, queries, registration
+
+if TYPE_CHECKING:
+    from .state import ServerState
+    from .user import User
+
+Handler = Callable[["ServerState", "User", Message], None]
+
+
+class Command(NamedTuple):
+    handler: Handler
+    min_params: int = 0
+    before_registration: bool = False
+    oper_only: bool = False
+
+
+COMMANDS: dict[str, Command] = {
+    # registration and connection
+    "CAP": Command(registration.handle_cap, 1, before_registration=True),
+    "PASS": Command(registration.handle_pass, 1, before_registration=True),
+    "NICK": Command(registration.handle_nick, 0, before_registration=True),
+    "USER": Command(registration.handle_user, 4, before_registration=True),
+    "PING": Command(registration.handle_ping, 0, before_registration=True),
+    "PONG": Command(registration.handle_pong, 0, before_registration=True),
+    "QUIT": Command(registration.handle_quit, 0, before_registration=True),
+    # channels
+    "JOIN": Command(channels.handle_join, 1),
+    "PART": Command(channels.handle_part, 1),
+    "TOPIC": Command(channels.handle_topic, 1),
+    "NAMES": Command(channels.handle_names),
+    "LIST": Command(channels.handle_list),
+    "KICK": Command(channels.handle_kick, 2),
+    "INVITE": Command(channels.handle_invite, 2),
+    "MODE": Command(modes.handle_mode, 1),
+    # messages
+    "PRIVMSG": Command(messaging.handle_privmsg),
+    "NOTICE": Command(messaging.handle_notice),
+    "TAGMSG": Command(messaging.handle_tagmsg, 1),
+    # queries
+    "WHO": Command(queries.handle_who),
+    "WHOIS": Command(queries.handle_whois, 1),
+    "WHOWAS": Command(queries.handle_whowas, 1),
+    "ISON": Command(queries.handle_ison, 1),
+    "USERHOST": Command(queries.handle_userhost, 1),
+    "AWAY": Command(queries.handle_away),
+    "MOTD": Command(queries.handle_motd),
+    "LUSERS": Command(queries.handle_lusers),
+    "VERSION": Command(queries.handle_version),
+    "TIME": Command(queries.handle_time),
+    # operators
+    "OPER": Command(operator.handle_oper, 2),
+    "KILL": Command(operator.handle_kill, 2, oper_only=True),
+}
+
+
+def dispatch(state: ServerState, user: User, msg: Message) -> None:
+    command = COMMANDS.get(msg.command)
+    if command is None:
+        if user.registered:
+            state.reply(user, N.ERR_UNKNOWNCOMMAND, msg.command, "Unknown command")
+        else:
+            state.reply(user, N.ERR_NOTREGISTERED, "You have not registered")
+        return
+    if not user.registered and not command.before_registration:
+        state.reply(user, N.ERR_NOTREGISTERED, "You have not registered")
+        return
+    if len(msg.params) < command.min_params:
+        state.need_more_params(user, msg.command)
+        return
+    if command.oper_only and not user.oper:
+        state.reply(user, N.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+        return
+    command.handler(state, user, msg)

@@ -1,0 +1,39 @@
+"""The RPL_ISUPPORT (005) tokens chatd advertises, built from its configuration."""
+
+from __future__ import annotations
+
+from ..proto.casemap import CASEMAPPING, CHANTYPES
+from .channel import FLAG_MODES, LIST_MODES, PARAM_MODES, PREFIX_MODES, PREFIX_SYMBOLS, SET_PARAM_MODES
+from .config import Config
+
+
+def tokens(config: Config) -> list[str]:
+    prefix = "(" + PREFIX_MODES + ")" + "".join(PREFIX_SYMBOLS[m] for m in PREFIX_MODES)
+    targets = config.max_targets
+    return [
+        "AWAYLEN=%d" % config.awaylen,
+        "CASEMAPPING=" + CASEMAPPING,
+        "CHANLIMIT=%s:%d" % (CHANTYPES, config.max_channels),
+        "CHANMODES=%s,%s,%s,%s" % (LIST_MODES, PARAM_MODES, SET_PARAM_MODES, FLAG_MODES),
+        "CHANNELLEN=%d" % config.channellen,
+        "CHANTYPES=" + CHANTYPES,
+        "HOSTLEN=64",
+        "KICKLEN=%d" % config.kicklen,
+        "MAXLIST=%s:%d" % (LIST_MODES, config.max_list_modes),
+        "MAXTARGETS=%d" % targets,
+        "MODES=4",
+        "NETWORK=" + config.network,
+        "NICKLEN=%d" % config.nicklen,
+        "PREFIX=" + prefix,
+        "TARGMAX=PRIVMSG:%d,NOTICE:%d,JOIN:,PART:,NAMES:1,WHOIS:1,KICK:1" % (targets, targets),
+        "TOPICLEN=%d" % config.topiclen,
+        "USERLEN=%d" % config.userlen,
+        "UTF8ONLY",
+        "WHOX",
+    ]
+
+
+def lines(config: Config, per_line: int = 13) -> list[list[str]]:
+    """The tokens split into 005 lines of at most `per_line` tokens each."""
+    all_tokens = tokens(config)
+    return [all_tokens[i : i + per_line] for i in range(0, len(all_tokens), per_line)]

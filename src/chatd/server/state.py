@@ -1,0 +1,198 @@
+"""The chat state machine: users, channels, and the handling of one line from one user.
+
+This is the sans-IO heart of the server. The reactor calls `connect`, `handle_line`,
+`on_timer`, `disconnect` and `shutdown`, passing the time in; the state answers by writing bytes
+through each User's `write` and asking connections to `close`. It imports no socket, selector or
+clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from ..proto import numerics as N
+from ..proto.casemap import fold
+from ..proto.errors import ProtocolError
+from ..proto.message import Message, encode, parse
+from .channel import Channel
+from .config import Config
+from .delivery import LocalDelivery
+from .flood import FloodGate
+from .user import User
+
+log = logging.getLogger("chatd")
+
+VERSION = "chatd-0.1.0"
+
+
+class ServerState:
+    def __init__(self, config: Config, started_wall: float, msgid_prefix: str = "") -> None:
+        self.config = config
+        self.name = config.name
+        self.started_wall = started_wall
+        self.users: dict[str, User] = {}  # casefolded nick -> registered or nick-holding user
+        self.channels: dict[str, Channel] = {}  # casefolded name -> channel
+        self.connections = 0
+        self.unregistered = 0
+        self.opers = 0
+        self.delivery = LocalDelivery(msgid_prefix)
+        self.now = 0.0
+        self.wall = started_wall
+        self.max_line = config.line_length - 2  # without CRLF
+        self.motd = config.motd_lines()
+        self.version = VERSION
+
+    # -- time -------------------------------------------------------------------------------
+
+    def set_clock(self, now: float, wall: float) -> None:
+        """The reactor's monotonic and wall-clock time for the work that follows."""
+        self.now = now
+        self.wall = wall
+        self.delivery.wall = wall
+
+    # -- connections ------------------------------------------------------------------------
+
+    def connect(self, write: Callable[[bytes], None], close: Callable[[], None], host: str) -> User:
+        cfg = self.config
+        flood = FloodGate(cfg.flood_rate, cfg.flood_burst, self.now) if cfg.flood_limit else None
+        user = User(write, close, host, self.now, self.wall, flood)
+        self.connections += 1
+        self.unregistered += 1
+        return user
+
+    def disconnect(self, user: User, reason: str, error: str | None = None) -> None:
+        """Remove a user: peers see QUIT with `reason`, the user gets ERROR, the link closes.
+
+        Safe to call more than once; only the first call does anything.
+        """
+        if user.gone:
+            return
+        user.gone = True
+        self.connections -= 1
+        if user.registered:
+            quit_msg = Message("QUIT", [reason], user.prefix)
+            self.delivery.to_users(user.neighbours(), self.delivery.event(quit_msg))
+            if user.oper:
+                self.opers -= 1
+        else:
+            self.unregistered -= 1
+        for channel in list(user.channels):
+            self.remove_member(channel, user)
+        if user.key and self.users.get(user.key) is user:
+            del self.users[user.key]
+        text = error if error is not None else reason
+        user.write(encode(Message("ERROR", [f"Closing Link: {user.host} ({text})"])))
+        log.info("disconnect %s %s: %s", user.host, user.nick, reason)
+        user.close()
+
+    def farewell(self, user: User, reason: str) -> None:
+        """Close one link at server shutdown: ERROR to the user, no QUIT storm between peers."""
+        if user.gone:
+            return
+        user.gone = True
+        user.write(encode(Message("ERROR", [f"Closing Link: {user.host} ({reason})"])))
+        user.close()
+
+    def log_connect(self, user: User) -> None:
+        log.info("registered %s as %s (%d users)", user.host, user.prefix, len(self.users))
+
+    # -- input ------------------------------------------------------------------------------
+
+    def handle_line(self, user: User, raw: bytes) -> None:
+        """One complete line (without CR/LF) from a user."""
+        if user.gone:
+            return
+        user.last_seen = self.now
+        if not self._within_limits(user, raw):
+            return
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            word = raw.split(b" ", 1)[0]
+            command = word.decode("ascii").upper() if word.isalpha() and word.isascii() else "*"
+            self.send(user, Message("FAIL", [command[:32], "INVALID_UTF8",
+                                             "Message rejected: this network speaks UTF-8 only"],
+                                    self.name))
+            return
+        if "\0" in text:
+            self.send(user, Message("FAIL", ["*", "INVALID_MESSAGE", "Message contains NUL"],
+                                    self.name))
+            return
+        try:
+            msg = parse(text)
+        except ProtocolError:
+            return  # unparseable lines are ignored, as the Modern IRC docs advise
+        from .dispatch import dispatch  # late import: commands import this module
+
+        dispatch(self, user, msg)
+
+    def _within_limits(self, user: User, raw: bytes) -> bool:
+        if raw[:1] == b"@":
+            tags, _, rest = raw.partition(b" ")
+            too_long = len(tags) > self.config.tags_length or len(rest) > self.max_line
+        else:
+            too_long = len(raw) > self.max_line
+        if too_long:
+            self.input_too_long(user)
+        return not too_long
+
+    def input_too_long(self, user: User) -> None:
+        self.reply(user, N.ERR_INPUTTOOLONG, "Input line was too long")
+
+    # -- timers -----------------------------------------------------------------------------
+
+    def on_timer(self, user: User) -> float | None:
+        """Registration timeout and keepalive for one user; returns its next deadline."""
+        if user.gone:
+            return None
+        cfg = self.config
+        now = self.now
+        if not user.registered:
+            deadline = user.connected_at + cfg.registration_timeout
+            if now >= deadline:
+                self.disconnect(user, "Registration timeout")
+                return None
+            return deadline
+        if user.ping_sent is not None:
+            if user.last_seen > user.ping_sent:
+                user.ping_sent = None
+            else:
+                deadline = user.ping_sent + cfg.ping_timeout
+                if now >= deadline:
+                    self.disconnect(user, f"Ping timeout: {int(now - user.last_seen)} seconds")
+                    return None
+                return deadline
+        idle_deadline = user.last_seen + cfg.ping_interval
+        if now >= idle_deadline:
+            user.ping_sent = now
+            user.write(encode(Message("PING", [self.name])))
+            return now + cfg.ping_timeout
+        return idle_deadline
+
+    # -- replies ----------------------------------------------------------------------------
+
+    def send(self, user: User, msg: Message) -> None:
+        user.write(encode(msg))
+
+    def reply(self, user: User, numeric: str, *params: str) -> None:
+        """A numeric from the server, addressed to the user's nick (or * before NICK)."""
+        user.write(encode(Message(numeric, [user.nick, *params], self.name)))
+
+    def need_more_params(self, user: User, command: str) -> None:
+        self.reply(user, N.ERR_NEEDMOREPARAMS, command, "Not enough parameters")
+
+    # -- lookups and membership ---------------------------------------------------------------
+
+    def find_user(self, nick: str) -> User | None:
+        user = self.users.get(fold(nick))
+        return user if user is not None and user.registered else None
+
+    def find_channel(self, name: str) -> Channel | None:
+        return self.channels.get(fold(name))
+
+    def remove_member(self, channel: Channel, user: User) -> None:
+        channel.members.pop(user, None)
+        user.channels.discard(channel)
+        if not channel.members:
+            del self.channels[channel.key]

@@ -1,0 +1,96 @@
+"""A client as the chat state sees it: identity, modes, channels, caps, liveness.
+
+The User never touches its socket. It holds `write` and `close`, supplied by whoever owns the
+connection (the reactor's Connection, or a test's recorder): write queues bytes, close flushes
+what is queued and then hangs up.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from ..proto.caps import TAG_CAPS
+from ..proto.casemap import fold
+
+if TYPE_CHECKING:
+    from .channel import Channel
+    from .flood import FloodGate
+
+# Bits of User.tag_view: which optional tags this client sees on relayed messages.
+VIEW_TIME = 1
+VIEW_TAGS = 2
+
+
+class User:
+    __slots__ = (
+        "write", "close", "host", "nick", "key", "username", "realname", "modes", "channels",
+        "caps", "tag_view", "cap_version", "negotiating", "registered", "gone", "away",
+        "pass_given", "oper_name", "connected_at", "signon", "last_seen", "last_spoke",
+        "ping_sent", "flood", "invited", "prefix", "__weakref__",
+    )
+
+    def __init__(
+        self,
+        write: Callable[[bytes], None],
+        close: Callable[[], None],
+        host: str,
+        now: float,
+        wall: float,
+        flood: FloodGate | None,
+    ) -> None:
+        self.write = write
+        self.close = close
+        self.host = host
+        self.nick = "*"
+        self.key = ""  # casefolded nick; "" until NICK
+        self.username = ""
+        self.realname = ""
+        self.modes: set[str] = set()
+        self.channels: set[Channel] = set()
+        self.caps: frozenset[str] = frozenset()
+        self.tag_view = 0
+        self.cap_version = 0
+        self.negotiating = False
+        self.registered = False
+        self.gone = False
+        self.away: str | None = None
+        self.pass_given: str | None = None
+        self.oper_name: str | None = None
+        self.connected_at = now
+        self.signon = wall
+        self.last_seen = now
+        self.last_spoke = now
+        self.ping_sent: float | None = None
+        self.flood = flood
+        self.invited: set[str] | None = None  # channel keys this user was invited to
+        self.prefix = "*"  # nick!user@host, kept current by set_nick and set_username
+
+    def __repr__(self) -> str:
+        return f"<User {self.nick} {self.host}>"
+
+    @property
+    def oper(self) -> bool:
+        return "o" in self.modes
+
+    def set_nick(self, nick: str) -> None:
+        self.nick = nick
+        self.key = fold(nick)
+        self.prefix = f"{nick}!{self.username}@{self.host}"
+
+    def set_username(self, username: str) -> None:
+        self.username = username
+        self.prefix = f"{self.nick}!{username}@{self.host}"
+
+    def set_caps(self, caps: frozenset[str]) -> None:
+        self.caps = caps
+        self.tag_view = (VIEW_TIME if TAG_CAPS[0] in caps else 0) | (
+            VIEW_TAGS if TAG_CAPS[1] in caps else 0
+        )
+
+    def neighbours(self) -> set[User]:
+        """Every user sharing a channel with this one, itself excluded."""
+        seen: set[User] = set()
+        for channel in self.channels:
+            seen.update(channel.members)
+        seen.discard(self)
+        return seen
