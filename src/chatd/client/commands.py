@@ -66,11 +66,11 @@ def execute(ctx: Context, text: str) -> None:
     if not text.strip():
         return
     if text.startswith("//"):
-        _say(ctx, text[1:])
+        say(ctx, text[1:])
     elif text.startswith("/"):
         _run_command(ctx, text[1:])
     else:
-        _say(ctx, text)
+        say(ctx, text)
 
 
 def _run_command(ctx: Context, text: str) -> None:
@@ -89,7 +89,7 @@ def _run_command(ctx: Context, text: str) -> None:
         ctx.session.error(f"{detail}usage: {cmd.usage}", ctx.now)
 
 
-def _say(ctx: Context, text: str, action: bool = False) -> None:
+def say(ctx: Context, text: str, action: bool = False) -> None:
     buf = ctx.buffer
     if buf.kind == "server":
         ctx.session.error("This is the server buffer: /join a room or /msg someone to talk", ctx.now)
@@ -152,14 +152,14 @@ def _query(ctx: Context, args: str) -> None:
         raise UsageError()
     ctx.session.open_query(target)
     if text.strip():
-        _say(ctx, text)
+        say(ctx, text)
 
 
 @command("me", "/me action", "Describe an action (* alice waves)")
 def _me(ctx: Context, args: str) -> None:
     if not args:
         raise UsageError()
-    _say(ctx, args, action=True)
+    say(ctx, args, action=True)
 
 
 @command("notice", "/notice target text", "Send a notice")

@@ -68,7 +68,7 @@ async def run(
     def on_line(buf: Buffer, line: LogLine) -> None:
         if line.kind in (Kind.MESSAGE, Kind.ACTION, Kind.NOTICE) and not line.own and buf.kind != "server":
             print(format_line(buf, line), file=stdout, flush=True)
-        elif line.kind is Kind.ERROR:
+        elif line.kind is Kind.ERROR and session.registered:
             print(f"chat-client: {formatting.strip(line.text)}", file=stderr, flush=True)
 
     session.listeners.append(on_line)

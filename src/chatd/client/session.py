@@ -543,6 +543,9 @@ class Session:
             self._ping_token = None
 
     def _on_error(self, msg: Message, now: float) -> None:
+        if self.state is ConnState.QUITTING:
+            self.info(f"Server closed the connection: {msg.param(0)}", now, self.server_buffer)
+            return
         self.error(f"Server closed the connection: {msg.params[-1] if msg.params else ''}", now, self.server_buffer)
 
     # ---- messages
