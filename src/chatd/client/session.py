@@ -817,6 +817,9 @@ class Session:
         self.info(msg.params[-1], now)
 
     def _on_error_numeric(self, msg: Message, now: float) -> None:
+        if msg.command == N.ERR_UNKNOWNCOMMAND and msg.param(1).upper() == "CAP":
+            self._cap_negotiating = False  # a server without CAP: nothing to end
+            return
         subject = " ".join(msg.params[1:-1])
         text = f"{subject}: {msg.params[-1]}" if subject else msg.params[-1]
         buf = self.get_buffer(msg.param(1)) if self.is_channel(msg.param(1)) else None

@@ -1,0 +1,164 @@
+"""Helpers for the client tests: chatd as a subprocess on a free loopback port, a blocking raw
+IRC client, and condition waits with deadlines (never a fixed sleep for the network)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from chatd.proto.framing import LineReader
+from chatd.proto.message import Message, parse
+
+DEADLINE = 10.0
+POLL = 0.005
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = DEADLINE, what: str = "") -> object:
+    end = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        time.sleep(POLL)
+
+
+async def until(predicate: Callable[[], object], timeout: float = DEADLINE, what: str = "") -> object:
+    end = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await asyncio.sleep(POLL)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+class ChatdProcess:
+    """A real chatd, started as `python -m chatd.server` on a fixed loopback port."""
+
+    def __init__(self, port: int | None = None, log_dir: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.log_dir = log_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ChatdProcess:
+        cmd = [sys.executable, "-m", "chatd.server", "--host", "127.0.0.1", "--port", str(self.port)]
+        log = open(self.log_dir / f"chatd-{self.port}.log", "ab") if self.log_dir else subprocess.DEVNULL
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        end = time.monotonic() + DEADLINE
+        while not port_open(self.port):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"chatd exited with {self.proc.returncode}")
+            if time.monotonic() > end:
+                raise RuntimeError("chatd did not open its port")
+            time.sleep(POLL)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+
+class RawClient:
+    """A blocking line-oriented IRC client; every wait has a deadline."""
+
+    def __init__(self, port: int, nick: str | None = None) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+        self.reader = LineReader(10000)
+        self.lines: list[str] = []
+        self.seen = 0
+        self.closed = False
+        if nick:
+            self.register(nick)
+
+    def send(self, *lines: str) -> None:
+        self.sock.sendall(b"".join(line.encode() + b"\r\n" for line in lines))
+
+    def _read(self, timeout: float) -> None:
+        self.sock.settimeout(max(timeout, 0.001))
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.closed = True
+            return
+        for line in self.reader.feed(data):
+            if isinstance(line, bytes):
+                self.lines.append(line.decode("utf-8", "replace"))
+
+    def expect(self, pattern: str, timeout: float = DEADLINE) -> Message:
+        """The next unconsumed line matching the regex (searched in the raw line)."""
+        rx = re.compile(pattern)
+        end = time.monotonic() + timeout
+        while True:
+            while self.seen < len(self.lines):
+                line = self.lines[self.seen]
+                self.seen += 1
+                if rx.search(line):
+                    return parse(line)
+            remaining = end - time.monotonic()
+            if remaining <= 0 or self.closed:
+                raise AssertionError(f"no line matching {pattern!r}; last lines: {self.lines[-10:]}")
+            self._read(remaining)
+
+    def sync(self) -> list[str]:
+        """Round-trip a PING; returns the lines that arrived before its PONG."""
+        before = self.seen
+        token = f"sync{time.monotonic_ns()}"
+        self.send(f"PING {token}")
+        self.expect(f"PONG .*{token}")
+        return self.lines[before : self.seen - 1]
+
+    def register(self, nick: str) -> None:
+        self.send(f"NICK {nick}", f"USER {nick} 0 * :raw test client")
+        self.expect(r" 001 ")
+        self.expect(r" (376|422) ")
+
+    def join(self, channel: str) -> None:
+        self.send(f"JOIN {channel}")
+        self.expect(r" 366 ")
+
+    def close(self) -> None:
+        try:
+            self.send("QUIT :bye")
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def client_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("NO_COLOR", None)
+    return env

@@ -1,0 +1,368 @@
+"""The sans-IO client session: feed server lines, check state and what it would send."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatd.client.session import ConnState, Kind, Session, mentions, parse_server_time, split_text
+from chatd.proto.message import serialise
+
+NOW = 1_700_000_000.0
+
+
+def sent(session: Session) -> list[str]:
+    """What the session would send, as "COMMAND param param..." (wire quoting aside)."""
+    out = []
+    for m in session.pull_outgoing():
+        serialise(m)  # it must be serialisable
+        out.append(" ".join([m.command, *m.params]))
+    return out
+
+
+def feed(session: Session, *lines: str) -> None:
+    for line in lines:
+        session.receive(line, NOW)
+
+
+def texts(session: Session, name: str) -> list[str]:
+    buf = session.get_buffer(name) if name else session.server_buffer
+    assert buf is not None
+    return [line.text for line in buf.lines]
+
+
+def registered(nick: str = "alice", caps: str = "", channels: tuple[str, ...] = ("#lobby",)) -> Session:
+    s = Session(nick, channels=channels, server_label="test:8520")
+    s.connecting(NOW)
+    s.connection_made(NOW)
+    sent(s)
+    feed(s, f":srv CAP * LS :{caps}" if caps else ":srv 421 * CAP :Unknown command")
+    if caps:
+        feed(s, f":srv CAP {nick} ACK :{caps}")
+    feed(
+        s,
+        f":srv 001 {nick} :Welcome to chatd, {nick}",
+        f":srv 005 {nick} PREFIX=(ov)@+ CHANTYPES=# NICKLEN=16 NETWORK=chatd :are supported",
+        f":srv 422 {nick} :MOTD File is missing",
+    )
+    sent(s)
+    return s
+
+
+def joined(s: Session, channel: str = "#lobby", others: str = "bob @carol") -> Session:
+    feed(
+        s,
+        f":{s.nick}!u@h JOIN {channel}",
+        f":srv 332 {s.nick} {channel} :Talk here",
+        f":srv 353 {s.nick} = {channel} :{s.nick} {others}",
+        f":srv 366 {s.nick} {channel} :End of /NAMES list",
+    )
+    return s
+
+
+# ---------------------------------------------------------------- registration
+
+
+def test_registration_sends_cap_ls_nick_user_and_requests_offered_caps() -> None:
+    s = Session("alice", password="sekrit", realname="Alice A")
+    s.connection_made(NOW)
+    assert sent(s) == ["CAP LS 302", "PASS sekrit", "NICK alice", "USER alice 0 * Alice A"]
+    feed(s, ":srv CAP * LS * :server-time echo-message sasl", ":srv CAP * LS :multi-prefix cap-notify foo=bar")
+    assert sent(s) == ["CAP REQ cap-notify echo-message multi-prefix server-time"]
+    feed(s, ":srv CAP alice ACK :cap-notify echo-message multi-prefix server-time")
+    assert sent(s) == ["CAP END"]
+    assert s.caps == {"cap-notify", "echo-message", "multi-prefix", "server-time"}
+    assert s.state is ConnState.REGISTERING
+
+
+def test_cap_nak_ends_negotiation_and_server_without_cap_still_registers() -> None:
+    s = Session("alice")
+    s.connection_made(NOW)
+    sent(s)
+    feed(s, ":srv CAP * LS :server-time", ":srv CAP alice NAK :server-time")
+    assert sent(s) == ["CAP REQ server-time", "CAP END"]
+    assert s.caps == set()
+    t = registered("alice")  # a server answering 421 to CAP
+    assert t.state is ConnState.CONNECTED and t.registered
+
+
+def test_welcome_joins_the_rooms_and_switches_to_the_first_on_join() -> None:
+    s = Session("alice", channels=["#lobby", "#dev"])
+    s.connection_made(NOW)
+    sent(s)
+    feed(s, ":srv 001 alice :Welcome")
+    assert sent(s) == ["JOIN #lobby", "JOIN #dev"]
+    feed(s, ":alice!u@h JOIN #dev", ":alice!u@h JOIN #lobby")
+    assert s.current_buffer.name == "#lobby"
+    assert [b.name for b in s.buffer_list()] == ["test:8520" if False else s.server_label, "#dev", "#lobby"]
+
+
+def test_nick_in_use_during_registration_falls_back_and_says_so() -> None:
+    s = Session("alice")
+    s.connection_made(NOW)
+    sent(s)
+    feed(s, ":srv 433 * alice :Nickname is already in use")
+    assert sent(s) == ["NICK alice_"]
+    feed(s, ":srv 433 * alice_ :Nickname is already in use")
+    assert sent(s) == ["NICK alice__"]
+    feed(s, ":srv 001 alice__ :Welcome")
+    assert s.nick == "alice__"
+    assert any("alice is taken" in t for t in texts(s, ""))
+
+
+def test_nick_fallback_respects_nicklen() -> None:
+    s = Session("abcdefghij")
+    s.isupport.nicklen = 10
+    s.connection_made(NOW)
+    sent(s)
+    feed(s, ":srv 433 * abcdefghij :in use")
+    assert sent(s) == ["NICK abcdefghi1"]
+
+
+def test_nick_in_use_after_registration_is_an_error_not_a_fallback() -> None:
+    s = registered()
+    s.change_nick("bob", NOW)
+    assert sent(s) == ["NICK bob"]
+    feed(s, ":srv 433 alice bob :Nickname is already in use")
+    assert sent(s) == []
+    assert s.nick == "alice"
+    assert "Nick bob is not available" in s.current_buffer.lines[-1].text
+
+
+# ------------------------------------------------------------------- channels
+
+
+def test_join_names_topic_and_members() -> None:
+    s = joined(registered())
+    buf = s.get_buffer("#LOBBY")
+    assert buf is not None and buf.joined and buf.topic == "Talk here"
+    assert sorted(buf.nicks()) == ["alice", "bob", "carol"]
+    assert buf.member("carol").prefixes == "@"  # type: ignore[union-attr]
+    feed(s, ":dave!d@h JOIN #lobby", ":bob!b@h PART #lobby :later", ":carol!c@h QUIT :gone")
+    assert sorted(buf.nicks()) == ["alice", "dave"]
+    kinds = [line.kind for line in list(buf.lines)[-3:]]
+    assert kinds == [Kind.JOIN, Kind.PART, Kind.QUIT]
+
+
+def test_multi_prefix_and_userhost_in_names() -> None:
+    s = joined(registered(), others="@+bob!b@host +carol!c@h")
+    buf = s.get_buffer("#lobby")
+    assert buf is not None
+    assert buf.member("bob").prefixes == "@+"  # type: ignore[union-attr]
+    assert buf.member("carol").prefixes == "+"  # type: ignore[union-attr]
+
+
+def test_mode_changes_update_prefixes_and_channel_modes() -> None:
+    s = joined(registered())
+    feed(s, ":carol!c@h MODE #lobby +ovn bob bob", ":carol!c@h MODE #lobby +k-o secret carol")
+    buf = s.get_buffer("#lobby")
+    assert buf is not None
+    assert buf.member("bob").prefixes == "@+"  # type: ignore[union-attr]
+    assert buf.member("carol").prefixes == ""  # type: ignore[union-attr]
+    assert buf.modes == "n"
+
+
+def test_nick_change_renames_members_and_query_buffers() -> None:
+    s = joined(registered())
+    feed(s, ":bob!b@h PRIVMSG alice :psst")
+    feed(s, ":bob!b@h NICK robert")
+    buf = s.get_buffer("#lobby")
+    assert buf is not None and "robert" in buf.nicks() and "bob" not in buf.nicks()
+    assert s.get_buffer("bob") is None and s.get_buffer("robert") is not None
+    feed(s, ":alice!u@h NICK alicia")
+    assert s.nick == "alicia" and "alicia" in buf.nicks()
+
+
+def test_topic_change_and_kick() -> None:
+    s = joined(registered())
+    feed(s, ":bob!b@h TOPIC #lobby :New topic")
+    buf = s.get_buffer("#lobby")
+    assert buf is not None and buf.topic == "New topic"
+    feed(s, ":carol!c@h KICK #lobby alice :out")
+    assert not buf.joined and buf.members == {}
+
+
+def test_part_keeps_the_buffer_and_close_parts_a_joined_room() -> None:
+    s = joined(registered())
+    feed(s, ":alice!u@h PART #lobby")
+    assert s.get_buffer("#lobby") is not None
+    joined(s, "#dev")
+    s.switch("#dev")
+    s.close("#dev", NOW)
+    assert sent(s) == ["PART #dev"]
+    assert s.get_buffer("#dev") is None and s.current_buffer.name == "#lobby"
+    assert s.close("", NOW) is not None  # the server buffer stays
+
+
+# ------------------------------------------------------------------- messages
+
+
+def test_channel_message_unread_and_mention() -> None:
+    s = joined(registered())
+    joined(s, "#dev")
+    s.switch("#dev")
+    feed(s, ":bob!b@h PRIVMSG #lobby :hi all", ":bob!b@h PRIVMSG #lobby :alice: you there?")
+    lobby = s.get_buffer("#lobby")
+    assert lobby is not None
+    assert [(l.nick, l.text) for l in list(lobby.lines)[-2:]] == [("bob", "hi all"), ("bob", "alice: you there?")]
+    assert lobby.unread == 2 and lobby.mentioned
+    assert lobby.lines[-1].highlight and not lobby.lines[-2].highlight
+    s.switch("#lobby")
+    assert lobby.unread == 0 and not lobby.mentioned
+
+
+def test_private_message_opens_query_buffer_marked_as_mention() -> None:
+    s = joined(registered())
+    feed(s, ":bob!b@h PRIVMSG alice :secret")
+    q = s.get_buffer("bob")
+    assert q is not None and q.kind == "query" and q.unread == 1 and q.mentioned
+    assert s.current_buffer.name == "#lobby"
+
+
+def test_action_and_ctcp_version() -> None:
+    s = joined(registered())
+    feed(s, ":bob!b@h PRIVMSG #lobby :\x01ACTION waves\x01", ":bob!b@h PRIVMSG alice :\x01VERSION\x01")
+    line = s.get_buffer("#lobby").lines[-1]  # type: ignore[union-attr]
+    assert line.kind is Kind.ACTION and line.text == "waves" and line.nick == "bob"
+    assert sent(s) == ["NOTICE bob \x01VERSION chatd chat-client\x01"]
+    assert s.get_buffer("bob") is None
+
+
+def test_say_logs_locally_without_echo_message() -> None:
+    s = joined(registered())
+    s.say("#lobby", "hello", NOW)
+    assert sent(s) == ["PRIVMSG #lobby hello"]
+    line = s.get_buffer("#lobby").lines[-1]  # type: ignore[union-attr]
+    assert (line.text, line.own, line.nick) == ("hello", True, "alice")
+
+
+def test_say_with_echo_message_waits_for_the_echo() -> None:
+    s = joined(registered(caps="echo-message server-time"))
+    buf = s.get_buffer("#lobby")
+    assert buf is not None
+    before = len(buf.lines)
+    s.say("#lobby", "hello", NOW)
+    assert sent(s) == ["PRIVMSG #lobby hello"]
+    assert len(buf.lines) == before
+    feed(s, "@time=2023-11-14T22:13:20.500Z :alice!u@h PRIVMSG #lobby :hello")
+    line = buf.lines[-1]
+    assert line.own and line.text == "hello" and line.time == 1_700_000_000.5
+    assert buf.unread == 0
+
+
+def test_echoed_private_message_goes_to_the_peer_buffer() -> None:
+    s = registered(caps="echo-message")
+    feed(s, ":alice!u@h PRIVMSG bob :hi bob")
+    q = s.get_buffer("bob")
+    assert q is not None and q.lines[-1].own
+
+
+def test_long_messages_are_split() -> None:
+    s = joined(registered())
+    s.say("#lobby", "word " * 200, NOW)
+    out = s.pull_outgoing()
+    assert len(out) >= 3
+    assert all(len(m.params[1].encode()) <= 512 - 100 - len("#lobby") for m in out)
+    assert " ".join(m.params[1] for m in out).strip() == ("word " * 200).strip()
+    assert split_text("abc", 10) == ["abc"]
+    assert "".join(split_text("x" * 25, 10)) == "x" * 25
+
+
+def test_server_notices_before_registration_go_to_server_buffer() -> None:
+    s = Session("alice")
+    s.connection_made(NOW)
+    feed(s, ":srv NOTICE * :*** Looking up your hostname")
+    assert s.server_buffer.lines[-1].kind is Kind.NOTICE
+
+
+def test_unparsable_line_is_reported_not_raised() -> None:
+    s = registered()
+    feed(s, ":only-a-source")
+    assert "Unparsable" in s.server_buffer.lines[-1].text
+
+
+def test_error_numerics_show_in_the_current_buffer() -> None:
+    s = joined(registered())
+    feed(s, ":srv 401 alice nobody :No such nick")
+    assert s.current_buffer.lines[-1].kind is Kind.ERROR
+    assert "nobody" in s.current_buffer.lines[-1].text
+
+
+def test_mentions_matches_words_only() -> None:
+    assert mentions("hey Alice!", "alice")
+    assert mentions("alice: hi", "alice")
+    assert not mentions("malice aforethought", "alice")
+    assert not mentions("alice_ there", "alice")
+
+
+def test_server_time_parsing() -> None:
+    assert parse_server_time("2023-11-14T22:13:20.000Z") == 1_700_000_000.0
+    assert parse_server_time("garbage") is None
+
+
+# ----------------------------------------------------------- ping, lag, loss
+
+
+def test_answers_ping_and_measures_lag() -> None:
+    s = registered()
+    feed(s, "PING :abc")
+    assert sent(s) == ["PONG abc"]
+    token = s.send_ping(NOW)
+    assert sent(s) == [f"PING {token}"]
+    s.receive(f":srv PONG srv :{token}", NOW + 0.25)
+    assert s.lag == pytest.approx(0.25)
+    assert not s.ping_overdue(NOW + 100, 30)
+
+
+def test_ping_overdue_when_no_pong() -> None:
+    s = registered()
+    s.send_ping(NOW)
+    assert not s.ping_overdue(NOW + 10, 30)
+    assert s.ping_overdue(NOW + 31, 30)
+
+
+def test_connection_lost_then_reconnect_rejoins_and_says_so() -> None:
+    s = joined(registered(channels=("#lobby", "#dev")))
+    joined(s, "#dev")
+    feed(s, ":alice!u@h PART #dev")  # left on purpose: not rejoined
+    joined(s, "#ops")
+    s.connection_lost(NOW, "connection reset", 2.0)
+    assert s.state is ConnState.RECONNECTING and s.retry_at == NOW + 2.0
+    lobby = s.get_buffer("#lobby")
+    assert lobby is not None and not lobby.joined and lobby.members == {}
+    assert "reconnecting in 2 s" in lobby.lines[-1].text
+    s.connecting(NOW + 2)
+    s.connection_made(NOW + 2)
+    sent(s)
+    feed(s, ":srv 001 alice :Welcome back")
+    assert sent(s) == ["JOIN #lobby", "JOIN #ops"]
+    assert all("Reconnected" in b.lines[-1].text for b in s.buffer_list())
+    feed(s, ":alice!u@h JOIN #lobby")
+    assert lobby.joined
+
+
+def test_reconnect_uses_the_wanted_nick_again() -> None:
+    s = Session("alice")
+    s.connection_made(NOW)
+    feed(s, ":srv 433 * alice :in use", ":srv 001 alice_ :Welcome")
+    s.connection_lost(NOW, "reset", 1.0)
+    s.connection_made(NOW + 1)
+    assert "NICK alice" in sent(s)
+
+
+def test_quit_sends_quit_and_does_not_reconnect_message() -> None:
+    s = registered()
+    s.quitting("bye")
+    assert sent(s) == ["QUIT bye"]
+    feed(s, "ERROR :Closing link")
+    s.connection_lost(NOW, "closed", None)
+    assert s.state is ConnState.DISCONNECTED
+    assert all(line.kind is not Kind.ERROR for line in s.server_buffer.lines)
+
+
+def test_log_is_bounded() -> None:
+    s = Session("alice", max_lines=50)
+    s.connection_made(NOW)
+    for i in range(200):
+        feed(s, f":srv NOTICE * :n{i}")
+    assert len(s.server_buffer.lines) == 50
+    assert s.server_buffer.lines[-1].seq == s.server_buffer.lines[0].seq + 49
