@@ -117,7 +117,8 @@ class Load:
         self.refill: list[Conn] = []
         self._in_progress = 0  # clients between connect and JOINED
         self._syncing = 0
-        self._live: list[Conn] = []  # connect scenario
+        self._live: list[Conn] = []  # connect scenario: registrations in progress
+        self._quitting: list[Conn] = []  # connect scenario: every client opened
         self._counter = 0
 
     # ---------------------------------------------------------------- accounting
@@ -325,7 +326,7 @@ class Load:
         c.sock = None
 
     def close_all(self) -> None:
-        for c in [*self.conns, *self._live]:
+        for c in [*self.conns, *self._quitting]:
             if c.sock is not None:
                 self._close(c)
         self.sel.close()
@@ -470,11 +471,13 @@ class Load:
         """connect scenario: keep `concurrency` registrations going; QUIT after each welcome."""
         self.quit_after_welcome = True
         while time.perf_counter() < until:
-            live = self._live = [c for c in self._live if c.state != CLOSED]
+            # A slot is free once the welcome burst ended; QUITTING sockets close on their own.
+            live = self._live = [c for c in self._live if c.state not in (QUITTING, CLOSED)]
             while len(live) < concurrency:
                 c = Conn(self._counter, f"{prefix}{_b36(self._counter)}", None)
                 self._counter += 1
                 live.append(c)
+                self._quitting.append(c)
                 self.open(c)
             self.poll(0.01)
 

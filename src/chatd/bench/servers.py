@@ -37,7 +37,7 @@ NGIRCD_CONF = """\
 \tMotdPhrase = bench
 \tPidFile = {dir}/ngircd.pid
 [Limits]
-\tMaxConnections = 20000
+\tMaxConnections = 0
 \tMaxConnectionsIP = 0
 \tMaxJoins = 0
 \tMaxPenaltyTime = 0

@@ -142,8 +142,7 @@ class Reactor:
         conn.user = self.state.connect(conn.write, conn.close, host)
         self.connections.add(conn)
         self.selector.register(sock, EVENT_READ, conn)
-        conn.timer = self.timers.call_at(
-            self.state.now + self.state.config.registration_timeout, conn.on_timer)
+        conn.on_timer()  # arms the registration and keepalive timer
         log.info("connect %s (%d connections)", host, len(self.connections))
 
     def forget(self, conn: Connection) -> None:

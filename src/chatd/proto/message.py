@@ -11,6 +11,10 @@ from .errors import ProtocolError
 _TAG_UNESCAPE = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 _TAG_ESCAPE = str.maketrans({";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"})
 _FORBIDDEN = ("\0", "\r", "\n")
+# Commands whose last parameter is human text: always written as a trailing parameter, because
+# many scripts and older clients read the text only after " :".
+_TEXT_COMMANDS = frozenset({"PRIVMSG", "NOTICE", "QUIT", "PART", "KICK", "TOPIC", "ERROR", "AWAY",
+                            "KILL"})
 
 
 class Message:
@@ -143,11 +147,12 @@ def serialise(msg: Message) -> str:
     params = msg.params
     if params:
         last = len(params) - 1
+        force = msg.command in _TEXT_COMMANDS or msg.command[0].isdigit()
         for i, p in enumerate(params):
             for bad in _FORBIDDEN:
                 if bad in p:
                     raise ProtocolError("parameter contains NUL, CR or LF")
-            if i == last and (not p or " " in p or p[0] == ":"):
+            if i == last and (force or not p or " " in p or p[0] == ":"):
                 parts.append(":" + p)
             elif not p or " " in p or p[0] == ":":
                 raise ProtocolError(f"middle parameter {p[:20]!r} needs to be trailing")

@@ -153,7 +153,8 @@ class ServerState:
             if now >= deadline:
                 self.disconnect(user, "Registration timeout")
                 return None
-            return deadline
+            # look again within a ping interval, so keepalive starts soon after registering
+            return min(deadline, now + cfg.ping_interval)
         if user.ping_sent is not None:
             if user.last_seen > user.ping_sent:
                 user.ping_sent = None

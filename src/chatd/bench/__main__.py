@@ -1,0 +1,175 @@
+"""Command line of chatd-bench: parse options, plan runs, start servers, print the table.
+
+    chatd-bench --server ngircd --scenario fanout -N 100 -S 10 --duration 5
+    chatd-bench --host 127.0.0.1 --port 6667 --pid 1234 --scenario connect
+    chatd-bench --server chatd --compare            # every scenario, chatd and ngIRCd, ratios
+
+Runs are interleaved across servers (run 1 on chatd, run 1 on ngIRCd, run 2 ...) and each
+figure is the median over --repeat runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from typing import Any
+
+from chatd.bench import procfs, report, servers
+from chatd.bench.load import SetupError, _b36
+from chatd.bench.scenarios import Params, run
+from chatd.bench.servers import Server
+from chatd.bench.stats import median_figures
+
+FD_MARGIN = 64
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="chatd-bench", description=__doc__.split("\n\n")[0])
+    target = ap.add_argument_group("server under test")
+    target.add_argument("--host", default="127.0.0.1")
+    target.add_argument("--port", type=int, help="drive an already-running server on this port")
+    target.add_argument("--pid", type=int, help="its pid, for CPU%% and RSS figures")
+    target.add_argument("--server", choices=("chatd", "ngircd"), default="chatd",
+                        help="start this server (ignored with --port); default chatd")
+    target.add_argument("--compare", action="store_true",
+                        help="also start ngIRCd and run the same scenarios; print ratios")
+    target.add_argument("--no-pin", action="store_true", help="do not pin server/load to cores")
+    sc = ap.add_argument_group("scenario")
+    sc.add_argument("--scenario", choices=("fanout", "rooms", "idle", "connect", "all"), default="all")
+    sc.add_argument("-N", type=int, help="clients (fanout 100, rooms 1000, idle 1000)")
+    sc.add_argument("-S", type=int, default=10, help="senders in fanout (default 10)")
+    sc.add_argument("--rate", type=float, default=0.0,
+                    help="aggregate messages/s; 0 = as fast as the in-flight window allows")
+    sc.add_argument("--clients", choices=("eager", "ordinary", "both"), default=None,
+                    help="client flavour: eager = TCP_NODELAY+QUICKACK; ordinary = defaults")
+    sc.add_argument("--room-size", type=int, default=5, help="members per room in rooms")
+    sc.add_argument("--concurrency", type=int, default=32,
+                    help="registrations in progress at a time (connect, and setup)")
+    sc.add_argument("--window", type=int, default=24, help="unacknowledged messages per sender")
+    sc.add_argument("--batch", type=int, default=8, help="messages per write; one PING per batch")
+    run_ = ap.add_argument_group("measuring")
+    run_.add_argument("--duration", type=float, default=10.0, help="window length in s (10)")
+    run_.add_argument("--warmup", type=float, default=1.0, help="sending before the window (1 s)")
+    run_.add_argument("--repeat", type=int, default=3, help="runs per figure; medians (3)")
+    run_.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    return ap.parse_args(argv)
+
+
+def plan(args: argparse.Namespace, fd_limit: int) -> tuple[list[Params], list[str]]:
+    """The runs to make, and notes about runs left out."""
+    base = Params(kind="fanout", duration=args.duration, warmup=args.warmup, window=args.window,
+                  batch=args.batch, room_size=args.room_size, concurrency=args.concurrency)
+    flavours = {"eager": [True], "ordinary": [False], "both": [True, False], None: None}[args.clients]
+    runs: list[Params] = []
+    if args.scenario == "all":
+        runs += [
+            replace(base, kind="idle", n=args.N or 1000),
+            replace(base, kind="connect"),
+            replace(base, kind="fanout", n=100, s=10, eager=True),
+            replace(base, kind="fanout", n=100, s=10, eager=False),
+            replace(base, kind="fanout", n=1000, s=10, rate=200),
+            replace(base, kind="fanout", n=10000, s=10, rate=200),
+            replace(base, kind="rooms", n=1000, rate=0),
+        ]
+    elif args.scenario == "fanout":
+        for eager in flavours or [True, False]:
+            runs.append(replace(base, kind="fanout", n=args.N or 100, s=args.S, rate=args.rate, eager=eager))
+    elif args.scenario == "rooms":
+        for eager in flavours or [True]:
+            runs.append(replace(base, kind="rooms", n=args.N or 1000, rate=args.rate, eager=eager))
+    else:
+        runs.append(replace(base, kind=args.scenario, n=args.N or 1000))
+    notes = []
+    kept = []
+    for p in runs:
+        need = p.n + FD_MARGIN if p.kind != "connect" else p.concurrency * 4 + FD_MARGIN
+        if need > fd_limit:
+            notes.append(f"skipped {p.label}: needs {need} fds, RLIMIT_NOFILE is {fd_limit}")
+        else:
+            kept.append(p)
+    return kept, notes
+
+
+def start_servers(args: argparse.Namespace) -> list[Server]:
+    pin = not args.no_pin
+    if args.port:
+        first = servers.attach(args.host, args.port, args.pid, name=args.server if args.compare else "server")
+        if args.compare:
+            first.name = "chatd"
+    else:
+        first = servers.start_server(args.server, args.host, pin=pin)
+    out = [first]
+    if args.compare:
+        out.append(servers.start_ngircd(args.host, pin=pin))
+    return out
+
+
+def wait_quiet(pid: int | None, limit_s: float = 15.0) -> None:
+    """Let the server finish with the last run's clients: until it uses <5% CPU for 0.2 s."""
+    if not pid:
+        time.sleep(0.5)
+        return
+    end = time.monotonic() + limit_s
+    last = procfs.cpu_seconds(pid)
+    while time.monotonic() < end and procfs.alive(pid):
+        time.sleep(0.2)
+        now = procfs.cpu_seconds(pid)
+        if now - last < 0.01:
+            return
+        last = now
+
+
+def measure(runs: list[Params], targets: list[Server], repeat: int) -> list[dict[str, Any]]:
+    results: dict[tuple[str, int], dict[str, Any]] = {}
+    counter = 0
+    for i, p in enumerate(runs):
+        for rep in range(repeat):
+            for srv in targets:
+                counter += 1
+                this = replace(p, prefix=p.kind[0] + _b36(counter))
+                wait_quiet(srv.pid)
+                print(f"[{srv.name}] {p.label} run {rep + 1}/{repeat}", file=sys.stderr, flush=True)
+                try:
+                    figures = run(srv, this)
+                except (SetupError, OSError) as exc:
+                    figures = {"error": str(exc)}
+                    print(f"  error: {exc}", file=sys.stderr)
+                entry = results.setdefault((srv.name, i), {
+                    "server": srv.name, "kind": p.kind, "label": p.label, "params": p.public(), "runs": [],
+                })
+                entry["runs"].append(figures)
+    out = list(results.values())
+    for entry in out:
+        entry["figures"] = median_figures(entry["runs"])
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    fd_limit = procfs.raise_fd_limit()
+    runs, notes = plan(args, fd_limit)
+    targets = start_servers(args)
+    try:
+        if not args.no_pin:
+            servers.pin_self()
+        results = measure(runs, targets, max(1, args.repeat))
+    finally:
+        for srv in targets:
+            srv.stop()
+    for srv in targets:
+        notes.extend(srv.notes)
+    machine = procfs.machine_summary()
+    if args.json:
+        print(report.to_json(machine, results, notes))
+    else:
+        compare = [(targets[0].name, targets[1].name)] if len(targets) > 1 else []
+        print(report.header(machine, notes, max(1, args.repeat), args.duration))
+        print()
+        print(report.table(results, compare))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

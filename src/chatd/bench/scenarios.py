@@ -1,0 +1,239 @@
+"""The scenarios: set up clients with a `Load`, open a measuring window, compute figures.
+
+Each scenario function takes the server under test and a `Params`, runs once, and returns a flat
+dict of figures (numbers or None). Repeats and medians are the caller's business (see __main__).
+
+- fanout:  N clients in one room, S of them send; deliveries are counted at the receivers.
+- rooms:   N clients in rooms of `room_size`; every client sends to its own room.
+- idle:    N registered clients held; the server's RSS growth per connection.
+- connect: registrations per second with `concurrency` registrations in progress at a time.
+
+Figures that need the server's pid (CPU%, RSS) are None when it is unknown.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from chatd.bench import procfs
+from chatd.bench.load import Conn, Load
+from chatd.bench.servers import Server
+from chatd.bench.stats import percentile
+
+SAMPLING_CLIENTS = 16
+SETUP_TIMEOUT_S = 120.0
+DRAIN_QUIET_S = 3.0
+
+
+@dataclass(frozen=True)
+class Params:
+    """What one run does. `kind` names the scenario; the rest are its knobs."""
+
+    kind: str
+    n: int = 100
+    s: int = 10
+    rate: float = 0.0
+    duration: float = 10.0
+    warmup: float = 1.0
+    eager: bool = True
+    window: int = 24
+    batch: int = 8
+    room_size: int = 5
+    concurrency: int = 10
+    text_size: int = 40
+    prefix: str = "b"
+
+    @property
+    def label(self) -> str:
+        if self.kind in ("fanout", "rooms"):
+            flavour = "eager" if self.eager else "ordinary"
+            rate = "max" if self.rate <= 0 else f"{self.rate:g}/s"
+            extra = f" S={self.s}" if self.kind == "fanout" else f" room={self.room_size}"
+            return f"{self.kind} N={self.n}{extra} rate={rate} {flavour}"
+        if self.kind == "idle":
+            return f"idle N={self.n}"
+        return f"connect c={self.concurrency}"
+
+    def public(self) -> dict[str, Any]:
+        keys = {
+            "fanout": ("n", "s", "rate", "duration", "eager", "window", "batch"),
+            "rooms": ("n", "room_size", "rate", "duration", "eager", "window", "batch"),
+            "idle": ("n",),
+            "connect": ("concurrency", "duration"),
+        }[self.kind]
+        return {k: getattr(self, k) for k in keys}
+
+
+class Meter:
+    """CPU of the server (from /proc) and of this process over a window of wall time."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.wall = 0.0
+        self.server_cpu: float | None = None
+        self.load_cpu = 0.0
+
+    def __enter__(self) -> Meter:
+        self._t0 = time.perf_counter()
+        self._s0 = procfs.cpu_seconds(self.pid) if self.pid else None
+        self._l0 = procfs.own_cpu_seconds()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self._t0
+        self.load_cpu = procfs.own_cpu_seconds() - self._l0
+        if self.pid and self._s0 is not None and procfs.alive(self.pid):
+            self.server_cpu = procfs.cpu_seconds(self.pid) - self._s0
+
+    def figures(self) -> dict[str, float | None]:
+        pct = None if self.server_cpu is None else 100.0 * self.server_cpu / self.wall
+        return {
+            "window_s": self.wall,
+            "server_cpu_pct": pct,
+            "load_cpu_pct": 100.0 * self.load_cpu / self.wall,
+        }
+
+
+def _spread(items: Sequence[Conn], k: int) -> list[Conn]:
+    """Up to k items evenly spread over `items` (first joined to last joined)."""
+    if not items:
+        return []
+    step = max(1, len(items) // k)
+    return list(items[::step][:k])
+
+
+def _new_load(server: Server, p: Params) -> Load:
+    sample_every = 1 if 0 < p.rate <= 5000 else 64
+    return Load(
+        server.host, server.port, eager=p.eager, window=p.window, batch=p.batch,
+        sample_every=sample_every, text_size=p.text_size,
+    )
+
+
+def _messaging(server: Server, p: Params, load: Load, senders: Sequence[Conn]) -> dict[str, Any]:
+    """Warm up, measure one window of sending, drain, and compute the messaging figures."""
+    load.drive(senders, p.rate, time.perf_counter() + p.warmup)
+    d0, m0, s0 = load.delivered, load.messages, load.skipped
+    load.measuring = True
+    with Meter(server.pid) as meter:
+        load.drive(senders, p.rate, time.perf_counter() + p.duration)
+    load.measuring = False
+    delivered = load.delivered - d0
+    messages = load.messages - m0
+    load.drain(DRAIN_QUIET_S)
+    lats = load.samples
+    fig: dict[str, Any] = {
+        "deliveries_per_s": delivered / meter.wall,
+        "messages_per_s": messages / meter.wall,
+        "latency_p50_ms": _ms(percentile(lats, 0.50)),
+        "latency_p99_ms": _ms(percentile(lats, 0.99)),
+        "latency_samples": len(lats),
+        "lost": max(0, load.expected - load.delivered),
+        "extra": max(0, load.delivered - load.expected),
+        "disconnects": load.disconnects,
+        "rate_skipped": load.skipped - s0,
+    }
+    fig.update(meter.figures())
+    cpu = meter.server_cpu
+    fig["server_cpu_s_per_M"] = None if cpu is None or not delivered else cpu / (delivered / 1e6)
+    return fig
+
+
+def _ms(ns: float | None) -> float | None:
+    return None if ns is None else ns / 1e6
+
+
+def fanout(server: Server, p: Params) -> dict[str, Any]:
+    load = _new_load(server, p)
+    try:
+        members = load.new_clients(["#bench"] * p.n, p.prefix)
+        for c in members:
+            c.room_size = p.n
+        senders = members[: min(p.s, p.n)]
+        for c in senders:
+            c.sender = True
+        for c in _spread(members[len(senders) :], SAMPLING_CLIENTS):
+            c.sample = True
+        load.establish(members, p.concurrency, SETUP_TIMEOUT_S)
+        load.sync(members, SETUP_TIMEOUT_S)
+        return _messaging(server, p, load, senders)
+    finally:
+        load.close_all()
+
+
+def rooms(server: Server, p: Params) -> dict[str, Any]:
+    load = _new_load(server, p)
+    try:
+        size = max(2, p.room_size)
+        count = max(1, p.n // size)
+        names = [f"#r{i % count}" for i in range(count * size)]
+        members = load.new_clients(names, p.prefix)
+        for c in members:
+            c.room_size = size
+            c.sender = True
+        for c in _spread(members, SAMPLING_CLIENTS):
+            c.sample = True
+        load.establish(members, p.concurrency, SETUP_TIMEOUT_S)
+        load.sync(members, SETUP_TIMEOUT_S)
+        fig = _messaging(server, p, load, members)
+        fig["rooms"] = count
+        return fig
+    finally:
+        load.close_all()
+
+
+def idle(server: Server, p: Params) -> dict[str, Any]:
+    load = _new_load(server, p)
+    try:
+        before = procfs.rss_kib(server.pid) if server.pid else None
+        clients = load.new_clients([None] * p.n, p.prefix)
+        load.establish(clients, p.concurrency, SETUP_TIMEOUT_S)
+        load.sync(clients, SETUP_TIMEOUT_S)
+        load.hold(1.0)
+        with Meter(server.pid) as meter:
+            load.hold(min(p.duration, 3.0))
+        after = procfs.rss_kib(server.pid) if server.pid else None
+        fig: dict[str, Any] = {
+            "clients": sum(c.sock is not None for c in clients),
+            "rss_before_kib": before,
+            "rss_after_kib": after,
+            "rss_per_conn_kib": None if before is None or after is None else (after - before) / p.n,
+            "idle_server_cpu_pct": meter.figures()["server_cpu_pct"],
+            "disconnects": load.disconnects,
+        }
+        return fig
+    finally:
+        load.close_all()
+
+
+def connect(server: Server, p: Params) -> dict[str, Any]:
+    load = _new_load(server, replace(p, eager=True))
+    try:
+        load.churn(p.prefix, p.concurrency, time.perf_counter() + p.warmup)
+        load.measuring = True
+        with Meter(server.pid) as meter:
+            load.churn(p.prefix, p.concurrency, time.perf_counter() + p.duration)
+        load.measuring = False
+        regs = load.registrations
+        fig: dict[str, Any] = {"registrations_per_s": regs / meter.wall, "connect_errors": load.connect_errors}
+        fig.update(meter.figures())
+        cpu = meter.server_cpu
+        fig["server_cpu_us_per_reg"] = None if cpu is None or not regs else 1e6 * cpu / regs
+        return fig
+    finally:
+        load.close_all()
+
+
+SCENARIOS: dict[str, Callable[[Server, Params], dict[str, Any]]] = {
+    "fanout": fanout,
+    "rooms": rooms,
+    "idle": idle,
+    "connect": connect,
+}
+
+
+def run(server: Server, p: Params) -> dict[str, Any]:
+    return SCENARIOS[p.kind](server, p)

@@ -1,0 +1,217 @@
+"""Test helpers: a chatd reactor in a thread, a blocking line-oriented IRC client with
+deadline-based waits, and a socket-free recorder for driving the chat state directly."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from typing import Callable
+
+from chatd.net.listener import open_listener
+from chatd.net.reactor import Reactor
+from chatd.proto.message import Message, parse
+from chatd.server.config import build
+from chatd.server.state import ServerState
+
+DEADLINE = 5.0
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = DEADLINE, what: str = "") -> object:
+    """Poll a condition until it holds or the deadline passes (no fixed sleeps)."""
+    end = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        time.sleep(0.002)
+
+
+class RunningServer:
+    def __init__(self, reactor: Reactor, thread: threading.Thread) -> None:
+        self.reactor = reactor
+        self.state = reactor.state
+        self.thread = thread
+        self.port = reactor.ports[0]
+
+    def client(self, nick: str | None = None, **kw) -> "Client":
+        c = Client(self.port, **kw)
+        if nick is not None:
+            c.register(nick)
+        return c
+
+    def stop(self) -> None:
+        self.reactor.stop()
+        self.thread.join(10)
+        assert not self.thread.is_alive(), "reactor did not stop"
+
+
+def start_server(**settings) -> RunningServer:
+    settings.setdefault("host", "127.0.0.1")
+    settings.setdefault("port", 0)
+    config = build(settings)
+    sock = open_listener(config.host, config.port)
+    state = ServerState(config, time.time(), msgid_prefix="t-")
+    reactor = Reactor(state, [sock])
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            reactor.run()
+        except BaseException as exc:  # surfaced by the test that owns the server
+            errors.append(exc)
+            raise
+
+    thread = threading.Thread(target=run, name="chatd-reactor", daemon=True)
+    thread.start()
+    return RunningServer(reactor, thread)
+
+
+class Client:
+    """A raw IRC client on a blocking socket; every wait has a deadline."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        self.sock = socket.create_connection((host, port), timeout=DEADLINE)
+        self.buf = b""
+        self.lines: list[str] = []  # every line received, in order
+        self.seen = 0  # lines already consumed by expect()
+        self.nick = "*"
+        self.closed = False
+
+    def send(self, *lines: str | bytes) -> None:
+        data = b"".join((l if isinstance(l, bytes) else l.encode()) + b"\r\n" for l in lines)
+        self.sock.sendall(data)
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _read(self, timeout: float) -> bool:
+        self.sock.settimeout(max(timeout, 0.001))
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            self.closed = True
+            return False
+        self.buf += data
+        *complete, self.buf = self.buf.split(b"\r\n")
+        self.lines.extend(l.decode("utf-8", "replace") for l in complete)
+        return True
+
+    def expect(self, pattern: str, timeout: float = DEADLINE) -> Message:
+        """The next unconsumed line matching the regex `pattern` (searched in the raw line)."""
+        rx = re.compile(pattern)
+        end = time.monotonic() + timeout
+        while True:
+            while self.seen < len(self.lines):
+                line = self.lines[self.seen]
+                self.seen += 1
+                if rx.search(line):
+                    return parse(line)
+            remaining = end - time.monotonic()
+            if remaining <= 0 or self.closed:
+                raise AssertionError(f"no line matching {pattern!r}; got {self.lines[-15:]}")
+            self._read(remaining)
+
+    def expect_numeric(self, numeric: str, timeout: float = DEADLINE) -> Message:
+        return self.expect(rf"^(@\S+ )?:\S+ {numeric} ", timeout)
+
+    def collect(self, pattern: str, until: str, timeout: float = DEADLINE) -> list[Message]:
+        """Every line matching `pattern` before the first line matching `until`."""
+        out = []
+        rx = re.compile(pattern)
+        while True:
+            msg_line = self.expect(f"{pattern}|{until}", timeout)
+            line = self.lines[self.seen - 1]
+            if re.search(until, line):
+                return out
+            if rx.search(line):
+                out.append(msg_line)
+
+    def sync(self) -> None:
+        """Round-trip a PING so everything the server sent before it has arrived."""
+        token = f"sync{time.monotonic_ns()}"
+        self.send(f"PING {token}")
+        self.expect(f"PONG .*{token}")
+
+    def lines_since_sync(self) -> list[str]:
+        before = self.seen
+        self.sync()
+        return self.lines[before : self.seen - 1]
+
+    def register(self, nick: str, user: str = "u", realname: str = "Real Name") -> None:
+        self.send(f"NICK {nick}", f"USER {user} 0 * :{realname}")
+        self.expect_numeric("001")
+        self.expect_numeric("(376|422)")
+        self.nick = nick
+
+    def join(self, channel: str) -> None:
+        self.send(f"JOIN {channel}")
+        self.expect_numeric("366")
+
+    def wait_closed(self, timeout: float = DEADLINE) -> None:
+        end = time.monotonic() + timeout
+        while not self.closed:
+            if time.monotonic() > end:
+                raise AssertionError("connection not closed by the server")
+            self._read(end - time.monotonic())
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Recorder:
+    """A socket-free sink for a User: collects what the state writes, notes close()."""
+
+    def __init__(self) -> None:
+        self.data: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.data.append(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def take(self) -> list[str]:
+        text = b"".join(self.data).decode()
+        self.data.clear()
+        return [l for l in text.split("\r\n") if l]
+
+
+class Scripted:
+    """A scripted client wired straight to a ServerState: no sockets, no clock."""
+
+    def __init__(self, state: ServerState, host: str = "127.0.0.1") -> None:
+        self.state = state
+        self.sink = Recorder()
+        self.user = state.connect(self.sink.write, self.sink.close, host)
+
+    def send(self, *lines: str | bytes) -> list[str]:
+        for line in lines:
+            self.state.handle_line(self.user, line if isinstance(line, bytes) else line.encode())
+        return self.take()
+
+    def take(self) -> list[str]:
+        return self.sink.take()
+
+    def register(self, nick: str) -> list[str]:
+        return self.send(f"NICK {nick}", "USER u 0 * :Real Name")
+
+
+def make_state(**settings) -> ServerState:
+    settings.setdefault("flood_limit", False)
+    state = ServerState(build(settings), 1_700_000_000.0, msgid_prefix="t-")
+    state.set_clock(100.0, 1_700_000_000.0)
+    return state
+
+
+def numerics(lines: list[str]) -> list[str]:
+    """The numeric (or command) of each line, for compact assertions."""
+    return [parse(l).command for l in lines]
