@@ -1,0 +1,90 @@
+"""Smoke test of chatd-bench: a tiny fanout and connect run against a chatd subprocess.
+
+Starts `chatd` on a free loopback port, drives it with `python -m chatd.bench --json` for about
+a second per scenario, and checks the figures are plausible (deliveries counted, none lost).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+HOST = "127.0.0.1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_accepting(port: int, proc: subprocess.Popen[bytes], deadline_s: float = 15.0) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        assert proc.poll() is None, f"chatd exited with {proc.returncode}"
+        try:
+            with socket.create_connection((HOST, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.01)
+    raise AssertionError(f"chatd did not accept on port {port} within {deadline_s} s")
+
+
+@pytest.fixture
+def chatd() -> Iterator[tuple[int, int]]:
+    port = _free_port()
+    exe = shutil.which("chatd")
+    cmd = [exe] if exe else [sys.executable, "-m", "chatd.server.cli"]
+    cmd += ["--host", HOST, "--port", str(port), "--no-flood-limit", "--max-clients", "20000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_accepting(port, proc)
+        yield port, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _bench(port: int, pid: int, *args: str) -> dict[str, Any]:
+    cmd = [
+        sys.executable, "-m", "chatd.bench", "--host", HOST, "--port", str(port), "--pid", str(pid),
+        "--duration", "1", "--warmup", "0.2", "--repeat", "1", "--no-pin", "--json", *args,
+    ]
+    done = subprocess.run(cmd, capture_output=True, timeout=60, check=True)
+    return json.loads(done.stdout)
+
+
+def test_fanout_counts_deliveries_and_loses_none(chatd: tuple[int, int]) -> None:
+    port, pid = chatd
+    out = _bench(port, pid, "--scenario", "fanout", "-N", "10", "-S", "2", "--clients", "eager")
+    (result,) = out["results"]
+    fig = result["figures"]
+    assert "error" not in fig, fig
+    assert fig["deliveries_per_s"] > 0
+    assert fig["messages_per_s"] > 0
+    assert fig["lost"] == 0
+    assert fig["disconnects"] == 0
+    assert fig["latency_p50_ms"] is not None and fig["latency_p50_ms"] >= 0
+    assert fig["server_cpu_pct"] is not None and fig["server_cpu_pct"] >= 0
+
+
+def test_connect_registers_clients(chatd: tuple[int, int]) -> None:
+    port, pid = chatd
+    out = _bench(port, pid, "--scenario", "connect", "--concurrency", "4")
+    (result,) = out["results"]
+    fig = result["figures"]
+    assert "error" not in fig, fig
+    assert fig["registrations_per_s"] > 0
+    assert fig["connect_errors"] == 0
