@@ -46,3 +46,11 @@ def one(lines: list[str], command: str) -> Message:
     found = only(lines, command)
     assert len(found) == 1, f"expected one {command}, got {lines}"
     return found[0]
+
+
+def join_all(channel: str, *clients: Scripted) -> None:
+    """Join already registered clients to `channel`, in order, and discard what they received."""
+    for c in clients:
+        c.send(f"JOIN {channel}")
+    for c in clients:
+        c.take()
