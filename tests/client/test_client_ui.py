@@ -1,0 +1,326 @@
+"""The full-screen UI driven through prompt_toolkit's pipe input, against a real chatd.
+
+Keys go in as terminal bytes; what the user would see is read from the renderer's last
+screen. Raw-socket clients (blocking) run in threads so the app's loop never stalls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from prompt_toolkit.data_structures import Size
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from chatd.client.session import ConnState, Kind, Session
+from chatd.client.transport import Endpoint, Timing
+from chatd.client.ui.app import ChatApp
+
+from client_helpers import ChatdProcess, RawClient, until
+
+ENTER, TAB, CTRL_C, CTRL_N, CTRL_P = "\r", "\t", "\x03", "\x0e", "\x10"
+PAGE_UP, PAGE_DOWN, END, UP, DOWN, F2 = "\x1b[5~", "\x1b[6~", "\x1b[F", "\x1b[A", "\x1b[B", "\x1bOQ"
+
+
+def alt(key: str) -> str:
+    return "\x1b" + key
+
+
+def paste(text: str) -> str:
+    return "\x1b[200~" + text + "\x1b[201~"
+
+
+class SizedOutput(DummyOutput):
+    def __init__(self, rows: int, columns: int) -> None:
+        super().__init__()
+        self.size = Size(rows=rows, columns=columns)
+
+    def get_size(self) -> Size:
+        return self.size
+
+
+class Harness:
+    def __init__(self, app: ChatApp, keys: Any) -> None:
+        self.app = app
+        self.session: Session = app.session
+        self._keys = keys
+
+    def type(self, text: str) -> None:
+        self._keys.send_text(text)
+
+    def screen(self) -> str:
+        """The text of the last rendered screen, one line per row."""
+        screen = self.app.application.renderer._last_screen
+        if screen is None:
+            return ""
+        size = self.app.application.output.get_size()
+        rows = []
+        for y in range(size.rows):
+            row = screen.data_buffer[y]
+            rows.append("".join(row[x].char for x in range(size.columns)).rstrip())
+        return "\n".join(rows)
+
+    async def shows(self, text: str) -> None:
+        await until(lambda: text in self.screen(), what=f"{text!r} on screen")
+
+    async def until(self, predicate: Callable[[], object], what: str = "") -> None:
+        await until(predicate, what=what)
+
+    def lines(self, name: str) -> list[tuple[str | None, str]]:
+        buf = self.session.get_buffer(name) if name else self.session.server_buffer
+        return [(line.nick, line.text) for line in buf.lines] if buf else []
+
+    def joined(self, name: str) -> bool:
+        buf = self.session.get_buffer(name)
+        return buf is not None and buf.joined
+
+
+@contextlib.asynccontextmanager
+async def running(
+    port: int, nick: str = "alice", rooms: tuple[str, ...] = ("#lobby",), columns: int = 80
+) -> AsyncIterator[Harness]:
+    with create_pipe_input() as keys:
+        session = Session(nick, channels=list(rooms), server_label=f"127.0.0.1:{port}")
+        timing = Timing(backoff_min=0.05, backoff_max=0.2, ping_interval=0.2, quit_timeout=1.0)
+        app = ChatApp(
+            session, Endpoint("127.0.0.1", port), input=keys, output=SizedOutput(30, columns), timing=timing
+        )
+        task = asyncio.create_task(app.run_async())
+        harness = Harness(app, keys)
+        try:
+            await until(lambda: all(harness.joined(r) for r in rooms), what="rooms joined")
+            yield harness
+        finally:
+            if not task.done():
+                app.request_quit("test over")
+            await asyncio.wait_for(task, 5)
+
+
+async def raw_client(port: int, nick: str, *rooms: str) -> RawClient:
+    def connect() -> RawClient:
+        client = RawClient(port, nick)
+        for room in rooms:
+            client.join(room)
+        return client
+
+    return await asyncio.to_thread(connect)
+
+
+def test_typing_a_message_delivers_it_and_shows_it(chatd: ChatdProcess) -> None:
+    async def scenario() -> None:
+        bob = await raw_client(chatd.port, "bob", "#lobby")
+        async with running(chatd.port) as h:
+            await asyncio.to_thread(bob.expect, r":alice!\S+ JOIN #lobby")
+            h.type("hello bob, how are you?" + ENTER)
+            msg = await asyncio.to_thread(bob.expect, r"PRIVMSG #lobby")
+            assert msg.params == ["#lobby", "hello bob, how are you?"] and msg.nick == "alice"
+            await h.shows("<alice> hello bob, how are you?")
+            assert h.app.input_buffer.text == ""
+        bob.close()
+
+    asyncio.run(scenario())
+
+
+def test_messages_from_others_land_in_the_right_buffer(chatd: ChatdProcess) -> None:
+    async def scenario() -> None:
+        bob = await raw_client(chatd.port, "bob", "#lobby", "#dev")
+        async with running(chatd.port, rooms=("#lobby", "#dev")) as h:
+            await h.until(lambda: h.session.current_buffer.name == "#lobby")
+            bob.send("PRIVMSG #dev :\x02deploy\x02 is \x0303done\x0f", "PRIVMSG #lobby :alice: lunch?", "PRIVMSG alice :psst, private")
+            await h.until(lambda: ("bob", "psst, private") in h.lines("bob"), "private buffer")
+            assert ("bob", "\x02deploy\x02 is \x0303done\x0f") in h.lines("#dev")
+            assert ("bob", "alice: lunch?") in h.lines("#lobby")
+            lobby = h.session.get_buffer("#lobby")
+            assert lobby is not None and lobby.lines[-1].highlight
+            await h.shows("<bob> alice: lunch?")
+            await h.shows("3:#dev(1)")  # the room bar: unread count
+            await h.shows("4:bob(1!)")  # a private message counts as a mention
+            h.type(alt("4"))
+            await h.shows("<bob> psst, private")
+            await h.shows("\n[bob]")  # the prompt names the buffer
+            await h.until(lambda: h.screen().splitlines()[0].endswith("4:bob"), "bob read")
+            h.type(alt("3"))
+            await h.shows("<bob> deploy is done")  # formatting rendered, never shown raw
+        bob.close()
+
+    asyncio.run(scenario())
+
+
+def test_completion_switching_and_join(chatd: ChatdProcess) -> None:
+    async def scenario() -> None:
+        bob = await raw_client(chatd.port, "bobby", "#lobby")
+        async with running(chatd.port) as h:
+            await h.until(lambda: "bobby" in h.session.member_nicks("#lobby"))
+            h.type("bo" + TAB)
+            await h.until(lambda: h.app.input_buffer.text == "bobby: ")
+            h.type("hi" + ENTER)
+            await asyncio.to_thread(bob.expect, r"PRIVMSG #lobby :bobby: hi")
+            h.type("/jo" + TAB)
+            await h.until(lambda: h.app.input_buffer.text == "/join ")
+            h.type("#dev" + ENTER)
+            await h.until(lambda: h.session.current_buffer.name == "#dev" and h.joined("#dev"), "switched to #dev")
+            h.type(alt("1"))
+            await h.until(lambda: h.session.current_buffer.kind == "server")
+            h.type(CTRL_N)
+            await h.until(lambda: h.session.current_buffer.name == "#lobby")
+            h.type(CTRL_P + CTRL_P)
+            await h.until(lambda: h.session.current_buffer.name == "#dev")
+            h.type(alt("\x1b[C"))  # Alt-Right
+            await h.until(lambda: h.session.current_buffer.kind == "server")
+            h.type("/nosuch thing" + ENTER)
+            await h.shows("Unknown command /nosuch")
+        bob.close()
+
+    asyncio.run(scenario())
+
+
+def test_msg_opens_private_buffer_and_history_is_per_buffer(chatd: ChatdProcess) -> None:
+    async def scenario() -> None:
+        bob = await raw_client(chatd.port, "bob")
+        async with running(chatd.port) as h:
+            h.type("in the lobby" + ENTER)
+            h.type("/msg bob just us" + ENTER)
+            msg = await asyncio.to_thread(bob.expect, r"PRIVMSG bob")
+            assert msg.params == ["bob", "just us"]
+            await h.until(lambda: h.session.current_buffer.name == "bob")
+            await h.shows("<alice> just us")
+            h.type("and more" + ENTER)
+            await asyncio.to_thread(bob.expect, r"PRIVMSG bob :and more")
+            h.type(UP)
+            await h.until(lambda: h.app.input_buffer.text == "and more")
+            h.type(UP)  # nothing older in this buffer
+            h.type("\x01\x0b")  # Ctrl-A Ctrl-K: kill the line, as in a shell
+            await h.until(lambda: h.app.input_buffer.text == "")
+            h.type(alt("2") + "draft" + UP)
+            await h.until(lambda: h.app.input_buffer.text == "/msg bob just us")
+            h.type(UP)
+            await h.until(lambda: h.app.input_buffer.text == "in the lobby")
+            h.type(DOWN + DOWN)
+            await h.until(lambda: h.app.input_buffer.text == "draft")
+        bob.close()
+
+    asyncio.run(scenario())
+
+
+def test_nick_collisions(chatd: ChatdProcess) -> None:
+    async def scenario() -> None:
+        bob = await raw_client(chatd.port, "alice", "#lobby")
+        async with running(chatd.port, nick="alice") as h:
+            assert h.session.nick == "alice_"
+            assert any("alice is taken" in text for _, text in h.lines(""))
+            await asyncio.to_thread(bob.expect, r":alice_!\S+ JOIN #lobby")
+            h.type("/nick alice" + ENTER)
+            await h.until(lambda: any("Nick alice is not available" in t for _, t in h.lines("#lobby")))
+            assert h.session.nick == "alice_"
+            h.type("/nick alicia" + ENTER)
+            await h.until(lambda: h.session.nick == "alicia")
+            await h.shows("You are now known as alicia")
+        bob.close()
+
+    asyncio.run(scenario())
+
+
+def test_reconnects_after_server_restart_and_rejoins(chatd: ChatdProcess) -> None:
+    async def scenario() -> None:
+        async with running(chatd.port, rooms=("#lobby", "#dev")) as h:
+            await asyncio.to_thread(chatd.stop)
+            await h.until(lambda: h.session.state is not ConnState.CONNECTED, "drop noticed")
+            await h.until(lambda: any("Disconnected" in t for _, t in h.lines("#dev")))
+            await h.shows("reconnecting")
+            await asyncio.to_thread(chatd.start)
+            await h.until(lambda: h.joined("#lobby") and h.joined("#dev"), "rejoined")
+            assert h.session.state is ConnState.CONNECTED
+            for room in ("#lobby", "#dev"):
+                assert any("Reconnected" in t for _, t in h.lines(room))
+            bob = await raw_client(chatd.port, "bob", "#dev")
+            h.type(alt("3"))
+            h.type("back again" + ENTER)
+            await asyncio.to_thread(bob.expect, r"PRIVMSG #dev :back again")
+            bob.close()
+
+    asyncio.run(scenario())
+
+
+def test_pasted_lines_are_sent_separately_with_confirmation_above_three(chatd: ChatdProcess) -> None:
+    async def scenario() -> None:
+        bob = await raw_client(chatd.port, "bob", "#lobby")
+        async with running(chatd.port) as h:
+            h.type(paste("first\nsecond\n"))
+            await asyncio.to_thread(bob.expect, r"PRIVMSG #lobby :first")
+            await asyncio.to_thread(bob.expect, r"PRIVMSG #lobby :second")
+            h.type(paste("\n".join(f"line {i}" for i in range(1, 6))))
+            await h.shows("Send 5 pasted lines to #lobby? [y]es / [n]o")
+            h.type("y")
+            for i in range(1, 6):
+                await asyncio.to_thread(bob.expect, rf"PRIVMSG #lobby :line {i}")
+            h.type(paste("a\nb\nc\nd"))
+            await h.shows("Send 4 pasted lines")
+            h.type("n")
+            await h.shows("Paste of 4 lines cancelled")
+            h.type(paste("one line"))
+            await h.until(lambda: h.app.input_buffer.text == "one line")
+            lines = await asyncio.to_thread(bob.sync)
+            assert not any("PRIVMSG" in line for line in lines)
+        bob.close()
+
+    asyncio.run(scenario())
+
+
+def test_scrolled_up_view_is_not_yanked_to_the_bottom(chatd: ChatdProcess) -> None:
+    async def scenario() -> None:
+        bob = await raw_client(chatd.port, "bob", "#lobby")
+        async with running(chatd.port) as h:
+            lobby = h.session.get_buffer("#lobby")
+            assert lobby is not None
+            for i in range(100):
+                h.session.log(lobby, 0.0, Kind.MESSAGE, f"old message {i}", nick="carol")
+            h.app.invalidate()
+            await h.shows("old message 99")
+            h.type(PAGE_UP + PAGE_UP)
+            await h.shows("more below")
+            assert "old message 99" not in h.screen()
+            shown = h.screen()
+            bob.send("PRIVMSG #lobby :new while you read")
+            await h.until(lambda: ("bob", "new while you read") in h.lines("#lobby"))
+            await h.shows("1 more below")
+            assert "new while you read" not in h.screen()
+            assert shown.splitlines()[5] == h.screen().splitlines()[5]  # the view did not move
+            h.type(END)
+            await h.shows("<bob> new while you read")
+            assert "more below" not in h.screen()
+        bob.close()
+
+    asyncio.run(scenario())
+
+
+def test_nick_list_toggles_and_is_shown_on_wide_terminals(chatd: ChatdProcess) -> None:
+    async def scenario() -> None:
+        bob = await raw_client(chatd.port, "bob", "#lobby")
+        async with running(chatd.port, columns=120) as h:
+            await h.until(lambda: "bob" in h.session.member_nicks("#lobby"))
+            await h.shows("│2 users")
+            h.type(F2)
+            await h.until(lambda: "│2 users" not in h.screen(), "nick list hidden")
+        async with running(chatd.port, nick="carol", columns=80) as h:
+            assert not h.app.nicklist_visible()
+            h.type(F2)
+            await h.shows("│2 users")
+        bob.close()
+
+    asyncio.run(scenario())
+
+
+def test_ctrl_c_quits_cleanly_with_a_quit_message(chatd: ChatdProcess) -> None:
+    async def scenario() -> None:
+        bob = await raw_client(chatd.port, "bob", "#lobby")
+        async with running(chatd.port) as h:
+            h.type(CTRL_C)
+            await h.until(lambda: not h.app.application.is_running, "app exited")
+        await asyncio.to_thread(bob.expect, r":alice!\S+ QUIT")
+        bob.close()
+
+    asyncio.run(scenario())
+
