@@ -1,0 +1,150 @@
+"""End to end: the real chat-client program in line mode (a pipe) and in a terminal (tmux)."""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from client_helpers import DEADLINE, ChatdProcess, RawClient, client_env, free_port, wait_for
+
+pytestmark = pytest.mark.e2e
+CLIENT = [sys.executable, "-m", "chatd.client"]
+
+
+def read_line(proc: subprocess.Popen[bytes], timeout: float = DEADLINE) -> str:
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    if not sel.select(timeout):
+        raise AssertionError("no output line from chat-client")
+    return proc.stdout.readline().decode()
+
+
+def test_line_mode_sends_stdin_prints_messages_and_exits_after_ack(chatd: ChatdProcess) -> None:
+    bob = RawClient(chatd.port, "bob")
+    bob.join("#ops")
+    proc = subprocess.Popen(
+        [*CLIENT, f"ci@127.0.0.1:{chatd.port}", "ops", "#other"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=client_env(),
+    )
+    assert proc.stdin is not None
+    try:
+        bob.expect(r":ci!\S+ JOIN #ops")
+        bob.send("PRIVMSG #ops :hello \x02ci\x02", "PRIVMSG ci :\x01ACTION pokes\x01")
+        assert re.fullmatch(r"\[\d\d:\d\d:\d\d\] #ops <bob> hello ci\n", read_line(proc))
+        assert re.fullmatch(r"\[\d\d:\d\d:\d\d\] bob \* bob pokes\n", read_line(proc))
+        proc.stdin.write(b"build 1 passed\n\nsecond line\n/not a command\n")
+        proc.stdin.close()
+        assert proc.wait(DEADLINE) == 0
+        assert proc.stderr is not None and proc.stderr.read() == b""
+        # Exited only after the server acknowledged: everything is already relayed.
+        bob.sync()
+        said = [line.split(" :", 1)[1] for line in bob.lines if "PRIVMSG #ops" in line and ":ci!" in line]
+        assert said == ["build 1 passed", "second line", "/not a command"]
+        assert any(re.match(r":ci!\S+ QUIT", line) for line in bob.lines)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        bob.close()
+
+
+def test_line_mode_unreachable_server_is_a_clear_error() -> None:
+    port = free_port()
+    result = subprocess.run(
+        [*CLIENT, f"ci@127.0.0.1:{port}"], input=b"hi\n", capture_output=True, timeout=DEADLINE, env=client_env()
+    )
+    assert result.returncode == 1
+    err = result.stderr.decode()
+    assert "connection refused" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "address, message",
+    [("ci@host:notaport", "port must be a number"), ("9nick@localhost", "bad nick"), ("ci@", "no host")],
+)
+def test_bad_address_is_a_clear_error(address: str, message: str) -> None:
+    result = subprocess.run([*CLIENT, address], input=b"", capture_output=True, timeout=DEADLINE)
+    assert result.returncode == 2
+    assert message in result.stderr.decode() and "Traceback" not in result.stderr.decode()
+
+
+def test_help_explains_arguments_and_options() -> None:
+    result = subprocess.run([*CLIENT, "--help"], capture_output=True, timeout=DEADLINE)
+    out = result.stdout.decode()
+    for word in ("NICK@HOST[:PORT]", "--password", "--tls", "--insecure", "--realname", "--no-color", "line mode"):
+        assert word in out
+
+
+# ------------------------------------------------------------------ tmux
+
+
+class Tmux:
+    def __init__(self) -> None:
+        self.socket = f"chatd-client-test-{os.getpid()}-{time.monotonic_ns()}"
+        self.target = "chat"
+
+    def run(self, *args: str, check: bool = True) -> str:
+        out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, timeout=DEADLINE)
+        if check and out.returncode != 0:
+            raise AssertionError(f"tmux {args}: {out.stderr.decode()}")
+        return out.stdout.decode()
+
+    def capture(self) -> str:
+        return self.run("capture-pane", "-p", "-t", self.target, check=False)
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", self.target, *keys)
+
+    def shows(self, text: str, timeout: float = DEADLINE) -> str:
+        return str(wait_for(lambda: text in (screen := self.capture()) and screen, timeout, f"{text!r} in pane"))
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux not installed")
+    t = Tmux()
+    yield t
+    t.run("kill-server", check=False)
+
+
+def test_real_terminal_session_two_rooms_and_a_private_buffer(chatd: ChatdProcess, tmux: Tmux) -> None:
+    command = " ".join([*CLIENT, f"alice@127.0.0.1:{chatd.port}", "'#lobby'", "'#dev'"])
+    shell = f"{command}; echo CLIENT-EXITED:$?; exec sleep 600"
+    tmux.run("new-session", "-d", "-s", tmux.target, "-x", "100", "-y", "24", "-e", "TERM=screen-256color", shell)
+    tmux.shows("You joined #lobby")
+    tmux.shows("connected")
+    bob = RawClient(chatd.port, "bob")
+    try:
+        bob.join("#lobby")
+        bob.join("#dev")
+        bob.send("PRIVMSG #lobby :hello alice, welcome", "PRIVMSG #dev :build is green", "PRIVMSG alice :psst")
+        screen = tmux.shows("4:bob(1!)")
+        assert "3:#dev(1)" in screen
+        assert re.search(r"\d\d:\d\d <bob> hello alice, welcome", tmux.shows("<bob> hello alice"))
+        assert "#lobby (2 users)" in screen
+        tmux.keys("hi bob", "Enter")
+        bob.expect(r"PRIVMSG #lobby :hi bob")
+        tmux.shows("<alice> hi bob")
+        tmux.keys("M-4")
+        tmux.shows("<bob> psst")
+        tmux.shows("private: bob")
+        tmux.keys("/me waves back", "Enter")
+        bob.expect(r"PRIVMSG bob :\x01ACTION waves back\x01")
+        tmux.shows("* alice waves back")
+        tmux.keys("C-c")
+        tmux.shows("CLIENT-EXITED:0")
+        bob.expect(r":alice!\S+ QUIT")
+    finally:
+        bob.close()
