@@ -229,7 +229,7 @@ class _ChannelModeChange:
             if sign == "+":
                 self._list_bans()
             return
-        if not self._allowed():
+        if not self._allowed() or not _is_word(mask):
             return
         mask = normalise_mask(mask)
         existing = channel.find_ban(mask)
@@ -249,3 +249,8 @@ class _ChannelModeChange:
         for ban in channel.bans:
             state.reply(user, N.RPL_BANLIST, channel.name, ban.mask, ban.setter, str(ban.set_at))
         state.reply(user, N.RPL_ENDOFBANLIST, channel.name, "End of channel ban list")
+
+
+def _is_word(arg: str) -> bool:
+    """Whether a mode argument can be stored and shown again as a middle parameter (367)."""
+    return bool(arg) and " " not in arg and arg[0] != ":"
