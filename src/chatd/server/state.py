@@ -26,6 +26,14 @@ log = logging.getLogger("chatd")
 VERSION = "chatd-0.1.0"
 
 
+def _as_word(param: str) -> str:
+    if not param:
+        return "*"
+    if " " in param or param[0] == ":":
+        return param.lstrip(":").replace(" ", "_") or "*"
+    return param
+
+
 class ServerState:
     def __init__(self, config: Config, started_wall: float, msgid_prefix: str = "") -> None:
         self.config = config
@@ -125,7 +133,14 @@ class ServerState:
             return  # unparseable lines are ignored, as the Modern IRC docs advise
         from .dispatch import dispatch  # late import: commands import this module
 
-        dispatch(self, user, msg)
+        try:
+            dispatch(self, user, msg)
+        except Exception:
+            # A bug in one handler must cost one reply, never the server or other users.
+            log.exception("error handling %r from %s", text[:200], user.prefix)
+            self.send(user, Message("FAIL", [msg.command, "INTERNAL_ERROR",
+                                             "Internal error while handling your command"],
+                                    self.name))
 
     def _within_limits(self, user: User, raw: bytes) -> bool:
         if raw[:1] == b"@":
@@ -177,8 +192,15 @@ class ServerState:
         user.write(encode(msg))
 
     def reply(self, user: User, numeric: str, *params: str) -> None:
-        """A numeric from the server, addressed to the user's nick (or * before NICK)."""
-        user.write(encode(Message(numeric, [user.nick, *params], self.name)))
+        """A numeric from the server, addressed to the user's nick (or * before NICK).
+
+        Numerics often echo a client's word back (a nick, a channel, a mode); a word that
+        could not stand as a middle parameter is made into one rather than breaking the line.
+        """
+        words = [_as_word(p) for p in params[:-1]]
+        if params:
+            words.append(params[-1])
+        user.write(encode(Message(numeric, [user.nick, *words], self.name)))
 
     def need_more_params(self, user: User, command: str) -> None:
         self.reply(user, N.ERR_NEEDMOREPARAMS, command, "Not enough parameters")
