@@ -89,10 +89,19 @@ class Reactor:
             events = self.selector.select(self._timeout())
             now = self._clock()
             for key, mask in events:
-                key.data.on_event(mask)
+                try:
+                    key.data.on_event(mask)
+                except Exception:
+                    self._contain(key.data)
             self.timers.run_due(now)
             self.reap_overflowed()
         self._shutdown()
+
+    def _contain(self, source: object) -> None:
+        """A bug while serving one socket drops that connection, never the server."""
+        log.exception("internal error serving %r", source)
+        if isinstance(source, Connection) and not source.closed:
+            source.lost("Internal error")
 
     def _clock(self) -> float:
         now = time.monotonic()
