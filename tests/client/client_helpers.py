@@ -107,7 +107,7 @@ class RawClient:
         self.sock.settimeout(max(timeout, 0.001))
         try:
             data = self.sock.recv(65536)
-        except socket.timeout:
+        except TimeoutError:
             return
         except OSError:
             data = b""

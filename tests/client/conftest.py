@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from client_helpers import ChatdProcess, RawClient  # noqa: E402
+from client_helpers import ChatdProcess, RawClient
 
 
 def _chatd_available() -> bool:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from test_client_session import NOW, joined, registered, sent
 
 from chatd.client import commands, formatting
 from chatd.client.completion import TabCompleter, rank_nicks
 from chatd.client.history import InputHistory
 from chatd.client.session import Kind, Session
-
-from test_client_session import NOW, joined, registered, sent
 
 
 def run(session: Session, text: str) -> list[str]:
@@ -130,7 +129,7 @@ def test_talking_in_the_server_buffer_or_when_disconnected_is_refused(s: Session
 def test_every_command_has_usage_and_summary() -> None:
     for name, cmd in commands.REGISTRY.items():
         assert cmd.usage.startswith("/" + name) and cmd.summary
-    for required in "join part msg query me nick topic names list whois away close quote clear help quit".split():
+    for required in ["join", "part", "msg", "query", "me", "nick", "topic", "names", "list", "whois", "away", "close", "quote", "clear", "help", "quit"]:
         assert required in commands.REGISTRY
 
 

@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-
 from client_helpers import DEADLINE, ChatdProcess, RawClient, client_env, free_port, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from client_helpers import ChatdProcess, RawClient, until
 from prompt_toolkit.data_structures import Size
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
@@ -18,8 +19,6 @@ from prompt_toolkit.output import DummyOutput
 from chatd.client.session import ConnState, Kind, Session
 from chatd.client.transport import Endpoint, Timing
 from chatd.client.ui.app import ChatApp
-
-from client_helpers import ChatdProcess, RawClient, until
 
 ENTER, TAB, CTRL_C, CTRL_N, CTRL_P = "\r", "\t", "\x03", "\x0e", "\x10"
 PAGE_UP, PAGE_DOWN, END, UP, DOWN, F2 = "\x1b[5~", "\x1b[6~", "\x1b[F", "\x1b[A", "\x1b[B", "\x1bOQ"
@@ -141,7 +140,7 @@ def test_messages_from_others_land_in_the_right_buffer(chatd: ChatdProcess) -> N
             h.type(alt("4"))
             await h.shows("<bob> psst, private")
             await h.shows("\n[bob]")  # the prompt names the buffer
-            await h.until(lambda: h.screen().splitlines()[0].endswith("4:bob"), "bob read")
+            await h.until(lambda: h.screen().splitlines()[0].endswith("[4:bob]"), "bob read")
             h.type(alt("3"))
             await h.shows("<bob> deploy is done")  # formatting rendered, never shown raw
         bob.close()

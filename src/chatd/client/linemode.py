@@ -50,7 +50,7 @@ class _Waiter:
             self._event.clear()
             try:
                 await asyncio.wait_for(self._event.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return condition()
         return True
 
@@ -74,7 +74,7 @@ async def run(
     session.listeners.append(on_line)
     transport = Transport(session, endpoint, on_change=waiter.changed, reconnect=False, timing=Timing())
     task = asyncio.create_task(transport.run())
-    alive = lambda: not task.done()  # noqa: E731
+    alive = lambda: not task.done()
 
     def joined() -> bool:
         buf = session.get_buffer(room)

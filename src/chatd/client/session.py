@@ -608,11 +608,11 @@ class Session:
                 self._switch_on_join.discard(buf.key)
                 self.switch(buf.key)
             return
-        buf = self.get_buffer(channel)
-        if buf is None:
+        room = self.get_buffer(channel)
+        if room is None:
             return
-        buf.members[fold(nick)] = Member(nick)
-        self.log(buf, now, Kind.JOIN, f"{nick} ({_userhost(msg.source)}) joined {channel}", nick=nick)
+        room.members[fold(nick)] = Member(nick)
+        self.log(room, now, Kind.JOIN, f"{nick} ({_userhost(msg.source)}) joined {channel}", nick=nick)
 
     def _on_part(self, msg: Message, now: float) -> None:
         channel, nick = msg.param(0), msg.nick or ""
@@ -786,7 +786,8 @@ class Session:
         buf._names_pending = None
         shown = sorted(buf.members.values(), key=lambda m: self.member_sort_key(m))
         names = " ".join(m.prefixes[:1] + m.nick for m in shown)
-        self.log(buf, now, Kind.INFO, f"{len(shown)} users in {buf.name}: {names}")
+        count = f"{len(shown)} user" + ("" if len(shown) == 1 else "s")
+        self.log(buf, now, Kind.INFO, f"{count} in {buf.name}: {names}")
 
     def member_sort_key(self, member: Member) -> tuple[int, str]:
         chars = self.isupport.prefix_chars

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chatd.proto.framing import TOO_LONG, LineReader
+from chatd.proto.framing import LineReader
 from chatd.proto.message import encode
 
 from .session import Session
@@ -124,7 +124,7 @@ class Transport:
         self.on_change()
         try:
             reader, writer = await asyncio.wait_for(self._open(), self.timing.connect_timeout)
-        except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
+        except (TimeoutError, OSError, ssl.SSLError) as exc:
             return False, describe(exc, self.endpoint)
         self._writer = writer
         self.session.connection_made(self.clock())
@@ -163,11 +163,17 @@ class Transport:
                 return "connection closed by server"
             now = self.clock()
             for line in framer.feed(data):
-                if line is not TOO_LONG:
-                    assert isinstance(line, bytes)
-                    self.session.receive(decode(line), now)
+                if isinstance(line, bytes):
+                    self._receive(decode(line), now)
             self._flush()
             self.on_change()
+
+    def _receive(self, line: str, now: float) -> None:
+        """Hand one line to the session; a bug in a handler costs that line, not the connection."""
+        try:
+            self.session.receive(line, now)
+        except Exception as exc:  # noqa: BLE001 - reported in the server buffer instead
+            self.session.error(f"Internal error on {line[:80]!r}: {exc!r}", now, self.session.server_buffer)
 
     async def _pinger(self, writer: asyncio.StreamWriter) -> None:
         """Measure lag every ping_interval; drop a connection whose PONG never comes."""

@@ -95,8 +95,9 @@ class ChatApp:
             return
         if not self._net.done():
             self.transport.stop_now()
+            self._net.cancel()
         with contextlib.suppress(Exception, asyncio.CancelledError):
-            await asyncio.wait_for(self._net, 2.0)
+            await self._net
 
     def request_quit(self, message: str) -> None:
         """Send QUIT (waiting briefly for the server), then leave the UI."""

@@ -34,6 +34,10 @@ NICKLIST_WIDTH = 18
 WIDE_TERMINAL = 100
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def room_bar(app: ChatApp) -> Window:
     def fragments() -> StyleAndTextTuples:
         session = app.session
@@ -46,12 +50,15 @@ def room_bar(app: ChatApp) -> Window:
                 style = "class:roombar.mention"
             elif buf.unread:
                 style = "class:roombar.unread"
-            label = f" {number}:{buf.name}"
+            label = f"{number}:{buf.name}"
             if buf.unread and buf.key != session.current:
                 label += f"({buf.unread}{'!' if buf.mentioned else ''})"
             elif buf.mentioned and buf.key != session.current:
                 label += "(!)"
-            out.append((style, label + " "))
+            if buf.key == session.current:
+                out.append(("class:roombar.current", f"[{label}]"))
+            else:
+                out.append((style, f" {label} "))
         return out
 
     return Window(FormattedTextControl(fragments), height=1, style="class:roombar")
@@ -66,7 +73,7 @@ def nick_list(app: ChatApp) -> ConditionalContainer:
         session = app.session
         buf = session.current_buffer
         members = sorted(buf.members.values(), key=session.member_sort_key)
-        out: StyleAndTextTuples = [("class:nicklist.title", f"{len(members)} users\n")]
+        out: StyleAndTextTuples = [("class:nicklist.title", f"{plural(len(members), 'user')}\n")]
         for m in members:
             style = "class:nicklist.away" if m.away else nick_style(m.nick, app.color)
             out.append(("", (m.prefixes[:1] or " ")))
@@ -113,7 +120,7 @@ def status_line(app: ChatApp) -> Window:
         out: StyleAndTextTuples = [("class:status.nick", f" {session.nick} "), ("", f"@ {session.server_label} ")]
         if buf.kind == "channel":
             modes = f" +{buf.modes}" if buf.modes else ""
-            out.append(("class:status.nick", f"│ {buf.name}{modes} ({len(buf.members)} users) "))
+            out.append(("class:status.nick", f"│ {buf.name}{modes} ({plural(len(buf.members), 'user')}) "))
             if buf.topic:
                 out.append(("", f"│ {app.strip(buf.topic)[:200]} "))
         elif buf.kind == "query":

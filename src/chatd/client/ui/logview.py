@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.layout.controls import UIContent, UIControl
 from prompt_toolkit.mouse_events import MouseEvent, MouseEventType
 from prompt_toolkit.utils import get_cwidth
@@ -212,10 +211,11 @@ class LogControl(UIControl):
             index, row = view.anchor_seq - lines[0].seq, view.anchor_row
         index, row = self._move_up(lines, index, row, count)
         if self._rows_above(lines, index, row, avail) < avail:
-            index, row = self._top_anchor(lines, avail)
-            if index is None:
+            top, row = self._top_anchor(lines, avail)
+            if top is None:
                 view.pinned = True
                 return
+            index = top
         view.pinned = False
         view.anchor_seq, view.anchor_row = lines[index].seq, row
 
