@@ -144,43 +144,44 @@ def test_464_bad_password_closes():
 # -- echoed input must always serialise ----------------------------------------------------------
 #
 # A numeric that echoes a client's word (a nick, channel, mask, subcommand) as a middle
-# parameter cannot be serialised when that word is empty, holds a space or starts with ':'
-# (all possible when the client sends it as a trailing parameter). Message serialisation then
-# raises ProtocolError out of ServerState.handle_line; over a socket nothing catches it, so the
-# reactor thread dies and every client is cut off (see test_sockets.py).
-
-ECHO_BUG = ("ServerState.reply serialises client words as middle params; a space, leading ':' "
-            "or empty word raises ProtocolError out of handle_line (state.py reply/send)")
+# parameter cannot be serialised as-is when that word is empty, holds a space or starts with ':'
+# (all possible when the client sends it as a trailing parameter). Such a word used to raise
+# ProtocolError out of ServerState.handle_line and, over a socket, kill the reactor thread.
 
 UNSAFE_LINES = [
-    ("nick-space", "carol", "NICK :a b"),
-    ("nick-colon", "carol", "NICK ::x"),
-    ("cap-sub", "new", "CAP :L S"),
-    ("tagmsg-target", "carol", "TAGMSG :a b"),
-    ("privmsg-empty-target", "carol", "PRIVMSG ,x :hi"),
-    ("join-space", "carol", "JOIN :#a b"),
-    ("part-space", "carol", "PART :#a b"),
-    ("whois-space", "carol", "WHOIS :a b"),
-    ("whowas-space", "carol", "WHOWAS :a b"),
-    ("who-space", "carol", "WHO :a b"),
-    ("names-space", "carol", "NAMES :#a b"),
-    ("mode-nick-space", "carol", "MODE :a b"),
-    ("mode-chan-space", "carol", "MODE :#a b"),
-    ("mode-char-space", "alice", "MODE #room :+m n"),
-    ("limit-space", "alice", "MODE #room +l :1 2"),
-    ("kick-space", "alice", "KICK #room :a b"),
-    ("invite-space", "alice", "INVITE bob :#a b"),
-    ("op-space", "alice", "MODE #room +o :a b"),
-    ("topic-space", "carol", "TOPIC :#a b"),
+    # (id, who, line, first reply, the echoed word as the server writes it)
+    ("nick-space", "carol", "NICK :a b", "432", "a_b"),
+    ("nick-colon", "carol", "NICK ::x", "432", "x"),
+    ("cap-sub", "new", "CAP :L S", "410", "L_S"),
+    ("tagmsg-target", "carol", "TAGMSG :a b", "401", "a_b"),
+    ("privmsg-empty-target", "carol", "PRIVMSG ,x :hi", "401", "*"),
+    ("join-space", "carol", "JOIN :#a b", "403", "#a_b"),
+    ("part-space", "carol", "PART :#a b", "403", "#a_b"),
+    ("whois-space", "carol", "WHOIS :a b", "401", "a_b"),
+    ("whowas-space", "carol", "WHOWAS :a b", "406", "a_b"),
+    ("who-space", "carol", "WHO :a b", "315", "a_b"),
+    ("names-space", "carol", "NAMES :#a b", "366", "#a_b"),
+    ("mode-nick-space", "carol", "MODE :a b", "401", "a_b"),
+    ("mode-chan-space", "carol", "MODE :#a b", "403", "#a_b"),
+    ("mode-char-space", "alice", "MODE #room :+m n", "472", "_"),
+    ("limit-space", "alice", "MODE #room +l :1 2", "696", "#room"),
+    ("kick-space", "alice", "KICK #room :a b", "401", "a_b"),
+    ("invite-space", "alice", "INVITE bob :#a b", "403", "#a_b"),
+    ("op-space", "alice", "MODE #room +o :a b", "401", "a_b"),
+    ("topic-space", "carol", "TOPIC :#a b", "403", "#a_b"),
 ]
 
 
-@pytest.mark.parametrize("who,line", [pytest.param(w, l, id=i) for i, w, l in UNSAFE_LINES])
-@pytest.mark.xfail(reason=ECHO_BUG, strict=True)
-def test_echoed_words_never_break_serialisation(who, line):
+@pytest.mark.parametrize("who,line,numeric,word",
+                         [pytest.param(*row[1:], id=row[0]) for row in UNSAFE_LINES])
+def test_echoed_words_never_break_serialisation(who, line, numeric, word):
     state, clients = world()
-    lines = clients[who].send(line)  # raises ProtocolError today
+    lines = clients[who].send(line)
+    assert lines and numerics(lines)[0] == numeric, lines
+    assert msgs(lines)[0].params[1] == word
+    assert "FAIL" not in numerics(lines)
     assert all(serialise(m) for m in msgs(lines))
+    assert numerics(clients[who].send("PING x")) == ["PONG"]  # the connection carries on
 
 
 @pytest.mark.parametrize("mask", [":a b", "::x", ":"])
