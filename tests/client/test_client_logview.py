@@ -91,7 +91,9 @@ def test_wrapped_lines_scroll_by_rows() -> None:
     control.scroll_up(view, buf.lines, 1)
     assert view.anchor_seq == 19 and view.anchor_row == rows - 2
     control.scroll_up(view, buf.lines, rows)
-    assert view.anchor_seq == 18
+    assert (view.anchor_seq, view.anchor_row) == (18, rows - 2)
+    control.scroll_down(view, buf.lines, rows)
+    assert (view.anchor_seq, view.anchor_row) == (19, rows - 2)
     control.scroll_down(view, buf.lines, 1)
     assert view.pinned
 
