@@ -171,3 +171,43 @@ def test_away_shows_in_who_whois_userhost():
     assert msgs(b.send("WHO alice"))[0].params[6] == "G"
     assert one(b.send("WHOIS alice"), "301").params == ["bob", "alice", "gone"]
     assert one(b.send("USERHOST alice"), "302").params[1] == "alice=-~u@127.0.0.1"
+
+
+def test_away_notify_on_join_of_an_away_user():
+    # IRCv3 away-notify: "... as well as when a user joins and has an away message set".
+    state = make_state()
+    watcher, plain = registered(state, "watcher", ["away-notify"]), registered(state, "plain")
+    join_all("#room", watcher, plain)
+    away = registered(state, "away")
+    away.send("AWAY :on holiday")
+    away.send("JOIN #room")
+    assert msgs(watcher.take()) == msgs([":away!~u@127.0.0.1 JOIN #room",
+                                         ":away!~u@127.0.0.1 AWAY :on holiday"])
+    assert numerics(plain.take()) == ["JOIN"]
+    assert "AWAY" not in numerics(away.take())
+    here = registered(state, "here")
+    here.send("JOIN #room")
+    assert numerics(watcher.take()) == ["JOIN"]  # no AWAY for a user who is not away
+
+
+def test_away_notify_only_on_changes():
+    state = make_state()
+    a, watcher = registered(state, "alice"), registered(state, "watcher", ["away-notify"])
+    join_all("#room", a, watcher)
+    a.send("AWAY")  # was not away: nothing changed
+    assert watcher.take() == []
+    a.send("AWAY :one")
+    a.send("AWAY :one")
+    a.send("AWAY :two")
+    assert [m.params for m in msgs(watcher.take())] == [["one"], ["two"]]
+
+
+def test_duplicate_targets_get_one_copy():
+    state = make_state()
+    a, b = room(state, "alice", "bob")
+    c = registered(state, "[c]")
+    a.send("PRIVMSG bob,BOB,#room,#ROOM,[c],{C} :once")
+    assert numerics(b.take()) == ["PRIVMSG", "PRIVMSG"]  # once privately, once in #room
+    assert numerics(c.take()) == ["PRIVMSG"]
+    # four distinct targets, each written twice: within the limit of 4, so 401 each and no 407
+    assert numerics(a.send("PRIVMSG a,A,b,B,c,C,d,D :x")) == ["401"] * 4

@@ -306,6 +306,16 @@ def test_missing_motd_file_is_422(tmp_path):
     assert msgs(lines)[0].params == ["alice", "MOTD File is missing"]
 
 
+def test_default_channels_are_joined_after_the_welcome():
+    state = make_state(default_channels=["#lobby", "#help"])
+    c = Scripted(state)
+    lines = c.register("alice")
+    commands = numerics(lines)
+    assert commands.index("JOIN") > commands.index("422")
+    assert [m.params[0] for m in only(lines, "JOIN")] == ["#lobby", "#help"]
+    assert {ch.name for ch in c.user.channels} == {"#lobby", "#help"}
+
+
 # -- PING, PONG, QUIT ---------------------------------------------------------------------------
 
 def test_ping_pong_before_and_after_registration():

@@ -55,9 +55,18 @@ def join(state: ServerState, user: User, name: str, key: str | None) -> None:
     user.channels.add(channel)
     state.delivery.to_channel(channel, state.delivery.event(Message("JOIN", [channel.name],
                                                                     user.prefix)))
+    if user.away is not None:
+        _announce_away(state, user, channel)
     if channel.topic:
         send_topic(state, user, channel)
     send_names(state, user, channel)
+
+
+def _announce_away(state: ServerState, user: User, channel: Channel) -> None:
+    """away-notify: members with the cap learn that a joining user is away."""
+    watchers = (m for m in channel.members if m is not user and "away-notify" in m.caps)
+    away = Message("AWAY", [user.away or ""], user.prefix)
+    state.delivery.to_users(watchers, state.delivery.event(away))
 
 
 def _may_join(state: ServerState, user: User, channel: Channel, key: str | None) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...proto import numerics as N
-from ...proto.casemap import is_channel_name
+from ...proto.casemap import fold, is_channel_name
 from ...proto.message import Message
 
 if TYPE_CHECKING:
@@ -30,6 +30,14 @@ def _client_tags(msg: Message) -> dict[str, str]:
     return {k: v for k, v in msg.tags.items() if k[:1] == "+"} if msg.tags else {}
 
 
+def _unique_targets(text: str) -> list[str]:
+    """The comma-separated targets, each once (compared casefolded), in the order given."""
+    seen: dict[str, str] = {}
+    for target in text.split(","):
+        seen.setdefault(fold(target), target)
+    return list(seen.values())
+
+
 def _relay(state: ServerState, user: User, msg: Message, errors: bool,
            tags_only: bool = False) -> None:
     command = msg.command
@@ -42,7 +50,7 @@ def _relay(state: ServerState, user: User, msg: Message, errors: bool,
         if errors:
             state.reply(user, N.ERR_NOTEXTTOSEND, "No text to send")
         return
-    targets = list(dict.fromkeys(params[0].split(",")))
+    targets = _unique_targets(params[0])
     if len(targets) > state.config.max_targets:
         if errors:
             state.reply(user, N.ERR_TOOMANYTARGETS, params[0][:64],

@@ -163,12 +163,15 @@ def handle_userhost(state: ServerState, user: User, msg: Message) -> None:
 
 def handle_away(state: ServerState, user: User, msg: Message) -> None:
     text = msg.params[0][: state.config.awaylen] if msg.params else ""
+    before = user.away
     if text:
         user.away = text
         state.reply(user, N.RPL_NOWAWAY, "You have been marked as being away")
     else:
         user.away = None
         state.reply(user, N.RPL_UNAWAY, "You are no longer marked as being away")
+    if user.away == before:
+        return  # away-notify reports changes only
     notice = state.delivery.event(Message("AWAY", [text] if text else [], user.prefix))
     watchers = (u for u in user.neighbours() if "away-notify" in u.caps)
     state.delivery.to_users(watchers, notice)

@@ -13,7 +13,7 @@ from ...proto.casemap import fold, valid_nick
 from ...proto.message import Message
 from .. import isupport
 from ..channel import FLAG_MODES, LIST_MODES, PARAM_MODES, PREFIX_MODES, SET_PARAM_MODES
-from . import queries
+from . import channels, queries
 
 if TYPE_CHECKING:
     from ..state import ServerState
@@ -165,6 +165,8 @@ def welcome(state: ServerState, user: User) -> None:
     queries.send_lusers(state, user)
     queries.send_motd(state, user)
     state.log_connect(user)
+    for name in cfg.default_channels:
+        channels.join(state, user, name, None)
 
 
 # -- PING, PONG, QUIT ---------------------------------------------------------------------------
