@@ -18,13 +18,28 @@ pytestmark = pytest.mark.e2e
 CLIENT = [sys.executable, "-m", "chatd.client"]
 
 
-def read_line(proc: subprocess.Popen[bytes], timeout: float = DEADLINE) -> str:
-    assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    if not sel.select(timeout):
-        raise AssertionError("no output line from chat-client")
-    return proc.stdout.readline().decode()
+class LineOutput:
+    """Lines from a child's stdout, read without a buffered reader hiding them from select()."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        self.fd = proc.stdout.fileno()
+        self.buf = b""
+
+    def read_line(self, timeout: float = DEADLINE) -> str:
+        end = time.monotonic() + timeout
+        sel = selectors.DefaultSelector()
+        sel.register(self.fd, selectors.EVENT_READ)
+        while b"\n" not in self.buf:
+            remaining = end - time.monotonic()
+            if remaining <= 0 or not sel.select(remaining):
+                raise AssertionError(f"no output line from chat-client (have {self.buf!r})")
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                raise AssertionError("chat-client closed its output")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.decode() + "\n"
 
 
 def test_line_mode_sends_stdin_prints_messages_and_exits_after_ack(chatd: ChatdProcess) -> None:
@@ -39,10 +54,11 @@ def test_line_mode_sends_stdin_prints_messages_and_exits_after_ack(chatd: ChatdP
     )
     assert proc.stdin is not None
     try:
+        out = LineOutput(proc)
         bob.expect(r":ci!\S+ JOIN #ops")
         bob.send("PRIVMSG #ops :hello \x02ci\x02", "PRIVMSG ci :\x01ACTION pokes\x01")
-        assert re.fullmatch(r"\[\d\d:\d\d:\d\d\] #ops <bob> hello ci\n", read_line(proc))
-        assert re.fullmatch(r"\[\d\d:\d\d:\d\d\] bob \* bob pokes\n", read_line(proc))
+        assert re.fullmatch(r"\[\d\d:\d\d:\d\d\] #ops <bob> hello ci\n", out.read_line())
+        assert re.fullmatch(r"\[\d\d:\d\d:\d\d\] bob \* bob pokes\n", out.read_line())
         proc.stdin.write(b"build 1 passed\n\nsecond line\n/not a command\n")
         proc.stdin.close()
         assert proc.wait(DEADLINE) == 0
