@@ -138,7 +138,10 @@ class _ChannelModeChange:
         if self.applied:
             msg = Message("MODE", [self.channel.name, self.applied.modes(), *self.applied.params()],
                           self.user.prefix)
-            self.state.delivery.to_channel(self.channel, self.state.delivery.event(msg))
+            event = self.state.delivery.event(msg)
+            self.state.delivery.to_channel(self.channel, event)
+            if self.user not in self.channel.members:
+                self.state.delivery.to_user(self.user, event)  # an IRC operator from outside
 
     def _allowed(self) -> bool:
         if self.is_op:
