@@ -199,6 +199,7 @@ class Scripted:
         return self.take()
 
     def take(self) -> list[str]:
+        self.state.settle()  # what the reactor does before it flushes
         return self.sink.take()
 
     def register(self, nick: str) -> list[str]:

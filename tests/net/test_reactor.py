@@ -240,3 +240,28 @@ def test_ipv6_host_is_safe_in_prefixes(server_factory, family, host):
     c.send("WHOIS six")
     whois = c.expect_numeric("311")
     assert whois.params[3] == "0::1"
+
+
+def test_batched_room_messages_keep_their_order_with_everything_else(server):
+    """Channel messages are batched per iteration; no client may see lines reordered."""
+    alice = server.client("alice")
+    bob = server.client("bob")
+    for c in (alice, bob):
+        c.join("#a")
+        c.join("#b")
+    alice.send("CAP REQ :echo-message")
+    alice.expect("ACK")
+    burst = []
+    for i in range(30):
+        burst += [f"PRIVMSG #a :a{i}", f"PRIVMSG #a :a{i}+", f"PRIVMSG #b :b{i}",
+                  f"PRIVMSG bob :p{i}"]
+    burst += ["PART #a :bye", "PRIVMSG #b :after-part"]
+    alice.send(*burst)
+    bob.expect("PRIVMSG #b :after-part")
+    got = [l.split(" ", 2)[2] for l in bob.lines if " PRIVMSG " in l or " PART " in l]
+    expected = [b.split(" ", 1)[1].replace("bob :", "bob :") for b in burst]
+    assert got == expected
+    alice.expect("PRIVMSG #b :after-part")
+    echoed = [l.split(" ", 2)[2] for l in alice.lines if l.startswith(":alice!")
+              and (" PRIVMSG #" in l or " PART " in l)]
+    assert echoed == [b.split(" ", 1)[1] for b in burst if " #" in b or b.startswith("PART")]

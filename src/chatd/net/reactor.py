@@ -117,6 +117,7 @@ class Reactor:
         return max(0.0, deadline - time.monotonic())
 
     def flush_dirty(self) -> None:
+        self.state.settle()
         while self.dirty:
             batch = self.dirty
             self.dirty = []

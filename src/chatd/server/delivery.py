@@ -58,27 +58,77 @@ class Event:
 
 
 class LocalDelivery:
-    """Delivers events to users connected to this process."""
+    """Delivers events to users connected to this process.
+
+    Channel messages (PRIVMSG, NOTICE, TAGMSG) to the same channel in a row are batched: each
+    member gets the whole run as one bytes object instead of one append per message, which is
+    what makes a busy room cheap. Any other write first *settles* the batch, so every client
+    still sees every line in the order the server produced it.
+    """
 
     def __init__(self, msgid_prefix: str) -> None:
         self._ids = itertools.count(1)
         self._prefix = msgid_prefix
         self.wall = 0.0  # set by the server state before each batch of work
+        self._channel: Channel | None = None  # the channel whose messages are being batched
+        self._batch: list[tuple[Event, User | None]] = []
 
     def event(self, msg: Message, client_tags: dict[str, str] | None = None) -> Event:
         msgid = f"{self._prefix}{next(self._ids):x}"
         return Event(msg, self.wall, msgid, client_tags or {})
 
     def to_user(self, user: User, event: Event) -> None:
+        if self._channel is not None:
+            self.settle()
         user.write(event.for_view(user.tag_view))
 
     def to_users(self, users: Iterable[User], event: Event, exclude: User | None = None) -> None:
-        plain = event.for_view(0)
-        for user in users:
-            if user is exclude:
-                continue
-            view = user.tag_view
-            user.write(event.for_view(view) if view else plain)
+        if self._channel is not None:
+            self.settle()
+        _fan_out(users, event, exclude)
 
     def to_channel(self, channel: Channel, event: Event, exclude: User | None = None) -> None:
+        """A channel event that may change membership (JOIN, PART, KICK, MODE...): at once."""
         self.to_users(channel.members, event, exclude)
+
+    def message_to_channel(self, channel: Channel, event: Event, exclude: User | None) -> None:
+        """A message to every member but `exclude`; may be delivered with the next ones."""
+        if channel is not self._channel:
+            if self._channel is not None:
+                self.settle()
+            self._channel = channel
+        self._batch.append((event, exclude))
+
+    def settle(self) -> None:
+        """Deliver the pending channel batch. The reactor calls this before it flushes."""
+        channel = self._channel
+        if channel is None:
+            return
+        batch = self._batch
+        self._channel = None
+        self._batch = []
+        if len(batch) == 1:
+            _fan_out(channel.members, batch[0][0], batch[0][1])
+            return
+        senders = {exclude for _, exclude in batch if exclude is not None}
+        joined: list[bytes | None] = [None, None, None, None]  # per tag view
+        for user in channel.members:
+            view = user.tag_view
+            if user in senders:
+                data = b"".join(e.for_view(view) for e, x in batch if x is not user)
+                if data:
+                    user.write(data)
+                continue
+            data = joined[view]
+            if data is None:
+                data = joined[view] = b"".join(e.for_view(view) for e, _ in batch)
+            user.write(data)
+
+
+def _fan_out(users: Iterable[User], event: Event, exclude: User | None) -> None:
+    plain = event.for_view(0)
+    for user in users:
+        if user is exclude:
+            continue
+        view = user.tag_view
+        user.write(event.for_view(view) if view else plain)

@@ -59,6 +59,10 @@ class ServerState:
         self.wall = wall
         self.delivery.wall = wall
 
+    def settle(self) -> None:
+        """Deliver any batched channel messages; the reactor calls this before flushing."""
+        self.delivery.settle()
+
     # -- connections ------------------------------------------------------------------------
 
     def connect(self, write: Callable[[bytes], None], close: Callable[[], None], host: str) -> User:
@@ -90,7 +94,7 @@ class ServerState:
         if user.key and self.users.get(user.key) is user:
             del self.users[user.key]
         text = error if error is not None else reason
-        user.write(encode(Message("ERROR", [f"Closing Link: {user.host} ({text})"])))
+        self.send(user, Message("ERROR", [f"Closing Link: {user.host} ({text})"]))
         log.info("disconnect %s %s: %s", user.host, user.nick, reason)
         user.close()
 
@@ -99,7 +103,7 @@ class ServerState:
         if user.gone:
             return
         user.gone = True
-        user.write(encode(Message("ERROR", [f"Closing Link: {user.host} ({reason})"])))
+        self.send(user, Message("ERROR", [f"Closing Link: {user.host} ({reason})"]))
         user.close()
 
     def log_connect(self, user: User) -> None:
@@ -182,13 +186,14 @@ class ServerState:
         idle_deadline = user.last_seen + cfg.ping_interval
         if now >= idle_deadline:
             user.ping_sent = now
-            user.write(encode(Message("PING", [self.name])))
+            self.send(user, Message("PING", [self.name]))
             return now + cfg.ping_timeout
         return idle_deadline
 
     # -- replies ----------------------------------------------------------------------------
 
     def send(self, user: User, msg: Message) -> None:
+        self.delivery.settle()  # lines reach each client in the order they were produced
         user.write(encode(msg))
 
     def reply(self, user: User, numeric: str, *params: str) -> None:
@@ -200,6 +205,7 @@ class ServerState:
         words = [_as_word(p) for p in params[:-1]]
         if params:
             words.append(params[-1])
+        self.delivery.settle()
         user.write(encode(Message(numeric, [user.nick, *words], self.name)))
 
     def need_more_params(self, user: User, command: str) -> None:
@@ -215,6 +221,7 @@ class ServerState:
         return self.channels.get(fold(name))
 
     def remove_member(self, channel: Channel, user: User) -> None:
+        self.delivery.settle()  # a member leaving still gets what was said before it left
         channel.members.pop(user, None)
         user.channels.discard(channel)
         if not channel.members:

@@ -79,12 +79,12 @@ def _to_channel(state: ServerState, user: User, command: str, name: str, text: l
         return
     delivery = state.delivery
     event = delivery.event(Message(command, [channel.name, *text], user.prefix), tags)
+    # with echo-message the sender is one more recipient, in order with everyone else
+    exclude = None if "echo-message" in user.caps and user in channel.members else user
     if tags_only:
-        delivery.to_users((m for m in channel.members if "message-tags" in m.caps), event, user)
+        delivery.to_users((m for m in channel.members if "message-tags" in m.caps), event, exclude)
     else:
-        delivery.to_channel(channel, event, exclude=user)
-    if "echo-message" in user.caps and user in channel.members:
-        delivery.to_user(user, event)
+        delivery.message_to_channel(channel, event, exclude)
 
 
 def _to_nick(state: ServerState, user: User, command: str, nick: str, text: list[str],
