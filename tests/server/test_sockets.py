@@ -207,3 +207,17 @@ def test_one_bad_line_does_not_kill_the_server(server):
     bad.sync()
     bystander.sync()
     assert server.thread.is_alive()
+
+
+def test_bursts_from_two_senders_arrive_complete_and_in_order(server):
+    alice, bob, carol = chat_room(server, "alice", "bob", "carol")
+    alice.send(*[f"PRIVMSG #lobby :a{i}" for i in range(200)])
+    bob.send(*[f"PRIVMSG #lobby :b{i}" for i in range(200)])
+    got = carol.collect(r" PRIVMSG #lobby ", until=r"PRIVMSG #lobby :?(a199|b199)$")
+    carol.expect(r"PRIVMSG #lobby :?(a199|b199)$")  # and the other sender's last line
+    carol.sync()
+    texts = [m.params[1] for m in (parse(line) for line in carol.lines)
+             if m.command == "PRIVMSG"]
+    assert [t for t in texts if t[0] == "a"] == [f"a{i}" for i in range(200)]
+    assert [t for t in texts if t[0] == "b"] == [f"b{i}" for i in range(200)]
+    assert len(got) >= 199
