@@ -5,6 +5,7 @@ No I/O and no clocks here, so these are tested without sockets.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -15,8 +16,8 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = min(len(ordered) - 1, max(0, int(round(q * len(ordered) + 0.5)) - 1))
-    return float(ordered[rank])
+    rank = min(len(ordered), max(1, math.ceil(q * len(ordered))))
+    return float(ordered[rank - 1])
 
 
 def median_figures(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
