@@ -282,7 +282,7 @@ def test_ban_list_is_bounded():
     a, = room(state, "alice")
     a.send("MODE #room +bb x y")
     lines = a.send("MODE #room +b z")
-    assert numerics(lines) == ["478"]
+    assert msgs(lines) == msgs([":chatd.local 478 alice #room b :Channel list is full"])
     assert len(state.find_channel("#room").bans) == 2
 
 

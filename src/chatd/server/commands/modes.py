@@ -238,8 +238,8 @@ class _ChannelModeChange:
         existing = channel.find_ban(mask)
         if sign == "+" and existing is None:
             if len(channel.bans) >= self.state.config.max_list_modes:
-                self.state.reply(self.user, N.ERR_BANLISTFULL, channel.name, mask,
-                                 "Channel ban list is full")
+                self.state.reply(self.user, N.ERR_BANLISTFULL, channel.name, "b",
+                                 "Channel list is full")
                 return
             channel.bans.append(Ban(mask, self.user.prefix, int(self.state.wall)))
             self.applied.add("+", "b", mask)
