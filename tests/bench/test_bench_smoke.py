@@ -59,8 +59,24 @@ def chatd() -> Iterator[tuple[int, int]]:
 
 def _bench(port: int, pid: int, *args: str) -> dict[str, Any]:
     cmd = [
-        sys.executable, "-m", "chatd.bench", "--host", HOST, "--port", str(port), "--pid", str(pid),
-        "--duration", "1", "--warmup", "0.2", "--repeat", "1", "--no-pin", "--json", *args,
+        sys.executable,
+        "-m",
+        "chatd.bench",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--pid",
+        str(pid),
+        "--duration",
+        "1",
+        "--warmup",
+        "0.2",
+        "--repeat",
+        "1",
+        "--no-pin",
+        "--json",
+        *args,
     ]
     done = subprocess.run(cmd, capture_output=True, timeout=60, check=True)
     return json.loads(done.stdout)

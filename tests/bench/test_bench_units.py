@@ -15,14 +15,19 @@ from chatd.bench.stats import median_figures, percentile, ratio
 
 @pytest.mark.parametrize(
     ("values", "q", "expected"),
-    [([], 0.5, None), ([5], 0.99, 5.0), ([1, 2, 3, 4], 0.5, 2.0), (list(range(1, 101)), 0.99, 99.0)],
+    [
+        ([], 0.5, None),
+        ([5], 0.99, 5.0),
+        ([1, 2, 3, 4], 0.5, 2.0),
+        (list(range(1, 101)), 0.99, 99.0),
+    ],
 )
 def test_percentile_nearest_rank(values: list[int], q: float, expected: float | None) -> None:
     assert percentile(values, q) == expected
 
 
 def test_median_figures_ignores_missing_numbers() -> None:
-    runs = [{"a": 1.0, "b": None}, {"a": 3.0, "b": 2.0}, {"a": 2.0}]
+    runs: list[dict[str, float | None]] = [{"a": 1.0, "b": None}, {"a": 3.0, "b": 2.0}, {"a": 2.0}]
     assert median_figures(runs) == {"a": 2.0, "b": 2.0}
 
 

@@ -31,22 +31,43 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     target.add_argument("--host", default="127.0.0.1")
     target.add_argument("--port", type=int, help="drive an already-running server on this port")
     target.add_argument("--pid", type=int, help="its pid, for CPU%% and RSS figures")
-    target.add_argument("--server", choices=("chatd", "ngircd"), default="chatd",
-                        help="start this server (ignored with --port); default chatd")
-    target.add_argument("--compare", action="store_true",
-                        help="also start ngIRCd and run the same scenarios; print ratios")
+    target.add_argument(
+        "--server",
+        choices=("chatd", "ngircd"),
+        default="chatd",
+        help="start this server (ignored with --port); default chatd",
+    )
+    target.add_argument(
+        "--compare",
+        action="store_true",
+        help="also start ngIRCd and run the same scenarios; print ratios",
+    )
     target.add_argument("--no-pin", action="store_true", help="do not pin server/load to cores")
     sc = ap.add_argument_group("scenario")
-    sc.add_argument("--scenario", choices=("fanout", "rooms", "idle", "connect", "all"), default="all")
+    sc.add_argument(
+        "--scenario", choices=("fanout", "rooms", "idle", "connect", "all"), default="all"
+    )
     sc.add_argument("-N", type=int, help="clients (fanout 100, rooms 1000, idle 1000)")
     sc.add_argument("-S", type=int, default=10, help="senders in fanout (default 10)")
-    sc.add_argument("--rate", type=float, default=0.0,
-                    help="aggregate messages/s; 0 = as fast as the in-flight window allows")
-    sc.add_argument("--clients", choices=("eager", "ordinary", "both"), default=None,
-                    help="client flavour: eager = TCP_NODELAY+QUICKACK; ordinary = defaults")
+    sc.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="aggregate messages/s; 0 = as fast as the in-flight window allows",
+    )
+    sc.add_argument(
+        "--clients",
+        choices=("eager", "ordinary", "both"),
+        default=None,
+        help="client flavour: eager = TCP_NODELAY+QUICKACK; ordinary = defaults",
+    )
     sc.add_argument("--room-size", type=int, default=5, help="members per room in rooms")
-    sc.add_argument("--concurrency", type=int, default=32,
-                    help="registrations in progress at a time (connect, and setup)")
+    sc.add_argument(
+        "--concurrency",
+        type=int,
+        default=32,
+        help="registrations in progress at a time (connect, and setup)",
+    )
     sc.add_argument("--window", type=int, default=24, help="unacknowledged messages per sender")
     sc.add_argument("--batch", type=int, default=8, help="messages per write; one PING per batch")
     run_ = ap.add_argument_group("measuring")
@@ -59,9 +80,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def plan(args: argparse.Namespace, fd_limit: int) -> tuple[list[Params], list[str]]:
     """The runs to make, and notes about runs left out."""
-    base = Params(kind="fanout", duration=args.duration, warmup=args.warmup, window=args.window,
-                  batch=args.batch, room_size=args.room_size, concurrency=args.concurrency)
-    flavours = {"eager": [True], "ordinary": [False], "both": [True, False], None: None}[args.clients]
+    base = Params(
+        kind="fanout",
+        duration=args.duration,
+        warmup=args.warmup,
+        window=args.window,
+        batch=args.batch,
+        room_size=args.room_size,
+        concurrency=args.concurrency,
+    )
+    flavours = {"eager": [True], "ordinary": [False], "both": [True, False], None: None}[
+        args.clients
+    ]
     runs: list[Params] = []
     if args.scenario == "all":
         runs += [
@@ -75,7 +105,9 @@ def plan(args: argparse.Namespace, fd_limit: int) -> tuple[list[Params], list[st
         ]
     elif args.scenario == "fanout":
         for eager in flavours or [True, False]:
-            runs.append(replace(base, kind="fanout", n=args.N or 100, s=args.S, rate=args.rate, eager=eager))
+            runs.append(
+                replace(base, kind="fanout", n=args.N or 100, s=args.S, rate=args.rate, eager=eager)
+            )
     elif args.scenario == "rooms":
         for eager in flavours or [True]:
             runs.append(replace(base, kind="rooms", n=args.N or 1000, rate=args.rate, eager=eager))
@@ -95,7 +127,9 @@ def plan(args: argparse.Namespace, fd_limit: int) -> tuple[list[Params], list[st
 def start_servers(args: argparse.Namespace) -> list[Server]:
     pin = not args.no_pin
     if args.port:
-        first = servers.attach(args.host, args.port, args.pid, name=args.server if args.compare else "server")
+        first = servers.attach(
+            args.host, args.port, args.pid, name=args.server if args.compare else "server"
+        )
         if args.compare:
             first.name = "chatd"
     else:
@@ -136,9 +170,16 @@ def measure(runs: list[Params], targets: list[Server], repeat: int) -> list[dict
                 except (SetupError, OSError) as exc:
                     figures = {"error": str(exc)}
                     print(f"  error: {exc}", file=sys.stderr)
-                entry = results.setdefault((srv.name, i), {
-                    "server": srv.name, "kind": p.kind, "label": p.label, "params": p.public(), "runs": [],
-                })
+                entry = results.setdefault(
+                    (srv.name, i),
+                    {
+                        "server": srv.name,
+                        "kind": p.kind,
+                        "label": p.label,
+                        "params": p.public(),
+                        "runs": [],
+                    },
+                )
                 entry["runs"].append(figures)
     out = list(results.values())
     for entry in out:

@@ -35,7 +35,17 @@ SEAM = 6  # length of b" PONG " and b"\nPING "
 
 # Connection states.
 NEW, CONNECTING, REGISTERING, JOINING, JOINED, SYNCING, READY, QUITTING, CLOSED = range(9)
-STATE_NAMES = "new connecting registering joining joined syncing ready quitting closed".split()
+STATE_NAMES = [
+    "new",
+    "connecting",
+    "registering",
+    "joining",
+    "joined",
+    "syncing",
+    "ready",
+    "quitting",
+    "closed",
+]
 
 _quickack = getattr(socket, "TCP_QUICKACK", None)
 
@@ -52,8 +62,23 @@ class Conn:
     """One client connection and its counters. Plain data; `Load` drives it."""
 
     __slots__ = (
-        "index", "nick", "room", "room_size", "sock", "fd", "state", "tail", "seam",
-        "sender", "sample", "sent", "acked", "since_ping", "out", "server_name", "seq",
+        "acked",
+        "fd",
+        "index",
+        "nick",
+        "out",
+        "room",
+        "room_size",
+        "sample",
+        "seam",
+        "sender",
+        "sent",
+        "seq",
+        "server_name",
+        "since_ping",
+        "sock",
+        "state",
+        "tail",
     )
 
     def __init__(self, index: int, nick: str, room: str | None) -> None:
@@ -218,14 +243,14 @@ class Load:
                 if line.startswith(b"PING "):
                     self.send(c, b"PONG " + line[5:] + b"\r\n")
         if c.state == REGISTERING:
-            line = _first_line_with(body, b" 433 ")
-            if line is not None and _first_line_with(body, b" 001 ") is None:
+            if b" 433 " in body and b" 001 " not in body:
                 c.nick = c.nick[:8] + "_"
                 self.send(c, f"NICK {c.nick}\r\n".encode())
                 return
             welcome = _first_line_with(body, b" 001 ")
             if welcome is not None:
-                c.server_name = welcome[1 : welcome.find(b" ")] if welcome.startswith(b":") else b"server"
+                if welcome.startswith(b":"):
+                    c.server_name = welcome[1 : welcome.find(b" ")]
                 self._registered(c)
         if c.state == QUITTING:
             return
@@ -244,12 +269,11 @@ class Load:
                         self._setup_to_ready_tail(c)
                     return
                 at = body.find(b" PONG ", line_end)
-        if self.quit_after_welcome and c.state == JOINED:
-            if b" 376 " in body or b" 422 " in body:
-                if self.measuring:
-                    self.registrations += 1
-                c.state = QUITTING
-                self.send(c, b"QUIT :bench\r\n")
+        if self.quit_after_welcome and c.state == JOINED and (b" 376 " in body or b" 422 " in body):
+            if self.measuring:
+                self.registrations += 1
+            c.state = QUITTING
+            self.send(c, b"QUIT :bench\r\n")
 
     def _setup_to_ready_tail(self, c: Conn) -> None:
         c.seam = (b"\n" + c.tail)[1 - SEAM :]

@@ -63,9 +63,15 @@ def _cell(fmt: str, value: Any) -> str:
 
 
 def _render(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+
     def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(
+            c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        )
+
     out = [line(headers), "  ".join("-" * w for w in widths)]
     out.extend(line(r) for r in rows)
     return "\n".join(out)
@@ -79,32 +85,49 @@ def table(results: Sequence[dict[str, Any]], compare: Sequence[tuple[str, str]] 
         if not mine:
             continue
         cols = COLUMNS[kind]
-        rows = [[r["server"], r["label"]] + [_cell(f, r["figures"].get(k)) for _, k, f in cols] for r in mine]
+        rows = [
+            [r["server"], r["label"]] + [_cell(f, r["figures"].get(k)) for _, k, f in cols]
+            for r in mine
+        ]
         for ours, theirs in compare:
             for r in mine:
                 if r["server"] != ours:
                     continue
-                other = next((o for o in mine if o["server"] == theirs and o["label"] == r["label"]), None)
+                other = next(
+                    (o for o in mine if o["server"] == theirs and o["label"] == r["label"]), None
+                )
                 if other is None:
                     continue
                 cells = []
                 for _, key, _f in cols:
-                    q = ratio(r["figures"].get(key), other["figures"].get(key)) if key in RATIO_KEYS[kind] else None
+                    q = (
+                        ratio(r["figures"].get(key), other["figures"].get(key))
+                        if key in RATIO_KEYS[kind]
+                        else None
+                    )
                     cells.append("-" if q is None else f"x{q:.2f}")
                 rows.append([f"{ours}/{theirs}", r["label"]] + cells)
-        blocks.append(f"== {kind} ==\n" + _render(["server", "run"] + [h for h, _, _ in cols], rows))
+        blocks.append(
+            f"== {kind} ==\n" + _render(["server", "run"] + [h for h, _, _ in cols], rows)
+        )
     return "\n\n".join(blocks)
 
 
 def header(machine: dict[str, str], notes: Sequence[str], repeat: int, duration: float) -> str:
     lines = [
-        f"machine: {machine['cores']} cores, {machine['cpu']}, kernel {machine['kernel']}, "
-        f"Python {machine['python']}",
+        (
+            f"machine: {machine['cores']} cores, {machine['cpu']}, kernel {machine['kernel']}, "
+            f"Python {machine['python']}"
+        ),
         f"window: {duration:g} s per run, median of {repeat} run(s)",
     ]
     lines.extend(f"note: {n}" for n in notes)
     return "\n".join(lines)
 
 
-def to_json(machine: dict[str, str], results: Sequence[dict[str, Any]], notes: Sequence[str]) -> str:
-    return json.dumps({"machine": machine, "notes": list(notes), "results": list(results)}, indent=2)
+def to_json(
+    machine: dict[str, str], results: Sequence[dict[str, Any]], notes: Sequence[str]
+) -> str:
+    return json.dumps(
+        {"machine": machine, "notes": list(notes), "results": list(results)}, indent=2
+    )

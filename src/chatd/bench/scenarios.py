@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Self
 
 from chatd.bench import procfs
 from chatd.bench.load import Conn, Load
@@ -76,7 +76,7 @@ class Meter:
         self.server_cpu: float | None = None
         self.load_cpu = 0.0
 
-    def __enter__(self) -> Meter:
+    def __enter__(self) -> Self:
         self._t0 = time.perf_counter()
         self._s0 = procfs.cpu_seconds(self.pid) if self.pid else None
         self._l0 = procfs.own_cpu_seconds()
@@ -108,8 +108,13 @@ def _spread(items: Sequence[Conn], k: int) -> list[Conn]:
 def _new_load(server: Server, p: Params) -> Load:
     sample_every = 1 if 0 < p.rate <= 5000 else 64
     return Load(
-        server.host, server.port, eager=p.eager, window=p.window, batch=p.batch,
-        sample_every=sample_every, text_size=p.text_size,
+        server.host,
+        server.port,
+        eager=p.eager,
+        window=p.window,
+        batch=p.batch,
+        sample_every=sample_every,
+        text_size=p.text_size,
     )
 
 
@@ -218,7 +223,10 @@ def connect(server: Server, p: Params) -> dict[str, Any]:
             load.churn(p.prefix, p.concurrency, time.perf_counter() + p.duration)
         load.measuring = False
         regs = load.registrations
-        fig: dict[str, Any] = {"registrations_per_s": regs / meter.wall, "connect_errors": load.connect_errors}
+        fig: dict[str, Any] = {
+            "registrations_per_s": regs / meter.wall,
+            "connect_errors": load.connect_errors,
+        }
         fig.update(meter.figures())
         cpu = meter.server_cpu
         fig["server_cpu_us_per_reg"] = None if cpu is None or not regs else 1e6 * cpu / regs

@@ -96,7 +96,9 @@ def pin_self() -> None:
         os.sched_setaffinity(0, {LOAD_CORE})
 
 
-def wait_for_port(host: str, port: int, deadline_s: float, proc: subprocess.Popen[bytes] | None) -> None:
+def wait_for_port(
+    host: str, port: int, deadline_s: float, proc: subprocess.Popen[bytes] | None
+) -> None:
     """Connect repeatedly (5 ms apart) until the port accepts, the process exits or time runs out."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
@@ -110,12 +112,15 @@ def wait_for_port(host: str, port: int, deadline_s: float, proc: subprocess.Pope
     raise RuntimeError(f"server did not accept on {host}:{port} within {deadline_s:.0f} s")
 
 
-def _launch(name: str, argv: list[str], host: str, port: int, workdir: str | None, pin: bool) -> Server:
+def _launch(
+    name: str, argv: list[str], host: str, port: int, workdir: str | None, pin: bool
+) -> Server:
     if pin and can_pin():
         argv = ["taskset", "-c", str(SERVER_CORE), *argv]
-    log = open(os.path.join(workdir or tempfile.gettempdir(), f"{name}.log"), "wb")
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    log.close()
+    with open(os.path.join(workdir or tempfile.gettempdir(), f"{name}.log"), "wb") as log:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
     server = Server(name=name, host=host, port=port, pid=proc.pid, proc=proc, workdir=workdir)
     try:
         wait_for_port(host, port, 20.0, proc)
@@ -135,7 +140,9 @@ def start_chatd(host: str = "127.0.0.1", port: int | None = None, pin: bool = Tr
 
 
 def start_ngircd(host: str = "127.0.0.1", port: int | None = None, pin: bool = True) -> Server:
-    exe = shutil.which("ngircd") or ("/usr/sbin/ngircd" if os.path.exists("/usr/sbin/ngircd") else None)
+    exe = shutil.which("ngircd") or (
+        "/usr/sbin/ngircd" if os.path.exists("/usr/sbin/ngircd") else None
+    )
     if exe is None:
         raise RuntimeError("ngircd not found: apt-get install ngircd")
     port = port or free_port(host)
