@@ -366,3 +366,14 @@ def test_log_is_bounded() -> None:
         feed(s, f":srv NOTICE * :n{i}")
     assert len(s.server_buffer.lines) == 50
     assert s.server_buffer.lines[-1].seq == s.server_buffer.lines[0].seq + 49
+
+
+def test_output_pacer_allows_a_burst_then_a_steady_rate() -> None:
+    from chatd.client.transport import Pacer
+
+    pacer = Pacer(burst=3, rate=2.0, now=0.0)
+    assert [pacer.take(0.0) for _ in range(4)] == [True, True, True, False]
+    assert pacer.wait() == pytest.approx(0.5)
+    assert not pacer.take(0.4)
+    assert pacer.take(0.5)
+    assert pacer.take(100.0) and pacer.tokens == pytest.approx(2.0)  # refills only up to the burst

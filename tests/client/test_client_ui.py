@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -79,11 +81,17 @@ class Harness:
 
 @contextlib.asynccontextmanager
 async def running(
-    port: int, nick: str = "alice", rooms: tuple[str, ...] = ("#lobby",), columns: int = 80
+    port: int,
+    nick: str = "alice",
+    rooms: tuple[str, ...] = ("#lobby",),
+    columns: int = 80,
+    ping_timeout: float = 90.0,
 ) -> AsyncIterator[Harness]:
     with create_pipe_input() as keys:
         session = Session(nick, channels=list(rooms), server_label=f"127.0.0.1:{port}")
-        timing = Timing(backoff_min=0.05, backoff_max=0.2, ping_interval=0.2, quit_timeout=1.0)
+        timing = Timing(
+            backoff_min=0.05, backoff_max=0.2, ping_interval=0.2, ping_timeout=ping_timeout, quit_timeout=1.0
+        )
         app = ChatApp(
             session, Endpoint("127.0.0.1", port), input=keys, output=SizedOutput(30, columns), timing=timing
         )
@@ -323,3 +331,25 @@ def test_ctrl_c_quits_cleanly_with_a_quit_message(chatd: ChatdProcess) -> None:
 
     asyncio.run(scenario())
 
+
+
+def test_stalled_server_never_freezes_the_ui_and_ping_timeout_reconnects(chatd: ChatdProcess) -> None:
+    async def scenario() -> None:
+        assert chatd.proc is not None
+        async with running(chatd.port, ping_timeout=0.8) as h:
+            await h.until(lambda: h.session.lag is not None, "lag measured")
+            await h.shows("lag ")
+            os.kill(chatd.proc.pid, signal.SIGSTOP)  # the server stops answering, the socket stays up
+            try:
+                h.type("/help" + ENTER)
+                await h.shows("Commands (/help command for one)")
+                h.type("typing still works")
+                await h.shows("[#lobby] typing still works")
+                await h.until(lambda: any("ping timeout" in t for _, t in h.lines("#lobby")), "timeout noticed " + repr(h.lines("#lobby")[-3:]) + h.screen())
+                await h.shows("reconnecting")
+            finally:
+                os.kill(chatd.proc.pid, signal.SIGCONT)
+            await h.until(lambda: h.session.state is ConnState.CONNECTED and h.joined("#lobby"), "back")
+            assert any("Reconnected" in t for _, t in h.lines("#lobby"))
+
+    asyncio.run(scenario())

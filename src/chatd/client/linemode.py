@@ -96,7 +96,9 @@ async def run(
 
     token = f"eof{int(time.time() * 1000)}"
     session.send_ping(time.time(), token)
-    if not await waiter.until(lambda: token in session.acked or not alive(), ACK_TIMEOUT):
+    # Pacing may still hold lines back: allow for them on top of the round trip.
+    timeout = ACK_TIMEOUT + transport.queued / transport.timing.send_rate
+    if not await waiter.until(lambda: token in session.acked or not alive(), timeout):
         return await _fail(transport, task, "server did not acknowledge", stderr)
     if token not in session.acked:
         return await _fail(transport, task, "connection lost before the server acknowledged", stderr)

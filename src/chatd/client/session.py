@@ -408,6 +408,11 @@ class Session:
         self.send("PING", token)
         return token
 
+    @property
+    def ping_outstanding(self) -> bool:
+        """A lag PING is waiting for its PONG (no new one is sent meanwhile)."""
+        return self._ping_token is not None
+
     def ping_overdue(self, now: float, timeout: float) -> bool:
         return self._ping_token is not None and now - self._ping_sent > timeout
 

@@ -14,6 +14,7 @@ import contextlib
 import socket
 import ssl
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -46,6 +47,32 @@ class Timing:
     backoff_min: float = 1.0
     backoff_max: float = 60.0
     quit_timeout: float = 1.0
+    # Output pacing, kept under chatd's default flood limit (20 lines at once, then 5/s):
+    # a long paste or a big line-mode input trickles out instead of being held or cut off.
+    send_burst: int = 15
+    send_rate: float = 4.0
+
+
+class Pacer:
+    """A token bucket for outgoing lines; `now` comes from the caller (monotonic seconds)."""
+
+    def __init__(self, burst: int, rate: float, now: float) -> None:
+        self.burst = float(burst)
+        self.rate = rate
+        self.tokens = float(burst)
+        self.stamp = now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+    def wait(self) -> float:
+        """Seconds until the next token."""
+        return max(0.0, 1.0 - self.tokens) / self.rate
 
 
 def describe(exc: BaseException, endpoint: Endpoint) -> str:
@@ -91,7 +118,10 @@ class Transport:
         self._writer: asyncio.StreamWriter | None = None
         self._stopping = asyncio.Event()
         self._flush_scheduled = False
+        self._queue: deque[bytes] = deque()
+        self._pacer: Pacer | None = None
         self._last_ping = 0.0
+        self._dropped: str | None = None
         session.wakeup = self._schedule_flush
 
     # ----------------------------------------------------------- main loop
@@ -127,13 +157,17 @@ class Transport:
         except (TimeoutError, OSError, ssl.SSLError) as exc:
             return False, describe(exc, self.endpoint)
         self._writer = writer
+        self._queue.clear()
+        self._pacer = Pacer(self.timing.send_burst, self.timing.send_rate, self._mono())
         self.session.connection_made(self.clock())
         self._flush()
         self.on_change()
+        self._dropped = None
         pinger = asyncio.create_task(self._pinger(writer))
         registered = False
         try:
             reason = await self._read_loop(reader)
+            reason = self._dropped or reason
         finally:
             registered = self.session.registered
             pinger.cancel()
@@ -178,16 +212,25 @@ class Transport:
     async def _pinger(self, writer: asyncio.StreamWriter) -> None:
         """Measure lag every ping_interval; drop a connection whose PONG never comes."""
         self._last_ping = 0.0
+        started = self.clock()
         tick = min(1.0, self.timing.ping_interval)
         while True:
             await asyncio.sleep(tick)
             now = self.clock()
             if self.session.ping_overdue(now, self.timing.ping_timeout):
-                writer.transport.abort()
+                self._drop(writer, f"ping timeout (no answer in {self.timing.ping_timeout:g} s)")
                 return
-            if self.session.registered and now - self._last_ping >= self.timing.ping_interval:
+            if not self.session.registered and now - started > self.timing.ping_timeout:
+                self._drop(writer, f"registration timed out after {self.timing.ping_timeout:g} s")
+                return
+            due = now - self._last_ping >= self.timing.ping_interval
+            if self.session.registered and due and not self.session.ping_outstanding:
                 self._last_ping = now
                 self.session.send_ping(now)
+
+    def _drop(self, writer: asyncio.StreamWriter, reason: str) -> None:
+        self._dropped = reason
+        writer.transport.abort()
 
     # -------------------------------------------------------------- output
 
@@ -197,14 +240,32 @@ class Transport:
             with contextlib.suppress(RuntimeError):  # no running loop: flushed by the next read
                 asyncio.get_running_loop().call_soon(self._flush)
 
+    @staticmethod
+    def _mono() -> float:
+        return asyncio.get_running_loop().time()
+
+    @property
+    def queued(self) -> int:
+        """Lines held back by pacing."""
+        return len(self._queue)
+
     def _flush(self) -> None:
+        """Write what the session queued, as fast as pacing allows; re-arm for the rest."""
         self._flush_scheduled = False
-        messages = self.session.pull_outgoing()
-        writer = self._writer
-        if writer is None or writer.is_closing():
+        self._queue.extend(encode(m) for m in self.session.pull_outgoing())
+        writer, pacer = self._writer, self._pacer
+        if writer is None or writer.is_closing() or pacer is None:
+            self._queue.clear()
             return
-        if messages:
-            writer.write(b"".join(encode(m) for m in messages))
+        now = self._mono()
+        out: list[bytes] = []
+        while self._queue and pacer.take(now):
+            out.append(self._queue.popleft())
+        if out:
+            writer.write(b"".join(out))
+        if self._queue:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_later(pacer.wait(), self._flush)
 
     # ---------------------------------------------------------------- stop
 
@@ -212,6 +273,8 @@ class Transport:
         """Send QUIT, give the server a moment to close, then stop for good."""
         writer = self._writer
         self.session.quitting(message)
+        if self._pacer is not None:
+            self._pacer.tokens += len(self._queue) + 1  # what is still queued, then QUIT, goes now
         self._flush()
         if writer is not None and not writer.is_closing():
             with contextlib.suppress(Exception):
