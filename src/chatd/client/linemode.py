@@ -81,6 +81,8 @@ async def run(
         return buf is not None and buf.joined
 
     if not await waiter.until(lambda: joined() or not alive(), JOIN_TIMEOUT) or not joined():
+        if not session.welcomed:
+            return await _fail(transport, task, f"cannot connect to {endpoint.label}", stderr)
         return await _fail(transport, task, f"could not join {room}", stderr)
 
     loop = asyncio.get_running_loop()

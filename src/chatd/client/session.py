@@ -222,6 +222,7 @@ class Session:
         self.state = ConnState.DISCONNECTED
         self.retry_at: float | None = None
         self.registered = False
+        self.welcomed = False  # registered at least once (never reset)
         self.isupport = ISupport()
         self.caps: set[str] = set()
         self.lag: float | None = None
@@ -494,6 +495,7 @@ class Session:
     def _on_welcome(self, msg: Message, now: float) -> None:
         self.nick = msg.param(0, self.nick)
         self.registered = True
+        self.welcomed = True
         self.state = ConnState.CONNECTED
         self.retry_at = None
         self._cap_negotiating = False

@@ -1,0 +1,119 @@
+"""--tls: the real chat-client through a TLS terminator (self-signed certificate) in front of
+a real chatd, which itself speaks plain TCP."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import ssl
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from client_helpers import DEADLINE, ChatdProcess, RawClient, client_env
+
+pytestmark = pytest.mark.e2e
+CLIENT = [sys.executable, "-m", "chatd.client"]
+
+
+class TlsTerminator:
+    """Accepts TLS on a loopback port and relays the plain bytes to chatd, in its own loop."""
+
+    def __init__(self, upstream_port: int, cert: Path, key: Path) -> None:
+        self.upstream_port = upstream_port
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        self.loop = asyncio.new_event_loop()
+        self.port = 0
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> TlsTerminator:
+        self.thread.start()
+        if not self.ready.wait(DEADLINE):
+            raise RuntimeError("TLS terminator did not start")
+        return self
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        server = self.loop.run_until_complete(
+            asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.context)
+        )
+        self.port = server.sockets[0].getsockname()[1]
+        self.ready.set()
+        self.loop.run_forever()
+        server.close()
+        self.loop.run_until_complete(server.wait_closed())
+        self.loop.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (OSError, ssl.SSLError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(DEADLINE)
+
+
+@pytest.fixture
+def tls_port(chatd: ChatdProcess, tmp_path: Path) -> Iterator[int]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+        timeout=DEADLINE,
+    )  # fmt: skip
+    terminator = TlsTerminator(chatd.port, cert, key).start()
+    yield terminator.port
+    terminator.stop()
+
+
+def test_tls_with_insecure_accepts_a_self_signed_server(chatd: ChatdProcess, tls_port: int) -> None:
+    bob = RawClient(chatd.port, "bob")
+    try:
+        bob.join("#lobby")
+        result = subprocess.run(
+            [*CLIENT, "--tls", "--insecure", f"sec@localhost:{tls_port}"],
+            input=b"over tls\n",
+            capture_output=True,
+            timeout=DEADLINE,
+            env=client_env(),
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr.decode()
+        bob.expect(r":sec!\S+ PRIVMSG #lobby :over tls")
+    finally:
+        bob.close()
+
+
+def test_tls_refuses_an_unverified_certificate_with_a_clear_message(tls_port: int) -> None:
+    result = subprocess.run(
+        [*CLIENT, "--tls", f"sec@localhost:{tls_port}"],
+        input=b"never sent\n",
+        capture_output=True,
+        timeout=DEADLINE,
+        env=client_env(),
+        check=False,
+    )
+    err = result.stderr.decode()
+    assert result.returncode == 1
+    assert "TLS error" in err and "CERTIFICATE_VERIFY_FAILED" in err and "Traceback" not in err
