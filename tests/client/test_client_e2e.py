@@ -158,6 +158,24 @@ def test_real_terminal_session_two_rooms_and_a_private_buffer(chatd: ChatdProces
         tmux.keys("/me waves back", "Enter")
         bob.expect(r"PRIVMSG bob :\x01ACTION waves back\x01")
         tmux.shows("* alice waves back")
+        # A real bracketed paste of five lines asks first.
+        tmux.keys("M-2")
+        tmux.run("set-buffer", "one\ntwo\nthree\nfour\nfive")
+        tmux.run("paste-buffer", "-p", "-t", tmux.target)
+        tmux.shows("Send 5 pasted lines to #lobby? [y]es / [n]o")
+        tmux.keys("y")
+        for word in ("one", "two", "three", "four", "five"):
+            bob.expect(rf"PRIVMSG #lobby :{word}$")
+        # Resizing redraws at the new size, wrapping long lines to it.
+        bob.send("PRIVMSG #lobby :" + "a fairly long line of words " * 4)
+        tmux.shows("a fairly long line")
+        tmux.run("resize-window", "-t", tmux.target, "-x", "50", "-y", "20")
+
+        def redrawn() -> bool:
+            rows = tmux.capture().split("\n")
+            return len(rows) >= 20 and rows[19].startswith("[#lobby]") and rows[18].startswith(" alice @")
+
+        wait_for(redrawn, what="status and input lines redrawn at 50x20")
         tmux.keys("C-c")
         tmux.shows("CLIENT-EXITED:0")
         bob.expect(r":alice!\S+ QUIT")

@@ -104,9 +104,10 @@ def test_nick_in_use_during_registration_falls_back_and_says_so() -> None:
     assert sent(s) == ["NICK alice_"]
     feed(s, ":srv 433 * alice_ :Nickname is already in use")
     assert sent(s) == ["NICK alice__"]
-    feed(s, ":srv 001 alice__ :Welcome")
+    feed(s, ":srv 001 alice__ :Welcome", ":alice__!u@h JOIN #lobby")
     assert s.nick == "alice__"
     assert any("alice is taken" in t for t in texts(s, ""))
+    assert "Your nick is alice__: alice was taken" in texts(s, "#lobby")[-1]
 
 
 def test_nick_fallback_respects_nicklen() -> None:

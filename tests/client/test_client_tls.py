@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from client_helpers import DEADLINE, ChatdProcess, RawClient, client_env
 
 pytestmark = pytest.mark.e2e

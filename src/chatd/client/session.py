@@ -243,7 +243,7 @@ class Session:
         self._switch_on_join: set[str] = set()
         self._rejoin: list[str] = []
         self._reconnecting = False
-        self._motd: list[str] = []
+        self._nick_note = ""
 
     # ------------------------------------------------------------------ buffers
 
@@ -507,6 +507,9 @@ class Session:
         elif self.autojoin:
             self._switch_on_join.add(fold(self.autojoin[0]))
         self._reconnecting = False
+        if fold(self.nick) != fold(self.wanted_nick):
+            self._nick_note = f"Your nick is {self.nick}: {self.wanted_nick} was taken (/nick to change it)"
+            self.info(self._nick_note, now, self.server_buffer)
         for room in rooms:
             self.send("JOIN", room)
         self._rejoin = []
@@ -611,6 +614,9 @@ class Session:
             buf.joined = True
             buf.members.clear()
             self.log(buf, now, Kind.JOIN, f"You joined {channel}", nick=nick, own=True)
+            if self._nick_note:
+                self.info(self._nick_note, now, buf)
+                self._nick_note = ""
             if buf.key in self._switch_on_join:
                 self._switch_on_join.discard(buf.key)
                 self.switch(buf.key)
