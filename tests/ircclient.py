@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 import socket
+import ssl
 import threading
 import time
 from typing import Callable
 
 from chatd.net.listener import open_listener
 from chatd.net.reactor import Reactor
+from chatd.net.tls import server_context
 from chatd.proto.message import Message, parse
 from chatd.server.config import build
 from chatd.server.state import ServerState
@@ -36,6 +38,7 @@ class RunningServer:
         self.state = reactor.state
         self.thread = thread
         self.port = reactor.ports[0]
+        self.tls_port = reactor.ports[1] if len(reactor.ports) > 1 else None
 
     def client(self, nick: str | None = None, **kw) -> "Client":
         c = Client(self.port, **kw)
@@ -54,8 +57,12 @@ def start_server(**settings) -> RunningServer:
     settings.setdefault("port", 0)
     config = build(settings)
     sock = open_listener(config.host, config.port)
+    tls = []
+    if config.tls_cert:
+        context = server_context(config.tls_cert, config.tls_key)
+        tls.append((open_listener(config.host, 0), context))
     state = ServerState(config, time.time(), msgid_prefix="t-")
-    reactor = Reactor(state, [sock])
+    reactor = Reactor(state, [sock], tls)
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -73,8 +80,11 @@ def start_server(**settings) -> RunningServer:
 class Client:
     """A raw IRC client on a blocking socket; every wait has a deadline."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int, host: str = "127.0.0.1", tls: "ssl.SSLContext | None" = None
+                 ) -> None:
         self.sock = socket.create_connection((host, port), timeout=DEADLINE)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
         self.buf = b""
         self.lines: list[str] = []  # every line received, in order
         self.seen = 0  # lines already consumed by expect()
@@ -92,7 +102,7 @@ class Client:
         self.sock.settimeout(max(timeout, 0.001))
         try:
             data = self.sock.recv(65536)
-        except socket.timeout:
+        except (socket.timeout, ssl.SSLWantReadError):
             return False
         except ConnectionResetError:
             data = b""

@@ -110,7 +110,8 @@ def _low_fd_limit() -> None:
 
 
 def test_emfile_backs_off_and_existing_clients_keep_chatting(proc_factory):
-    proc = proc_factory("--no-flood-limit", preexec=_low_fd_limit)
+    proc = proc_factory("--no-flood-limit", "--max-per-ip", "1000", "--ip-connect-burst", "1000",
+                        preexec=_low_fd_limit)
     alice = Client(proc.port)
     alice.register("alice")
     bob = Client(proc.port)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import ssl
 from collections import deque
 from selectors import EVENT_READ, EVENT_WRITE
 from typing import TYPE_CHECKING
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("chatd")
 
 RECV_SIZE = 65536
+TLS_READ_MAX = 4 * RECV_SIZE  # decrypted bytes taken per wake-up before others get a turn
+_TLS_WANT = (ssl.SSLWantReadError, ssl.SSLWantWriteError)
 LINGER = 2.0  # seconds a closing connection may take to drain its last lines
 
 
@@ -37,13 +40,15 @@ def _reason(exc: OSError) -> str:
 
 
 class Connection:
-    __slots__ = ("reactor", "sock", "host", "user", "reader", "out", "out_len", "flagged",
+    __slots__ = ("reactor", "sock", "host", "tls", "user", "reader", "out", "out_len", "flagged",
                  "writing", "closing", "closed", "overflowed", "pending", "timer", "wake")
 
-    def __init__(self, reactor: Reactor, sock: socket.socket, host: str, max_line: int) -> None:
+    def __init__(self, reactor: Reactor, sock: socket.socket, host: str, max_line: int,
+                 tls: bool = False) -> None:
         self.reactor = reactor
         self.sock = sock
         self.host = host
+        self.tls = tls
         self.user: User = None  # type: ignore[assignment]  # set right after construction
         self.reader = LineReader(max_line)
         self.out: list[bytes] = []
@@ -67,7 +72,7 @@ class Connection:
 
     def on_readable(self) -> None:
         try:
-            data = self.sock.recv(RECV_SIZE)
+            data = self._recv_tls() if self.tls else self.sock.recv(RECV_SIZE)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
@@ -86,6 +91,33 @@ class Connection:
                 self.pending = deque()
             self.pending.extend(lines)
             self.process_pending()
+
+    def _recv_tls(self) -> bytes:
+        """Read TLS records until the socket has no more, bounded per wake-up.
+
+        Decrypted bytes left inside the TLS object (`pending()`) do not make the socket
+        readable again, so a connection stopped by the bound is put on the reactor's ready list.
+        """
+        sock: ssl.SSLSocket = self.sock  # type: ignore[assignment]
+        chunks = []
+        total = 0
+        while total < TLS_READ_MAX:
+            try:
+                chunk = sock.recv(RECV_SIZE)
+            except _TLS_WANT:
+                break
+            if not chunk:
+                if not chunks:
+                    return b""
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        else:
+            if sock.pending():
+                self.reactor.ready.append(self)
+        if not chunks:
+            raise BlockingIOError
+        return b"".join(chunks)
 
     def _handle_all(self, lines: list[Line]) -> None:
         state = self.reactor.state
@@ -143,7 +175,7 @@ class Connection:
             data = out[0] if len(out) == 1 else b"".join(out)
             try:
                 sent = self.sock.send(data)
-            except (BlockingIOError, InterruptedError):
+            except (BlockingIOError, InterruptedError, *_TLS_WANT):
                 sent = 0
             except OSError as exc:
                 self.lost(_reason(exc))

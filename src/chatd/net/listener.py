@@ -9,6 +9,8 @@ from selectors import EVENT_READ
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import ssl
+
     from .reactor import Reactor
 
 log = logging.getLogger("chatd")
@@ -41,11 +43,13 @@ def peer_host(address: tuple) -> str:
 
 
 class Listener:
-    __slots__ = ("reactor", "sock", "backoff", "paused", "complained")
+    __slots__ = ("reactor", "sock", "tls", "backoff", "paused", "complained")
 
-    def __init__(self, reactor: Reactor, sock: socket.socket) -> None:
+    def __init__(self, reactor: Reactor, sock: socket.socket,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.reactor = reactor
         self.sock = sock
+        self.tls = tls
         self.backoff = BACKOFF_START
         self.paused = False
         self.complained = False
@@ -67,7 +71,7 @@ class Listener:
                 continue  # ECONNABORTED and friends: that one client is gone, keep accepting
             self.backoff = BACKOFF_START
             self.complained = False
-            self.reactor.add_connection(sock, peer_host(address))
+            self.reactor.add_connection(sock, peer_host(address), self)
 
     def _pause(self, exc: OSError) -> None:
         """Stop accepting for a while instead of spinning on a listener that stays readable."""

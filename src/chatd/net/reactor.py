@@ -17,16 +17,21 @@ import time
 from selectors import EVENT_READ
 from typing import TYPE_CHECKING
 
+from ..server.admission import Admission
 from .connection import Connection
 from .listener import Listener
 from .timers import TimerHeap
+from .tls import Handshake, wrap
 
 if TYPE_CHECKING:
+    import ssl
+
     from ..server.state import ServerState
 
 log = logging.getLogger("chatd")
 
 SHUTDOWN_FLUSH = 2.0  # seconds allowed to deliver the ERROR lines at shutdown
+PRUNE_INTERVAL = 60.0  # seconds between clean-ups of per-address admission state
 
 
 class _Waker:
@@ -56,7 +61,8 @@ class _Waker:
 
 
 class Reactor:
-    def __init__(self, state: ServerState, listeners: list[socket.socket]) -> None:
+    def __init__(self, state: ServerState, listeners: list[socket.socket],
+                 tls_listeners: list[tuple[socket.socket, ssl.SSLContext]] = ()) -> None:
         self.state = state
         config = state.config
         self.sendq = config.sendq
@@ -68,12 +74,16 @@ class Reactor:
         self.dirty: list[Connection] = []
         self.overflowed: list[Connection] = []
         self.stopping = False
+        self.admission = Admission(config)
+        self.ready: list[Connection] = []  # TLS connections with decrypted bytes left to read
         self.listeners = [Listener(self, sock) for sock in listeners]
+        self.listeners += [Listener(self, sock, context) for sock, context in tls_listeners]
         for listener in self.listeners:
             self.selector.register(listener.sock, EVENT_READ, listener)
         self._waker = _Waker()
         self.selector.register(self._waker.rsock, EVENT_READ, self._waker)
         self._clock()
+        self.timers.call_at(state.now + PRUNE_INTERVAL, self._prune)
 
     @property
     def ports(self) -> list[int]:
@@ -93,6 +103,7 @@ class Reactor:
                     key.data.on_event(mask)
                 except Exception:
                     self._contain(key.data)
+            self.run_ready()
             self.timers.run_due(now)
             self.reap_overflowed()
         self._shutdown()
@@ -109,7 +120,7 @@ class Reactor:
         return now
 
     def _timeout(self) -> float | None:
-        if self.overflowed or self.dirty:
+        if self.overflowed or self.dirty or self.ready:
             return 0.0
         deadline = self.timers.next_deadline()
         if deadline is None:
@@ -126,6 +137,17 @@ class Reactor:
                 if not conn.closed:
                     conn.flush()
 
+    def run_ready(self) -> None:
+        batch = self.ready
+        self.ready = []
+        for conn in batch:
+            if not conn.closing:
+                conn.on_readable()
+
+    def _prune(self) -> None:
+        self.admission.prune(self.state.now)
+        self.timers.call_at(self.state.now + PRUNE_INTERVAL, self._prune)
+
     def reap_overflowed(self) -> None:
         """Drop clients whose output queue passed the sendq limit during this iteration."""
         while self.overflowed:
@@ -138,25 +160,44 @@ class Reactor:
 
     # -- connections ---------------------------------------------------------------------------
 
-    def add_connection(self, sock: socket.socket, host: str) -> None:
+    def add_connection(self, sock: socket.socket, host: str, listener: Listener) -> None:
+        """A socket fresh from accept(): admit it, then handshake (TLS) or serve it at once."""
+        refusal = None
         if len(self.connections) >= self.max_clients:
-            _refuse(sock, host, "Server is full")
-            log.warning("refused %s: server is full (%d clients)", host, len(self.connections))
+            refusal = "Server is full"
+        else:
+            refusal = self.admission.admit(host, self.state.now)
+        if refusal is not None:
+            _refuse(sock, host, refusal)
+            log.info("refused %s: %s", host, refusal)
             return
         sock.setblocking(False)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass  # not TCP (a UNIX socket in tests, say)
-        conn = Connection(self, sock, host, self.max_line)
+        if listener.tls is not None:
+            Handshake(self, wrap(listener.tls, sock), host)
+        else:
+            self.open_connection(sock, host, tls=False)
+
+    def open_connection(self, sock: socket.socket, host: str, tls: bool) -> None:
+        conn = Connection(self, sock, host, self.max_line, tls)
         conn.user = self.state.connect(conn.write, conn.close, host)
         self.connections.add(conn)
         self.selector.register(sock, EVENT_READ, conn)
         conn.on_timer()  # arms the registration and keepalive timer
-        log.info("connect %s (%d connections)", host, len(self.connections))
+        log.info("connect %s%s (%d connections)", host, " (TLS)" if tls else "",
+                 len(self.connections))
+        if tls:
+            conn.on_readable()  # the client's first lines may have come with the handshake
+
+    def release(self, host: str) -> None:
+        self.admission.release(host, self.state.now)
 
     def forget(self, conn: Connection) -> None:
         self.connections.discard(conn)
+        self.release(conn.host)
         try:
             self.selector.unregister(conn.sock)
         except (KeyError, ValueError):

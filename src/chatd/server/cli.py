@@ -14,6 +14,7 @@ from typing import Any, Sequence
 from .. import __version__
 from ..net.listener import open_listener
 from ..net.reactor import Reactor
+from ..net.tls import server_context
 from .config import Config, ConfigError, build, load_toml
 from .passwords import hash_password
 from .state import ServerState
@@ -52,6 +53,15 @@ def parser() -> argparse.ArgumentParser:
       help=f"lines per second after the burst (default {d.flood_rate:g})")
     a("--no-flood-limit", dest="flood_limit", action="store_false", default=None,
       help="turn off flood control (for benchmarks)")
+    a("--tls-cert", metavar="FILE", help="TLS certificate chain (PEM); enables the TLS listener")
+    a("--tls-key", metavar="FILE", help="TLS private key (PEM)")
+    a("--tls-port", type=int, help=f"TLS port (default {d.tls_port})")
+    a("--max-per-ip", type=int,
+      help=f"simultaneous connections from one address (default {d.max_per_ip})")
+    a("--ip-connect-burst", type=int, metavar="N",
+      help=f"connections one address may open at once (default {d.ip_connect_burst})")
+    a("--ip-connect-rate", type=float, metavar="PER_S",
+      help=f"connections per second per address after that (default {d.ip_connect_rate:g})")
     a("--log-level", help=f"DEBUG, INFO, WARNING or ERROR (default {d.log_level})")
     a("--hash-password", action="store_true",
       help="read a password from the terminal (or stdin), print its hash for the [opers] "
@@ -96,15 +106,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chatd: cannot read MOTD file {config.motd}", file=sys.stderr)
         return 2
     try:
-        sock = open_listener(config.host, config.port)
+        context = server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
+    except (OSError, ValueError) as exc:
+        print(f"chatd: cannot load TLS certificate/key: {exc}", file=sys.stderr)
+        return 2
+    try:
+        plain = [open_listener(config.host, config.port)]
+        tls = [(open_listener(config.host, config.tls_port), context)] if context else []
     except OSError as exc:
-        where = f"{config.host or '*'}:{config.port}"
-        print(f"chatd: cannot listen on {where}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"chatd: cannot listen on {config.host or '*'}: {exc.strerror or exc}",
+              file=sys.stderr)
         return 1
     raise_fd_limit()
     state = ServerState(config, time.time(), msgid_prefix=os.urandom(4).hex() + "-")
-    reactor = Reactor(state, [sock])
-    log.info("chatd %s listening on %s port %d", __version__, config.host or "*", reactor.ports[0])
+    reactor = Reactor(state, plain, tls)
+    ports = reactor.ports
+    log.info("chatd %s listening on %s port %d%s", __version__, config.host or "*", ports[0],
+             f", TLS port {ports[1]}" if tls else "")
     reactor.run()
     log.info("stopped")
     return 0

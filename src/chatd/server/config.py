@@ -47,18 +47,34 @@ class Config:
     default_channels: list[str] = field(default_factory=list)
     opers: dict[str, str] = field(default_factory=dict)  # name -> password hash
     log_level: str = "INFO"
+    # TLS: a second listener in the same reactor when a certificate and key are given
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_port: int = 6697
+    tls_handshake_timeout: float = 10.0
+    # Admission: what one address may open, and what a connection may do before registering
+    max_per_ip: int = 50  # simultaneous connections from one address
+    ip_connect_burst: int = 20  # connections one address may open at once...
+    ip_connect_rate: float = 2.0  # ...then this many per second
+    unregistered_max_lines: int = 40  # lines before registration completes
 
     def validate(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port {self.port} is out of range 0-65535")
-        positive = ("max_clients", "sendq", "flood_burst", "flood_max_queue", "nicklen",
+        positive = ("max_clients", "sendq", "max_per_ip", "ip_connect_burst",
+                    "unregistered_max_lines", "flood_burst", "flood_max_queue", "nicklen",
                     "channellen", "topiclen", "kicklen", "awaylen", "max_targets", "max_channels")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.replace('_', '-')} must be positive")
-        for name in ("ping_interval", "ping_timeout", "registration_timeout", "flood_rate"):
+        for name in ("ping_interval", "ping_timeout", "registration_timeout", "flood_rate",
+                     "tls_handshake_timeout", "ip_connect_rate"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.replace('_', '-')} must be positive")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("tls-cert and tls-key go together")
+        if not 0 <= self.tls_port <= 65535:
+            raise ConfigError(f"tls-port {self.tls_port} is out of range 0-65535")
         if self.line_length < 64:
             raise ConfigError("line-length must be at least 64")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

@@ -116,6 +116,11 @@ class ServerState:
         if user.gone:
             return
         user.last_seen = self.now
+        if not user.registered:
+            user.early_lines += 1
+            if user.early_lines > self.config.unregistered_max_lines:
+                self.disconnect(user, "Excess Flood", "Too many lines before registration")
+                return
         if not self._within_limits(user, raw):
             return
         try:

@@ -26,7 +26,7 @@ class User:
         "write", "close", "host", "nick", "key", "username", "realname", "modes", "channels",
         "caps", "tag_view", "cap_version", "negotiating", "registered", "gone", "away",
         "pass_given", "oper_name", "connected_at", "signon", "last_seen", "last_spoke",
-        "ping_sent", "flood", "invited", "prefix", "__weakref__",
+        "ping_sent", "flood", "invited", "prefix", "early_lines", "__weakref__",
     )
 
     def __init__(
@@ -63,6 +63,7 @@ class User:
         self.ping_sent: float | None = None
         self.flood = flood
         self.invited: set[str] | None = None  # channel keys this user was invited to
+        self.early_lines = 0  # lines received before registration completed
         self.prefix = "*"  # nick!user@host, kept current by set_nick and set_username
 
     def __repr__(self) -> str:

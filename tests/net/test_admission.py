@@ -1,0 +1,70 @@
+"""Per-address admission over real sockets, and the sans-IO policy table."""
+
+from __future__ import annotations
+
+from chatd.server.admission import Admission
+from chatd.server.config import Config
+from ircclient import Client, make_state, wait_for
+
+
+def test_policy_counts_and_refills():
+    adm = Admission(Config(max_per_ip=3, ip_connect_burst=2, ip_connect_rate=1.0))
+    assert adm.admit("a", 0.0) is None
+    assert adm.admit("a", 0.0) is None
+    assert "too fast" in adm.admit("a", 0.0)
+    assert adm.admit("b", 0.0) is None  # addresses are independent
+    assert adm.admit("a", 1.0) is None  # one token back after a second
+    assert "Too many connections" in adm.admit("a", 5.0)  # three open
+    adm.release("a", 5.0)
+    assert adm.admit("a", 5.0) is None
+
+
+def test_table_forgets_idle_addresses():
+    adm = Admission(Config(ip_connect_burst=2, ip_connect_rate=1.0))
+    for i in range(100):
+        adm.admit(f"10.0.0.{i}", 0.0)
+        adm.release(f"10.0.0.{i}", 0.0)
+    adm.prune(10.0)
+    assert len(adm) == 0
+
+
+def test_too_many_from_one_address_get_error(server_factory):
+    server = server_factory(max_per_ip=2)
+    a = server.client("a")
+    b = server.client("b")
+    c = Client(server.port)
+    c.expect("^ERROR :Closing Link: 127.0.0.1 .Too many connections from your address")
+    c.wait_closed()
+    b.close()
+    wait_for(lambda: server.state.connections == 1)
+    server.client("c")  # a slot is free again
+    a.sync()
+
+
+def test_connection_rate_per_address(server_factory):
+    server = server_factory(ip_connect_burst=3, ip_connect_rate=0.01)
+    clients = [Client(server.port) for _ in range(3)]
+    late = Client(server.port)
+    late.expect("^ERROR :Closing Link: .*Connecting too fast")
+    for c in clients:
+        c.close()
+
+
+def test_unregistered_connection_has_a_small_line_budget():
+    state = make_state(unregistered_max_lines=5)
+    from ircclient import Scripted
+
+    c = Scripted(state)
+    for i in range(5):
+        c.send(f"PING {i}")
+    assert not c.sink.closed
+    lines = c.send("PING 6")
+    assert c.sink.closed and any("Too many lines before registration" in l for l in lines)
+
+
+def test_slow_loris_is_dropped_by_the_registration_timeout(server_factory):
+    server = server_factory(registration_timeout=0.3)
+    loris = Client(server.port)
+    loris.send_raw(b"NICK lor")  # and never a newline
+    loris.expect("^ERROR :Closing Link: .*Registration timeout")
+    loris.wait_closed()
