@@ -97,6 +97,17 @@ def test_library_joins_and_receives_messages(server, library_client):
     assert topic.arguments == ["set by the library"]
     assert raw.expect(r" TOPIC ").params == ["#lobby", "set by the library"]
 
+    raw.send("PART #lobby :brb")
+    part = pump_until(reactor, lambda: rec.of("part"), "the PART")[0]
+    assert part.source.nick == "rawbob" and part.target == "#lobby"
+    assert part.arguments == ["brb"]
+    raw.join("#lobby")
+    conn.kick("#lobby", "rawbob", "testing kicks")
+    kick = pump_until(reactor, lambda: rec.of("kick"), "the KICK")[0]
+    assert kick.target == "#lobby" and kick.arguments == ["rawbob", "testing kicks"]
+    assert raw.expect(r" KICK ").params == ["#lobby", "rawbob", "testing kicks"]
+    raw.join("#lobby")
+
     raw.send("NICK robert")
     nick = pump_until(reactor, lambda: rec.of("nick"), "the NICK change")[0]
     assert nick.source.nick == "rawbob" and nick.target == "robert"
