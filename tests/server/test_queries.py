@@ -232,3 +232,12 @@ def test_quit_reason_reaches_peers_once():
     assert state.find_user("bob") is None and b.sink.closed
     registered(state, "carol").send("JOIN #two")
     assert numerics(a.take()) == ["JOIN"]
+
+
+@pytest.mark.parametrize("line", ["QUIT", "QUIT :"])
+def test_quit_without_reason_is_quit_colon(line):
+    # Modern IRC docs: the "Quit: " prefix applies even if <reason> is empty.
+    state = make_state()
+    a, b = room(state, "alice", "bob")
+    b.send(line)
+    assert msgs(a.take()) == msgs([":bob!~u@127.0.0.1 QUIT :Quit: "])

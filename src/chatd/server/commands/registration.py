@@ -184,4 +184,4 @@ def handle_pong(state: ServerState, user: User, msg: Message) -> None:
 
 def handle_quit(state: ServerState, user: User, msg: Message) -> None:
     reason = msg.params[0][: state.config.kicklen] if msg.params else ""
-    state.disconnect(user, f"Quit: {reason}" if reason else "Quit")
+    state.disconnect(user, f"Quit: {reason}")  # "Quit: " even when empty (Modern IRC docs)
