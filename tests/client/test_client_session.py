@@ -378,3 +378,39 @@ def test_output_pacer_allows_a_burst_then_a_steady_rate() -> None:
     assert not pacer.take(0.4)
     assert pacer.take(0.5)
     assert pacer.take(100.0) and pacer.tokens == pytest.approx(2.0)  # refills only up to the burst
+
+
+def test_whois_replies_are_readable_in_the_current_buffer() -> None:
+    s = joined(registered())
+    feed(
+        s,
+        ":srv 311 alice bob ~bob 127.0.0.1 * :Bob B",
+        ":srv 317 alice bob 42 1700000000 :seconds idle, signon time",
+        ":srv 318 alice bob :End of /WHOIS list",
+    )
+    got = texts(s, "#lobby")[-3:]
+    assert got[0] == "bob is ~bob@127.0.0.1 (Bob B)"
+    assert got[1].startswith("bob: idle 42 s, signed on 2023-11-")
+    assert got[2] == "bob: End of /WHOIS list"
+
+
+def test_nick_fallback_gives_up_after_a_while_and_nick_works_before_welcome() -> None:
+    s = Session("averyveryverylongnickname")
+    s.connection_made(NOW)
+    sent(s)
+    tried = []
+    for _ in range(20):
+        feed(s, f":srv 432 * {s.nick} :Erroneous nickname")
+        tried += sent(s)
+    assert len(tried) == 12 and all(len(t.split()[1]) <= 9 for t in tried[5:])
+    assert "no fallback left" in s.server_buffer.lines[-1].text
+    s.change_nick("short", NOW)
+    assert sent(s) == ["NICK short"]
+
+
+def test_nick_while_disconnected_is_kept_for_the_next_connection() -> None:
+    s = Session("alice")
+    s.change_nick("bob", NOW)
+    assert sent(s) == [] and s.wanted_nick == "bob"
+    s.connection_made(NOW)
+    assert "NICK bob" in sent(s)

@@ -170,7 +170,7 @@ def _notice(ctx: Context, args: str) -> None:
     ctx.session.notice(target, text, ctx.now)
 
 
-@command("nick", "/nick newnick", "Change your nick")
+@command("nick", "/nick newnick", "Change your nick", needs_connection=False)
 def _nick(ctx: Context, args: str) -> None:
     (nick,) = _words(args, 1, 1)
     if not valid_nick(nick, ctx.session.isupport.nicklen):

@@ -41,6 +41,7 @@ MAX_LOG_LINES = 2000
 _RELAY_OVERHEAD = 100
 _MAX_LINE = 512
 SERVER_KEY = ""  # the buffer key of the server buffer
+MAX_NICK_ATTEMPTS = 12
 
 
 class ConnState(enum.Enum):
@@ -523,19 +524,25 @@ class Session:
             self.error(f"Nick {tried} is not available: {msg.params[-1]}", now)
             return
         self._nick_attempt += 1
+        why = "is taken" if msg.command != N.ERR_ERRONEUSNICKNAME else "is refused"
+        if self._nick_attempt > MAX_NICK_ATTEMPTS:
+            self.error(f"Nick {tried} {why}; no fallback left — choose one with /nick NEWNICK", now, self.server_buffer)
+            return
         new = self._fallback_nick(self._nick_attempt)
         self.nick = new
         self.send("NICK", new)
-        self.info(f"Nick {tried} is taken, trying {new}", now, self.server_buffer)
+        self.info(f"Nick {tried} {why}, trying {new}", now, self.server_buffer)
 
     def _fallback_nick(self, attempt: int) -> str:
-        base = self.wanted_nick[: self.isupport.nicklen]
+        """alice_, alice__, alice___, then alice4, alice5…; later ones fit even a 9-char limit."""
+        limit = self.isupport.nicklen if attempt <= 5 else min(self.isupport.nicklen, 9)
+        base = self.wanted_nick[:limit]
         if attempt <= 3:
             candidate = base + "_" * attempt
-            if len(candidate) <= self.isupport.nicklen:
+            if len(candidate) <= limit:
                 return candidate
         suffix = str(attempt)
-        return base[: self.isupport.nicklen - len(suffix)] + suffix
+        return base[: limit - len(suffix)] + suffix
 
     def _on_motd(self, msg: Message, now: float) -> None:
         self.info(msg.params[-1], now, self.server_buffer)
@@ -692,6 +699,10 @@ class Session:
         if self.current == old_key:
             self.current = buf.key
 
+    def _on_invite(self, msg: Message, now: float) -> None:
+        channel = msg.param(1)
+        self.info(f"{msg.nick} invites you to {channel} (/join {channel})", now)
+
     def _on_away(self, msg: Message, now: float) -> None:
         key = fold(msg.nick or "")
         for buf in self.buffers.values():
@@ -824,6 +835,13 @@ class Session:
     def _on_whois_line(self, msg: Message, now: float) -> None:
         self.info(f"{msg.param(1)}: {' '.join(msg.params[2:])}", now)
 
+    def _on_whoisidle(self, msg: Message, now: float) -> None:
+        idle, signon = msg.param(2), msg.param(3)
+        text = f"{msg.param(1)}: idle {idle} s" if idle.isdigit() else f"{msg.param(1)}: {' '.join(msg.params[2:])}"
+        if signon.isdigit():
+            text += f", signed on {datetime.fromtimestamp(int(signon)).strftime('%Y-%m-%d %H:%M')}"
+        self.info(text, now)
+
     def _on_list(self, msg: Message, now: float) -> None:
         self.info(f"{msg.param(1):<20} {msg.param(2):>4}  {msg.params[-1]}", now)
 
@@ -880,9 +898,13 @@ class Session:
 
     def change_nick(self, nick: str, now: float) -> None:
         self.wanted_nick = nick
-        if not self.registered:
+        if self.state in (ConnState.CONNECTED, ConnState.REGISTERING):
+            if not self.registered:
+                self.nick = nick
+            self.send("NICK", nick)
+        else:
             self.nick = nick
-        self.send("NICK", nick)
+            self.info(f"You will be {nick} when connected", now)
 
     def clear(self, key: str) -> None:
         buf = self.buffers.get(key)
@@ -927,7 +949,7 @@ _NUMERIC_HANDLERS: dict[str, Callable[[Session, Message, float], None]] = {
     N.RPL_CREATIONTIME: lambda s, m, n: None,
     N.RPL_WHOISUSER: Session._on_whoisuser,
     N.RPL_WHOISSERVER: Session._on_whois_line,
-    N.RPL_WHOISIDLE: Session._on_whois_line,
+    N.RPL_WHOISIDLE: Session._on_whoisidle,
     N.RPL_WHOISCHANNELS: Session._on_whois_line,
     N.RPL_WHOISOPERATOR: Session._on_whois_line,
     N.RPL_WHOISHOST: Session._on_whois_line,
