@@ -113,3 +113,12 @@ def test_formatting_and_controls_never_reach_the_screen() -> None:
     buf.add(0.0, Kind.MESSAGE, "\x02bold\x02 \x0312blue\x03 \x1b[31mnot an escape", nick="bob")
     rows = screen(control_for(buf, ViewState()), width=80)
     assert rows[-1].endswith("<bob> bold blue \ufffd[31mnot an escape")
+
+
+def test_room_bar_keeps_the_current_buffer_visible_on_narrow_terminals() -> None:
+    from chatd.client.ui.layout import fit_items
+
+    items = [("", f" {i}:#room{i} ") for i in range(1, 9)] + [("cur", "[9:#here]")]
+    text = "".join(t for _, t in fit_items(items, 8, 40))
+    assert text.startswith("«") and text.endswith("[9:#here]")
+    assert "".join(t for _, t in fit_items(items, 0, 40)).startswith(" 1:#room1 ")

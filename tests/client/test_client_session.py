@@ -341,6 +341,18 @@ def test_connection_lost_then_reconnect_rejoins_and_says_so() -> None:
     assert lobby.joined
 
 
+def test_rejoin_after_reconnect_uses_the_channel_key() -> None:
+    s = registered()
+    s.join("#secret", "hunter2")
+    assert sent(s) == ["JOIN #secret hunter2"]
+    joined(s, "#secret")
+    s.connection_lost(NOW, "reset", 1.0)
+    s.connection_made(NOW + 1)
+    sent(s)
+    feed(s, ":srv 001 alice :Welcome back")
+    assert sent(s) == ["JOIN #secret hunter2"]
+
+
 def test_reconnect_uses_the_wanted_nick_again() -> None:
     s = Session("alice")
     s.connection_made(NOW)

@@ -245,6 +245,7 @@ class Session:
         self._rejoin: list[str] = []
         self._reconnecting = False
         self._nick_note = ""
+        self._channel_keys: dict[str, str] = {}
 
     # ------------------------------------------------------------------ buffers
 
@@ -512,7 +513,8 @@ class Session:
             self._nick_note = f"Your nick is {self.nick}: {self.wanted_nick} was taken (/nick to change it)"
             self.info(self._nick_note, now, self.server_buffer)
         for room in rooms:
-            self.send("JOIN", room)
+            key = self._channel_keys.get(fold(room))
+            self.send("JOIN", room, *([key] if key else []))
         self._rejoin = []
 
     def _on_isupport(self, msg: Message, now: float) -> None:
@@ -886,6 +888,8 @@ class Session:
             self.switch(buf.key)
             return
         self._switch_on_join.add(fold(channel))
+        if key:
+            self._channel_keys[fold(channel)] = key  # needed again to rejoin after a reconnection
         self.send("JOIN", channel, *([key] if key else []))
 
     def part(self, channel: str, reason: str = "") -> None:

@@ -23,6 +23,7 @@ from prompt_toolkit.layout import (
 )
 from prompt_toolkit.layout.controls import BufferControl
 from prompt_toolkit.layout.processors import BeforeInput
+from prompt_toolkit.utils import get_cwidth
 
 from ..session import ConnState
 from .style import nick_style
@@ -38,28 +39,42 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def room_bar_items(app: ChatApp) -> tuple[list[tuple[str, str]], int]:
+    """One (style, text) per buffer, and the index of the current one."""
+    session = app.session
+    items: list[tuple[str, str]] = []
+    current = 0
+    for number, buf in enumerate(session.buffer_list(), start=1):
+        label = f"{number}:{buf.name}"
+        if buf.key == session.current:
+            current = number - 1
+            items.append(("class:roombar.current", f"[{label}]"))
+            continue
+        style = "class:roombar.item"
+        if buf.mentioned:
+            style = "class:roombar.mention"
+            label += f"({buf.unread}!)" if buf.unread else "(!)"
+        elif buf.unread:
+            style = "class:roombar.unread"
+            label += f"({buf.unread})"
+        items.append((style, f" {label} "))
+    return items, current
+
+
+def fit_items(items: list[tuple[str, str]], current: int, width: int) -> StyleAndTextTuples:
+    """Drop buffers from the left (marked «) until the current one fits in the width."""
+    start = 0
+    while start < current and sum(get_cwidth(t) for _, t in items[start : current + 1]) + 1 > width:
+        start += 1
+    out: StyleAndTextTuples = [("class:roombar.item", "«")] if start else []
+    out.extend(items[start:])
+    return out
+
+
 def room_bar(app: ChatApp) -> Window:
     def fragments() -> StyleAndTextTuples:
-        session = app.session
-        out: StyleAndTextTuples = []
-        for number, buf in enumerate(session.buffer_list(), start=1):
-            style = "class:roombar.item"
-            if buf.key == session.current:
-                style = "class:roombar.current"
-            elif buf.mentioned:
-                style = "class:roombar.mention"
-            elif buf.unread:
-                style = "class:roombar.unread"
-            label = f"{number}:{buf.name}"
-            if buf.unread and buf.key != session.current:
-                label += f"({buf.unread}{'!' if buf.mentioned else ''})"
-            elif buf.mentioned and buf.key != session.current:
-                label += "(!)"
-            if buf.key == session.current:
-                out.append(("class:roombar.current", f"[{label}]"))
-            else:
-                out.append((style, f" {label} "))
-        return out
+        items, current = room_bar_items(app)
+        return fit_items(items, current, app.application.output.get_size().columns)
 
     return Window(FormattedTextControl(fragments), height=1, style="class:roombar")
 
