@@ -93,7 +93,9 @@ def test_three_clients_chat_in_a_room(server):
     got = [alice.expect(r" PRIVMSG #lobby ") for _ in range(2)]
     assert sorted((m.nick, m.params[1]) for m in got) == [("bob", "hi alice"),
                                                            ("carol", "hello")]
-    assert not any("PRIVMSG" in line for line in alice.lines_since_sync())  # no own echo
+    alice.sync()
+    assert not any(line.startswith(":alice!") and " PRIVMSG " in line
+                   for line in alice.lines)  # no echo of her own message without echo-message
     carol.send("PART #lobby :bye now")
     for c in (alice, bob):
         assert c.expect(r" PART ").params == ["#lobby", "bye now"]
