@@ -141,7 +141,7 @@ def test_topic_of_secret_channel_hidden_from_outsiders():
 ])
 def test_names_prefixes(caps, expected):
     state = make_state()
-    a, b, c = room(state, "alice", "bob", "carol")
+    a, _b, _c = room(state, "alice", "bob", "carol")
     a.send("MODE #room +vv alice bob")
     viewer = registered(state, "dave", caps)
     lines = viewer.send("NAMES #room")
@@ -181,7 +181,7 @@ def test_names_splits_long_lists():
 
 def test_list():
     state = make_state()
-    a, b = room(state, "alice", "bob")
+    a, _b = room(state, "alice", "bob")
     a.send("TOPIC #room :chat here")
     registered(state, "carol").send("JOIN #secret", "MODE #secret +s")
     registered(state, "dave").send("JOIN #empty-topic")
@@ -208,7 +208,7 @@ def test_kick_with_reason_and_default_reason():
 
 def test_kick_several_targets():
     state = make_state()
-    a, b, c = room(state, "alice", "bob", "carol")
+    a, _b, _c = room(state, "alice", "bob", "carol")
     registered(state, "dave")
     lines = a.send("KICK #room bob,nobody,dave,carol :out")
     assert numerics(lines) == ["KICK", "401", "441", "KICK"]

@@ -91,7 +91,7 @@ ERRORS = [
 @pytest.mark.parametrize("setup,who,command,numeric,params",
                          [pytest.param(*row[1:], id=row[0]) for row in ERRORS])
 def test_error_numeric(setup, who, command, numeric, params):
-    state, clients = world(opers={})
+    _state, clients = world(opers={})
     alice = clients["alice"]
     alice.send(*setup)
     for c in clients.values():
@@ -175,7 +175,7 @@ UNSAFE_LINES = [
 @pytest.mark.parametrize("who,line,numeric,word",
                          [pytest.param(*row[1:], id=row[0]) for row in UNSAFE_LINES])
 def test_echoed_words_never_break_serialisation(who, line, numeric, word):
-    state, clients = world()
+    _state, clients = world()
     lines = clients[who].send(line)
     assert lines and numerics(lines)[0] == numeric, lines
     assert msgs(lines)[0].params[1] == word

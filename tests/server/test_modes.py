@@ -7,7 +7,6 @@ import pytest
 
 from .util import make_state, msgs, numerics, one, registered, room
 
-
 # -- user modes ---------------------------------------------------------------------------------
 
 def test_user_mode_invisible():
@@ -258,7 +257,7 @@ def test_ban_mask_is_completed_listed_and_removed():
     assert numerics(lines) == ["MODE", "MODE", "MODE", "367", "367", "367", "368"]
     bans = [m.params[2] for m in msgs(lines) if m.command == "367"]
     assert bans == ["bob!*@*", "*!~x@host", "nick!user@*"]
-    first = [m for m in msgs(lines) if m.command == "367"][0]
+    first = next(m for m in msgs(lines) if m.command == "367")
     assert first.params[3:] == ["alice!~u@127.0.0.1", "1700000000"]
     assert numerics(b.send("MODE #room b")) == ["367", "367", "367", "368"]
     assert msgs(a.send("MODE #room -b BOB")) == msgs([":alice!~u@127.0.0.1 MODE #room -b bob!*@*"])
@@ -288,6 +287,6 @@ def test_ban_list_is_bounded():
 
 def test_non_op_cannot_ban():
     state = make_state()
-    a, b = room(state, "alice", "bob")
+    _a, b = room(state, "alice", "bob")
     assert numerics(b.send("MODE #room +b alice")) == ["482"]
     assert state.find_channel("#room").bans == []

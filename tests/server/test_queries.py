@@ -19,7 +19,7 @@ def oper_hash() -> str:
 
 def test_who_channel():
     state = make_state()
-    a, b = room(state, "alice", "bob")
+    a, _b = room(state, "alice", "bob")
     lines = a.send("WHO #room")
     assert numerics(lines) == ["352", "352", "315"]
     first, second, end = msgs(lines)

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import re
 
-import pytest
+from ircclient import Client, wait_for
 
 from chatd.proto.message import parse
 from chatd.server.passwords import hash_password
-
-from ircclient import Client, wait_for
 
 ISUPPORT_NAMES = ("CASEMAPPING", "CHANTYPES", "PREFIX", "CHANMODES", "NICKLEN", "CHANNELLEN",
                   "TOPICLEN", "KICKLEN", "AWAYLEN", "NETWORK", "TARGMAX", "UTF8ONLY")
@@ -168,7 +166,7 @@ def test_kill_and_quit_reach_peers(server_factory):
 
 
 def test_ping_pong_and_queries_over_sockets(server):
-    alice, bob = chat_room(server, "alice", "bob")
+    alice, _bob = chat_room(server, "alice", "bob")
     alice.send("PING :are you there")
     assert alice.expect(r" PONG ").params == ["chatd.local", "are you there"]
     alice.send("WHO #lobby %tnuhfr,42")
