@@ -37,7 +37,7 @@ def test_nick_user_registers_with_full_burst():
     assert all(m.source == "chatd.local" and m.params[0] == "alice" for m in welcome)
     assert welcome[0].params[1] == "Welcome to the chatd IRC Network alice!~al@127.0.0.1"
     assert "chatd-0.1.0" in welcome[1].params[1]
-    assert welcome[3].params[1:] == ["chatd.local", "chatd-0.1.0", "io", "biklmnostv", "bklov"]
+    assert welcome[3].params[1:] == ["chatd.local", "chatd-0.1.0", "io", "Pbiklmnostv", "bklov"]
     assert c.user.registered and c.user.realname == "Alice Liddell"
 
 
@@ -55,7 +55,7 @@ def test_isupport_tokens_are_real():
     assert toks["CASEMAPPING"] == "rfc1459"
     assert toks["CHANTYPES"] == "#"
     assert toks["PREFIX"] == "(ov)@+"
-    assert toks["CHANMODES"] == "b,k,l,imnst"
+    assert toks["CHANMODES"] == "b,k,l,Pimnst"
     assert toks["NICKLEN"] == "20"
     assert toks["CHANNELLEN"] == "40"
     assert toks["TOPICLEN"] == "300"
