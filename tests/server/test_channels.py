@@ -327,3 +327,18 @@ def test_invitation_dies_with_its_channel():
     c = registered(state, "carol")
     c.send("JOIN #room", "MODE #room +i")  # a new, invite-only #room that never invited bob
     assert numerics(b.send("JOIN #room"))[-1] == "473"
+
+
+@pytest.mark.parametrize("name", ["#", "lobby", "&local", "#a\x07b", "#zero\u200bwidth",
+                                  "#" + "x" * 50])
+def test_join_refuses_bad_channel_names(name):
+    a = registered(make_state(), "alice")
+    lines = a.send(f"JOIN {name}".encode())
+    assert numerics(lines) == ["403"]
+    assert not a.user.channels
+
+
+@pytest.mark.parametrize("name", ["#" + "x" * 49, "#café", "#a.b-c_d", "##double"])
+def test_join_accepts_good_channel_names(name):
+    a = registered(make_state(), "alice")
+    assert numerics(a.send(f"JOIN {name}".encode()))[0] == "JOIN"
