@@ -107,9 +107,13 @@ def table(results: Sequence[dict[str, Any]], compare: Sequence[tuple[str, str]] 
                     )
                     cells.append("-" if q is None else f"x{q:.2f}")
                 rows.append([f"{ours}/{theirs}", r["label"]] + cells)
-        blocks.append(
-            f"== {kind} ==\n" + _render(["server", "run"] + [h for h, _, _ in cols], rows)
-        )
+        errors = [
+            f"error: {r['server']} {r['label']}: {e}"
+            for r in mine
+            for e in dict.fromkeys(run["error"] for run in r.get("runs", []) if "error" in run)
+        ]
+        body = _render(["server", "run"] + [h for h, _, _ in cols], rows)
+        blocks.append("\n".join([f"== {kind} ==", body, *errors]))
     return "\n\n".join(blocks)
 
 

@@ -134,7 +134,20 @@ def start_chatd(host: str = "127.0.0.1", port: int | None = None, pin: bool = Tr
     port = port or free_port(host)
     exe = shutil.which("chatd")
     argv = [exe] if exe else ["python", "-m", "chatd.server.cli"]
-    argv += ["--host", host, "--port", str(port), "--no-flood-limit", "--max-clients", "20000"]
+    # flood control and per-address limits off, as for ngIRCd: every client is on 127.0.0.1
+    argv += [
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-flood-limit",
+        "--max-clients",
+        "20000",
+        "--max-per-ip",
+        "100000",
+        "--ip-connect-burst",
+        "100000",
+    ]
     workdir = tempfile.mkdtemp(prefix="chatd-bench-")
     return _launch("chatd", argv, host, port, workdir, pin)
 
