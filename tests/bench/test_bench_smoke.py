@@ -7,7 +7,6 @@ a second per scenario, and checks the figures are plausible (deliveries counted,
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -16,6 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from chatd.bench.servers import chatd_command
 
 HOST = "127.0.0.1"
 
@@ -41,9 +42,8 @@ def _wait_accepting(port: int, proc: subprocess.Popen[bytes], deadline_s: float 
 @pytest.fixture
 def chatd() -> Iterator[tuple[int, int]]:
     port = _free_port()
-    exe = shutil.which("chatd")
-    cmd = [exe] if exe else [sys.executable, "-m", "chatd.server.cli"]
-    cmd += ["--host", HOST, "--port", str(port), "--no-flood-limit", "--max-clients", "20000"]
+    # chatd --no-flood-limit --max-clients 20000, per-address limits off (see servers.py)
+    cmd = chatd_command(HOST, port)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_accepting(port, proc)

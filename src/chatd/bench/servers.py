@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -130,26 +131,31 @@ def _launch(
     return server
 
 
+# Per-address admission limits, switched off like ngIRCd's MaxConnectionsIP = 0: every bench
+# client comes from 127.0.0.1. Passed only if this chatd's --help lists them.
+CHATD_NO_IP_LIMITS = {
+    "--max-per-ip": "1000000",
+    "--ip-connect-burst": "1000000",
+    "--ip-connect-rate": "1000000000",
+}
+
+
+def chatd_command(host: str, port: int) -> list[str]:
+    """The chatd command line for a benchmark: flood control and per-address limits off."""
+    exe = shutil.which("chatd")
+    argv = [exe] if exe else [sys.executable, "-m", "chatd.server.cli"]
+    helptext = subprocess.run([*argv, "--help"], check=False, capture_output=True, text=True)
+    argv += ["--host", host, "--port", str(port), "--no-flood-limit", "--max-clients", "20000"]
+    for flag, value in CHATD_NO_IP_LIMITS.items():
+        if flag in helptext.stdout:
+            argv += [flag, value]
+    return argv
+
+
 def start_chatd(host: str = "127.0.0.1", port: int | None = None, pin: bool = True) -> Server:
     port = port or free_port(host)
-    exe = shutil.which("chatd")
-    argv = [exe] if exe else ["python", "-m", "chatd.server.cli"]
-    # flood control and per-address limits off, as for ngIRCd: every client is on 127.0.0.1
-    argv += [
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--no-flood-limit",
-        "--max-clients",
-        "20000",
-        "--max-per-ip",
-        "100000",
-        "--ip-connect-burst",
-        "100000",
-    ]
     workdir = tempfile.mkdtemp(prefix="chatd-bench-")
-    return _launch("chatd", argv, host, port, workdir, pin)
+    return _launch("chatd", chatd_command(host, port), host, port, workdir, pin)
 
 
 def start_ngircd(host: str = "127.0.0.1", port: int | None = None, pin: bool = True) -> Server:
