@@ -313,10 +313,6 @@ def test_nick_case_change_and_same_nick():
     assert numerics(a.send("NICK Bob")) == ["433"]
 
 
-@pytest.mark.xfail(strict=True, reason="User.invited holds casefolded channel names (user.py, "
-                   "set in channels.handle_invite) and nothing clears them when the channel is "
-                   "destroyed (state.remove_member), so an old invitation opens a new channel "
-                   "of the same name")
 def test_invitation_dies_with_its_channel():
     state = make_state()
     a, = room(state, "alice")

@@ -17,7 +17,7 @@ def test_user_mode_invisible():
     assert a.send("MODE alice +i") == []  # no change, no echo
     assert msgs(a.send("MODE ALICE")) == msgs([":chatd.local 221 alice +i"])
     assert numerics(a.send("MODE alice -i")) == ["MODE"]
-    assert a.user.modes == set()
+    assert set(a.user.modes) == set()
 
 
 def test_user_mode_unknown_flag_and_self_oper_ignored():

@@ -19,6 +19,7 @@ ACCEPT_BATCH = 64  # accepts per wake-up, so a connection storm cannot starve th
 BACKOFF_START = 0.05
 BACKOFF_MAX = 1.0
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+COMPLAIN_EVERY = 60.0  # seconds between log lines about a listener out of descriptors
 
 
 def open_listener(host: str, port: int, backlog: int = 1024) -> socket.socket:
@@ -43,7 +44,7 @@ def peer_host(address: tuple) -> str:
 
 
 class Listener:
-    __slots__ = ("reactor", "sock", "tls", "backoff", "paused", "complained")
+    __slots__ = ("reactor", "sock", "tls", "backoff", "paused", "complained_at")
 
     def __init__(self, reactor: Reactor, sock: socket.socket,
                  tls: ssl.SSLContext | None = None) -> None:
@@ -52,7 +53,7 @@ class Listener:
         self.tls = tls
         self.backoff = BACKOFF_START
         self.paused = False
-        self.complained = False
+        self.complained_at: float | None = None
 
     @property
     def port(self) -> int:
@@ -70,15 +71,15 @@ class Listener:
                     return
                 continue  # ECONNABORTED and friends: that one client is gone, keep accepting
             self.backoff = BACKOFF_START
-            self.complained = False
             self.reactor.add_connection(sock, peer_host(address), self)
 
     def _pause(self, exc: OSError) -> None:
         """Stop accepting for a while instead of spinning on a listener that stays readable."""
-        if not self.complained:
+        now = self.reactor.state.now
+        if self.complained_at is None or now - self.complained_at >= COMPLAIN_EVERY:
             log.warning("accept failed (%s); pausing new connections, existing ones keep going",
                         exc.strerror)
-            self.complained = True
+            self.complained_at = now
         self.paused = True
         self.reactor.selector.unregister(self.sock)
         self.reactor.timers.call_at(self.reactor.state.now + self.backoff, self._resume)

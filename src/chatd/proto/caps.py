@@ -2,11 +2,17 @@
 
 SUPPORTED: dict[str, str] = {
     "away-notify": "",
+    "batch": "",
     "cap-notify": "",
+    "draft/chathistory": "",
     "echo-message": "",
+    "extended-join": "",
+    "invite-notify": "",
+    "labeled-response": "",
     "message-tags": "",
     "multi-prefix": "",
     "server-time": "",
+    "setname": "",
     "userhost-in-names": "",
 }
 

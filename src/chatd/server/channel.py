@@ -20,7 +20,7 @@ PREFIX_SYMBOLS = {"o": "@", "v": "+"}
 LIST_MODES = "b"
 PARAM_MODES = "k"  # a parameter to set and to unset
 SET_PARAM_MODES = "l"  # a parameter only to set
-FLAG_MODES = "imnst"
+FLAG_MODES = "Pimnst"  # P: persistent (kept with no members, stored, restored on restart)
 
 
 def glob_to_regex(mask: str) -> re.Pattern[str]:

@@ -16,6 +16,7 @@ from ..net.listener import open_listener
 from ..net.reactor import Reactor
 from ..net.tls import server_context
 from .config import Config, ConfigError, build, load_toml
+from ..store import Store, StoreError, default_path
 from .passwords import hash_password
 from .state import ServerState
 
@@ -62,6 +63,20 @@ def parser() -> argparse.ArgumentParser:
       help=f"connections one address may open at once (default {d.ip_connect_burst})")
     a("--ip-connect-rate", type=float, metavar="PER_S",
       help=f"connections per second per address after that (default {d.ip_connect_rate:g})")
+    a("--db", metavar="PATH",
+      help="SQLite database for history and persistent channels (default "
+           "$XDG_STATE_HOME/chatd/chatd.sqlite3, i.e. ~/.local/state/chatd/chatd.sqlite3); "
+           "':memory:' keeps nothing")
+    a("--history-days", type=float, metavar="DAYS",
+      help=f"prune messages older than this; 0 keeps them (default {d.history_days:g})")
+    a("--history-max-per-channel", type=int, metavar="N",
+      help=f"keep the newest N messages per channel; 0: no cap "
+           f"(default {d.history_max_per_channel})")
+    a("--history-replay", type=int, metavar="N",
+      help=f"messages replayed on JOIN to clients without chathistory; 0: off "
+           f"(default {d.history_replay})")
+    a("--persist-all-channels", action="store_true", default=None,
+      help="make every channel persistent, as if it had mode +P")
     a("--log-level", help=f"DEBUG, INFO, WARNING or ERROR (default {d.log_level})")
     a("--hash-password", action="store_true",
       help="read a password from the terminal (or stdin), print its hash for the [opers] "
@@ -118,12 +133,23 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     raise_fd_limit()
-    state = ServerState(config, time.time(), msgid_prefix=os.urandom(4).hex() + "-")
+    if config.db is None:
+        config.db = default_path(os.environ)
+    try:
+        store = Store(config.db, config.history_days, config.history_max_per_channel)
+    except StoreError as exc:
+        print(f"chatd: {exc}", file=sys.stderr)
+        return 1
+    state = ServerState(config, time.time(), msgid_prefix=os.urandom(4).hex() + "-",
+                        store=store)
     reactor = Reactor(state, plain, tls)
     ports = reactor.ports
     log.info("chatd %s listening on %s port %d%s", __version__, config.host or "*", ports[0],
              f", TLS port {ports[1]}" if tls else "")
+    log.info("database %s (schema version %d, %d persistent channels)", config.db,
+             store.version, len(state.channels))
     reactor.run()
+    store.close()
     log.info("stopped")
     return 0
 

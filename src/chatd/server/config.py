@@ -44,6 +44,14 @@ class Config:
     max_targets: int = 4
     max_channels: int = 50  # channels one user may be on
     max_list_modes: int = 100  # bans per channel
+    # Storage (docs/storage.md). db None: $XDG_STATE_HOME/chatd/chatd.sqlite3, resolved by the
+    # command line; ":memory:" keeps nothing after the process ends.
+    db: str | None = None
+    history_days: float = 30.0  # messages older than this are pruned; 0 keeps them all
+    history_max_per_channel: int = 10000  # newest messages kept per channel; 0: no cap
+    history_replay: int = 50  # messages replayed on JOIN to clients without chathistory
+    chathistory_max: int = 100  # messages one CHATHISTORY request may return (CHATHISTORY=)
+    persist_all_channels: bool = False  # every channel as if it had mode +P
     default_channels: list[str] = field(default_factory=list)
     opers: dict[str, str] = field(default_factory=dict)  # name -> password hash
     log_level: str = "INFO"
@@ -75,6 +83,11 @@ class Config:
             raise ConfigError("tls-cert and tls-key go together")
         if not 0 <= self.tls_port <= 65535:
             raise ConfigError(f"tls-port {self.tls_port} is out of range 0-65535")
+        for name in ("history_days", "history_max_per_channel", "history_replay"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name.replace('_', '-')} must not be negative")
+        if self.chathistory_max <= 0:
+            raise ConfigError("chathistory-max must be positive")
         if self.line_length < 64:
             raise ConfigError("line-length must be at least 64")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

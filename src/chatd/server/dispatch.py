@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from ..proto import numerics as N
 from ..proto.message import Message
-from .commands import channels, messaging, modes, operator, queries, registration
+from .commands import channels, history, messaging, modes, operator, queries, registration
 
 if TYPE_CHECKING:
     from .state import ServerState
@@ -47,6 +47,8 @@ COMMANDS: dict[str, Command] = {
     "PRIVMSG": Command(messaging.handle_privmsg),
     "NOTICE": Command(messaging.handle_notice),
     "TAGMSG": Command(messaging.handle_tagmsg, 1),
+    # history
+    "CHATHISTORY": Command(history.handle_chathistory),
     # queries
     "WHO": Command(queries.handle_who),
     "WHOIS": Command(queries.handle_whois, 1),
@@ -54,6 +56,7 @@ COMMANDS: dict[str, Command] = {
     "ISON": Command(queries.handle_ison, 1),
     "USERHOST": Command(queries.handle_userhost, 1),
     "AWAY": Command(queries.handle_away),
+    "SETNAME": Command(registration.handle_setname, 1),
     "MOTD": Command(queries.handle_motd),
     "LUSERS": Command(queries.handle_lusers),
     "VERSION": Command(queries.handle_version),

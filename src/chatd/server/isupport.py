@@ -30,10 +30,21 @@ def tokens(config: Config) -> list[str]:
         "USERLEN=%d" % config.userlen,
         "UTF8ONLY",
         "WHOX",
+        # after the RFC-era tokens, so that those stay on the first 005 line
+        "CHATHISTORY=%d" % config.chathistory_max,
+        "MSGREFTYPES=msgid,timestamp",
+        "NAMELEN=200",  # realnames are cut at 200 (USER, SETNAME)
     ]
 
 
 def lines(config: Config, per_line: int = 13) -> list[list[str]]:
-    """The tokens split into 005 lines of at most `per_line` tokens each."""
-    all_tokens = tokens(config)
-    return [all_tokens[i : i + per_line] for i in range(0, len(all_tokens), per_line)]
+    """The tokens split into 005 lines of at most `per_line` tokens each (computed once)."""
+    cached = _LINES.get(id(config))
+    if cached is None or cached[0] is not config:
+        all_tokens = tokens(config)
+        split = [all_tokens[i : i + per_line] for i in range(0, len(all_tokens), per_line)]
+        cached = _LINES[id(config)] = (config, split)
+    return cached[1]
+
+
+_LINES: dict[int, tuple[Config, list[list[str]]]] = {}

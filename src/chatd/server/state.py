@@ -8,22 +8,36 @@ clock.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Callable
 
 from ..proto import numerics as N
 from ..proto.casemap import fold
 from ..proto.errors import ProtocolError
-from ..proto.message import Message, encode, parse
-from .channel import Channel
+from ..proto.message import Message, encode, escape_tag_value, parse, serialise_tags
+from ..store import ChannelRecord, Store
+from .channel import Ban, Channel
 from .config import Config
-from .delivery import LocalDelivery
+from .delivery import Event, LocalDelivery
 from .flood import FloodGate
 from .user import User
 
 log = logging.getLogger("chatd")
 
 VERSION = "chatd-0.1.0"
+
+
+def _tagged(line: bytes, tag: bytes) -> bytes:
+    """An encoded line (without CRLF) with one more tag in front, unless it has that tag
+    already (a line of a nested batch keeps its own `batch` tag)."""
+    if line[:1] != b"@":
+        return b"@" + tag + b" " + line
+    name = tag.split(b"=", 1)[0] + b"="
+    tags = line[1:line.find(b" ")]
+    if any(item.startswith(name) for item in tags.split(b";")):
+        return line
+    return b"@" + tag + b";" + line[1:]
 
 
 def _as_word(param: str) -> str:
@@ -35,7 +49,8 @@ def _as_word(param: str) -> str:
 
 
 class ServerState:
-    def __init__(self, config: Config, started_wall: float, msgid_prefix: str = "") -> None:
+    def __init__(self, config: Config, started_wall: float, msgid_prefix: str = "",
+                 store: Store | None = None) -> None:
         self.config = config
         self.name = config.name
         self.started_wall = started_wall
@@ -44,12 +59,18 @@ class ServerState:
         self.connections = 0
         self.unregistered = 0
         self.opers = 0
+        self.invisible = 0  # registered users with +i, for LUSERS without a scan
         self.delivery = LocalDelivery(msgid_prefix)
         self.now = 0.0
         self.wall = started_wall
         self.max_line = config.line_length - 2  # without CRLF
         self.motd = config.motd_lines()
         self.version = VERSION
+        # history and persistent channels (docs/storage.md); ":memory:" unless told otherwise
+        self.store = store if store is not None else Store(
+            config.db or ":memory:", config.history_days, config.history_max_per_channel)
+        self._batch_ids = itertools.count(1)
+        self._restore_channels()
 
     # -- time -------------------------------------------------------------------------------
 
@@ -60,8 +81,10 @@ class ServerState:
         self.delivery.wall = wall
 
     def settle(self) -> None:
-        """Deliver any batched channel messages; the reactor calls this before flushing."""
+        """Deliver any batched channel messages and commit what the store has queued; the
+        reactor calls this before flushing, so whatever a client can receive is stored."""
         self.delivery.settle()
+        self.store.settle(self.now, self.wall)
 
     # -- connections ------------------------------------------------------------------------
 
@@ -87,6 +110,8 @@ class ServerState:
             self.delivery.to_users(user.neighbours(), self.delivery.event(quit_msg))
             if user.oper:
                 self.opers -= 1
+            if "i" in user.modes:
+                self.invisible -= 1
         else:
             self.unregistered -= 1
         for channel in list(user.channels):
@@ -107,7 +132,7 @@ class ServerState:
         user.close()
 
     def log_connect(self, user: User) -> None:
-        log.info("registered %s as %s (%d users)", user.host, user.prefix, len(self.users))
+        log.debug("registered %s as %s (%d users)", user.host, user.prefix, len(self.users))
 
     # -- input ------------------------------------------------------------------------------
 
@@ -132,9 +157,9 @@ class ServerState:
                                              "Message rejected: this network speaks UTF-8 only"],
                                     self.name))
             return
-        if "\0" in text:
-            self.send(user, Message("FAIL", ["*", "INVALID_MESSAGE", "Message contains NUL"],
-                                    self.name))
+        if "\0" in text or "\r" in text:
+            self.send(user, Message("FAIL", ["*", "INVALID_MESSAGE",
+                                             "Message contains NUL or CR"], self.name))
             return
         try:
             msg = parse(text)
@@ -142,14 +167,58 @@ class ServerState:
             return  # unparseable lines are ignored, as the Modern IRC docs advise
         from .dispatch import dispatch  # late import: commands import this module
 
+        label = msg.tags.get("label") if msg.tags else None
         try:
-            dispatch(self, user, msg)
+            if label and "labeled-response" in user.caps:
+                self._dispatch_labeled(user, msg, label)
+            else:
+                dispatch(self, user, msg)
         except Exception:
             # A bug in one handler must cost one reply, never the server or other users.
             log.exception("error handling %r from %s", text[:200], user.prefix)
             self.send(user, Message("FAIL", [msg.command, "INTERNAL_ERROR",
                                              "Internal error while handling your command"],
                                     self.name))
+
+    def _dispatch_labeled(self, user: User, msg: Message, label: str) -> None:
+        """IRCv3 labeled-response, for every command in one place: whatever the command makes
+        the server send to this user is caught, then sent with the label: `ACK` for nothing,
+        the label tag on a single line, a `labeled-response` batch around several."""
+        from .dispatch import dispatch
+
+        self.delivery.settle()  # what was produced earlier is not part of the response
+        caught: list[bytes] = []
+        closing: list[bool] = []
+        write, close = user.write, user.close
+        user.write = caught.append
+        user.close = lambda: closing.append(True)
+        try:
+            dispatch(self, user, msg)
+            self.delivery.settle()  # an echo-message reply is part of the response
+        finally:
+            user.write, user.close = write, close
+        lines = b"".join(caught).split(b"\r\n")[:-1]
+        tag = b"label=" + escape_tag_value(label[:64]).encode()
+        if not lines:
+            data = encode(Message("ACK", [], self.name, {"label": label[:64]}))
+        elif len(lines) == 1 or "batch" not in user.caps:
+            # without `batch` only the first line can say which command it answers
+            data = b"\r\n".join([_tagged(lines[0], tag), *lines[1:]]) + b"\r\n"
+        else:
+            ref = self.batch_id()
+            start = Message("BATCH", ["+" + ref, "labeled-response"], self.name,
+                            {"label": label[:64]})
+            inner = b"batch=" + ref.encode()
+            data = (encode(start)
+                    + b"".join(_tagged(line, inner) + b"\r\n" for line in lines)
+                    + encode(Message("BATCH", ["-" + ref], self.name)))
+        write(data)
+        if closing:
+            close()
+
+    def batch_id(self) -> str:
+        """A fresh reference for a BATCH."""
+        return f"b{next(self._batch_ids):x}"
 
     def _within_limits(self, user: User, raw: bytes) -> bool:
         if raw[:1] == b"@":
@@ -180,7 +249,7 @@ class ServerState:
             # look again within a ping interval, so keepalive starts soon after registering
             return min(deadline, now + cfg.ping_interval)
         if user.ping_sent is not None:
-            if user.last_seen > user.ping_sent:
+            if user.last_seen >= user.ping_sent:  # a line at the PING's own tick came after it
                 user.ping_sent = None
             else:
                 deadline = user.ping_sent + cfg.ping_timeout
@@ -207,11 +276,17 @@ class ServerState:
         Numerics often echo a client's word back (a nick, a channel, a mode); a word that
         could not stand as a middle parameter is made into one rather than breaking the line.
         """
-        words = [_as_word(p) for p in params[:-1]]
+        # Built directly rather than through serialise(): replies are the bulk of registration
+        # and queries, and every part is already known to be safe (lines cannot hold CR, LF or
+        # NUL once parsed; words were just made safe).
+        head = f":{self.name} {numeric} {user.nick}"
         if params:
-            words.append(params[-1])
+            middle = "".join(" " + _as_word(p) for p in params[:-1])
+            line = f"{head}{middle} :{params[-1]}\r\n"
+        else:
+            line = head + "\r\n"
         self.delivery.settle()
-        user.write(encode(Message(numeric, [user.nick, *words], self.name)))
+        user.write(line.encode())
 
     def need_more_params(self, user: User, command: str) -> None:
         self.reply(user, N.ERR_NEEDMOREPARAMS, command, "Not enough parameters")
@@ -229,5 +304,39 @@ class ServerState:
         self.delivery.settle()  # a member leaving still gets what was said before it left
         channel.members.pop(user, None)
         user.channels.discard(channel)
-        if not channel.members:
+        if not channel.members and "P" not in channel.modes:
             del self.channels[channel.key]
+
+    # -- storage -------------------------------------------------------------------------------
+
+    def record_message(self, channel: Channel, event: Event) -> None:
+        """Queue a channel PRIVMSG/NOTICE for the history (committed by the next settle)."""
+        msg = event.msg
+        tags = serialise_tags(event.client_tags) if event.client_tags else ""
+        self.store.append(channel.key, round(event.wall * 1000), event.msgid, msg.command,
+                          msg.source or "", channel.name, msg.params[-1], tags)
+
+    def channel_changed(self, channel: Channel) -> None:
+        """A channel's topic or modes changed: store it if persistent (+P), forget it if not."""
+        if "P" in channel.modes:
+            bans = [(b.mask, b.setter, b.set_at) for b in channel.bans]
+            self.store.save_channel(ChannelRecord(
+                channel.key, channel.name, channel.created, channel.topic, channel.topic_by,
+                channel.topic_at, "".join(sorted(channel.modes)), channel.password,
+                channel.limit, bans))
+            return
+        self.store.delete_channel(channel.key)
+        if not channel.members and self.channels.get(channel.key) is channel:
+            del self.channels[channel.key]  # +P removed from an empty channel
+
+    def _restore_channels(self) -> None:
+        for record in self.store.load_channels():
+            channel = Channel(record.name, record.created)
+            channel.topic, channel.topic_by = record.topic, record.topic_by
+            channel.topic_at = record.topic_at
+            channel.modes = set(record.modes) | {"P"}
+            channel.password, channel.limit = record.password, record.limit
+            channel.bans = [Ban(mask, setter, at) for mask, setter, at in record.bans]
+            self.channels[channel.key] = channel
+        if self.channels:
+            log.info("restored %d persistent channels", len(self.channels))

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from .channel import Channel
     from .flood import FloodGate
 
+NO_CAPS: frozenset[str] = frozenset()  # shared: most clients never change it
+
 # Bits of User.tag_view: which optional tags this client sees on relayed messages.
 VIEW_TIME = 1
 VIEW_TAGS = 2
@@ -45,9 +47,9 @@ class User:
         self.key = ""  # casefolded nick; "" until NICK
         self.username = ""
         self.realname = ""
-        self.modes: set[str] = set()
+        self.modes = ""  # user mode letters, e.g. "io"; a str is 200 bytes lighter than a set
         self.channels: set[Channel] = set()
-        self.caps: frozenset[str] = frozenset()
+        self.caps: frozenset[str] = NO_CAPS
         self.tag_view = 0
         self.cap_version = 0
         self.negotiating = False
@@ -62,7 +64,9 @@ class User:
         self.last_spoke = now
         self.ping_sent: float | None = None
         self.flood = flood
-        self.invited: set[str] | None = None  # channel keys this user was invited to
+        # channels this user was invited to: the objects, not names, so an invitation dies
+        # with its channel and never opens a new channel of the same name
+        self.invited: set[Channel] | None = None
         self.early_lines = 0  # lines received before registration completed
         self.prefix = "*"  # nick!user@host, kept current by set_nick and set_username
 

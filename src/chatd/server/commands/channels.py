@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...proto import numerics as N
-from ...proto.casemap import fold, valid_channel
+from ...proto.casemap import valid_channel
 from ...proto.message import Message
 from ..channel import Channel
+from ..delivery import Event
+from . import history
 
 if TYPE_CHECKING:
     from ..state import ServerState
@@ -45,21 +47,40 @@ def join(state: ServerState, user: User, name: str, key: str | None) -> None:
         channel = Channel(name, int(state.wall))
         state.channels[channel.key] = channel
         prefixes = "o"
+        if cfg.persist_all_channels:
+            channel.modes.add("P")
+            state.channel_changed(channel)
     else:
         if not _may_join(state, user, channel, key):
             return
-        prefixes = ""
+        # the first to join an empty persistent channel runs it, as for a new one
+        prefixes = "" if channel.members else "o"
     if user.invited:
-        user.invited.discard(channel.key)
+        user.invited.discard(channel)
     channel.members[user] = prefixes
     user.channels.add(channel)
-    state.delivery.to_channel(channel, state.delivery.event(Message("JOIN", [channel.name],
-                                                                    user.prefix)))
+    _announce_join(state, user, channel)
     if user.away is not None:
         _announce_away(state, user, channel)
     if channel.topic:
         send_topic(state, user, channel)
     send_names(state, user, channel)
+    history.replay_on_join(state, user, channel)
+
+
+def _announce_join(state: ServerState, user: User, channel: Channel) -> None:
+    """JOIN to every member; extended-join members also get the account ("*": chatd has no
+    accounts) and the realname."""
+    delivery = state.delivery
+    event = delivery.event(Message("JOIN", [channel.name], user.prefix))
+    extended = [m for m in channel.members if "extended-join" in m.caps]
+    if not extended:
+        delivery.to_channel(channel, event)
+        return
+    long = Event(Message("JOIN", [channel.name, "*", user.realname], user.prefix), event.wall,
+                 event.msgid, {})
+    delivery.to_users((m for m in channel.members if "extended-join" not in m.caps), event)
+    delivery.to_users(extended, long)
 
 
 def _announce_away(state: ServerState, user: User, channel: Channel) -> None:
@@ -70,7 +91,7 @@ def _announce_away(state: ServerState, user: User, channel: Channel) -> None:
 
 
 def _may_join(state: ServerState, user: User, channel: Channel, key: str | None) -> bool:
-    invited = user.invited is not None and channel.key in user.invited
+    invited = user.invited is not None and channel in user.invited
     refusal = None
     if channel.password is not None and key != channel.password:
         refusal = (N.ERR_BADCHANNELKEY, "Cannot join channel (+k)")
@@ -140,6 +161,8 @@ def handle_topic(state: ServerState, user: User, msg: Message) -> None:
     channel.topic_at = int(state.wall)
     event = state.delivery.event(Message("TOPIC", [channel.name, channel.topic], user.prefix))
     state.delivery.to_channel(channel, event)
+    if "P" in channel.modes:
+        state.channel_changed(channel)
 
 
 def send_topic(state: ServerState, user: User, channel: Channel) -> None:
@@ -246,9 +269,15 @@ def handle_invite(state: ServerState, user: User, msg: Message) -> None:
     if target.invited is None:
         target.invited = set()
     if len(target.invited) < state.config.max_channels:
-        target.invited.add(fold(channel.name))
+        target.invited.add(channel)
     state.reply(user, N.RPL_INVITING, target.nick, channel.name)
     if target.away is not None:
         state.reply(user, N.RPL_AWAY, target.nick, target.away)
-    invite = Message("INVITE", [target.nick, channel.name], user.prefix)
-    state.delivery.to_user(target, state.delivery.event(invite))
+    invite = state.delivery.event(Message("INVITE", [target.nick, channel.name], user.prefix))
+    state.delivery.to_user(target, invite)
+    # invite-notify: members who could have invited too (everyone, or the operators of a +i
+    # channel) see it
+    restricted = "i" in channel.modes
+    watchers = (m for m in channel.members if m is not user and "invite-notify" in m.caps
+                and (not restricted or channel.is_op(m)))
+    state.delivery.to_users(watchers, invite)

@@ -85,6 +85,7 @@ def _to_channel(state: ServerState, user: User, command: str, name: str, text: l
         delivery.to_users((m for m in channel.members if "message-tags" in m.caps), event, exclude)
     else:
         delivery.message_to_channel(channel, event, exclude)
+        state.record_message(channel, event)
 
 
 def _to_nick(state: ServerState, user: User, command: str, nick: str, text: list[str],

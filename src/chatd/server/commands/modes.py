@@ -45,12 +45,7 @@ def _user_mode(state: ServerState, user: User, msg: Message) -> None:
             sign = ch
         elif ch == "i" or (ch == "o" and sign == "-"):
             if (sign == "+") != (ch in user.modes):
-                if sign == "+":
-                    user.modes.add(ch)
-                else:
-                    user.modes.discard(ch)
-                    if ch == "o":
-                        state.opers -= 1
+                _set_user_mode(state, user, sign, ch)
                 applied.add(sign, ch)
         elif ch != "o":
             unknown = True
@@ -58,6 +53,19 @@ def _user_mode(state: ServerState, user: User, msg: Message) -> None:
         state.reply(user, N.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
     if applied:
         state.send(user, Message("MODE", [user.nick, applied.modes()], user.prefix))
+
+
+def _set_user_mode(state: ServerState, user: User, sign: str, mode: str) -> None:
+    """Change one user mode, keeping the server's LUSERS counters true."""
+    delta = 1 if sign == "+" else -1
+    if sign == "+":
+        user.modes += mode
+    else:
+        user.modes = user.modes.replace(mode, "")
+    if mode == "o":
+        state.opers += delta
+    elif mode == "i":
+        state.invisible += delta
 
 
 # -- channel modes ------------------------------------------------------------------------------
@@ -142,6 +150,10 @@ class _ChannelModeChange:
             self.state.delivery.to_channel(self.channel, event)
             if self.user not in self.channel.members:
                 self.state.delivery.to_user(self.user, event)  # an IRC operator from outside
+            if any(mode == "P" for _, mode, _ in self.applied.items) or (
+                    "P" in self.channel.modes
+                    and any(mode not in PREFIX_MODES for _, mode, _ in self.applied.items)):
+                self.state.channel_changed(self.channel)  # stored, or forgotten after -P
 
     def _allowed(self) -> bool:
         if self.is_op:

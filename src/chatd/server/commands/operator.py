@@ -20,7 +20,7 @@ def handle_oper(state: ServerState, user: User, msg: Message) -> None:
         state.reply(user, N.ERR_PASSWDMISMATCH, "Password incorrect")
         return
     if not user.oper:
-        user.modes.add("o")
+        user.modes += "o"
         user.oper_name = name
         state.opers += 1
     state.reply(user, N.RPL_YOUREOPER, "You are now an IRC operator")

@@ -199,7 +199,7 @@ def handle_lusers(state: ServerState, user: User, msg: Message) -> None:
 
 def send_lusers(state: ServerState, user: User) -> None:
     registered = state.connections - state.unregistered
-    invisible = sum(1 for u in state.users.values() if "i" in u.modes)
+    invisible = state.invisible
     reply = state.reply
     reply(user, N.RPL_LUSERCLIENT,
           f"There are {registered - invisible} users and {invisible} invisible on 1 servers")

@@ -169,6 +169,25 @@ def welcome(state: ServerState, user: User) -> None:
         channels.join(state, user, name, None)
 
 
+# -- SETNAME (IRCv3 setname) -------------------------------------------------------------------
+
+REALNAME_MAX = 200  # advertised as NAMELEN
+
+
+def handle_setname(state: ServerState, user: User, msg: Message) -> None:
+    realname = msg.params[0]
+    if not realname or len(realname) > REALNAME_MAX:
+        state.send(user, Message("FAIL", ["SETNAME", "INVALID_REALNAME",
+                                          "Realname is not valid"], state.name))
+        return
+    user.realname = realname
+    change = state.delivery.event(Message("SETNAME", [realname], user.prefix))
+    watchers = [u for u in user.neighbours() if "setname" in u.caps]
+    if "setname" in user.caps:
+        watchers.append(user)
+    state.delivery.to_users(watchers, change)
+
+
 # -- PING, PONG, QUIT ---------------------------------------------------------------------------
 
 def handle_ping(state: ServerState, user: User, msg: Message) -> None:

@@ -1,0 +1,409 @@
+"""The SQLite store: channel history and persistent channels, in one WAL-mode database.
+
+Owns the schema (versioned with `PRAGMA user_version`, migrated on open), the write path and
+the bounded read queries. It must not block the reactor for long:
+
+- Writes are only *queued* by `append` and `save_channel`/`delete_channel` (a list append). The
+  state calls `settle(now, wall)` once per loop iteration, right before the reactor flushes
+  output to sockets; that writes everything queued in ONE transaction (`executemany`, commit).
+  With `journal_mode=WAL` and `synchronous=NORMAL` a commit is a `write()` to the WAL, no fsync,
+  so any line a client could have received is already in the database when it leaves: it
+  survives `kill -9` of the server (a power cut may lose what was committed since the last
+  checkpoint, see docs/storage.md).
+- A failing disk (full, read-only, I/O error) never stalls or crashes the loop: the error is
+  logged once per kind, the queued rows stay in a bounded buffer and are retried with a back-off;
+  when the buffer is full the oldest rows are dropped and the count is logged.
+- Retention is enforced by `settle` too, a bounded DELETE at a time (never one giant DELETE).
+- Reads are indexed queries on (target, time) with a LIMIT.
+
+No clock is read here: `now` (monotonic seconds) and `wall` (epoch seconds) come from the caller.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import json
+import logging
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, NamedTuple
+
+log = logging.getLogger("chatd")
+
+MAX_ID = (1 << 63) - 1
+PRUNE_INTERVAL = 1.0  # seconds between retention passes while there is nothing left to prune
+PRUNE_BATCH = 1000  # rows one retention DELETE may remove
+RETRY_FIRST, RETRY_MAX = 0.5, 30.0  # seconds between attempts to write after a failure
+MAX_PENDING = 100_000  # rows kept in memory while the database cannot be written
+
+
+class StoreError(Exception):
+    """The database could not be opened or read (the cause is chained)."""
+
+
+class HistoryRow(NamedTuple):
+    id: int
+    time: int  # milliseconds since the epoch
+    msgid: str
+    command: str  # PRIVMSG or NOTICE
+    source: str  # nick!user@host
+    name: str  # the channel name as written when the message was sent
+    text: str
+    tags: str  # the client-only (+) tags, serialised as in an IRC line ("" for none)
+
+
+class Ref(NamedTuple):
+    """A message reference from CHATHISTORY: msgid=... or timestamp=... (in milliseconds)."""
+
+    kind: str  # "msgid" or "timestamp"
+    msgid: str = ""
+    time: int = 0
+
+
+@dataclass
+class ChannelRecord:
+    key: str  # casefolded name
+    name: str
+    created: int
+    topic: str = ""
+    topic_by: str = ""
+    topic_at: int = 0
+    modes: str = ""  # flag modes, e.g. "Pnt"
+    password: str | None = None
+    limit: int | None = None
+    bans: list[tuple[str, str, int]] = field(default_factory=list)  # mask, setter, set at
+
+
+# -- schema ------------------------------------------------------------------------------------
+
+def _to_v1(db: sqlite3.Connection) -> None:
+    db.execute("""CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        target TEXT NOT NULL,
+        time INTEGER NOT NULL,
+        msgid TEXT NOT NULL,
+        command TEXT NOT NULL,
+        source TEXT NOT NULL,
+        text TEXT NOT NULL)""")
+    db.execute("CREATE INDEX messages_target_time ON messages (target, time)")
+
+
+def _to_v2(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE messages ADD COLUMN name TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE messages ADD COLUMN tags TEXT NOT NULL DEFAULT ''")
+    db.execute("UPDATE messages SET name = target")
+    db.execute("CREATE INDEX messages_msgid ON messages (msgid)")
+    db.execute("""CREATE TABLE channels (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        topic TEXT NOT NULL,
+        topic_by TEXT NOT NULL,
+        topic_at INTEGER NOT NULL,
+        modes TEXT NOT NULL,
+        password TEXT,
+        user_limit INTEGER,
+        bans TEXT NOT NULL)""")
+
+
+# MIGRATIONS[i] takes a database from schema version i to i + 1; version 0 is an empty file.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_to_v1, _to_v2]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_INSERT = ("INSERT INTO messages (target, time, msgid, command, source, name, text, tags) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_COLUMNS = "id, time, msgid, command, source, name, text, tags"
+_UPSERT_CHANNEL = (
+    "INSERT OR REPLACE INTO channels (key, name, created, topic, topic_by, topic_at, modes, "
+    "password, user_limit, bans) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+def default_path(environ: dict[str, str] | os._Environ[str]) -> str:
+    """$XDG_STATE_HOME/chatd/chatd.sqlite3, by default ~/.local/state/chatd/chatd.sqlite3."""
+    base = environ.get("XDG_STATE_HOME") or os.path.join(
+        environ.get("HOME") or os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "chatd", "chatd.sqlite3")
+
+
+def ms_to_iso(ms: int) -> str:
+    """An IRCv3 server-time value (UTC, millisecond precision) for a time in milliseconds."""
+    stamp = datetime.datetime.fromtimestamp(ms // 1000, datetime.timezone.utc)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def parse_timestamp(text: str) -> int | None:
+    """Milliseconds since the epoch for an ISO 8601 timestamp (UTC if no zone); None if bad."""
+    try:
+        stamp = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=datetime.timezone.utc)
+    return int(stamp.timestamp() * 1000 + 0.5) if stamp.year >= 1970 else None
+
+
+# -- the store ---------------------------------------------------------------------------------
+
+class Store:
+    """History and persistent channels in SQLite; ":memory:" keeps them for this process only."""
+
+    def __init__(self, path: str, history_days: float = 0.0, max_per_channel: int = 0,
+                 max_pending: int = MAX_PENDING) -> None:
+        self.path = path
+        self.history_days = history_days
+        self.max_per_channel = max_per_channel
+        try:
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: transactions are explicit (BEGIN ... COMMIT), DDL included.
+            # A short busy timeout: another process holding the lock must not stall the loop.
+            self.db = sqlite3.connect(path, timeout=0.05, isolation_level=None,
+                                      check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA temp_store=MEMORY")
+            self.migrate()
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open database {path}: {exc}") from exc
+        self._rows: collections.deque[tuple[object, ...]] = collections.deque(maxlen=max_pending)
+        self._channels: dict[str, ChannelRecord | None] = {}
+        self._touched: set[str] = set()  # targets written since their last count pruning
+        self._retry_at = 0.0
+        self._retry_delay = RETRY_FIRST
+        self._errors_seen: set[tuple[str, str]] = set()
+        self._failing = False
+        self._prune_at = 0.0
+        self.written = 0  # rows committed since start
+        self.dropped = 0  # rows lost because the pending buffer was full
+        self._dropped_logged = 0
+        self.pruned = 0  # rows removed by retention
+
+    # -- schema --------------------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        """Bring the schema up to SCHEMA_VERSION, one transaction per step."""
+        version = start = self.version
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(
+                f"{self.path}: schema version {version} is newer than this chatd "
+                f"({SCHEMA_VERSION})")
+        while version < SCHEMA_VERSION:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                MIGRATIONS[version](self.db)
+                self.db.execute(f"PRAGMA user_version = {version + 1}")
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            version += 1
+        if start and start < SCHEMA_VERSION:
+            log.info("store %s: schema migrated from version %d to %d", self.path, start,
+                     SCHEMA_VERSION)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- writes (queued) -----------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        return len(self._rows) + len(self._channels)
+
+    def append(self, target: str, time_ms: int, msgid: str, command: str, source: str,
+               name: str, text: str, tags: str) -> None:
+        """Queue one channel message; written by the next `settle`."""
+        rows = self._rows
+        if len(rows) == rows.maxlen:
+            self.dropped += 1  # the deque drops the oldest row
+        rows.append((target, time_ms, msgid, command, source, name, text, tags))
+        self._touched.add(target)
+
+    def save_channel(self, record: ChannelRecord) -> None:
+        self._channels[record.key] = record
+
+    def delete_channel(self, key: str) -> None:
+        self._channels[key] = None
+
+    def settle(self, now: float, wall: float) -> None:
+        """Once per loop iteration: commit what is queued, and prune a little when due."""
+        if (self._rows or self._channels) and now >= self._retry_at:
+            self._commit(now)
+        if (self.history_days > 0 or self.max_per_channel > 0) and now >= self._prune_at:
+            self._prune(now, wall)
+
+    def flush(self, now: float) -> None:
+        """Commit what is queued now (before a read, so it sees every message sent)."""
+        if (self._rows or self._channels) and not self._failing:
+            self._commit(now)
+
+    def _commit(self, now: float) -> None:
+        rows = self._rows
+        channels = self._channels
+        db = self.db
+        try:
+            db.execute("BEGIN")
+            if rows:
+                db.executemany(_INSERT, rows)
+            for key, record in channels.items():
+                if record is None:
+                    db.execute("DELETE FROM channels WHERE key = ?", (key,))
+                else:
+                    db.execute(_UPSERT_CHANNEL, _channel_row(record))
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                try:
+                    db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            self._failed(exc, now)
+            return
+        self.written += len(rows)
+        if self._failing:
+            log.warning("store %s: writing again; %d queued rows written, %d dropped", self.path,
+                        len(rows), self.dropped)
+            self._failing = False
+            self._retry_delay = RETRY_FIRST
+        rows.clear()
+        channels.clear()
+
+    def _failed(self, exc: sqlite3.Error, now: float) -> None:
+        kind = (type(exc).__name__, str(exc))
+        if kind not in self._errors_seen:
+            self._errors_seen.add(kind)
+            log.error("store %s: cannot write (%s: %s); %d rows kept to retry", self.path,
+                      kind[0], kind[1], len(self._rows))
+        if self.dropped > self._dropped_logged:
+            log.error("store %s: pending buffer full (%d rows): %d messages dropped so far",
+                      self.path, self._rows.maxlen, self.dropped)
+            self._dropped_logged = self.dropped
+        self._failing = True
+        self._retry_at = now + self._retry_delay
+        self._retry_delay = min(self._retry_delay * 2, RETRY_MAX)
+
+    # -- retention -----------------------------------------------------------------------------
+
+    def _prune(self, now: float, wall: float) -> None:
+        """One bounded retention step; runs again next iteration while there is more to do."""
+        removed = 0
+        more = False
+        try:
+            if self.history_days > 0:
+                cutoff = int((wall - self.history_days * 86400) * 1000)
+                n = self.db.execute(
+                    "DELETE FROM messages WHERE id IN (SELECT id FROM (SELECT id, time FROM "
+                    "messages ORDER BY id LIMIT ?) WHERE time < ?)", (PRUNE_BATCH, cutoff)
+                ).rowcount
+                removed += n
+                more = n >= PRUNE_BATCH
+            if self.max_per_channel > 0 and self._touched and not more:
+                target = self._touched.pop()
+                edge = self.db.execute(
+                    "SELECT time, id FROM messages WHERE target = ? ORDER BY time DESC, id DESC "
+                    "LIMIT 1 OFFSET ?", (target, self.max_per_channel)).fetchone()
+                if edge is not None:
+                    n = self.db.execute(
+                        "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE "
+                        "target = ? AND (time, id) <= (?, ?) ORDER BY time, id LIMIT ?)",
+                        (target, edge[0], edge[1], PRUNE_BATCH)).rowcount
+                    removed += n
+                    if n >= PRUNE_BATCH:
+                        self._touched.add(target)
+                more = more or bool(self._touched)
+        except sqlite3.Error as exc:
+            self._failed(exc, now)
+            self._prune_at = now + PRUNE_INTERVAL
+            return
+        self.pruned += removed
+        self._prune_at = now if more else now + PRUNE_INTERVAL
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def _query(self, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
+        try:
+            return self.db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
+    def locate(self, target: str, msgid: str) -> tuple[int, int] | None:
+        """The (time, id) position of a message in a target's history, or None."""
+        found = self._query(
+            "SELECT time, id FROM messages WHERE msgid = ? AND target = ? ORDER BY id DESC "
+            "LIMIT 1", (msgid, target))
+        return (int(found[0][0]), int(found[0][1])) if found else None  # type: ignore[call-overload]
+
+    def _rows_where(self, target: str, where: str, params: tuple[object, ...], limit: int,
+                    newest_first: bool) -> list[HistoryRow]:
+        order = "DESC" if newest_first else "ASC"
+        cur = self._query(
+            f"SELECT {_COLUMNS} FROM messages WHERE target = ? {where} "
+            f"ORDER BY time {order}, id {order} LIMIT ?", (target, *params, limit))
+        rows = [HistoryRow(*r) for r in cur]  # type: ignore[arg-type]
+        if newest_first:
+            rows.reverse()
+        return rows
+
+    def before(self, target: str, point: tuple[int, int], limit: int) -> list[HistoryRow]:
+        """Up to `limit` messages just before `point`, oldest first."""
+        return self._rows_where(target, "AND (time, id) < (?, ?)", point, limit, True)
+
+    def after(self, target: str, point: tuple[int, int], limit: int) -> list[HistoryRow]:
+        """Up to `limit` messages just after `point`, oldest first."""
+        return self._rows_where(target, "AND (time, id) > (?, ?)", point, limit, False)
+
+    def latest(self, target: str, point: tuple[int, int] | None, limit: int) -> list[HistoryRow]:
+        """The newest `limit` messages (after `point` if given), oldest first."""
+        if point is None:
+            return self._rows_where(target, "", (), limit, True)
+        return self._rows_where(target, "AND (time, id) > (?, ?)", point, limit, True)
+
+    def between(self, target: str, low: tuple[int, int], high: tuple[int, int], limit: int,
+                from_high: bool) -> list[HistoryRow]:
+        """Messages strictly between two points, `limit` of them counted from one end."""
+        return self._rows_where(target, "AND (time, id) > (?, ?) AND (time, id) < (?, ?)",
+                                (*low, *high), limit, from_high)
+
+    def targets(self, keys: Iterable[str], low_ms: int, high_ms: int,
+                limit: int) -> list[tuple[str, int]]:
+        """(name, time of the latest message) for those of `keys` with a message between the
+        two times (exclusive), oldest first."""
+        found = []
+        for key in keys:
+            rows = self._query(
+                "SELECT name, time FROM messages WHERE target = ? AND time > ? AND time < ? "
+                "ORDER BY time DESC, id DESC LIMIT 1", (key, low_ms, high_ms))
+            if rows:
+                found.append((str(rows[0][0]), int(rows[0][1])))  # type: ignore[call-overload]
+        found.sort(key=lambda item: item[1])
+        return found[:limit]
+
+    def count(self, target: str | None = None) -> int:
+        if target is None:
+            return int(self.db.execute("SELECT count(*) FROM messages").fetchone()[0])
+        return int(self.db.execute("SELECT count(*) FROM messages WHERE target = ?",
+                                   (target,)).fetchone()[0])
+
+    def load_channels(self) -> list[ChannelRecord]:
+        cur = self.db.execute("SELECT key, name, created, topic, topic_by, topic_at, modes, "
+                              "password, user_limit, bans FROM channels ORDER BY name")
+        records = []
+        for key, name, created, topic, topic_by, topic_at, modes, password, limit, bans in cur:
+            ban_list = [(str(m), str(s), int(t)) for m, s, t in json.loads(bans)]
+            records.append(ChannelRecord(key, name, created, topic, topic_by, topic_at, modes,
+                                         password, limit, ban_list))
+        return records
+
+
+def _channel_row(r: ChannelRecord) -> tuple[object, ...]:
+    return (r.key, r.name, r.created, r.topic, r.topic_by, r.topic_at, r.modes, r.password,
+            r.limit, json.dumps([list(b) for b in r.bans]))
