@@ -78,8 +78,7 @@ class LocalDelivery:
         return Event(msg, self.wall, msgid, client_tags or {})
 
     def to_user(self, user: User, event: Event) -> None:
-        if self._channel is not None:
-            self.settle()
+        self.settle_for(user)
         user.write(event.for_view(user.tag_view))
 
     def to_users(self, users: Iterable[User], event: Event, exclude: User | None = None) -> None:
@@ -98,6 +97,13 @@ class LocalDelivery:
                 self.settle()
             self._channel = channel
         self._batch.append((event, exclude))
+
+    def settle_for(self, user: User) -> None:
+        """Settle before a direct write to `user`, if the pending batch concerns it: order
+        only matters per recipient, so a PONG to someone outside the room leaves it alone."""
+        channel = self._channel
+        if channel is not None and user in channel.members:
+            self.settle()
 
     def settle(self) -> None:
         """Deliver the pending channel batch. The reactor calls this before it flushes."""

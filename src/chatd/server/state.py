@@ -267,7 +267,7 @@ class ServerState:
     # -- replies ----------------------------------------------------------------------------
 
     def send(self, user: User, msg: Message) -> None:
-        self.delivery.settle()  # lines reach each client in the order they were produced
+        self.delivery.settle_for(user)  # each client sees lines in the order they were made
         user.write(encode(msg))
 
     def reply(self, user: User, numeric: str, *params: str) -> None:
@@ -285,7 +285,7 @@ class ServerState:
             line = f"{head}{middle} :{params[-1]}\r\n"
         else:
             line = head + "\r\n"
-        self.delivery.settle()
+        self.delivery.settle_for(user)
         user.write(line.encode())
 
     def need_more_params(self, user: User, command: str) -> None:
