@@ -56,6 +56,20 @@ def port_open(port: int) -> bool:
         return False
 
 
+_ISOLATION: list[str] | None = None
+
+
+def isolation_options() -> list[str]:
+    """Options that keep a test chatd from sharing state with others (no on-disk history)."""
+    global _ISOLATION
+    if _ISOLATION is None:
+        help_text = subprocess.run(
+            [sys.executable, "-m", "chatd.server", "--help"], capture_output=True, text=True, check=False
+        ).stdout
+        _ISOLATION = ["--db", ":memory:"] if "--db" in help_text else []
+    return _ISOLATION
+
+
 class ChatdProcess:
     """A real chatd, started as `python -m chatd.server` on a fixed loopback port."""
 
@@ -66,6 +80,7 @@ class ChatdProcess:
 
     def start(self) -> ChatdProcess:
         cmd = [sys.executable, "-m", "chatd.server", "--host", "127.0.0.1", "--port", str(self.port)]
+        cmd += isolation_options()
         log = open(self.log_dir / f"chatd-{self.port}.log", "ab") if self.log_dir else subprocess.DEVNULL
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         end = time.monotonic() + DEADLINE

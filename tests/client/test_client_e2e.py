@@ -6,6 +6,7 @@ import os
 import re
 import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -77,7 +78,8 @@ def test_line_mode_sends_stdin_prints_messages_and_exits_after_ack(chatd: ChatdP
 def test_line_mode_unreachable_server_is_a_clear_error() -> None:
     port = free_port()
     result = subprocess.run(
-        [*CLIENT, f"ci@127.0.0.1:{port}"], input=b"hi\n", capture_output=True, timeout=DEADLINE, env=client_env()
+        [*CLIENT, f"ci@127.0.0.1:{port}"], input=b"hi\n", capture_output=True, timeout=DEADLINE, env=client_env(),
+        check=False,
     )
     assert result.returncode == 1
     err = result.stderr.decode()
@@ -89,13 +91,13 @@ def test_line_mode_unreachable_server_is_a_clear_error() -> None:
     [("ci@host:notaport", "port must be a number"), ("9nick@localhost", "bad nick"), ("ci@", "no host")],
 )
 def test_bad_address_is_a_clear_error(address: str, message: str) -> None:
-    result = subprocess.run([*CLIENT, address], input=b"", capture_output=True, timeout=DEADLINE)
+    result = subprocess.run([*CLIENT, address], input=b"", capture_output=True, timeout=DEADLINE, check=False)
     assert result.returncode == 2
     assert message in result.stderr.decode() and "Traceback" not in result.stderr.decode()
 
 
 def test_help_explains_arguments_and_options() -> None:
-    result = subprocess.run([*CLIENT, "--help"], capture_output=True, timeout=DEADLINE)
+    result = subprocess.run([*CLIENT, "--help"], capture_output=True, timeout=DEADLINE, check=True)
     out = result.stdout.decode()
     for word in ("NICK@HOST[:PORT]", "--password", "--tls", "--insecure", "--realname", "--no-color", "line mode"):
         assert word in out
@@ -110,7 +112,7 @@ class Tmux:
         self.target = "chat"
 
     def run(self, *args: str, check: bool = True) -> str:
-        out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, timeout=DEADLINE)
+        out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, timeout=DEADLINE, check=False)
         if check and out.returncode != 0:
             raise AssertionError(f"tmux {args}: {out.stderr.decode()}")
         return out.stdout.decode()
@@ -179,5 +181,33 @@ def test_real_terminal_session_two_rooms_and_a_private_buffer(chatd: ChatdProces
         tmux.keys("C-c")
         tmux.shows("CLIENT-EXITED:0")
         bob.expect(r":alice!\S+ QUIT")
+    finally:
+        bob.close()
+
+
+def test_line_mode_last_line_without_newline_and_ctrl_c(chatd: ChatdProcess) -> None:
+    bob = RawClient(chatd.port, "bob")
+    try:
+        bob.join("#lobby")
+        done = subprocess.run(
+            [*CLIENT, f"ci@127.0.0.1:{chatd.port}"], input=b"no newline", capture_output=True,
+            timeout=DEADLINE, env=client_env(), check=False,
+        )  # fmt: skip
+        assert done.returncode == 0
+        bob.expect(r":ci!\S+ PRIVMSG #lobby :no newline$")
+        # Ctrl-C while stdin stays open: a prompt exit, no traceback, no hang.
+        proc = subprocess.Popen(
+            [*CLIENT, f"ci2@127.0.0.1:{chatd.port}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=client_env(),
+        )  # fmt: skip
+        try:
+            bob.expect(r":ci2!\S+ JOIN #lobby")
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(DEADLINE) == 130
+            assert proc.stderr is not None and proc.stderr.read() == b"chat-client: interrupted\n"
+            bob.expect(r":ci2!\S+ QUIT :.*interrupted")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
     finally:
         bob.close()

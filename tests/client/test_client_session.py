@@ -426,3 +426,24 @@ def test_nick_while_disconnected_is_kept_for_the_next_connection() -> None:
     assert sent(s) == [] and s.wanted_nick == "bob"
     s.connection_made(NOW)
     assert "NICK bob" in sent(s)
+
+
+def test_history_batch_is_shown_but_not_counted_as_unread() -> None:
+    s = joined(registered(caps="batch server-time"))
+    joined(s, "#dev")
+    s.switch("#dev")
+    feed(
+        s,
+        ":srv BATCH +h1 chathistory #lobby",
+        "@batch=h1;time=2023-11-14T22:13:20.000Z :bob!b@h PRIVMSG #lobby :alice: old news",
+        "@batch=h1;time=2023-11-14T22:13:21.000Z :alice!u@h PRIVMSG #lobby :my old line",
+        ":srv BATCH -h1",
+        ":bob!b@h PRIVMSG #lobby :fresh",
+    )
+    lobby = s.get_buffer("#lobby")
+    assert lobby is not None
+    old, mine, fresh = list(lobby.lines)[-3:]
+    assert old.history and old.time == 1_700_000_000.0 and old.text == "alice: old news"
+    assert mine.history and mine.own
+    assert not fresh.history
+    assert lobby.unread == 1 and not lobby.mentioned

@@ -162,7 +162,7 @@ def test_completion_switching_and_join(chatd: ChatdProcess) -> None:
         async with running(chatd.port) as h:
             await h.until(lambda: "bobby" in h.session.member_nicks("#lobby"))
             h.type("bo" + TAB)
-            await h.until(lambda: h.app.input_buffer.text == "bobby: ")
+            await h.until(lambda: h.app.input_buffer.text == "bobby: ", repr(h.app.input_buffer.text) + repr(h.session.member_nicks("#lobby")) + h.screen())
             h.type("hi" + ENTER)
             await asyncio.to_thread(bob.expect, r"PRIVMSG #lobby :bobby: hi")
             h.type("/jo" + TAB)

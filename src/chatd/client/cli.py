@@ -79,7 +79,7 @@ def parse_address(text: str) -> Address:
 def _login_name() -> str:
     try:
         return getpass.getuser()
-    except Exception:
+    except (KeyError, OSError):  # no login name in the environment or the password database
         return "guest"
 
 

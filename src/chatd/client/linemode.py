@@ -9,7 +9,11 @@ for its PONG) before quitting. Errors go to stderr and make the exit status non-
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import IO
@@ -63,18 +67,53 @@ async def run(
     stdout: IO[str] = sys.stdout,
     stderr: IO[str] = sys.stderr,
 ) -> int:
+    """The whole line-mode run; the exit status. Ctrl-C sends QUIT and gives 130."""
     waiter = _Waiter()
+    session.listeners.append(_printer(session, stdout, stderr))
+    transport = Transport(session, endpoint, on_change=waiter.changed, reconnect=False, timing=Timing())
+    net = asyncio.create_task(transport.run())
+    interrupted = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Handled in the loop (not by asyncio.run's own handler, which cancels the task from
+    # inside a signal handler at any bytecode): the flow is stopped at a clean point.
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGINT, interrupted.set)
+    flow = asyncio.create_task(_flow(session, transport, net, waiter, endpoint, room, stdin, stderr))
+    stop = asyncio.create_task(interrupted.wait())
+    await asyncio.wait({flow, stop}, return_when=asyncio.FIRST_COMPLETED)
+    if flow.done():
+        stop.cancel()
+        return flow.result()
+    flow.cancel()
+    print("chat-client: interrupted", file=stderr, flush=True)
+    if not net.done():
+        await transport.quit("interrupted")
+    return 130
 
+
+def _printer(session: Session, stdout: IO[str], stderr: IO[str]) -> Callable[[Buffer, LogLine], None]:
     def on_line(buf: Buffer, line: LogLine) -> None:
-        if line.kind in (Kind.MESSAGE, Kind.ACTION, Kind.NOTICE) and not line.own and buf.kind != "server":
+        talk = line.kind in (Kind.MESSAGE, Kind.ACTION, Kind.NOTICE)
+        if talk and not line.own and not line.history and buf.kind != "server":
             print(format_line(buf, line), file=stdout, flush=True)
         elif line.kind is Kind.ERROR and session.registered:
             print(f"chat-client: {formatting.strip(line.text)}", file=stderr, flush=True)
 
-    session.listeners.append(on_line)
-    transport = Transport(session, endpoint, on_change=waiter.changed, reconnect=False, timing=Timing())
-    task = asyncio.create_task(transport.run())
-    alive = lambda: not task.done()
+    return on_line
+
+
+async def _flow(
+    session: Session,
+    transport: Transport,
+    net: asyncio.Task[None],
+    waiter: _Waiter,
+    endpoint: Endpoint,
+    room: str,
+    stdin: IO[bytes],
+    stderr: IO[str],
+) -> int:
+    def alive() -> bool:
+        return not net.done()
 
     def joined() -> bool:
         buf = session.get_buffer(room)
@@ -82,16 +121,16 @@ async def run(
 
     if not await waiter.until(lambda: joined() or not alive(), JOIN_TIMEOUT) or not joined():
         if not session.welcomed:
-            return await _fail(transport, task, f"cannot connect to {endpoint.label}", stderr)
-        return await _fail(transport, task, f"could not join {room}", stderr)
+            return await _fail(transport, net, f"cannot connect to {endpoint.label}", stderr)
+        return await _fail(transport, net, f"could not join {room}", stderr)
 
-    loop = asyncio.get_running_loop()
+    lines = _read_lines(stdin)
     while True:
-        raw = await loop.run_in_executor(None, stdin.readline)
+        raw = await lines.get()
         if not raw:
             break
         if not alive():
-            return await _fail(transport, task, "connection lost", stderr)
+            return await _fail(transport, net, "connection lost", stderr)
         text = raw.decode("utf-8", "replace").rstrip("\r\n")
         if text.strip():
             session.say(room, text, time.time())
@@ -101,12 +140,40 @@ async def run(
     # Pacing may still hold lines back: allow for them on top of the round trip.
     timeout = ACK_TIMEOUT + transport.queued / transport.timing.send_rate
     if not await waiter.until(lambda: token in session.acked or not alive(), timeout):
-        return await _fail(transport, task, "server did not acknowledge", stderr)
+        return await _fail(transport, net, "server did not acknowledge", stderr)
     if token not in session.acked:
-        return await _fail(transport, task, "connection lost before the server acknowledged", stderr)
+        return await _fail(transport, net, "connection lost before the server acknowledged", stderr)
     await transport.quit("end of input")
-    await task
+    await net
     return 0
+
+
+def _read_lines(stdin: IO[bytes]) -> asyncio.Queue[bytes]:
+    """Lines of stdin from a daemon thread (b"" at the end), so a blocked read never keeps
+    the process alive after Ctrl-C the way an executor thread would. It reads the raw fd:
+    a daemon thread parked inside a buffered reader would hold its lock at shutdown."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    fd = stdin.fileno()
+
+    def pump() -> None:
+        pending = b""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                if pending:
+                    loop.call_soon_threadsafe(queue.put_nowait, pending)
+                loop.call_soon_threadsafe(queue.put_nowait, b"")
+                return
+            *complete, pending = (pending + chunk).split(b"\n")
+            for line in complete:
+                loop.call_soon_threadsafe(queue.put_nowait, line + b"\n")
+
+    threading.Thread(target=pump, name="stdin", daemon=True).start()
+    return queue
 
 
 async def _fail(transport: Transport, task: asyncio.Task[None], why: str, stderr: IO[str]) -> int:

@@ -34,8 +34,10 @@ WANTED_CAPS = frozenset(
         "away-notify",
         "userhost-in-names",
         "cap-notify",
+        "batch",
     }
 )
+HISTORY_BATCHES = frozenset({"chathistory", "draft/chathistory"})
 MAX_LOG_LINES = 2000
 # Bytes a server adds around our text when relaying it (":nick!user@host PRIVMSG target :").
 _RELAY_OVERHEAD = 100
@@ -82,6 +84,7 @@ class LogLine:
     nick: str | None = None
     own: bool = False
     highlight: bool = False
+    history: bool = False  # replayed from the server's history (a chathistory batch)
 
 
 @dataclass
@@ -163,7 +166,7 @@ class ISupport:
 def parse_server_time(value: str) -> float | None:
     """An IRCv3 `time` tag ('2026-01-02T03:04:05.678Z') as epoch seconds."""
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(value).timestamp()
     except ValueError:
         return None
 
@@ -245,6 +248,8 @@ class Session:
         self._rejoin: list[str] = []
         self._reconnecting = False
         self._nick_note = ""
+        self._batches: dict[str, str] = {}  # open BATCH reference -> type
+        self._in_history = False
         self._channel_keys: dict[str, str] = {}
 
     # ------------------------------------------------------------------ buffers
@@ -312,8 +317,10 @@ class Session:
         return None
 
     def log(self, buf: Buffer, now: float, kind: Kind, text: str, **kw: object) -> LogLine:
+        if self._in_history:
+            kw["history"] = True
         line = buf.add(now, kind, text, **kw)
-        if buf.key != self.current and kind in TALK_KINDS and not line.own:
+        if buf.key != self.current and kind in TALK_KINDS and not line.own and not line.history:
             buf.unread += 1
             if line.highlight or buf.kind == "query":
                 buf.mentioned = True
@@ -354,6 +361,7 @@ class Session:
         self.registered = False
         self.caps.clear()
         self._cap_ls.clear()
+        self._batches.clear()
         self._outbox.clear()
         self._nick_attempt = 0
         self.nick = self.wanted_nick
@@ -431,14 +439,25 @@ class Session:
         when = now
         if "time" in msg.tags and msg.command != "PONG":  # lag is measured on our own clock
             when = parse_server_time(msg.tags["time"]) or now
-        handler = getattr(self, f"_on_{msg.command.lower()}", None)
-        if handler is not None:
-            handler(msg, when)
-        elif msg.command.isdigit():
-            self._on_numeric(msg, when)
-        else:
-            self.info(" ".join(msg.params), when, self.server_buffer)
+        self._in_history = self._batches.get(msg.tags.get("batch", "")) in HISTORY_BATCHES
+        try:
+            handler = getattr(self, f"_on_{msg.command.lower()}", None)
+            if handler is not None:
+                handler(msg, when)
+            elif msg.command.isdigit():
+                self._on_numeric(msg, when)
+            else:
+                self.info(" ".join(msg.params), when, self.server_buffer)
+        finally:
+            self._in_history = False
         return msg
+
+    def _on_batch(self, msg: Message, now: float) -> None:
+        ref = msg.param(0)
+        if ref.startswith("+"):
+            self._batches[ref[1:]] = msg.param(1)
+        elif ref.startswith("-"):
+            self._batches.pop(ref[1:], None)
 
     def _is_me(self, nick: str | None) -> bool:
         return nick is not None and fold(nick) == fold(self.nick)
@@ -579,10 +598,10 @@ class Session:
         target, text = msg.param(0), msg.param(1)
         sender = msg.nick or ""
         own = self._is_me(sender)
-        if not self.registered or (msg.source and "!" not in msg.source and not own):
-            if not self.is_channel(target):
-                self.log(self.server_buffer, now, Kind.NOTICE, text, nick=sender or None)
-                return
+        from_server = not self.registered or (msg.source and "!" not in msg.source and not own)
+        if from_server and not self.is_channel(target):
+            self.log(self.server_buffer, now, Kind.NOTICE, text, nick=sender or None)
+            return
         kind = Kind.NOTICE if notice else Kind.MESSAGE
         if text.startswith("\x01"):
             ctcp, _, arg = text.strip("\x01").partition(" ")

@@ -117,6 +117,8 @@ class Transport:
         self.failure: str | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._stopping = asyncio.Event()
+        self._gone = asyncio.Event()  # set while there is no connection
+        self._gone.set()
         self._flush_scheduled = False
         self._queue: deque[bytes] = deque()
         self._pacer: Pacer | None = None
@@ -143,8 +145,9 @@ class Transport:
                 break
             self.session.connection_lost(self.clock(), reason, delay)
             self.on_change()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):  # not wait_for: it can swallow a cancel
+                    await self._stopping.wait()
             delay = min(delay * 2, self.timing.backoff_max)
         self.on_change()
 
@@ -157,6 +160,7 @@ class Transport:
         except (TimeoutError, OSError, ssl.SSLError) as exc:
             return False, describe(exc, self.endpoint)
         self._writer = writer
+        self._gone.clear()
         self._queue.clear()
         self._pacer = Pacer(self.timing.send_burst, self.timing.send_rate, self._mono())
         self.session.connection_made(self.clock())
@@ -172,9 +176,11 @@ class Transport:
             registered = self.session.registered
             pinger.cancel()
             self._writer = None
+            self._gone.set()
             writer.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await writer.wait_closed()
         return registered, reason
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -278,16 +284,12 @@ class Transport:
         self._flush()
         if writer is not None and not writer.is_closing():
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.drain(), self.timing.quit_timeout)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._wait_gone(), self.timing.quit_timeout)
+                async with asyncio.timeout(self.timing.quit_timeout):
+                    await writer.drain()
+                    await self._gone.wait()
         self._stopping.set()
         if self._writer is not None:
             self._writer.close()
-
-    async def _wait_gone(self) -> None:
-        while self._writer is not None:
-            await asyncio.sleep(0.01)
 
     def stop_now(self) -> None:
         self._stopping.set()

@@ -35,7 +35,8 @@ class ViewState:
 
 
 def _prefix(line: LogLine, color: bool) -> list[tuple[str, str]]:
-    frags: list[tuple[str, str]] = [("class:log.time", time.strftime("%H:%M ", time.localtime(line.time)))]
+    stamp_style = "class:log.time class:log.history" if line.history else "class:log.time"
+    frags: list[tuple[str, str]] = [(stamp_style, time.strftime("%H:%M ", time.localtime(line.time)))]
     nick = line.nick or ""
     nstyle = "class:log.own" if line.own else nick_style(nick, color)
     if line.kind is Kind.MESSAGE:

@@ -36,6 +36,7 @@ _COLOR_RULES = {
     "roombar.unread": "bold",
     "roombar.mention": "bold ansibrightyellow",
     "log.time": "ansibrightblack",
+    "log.history": "italic",
     "log.own": "bold",
     "log.quiet": "ansibrightblack",
     "log.info": "ansicyan",
