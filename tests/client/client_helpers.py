@@ -31,7 +31,9 @@ def wait_for(predicate: Callable[[], object], timeout: float = DEADLINE, what: s
         time.sleep(POLL)
 
 
-async def until(predicate: Callable[[], object], timeout: float = DEADLINE, what: str = "") -> object:
+async def until(
+    predicate: Callable[[], object], timeout: float = DEADLINE, what: str = ""
+) -> object:
     end = time.monotonic() + timeout
     while True:
         result = predicate()
@@ -64,7 +66,10 @@ def isolation_options() -> list[str]:
     global _ISOLATION
     if _ISOLATION is None:
         help_text = subprocess.run(
-            [sys.executable, "-m", "chatd.server", "--help"], capture_output=True, text=True, check=False
+            [sys.executable, "-m", "chatd.server", "--help"],
+            capture_output=True,
+            text=True,
+            check=False,
         ).stdout
         _ISOLATION = ["--db", ":memory:"] if "--db" in help_text else []
     return _ISOLATION
@@ -79,9 +84,21 @@ class ChatdProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ChatdProcess:
-        cmd = [sys.executable, "-m", "chatd.server", "--host", "127.0.0.1", "--port", str(self.port)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "chatd.server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
         cmd += isolation_options()
-        log = open(self.log_dir / f"chatd-{self.port}.log", "ab") if self.log_dir else subprocess.DEVNULL
+        log = (
+            open(self.log_dir / f"chatd-{self.port}.log", "ab")
+            if self.log_dir
+            else subprocess.DEVNULL
+        )
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         end = time.monotonic() + DEADLINE
         while not port_open(self.port):
@@ -145,7 +162,9 @@ class RawClient:
                     return parse(line)
             remaining = end - time.monotonic()
             if remaining <= 0 or self.closed:
-                raise AssertionError(f"no line matching {pattern!r}; last lines: {self.lines[-10:]}")
+                raise AssertionError(
+                    f"no line matching {pattern!r}; last lines: {self.lines[-10:]}"
+                )
             self._read(remaining)
 
     def sync(self) -> list[str]:

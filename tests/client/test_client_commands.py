@@ -45,7 +45,9 @@ def test_unknown_command_is_never_sent(s: Session) -> None:
     assert s.current_buffer.lines[-1].kind is Kind.ERROR
 
 
-@pytest.mark.parametrize("line", ["/join", "/msg bob", "/nick", "/nick 9lives", "/whois", "/me", "/quote", "/join a b c"])
+@pytest.mark.parametrize(
+    "line", ["/join", "/msg bob", "/nick", "/nick 9lives", "/whois", "/me", "/quote", "/join a b c"]
+)
 def test_wrong_arguments_give_a_usage_hint(s: Session, line: str) -> None:
     run(s, line)
     assert sent(s) == []
@@ -129,7 +131,24 @@ def test_talking_in_the_server_buffer_or_when_disconnected_is_refused(s: Session
 def test_every_command_has_usage_and_summary() -> None:
     for name, cmd in commands.REGISTRY.items():
         assert cmd.usage.startswith("/" + name) and cmd.summary
-    for required in ["join", "part", "msg", "query", "me", "nick", "topic", "names", "list", "whois", "away", "close", "quote", "clear", "help", "quit"]:
+    for required in [
+        "join",
+        "part",
+        "msg",
+        "query",
+        "me",
+        "nick",
+        "topic",
+        "names",
+        "list",
+        "whois",
+        "away",
+        "close",
+        "quote",
+        "clear",
+        "help",
+        "quit",
+    ]:
         assert required in commands.REGISTRY
 
 
@@ -156,7 +175,11 @@ def test_command_and_room_completion() -> None:
 
 
 def test_rank_nicks_prefers_recent_speakers_and_skips_self() -> None:
-    assert rank_nicks(["zed", "bob", "zed"], ["alice", "bob", "carol", "zed"], "alice") == ["zed", "bob", "carol"]
+    assert rank_nicks(["zed", "bob", "zed"], ["alice", "bob", "carol", "zed"], "alice") == [
+        "zed",
+        "bob",
+        "carol",
+    ]
 
 
 def test_input_history_walks_back_and_returns_the_draft() -> None:

@@ -66,7 +66,11 @@ def test_line_mode_sends_stdin_prints_messages_and_exits_after_ack(chatd: ChatdP
         assert proc.stderr is not None and proc.stderr.read() == b""
         # Exited only after the server acknowledged: everything is already relayed.
         bob.sync()
-        said = [line.split(" :", 1)[1] for line in bob.lines if "PRIVMSG #ops" in line and ":ci!" in line]
+        said = [
+            line.split(" :", 1)[1]
+            for line in bob.lines
+            if "PRIVMSG #ops" in line and ":ci!" in line
+        ]
         assert said == ["build 1 passed", "second line", "/not a command"]
         assert any(re.match(r":ci!\S+ QUIT", line) for line in bob.lines)
     finally:
@@ -78,7 +82,11 @@ def test_line_mode_sends_stdin_prints_messages_and_exits_after_ack(chatd: ChatdP
 def test_line_mode_unreachable_server_is_a_clear_error() -> None:
     port = free_port()
     result = subprocess.run(
-        [*CLIENT, f"ci@127.0.0.1:{port}"], input=b"hi\n", capture_output=True, timeout=DEADLINE, env=client_env(),
+        [*CLIENT, f"ci@127.0.0.1:{port}"],
+        input=b"hi\n",
+        capture_output=True,
+        timeout=DEADLINE,
+        env=client_env(),
         check=False,
     )
     assert result.returncode == 1
@@ -88,10 +96,16 @@ def test_line_mode_unreachable_server_is_a_clear_error() -> None:
 
 @pytest.mark.parametrize(
     "address, message",
-    [("ci@host:notaport", "port must be a number"), ("9nick@localhost", "bad nick"), ("ci@", "no host")],
+    [
+        ("ci@host:notaport", "port must be a number"),
+        ("9nick@localhost", "bad nick"),
+        ("ci@", "no host"),
+    ],
 )
 def test_bad_address_is_a_clear_error(address: str, message: str) -> None:
-    result = subprocess.run([*CLIENT, address], input=b"", capture_output=True, timeout=DEADLINE, check=False)
+    result = subprocess.run(
+        [*CLIENT, address], input=b"", capture_output=True, timeout=DEADLINE, check=False
+    )
     assert result.returncode == 2
     assert message in result.stderr.decode() and "Traceback" not in result.stderr.decode()
 
@@ -99,7 +113,15 @@ def test_bad_address_is_a_clear_error(address: str, message: str) -> None:
 def test_help_explains_arguments_and_options() -> None:
     result = subprocess.run([*CLIENT, "--help"], capture_output=True, timeout=DEADLINE, check=True)
     out = result.stdout.decode()
-    for word in ("NICK@HOST[:PORT]", "--password", "--tls", "--insecure", "--realname", "--no-color", "line mode"):
+    for word in (
+        "NICK@HOST[:PORT]",
+        "--password",
+        "--tls",
+        "--insecure",
+        "--realname",
+        "--no-color",
+        "line mode",
+    ):
         assert word in out
 
 
@@ -112,7 +134,9 @@ class Tmux:
         self.target = "chat"
 
     def run(self, *args: str, check: bool = True) -> str:
-        out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, timeout=DEADLINE, check=False)
+        out = subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, timeout=DEADLINE, check=False
+        )
         if check and out.returncode != 0:
             raise AssertionError(f"tmux {args}: {out.stderr.decode()}")
         return out.stdout.decode()
@@ -124,7 +148,11 @@ class Tmux:
         self.run("send-keys", "-t", self.target, *keys)
 
     def shows(self, text: str, timeout: float = DEADLINE) -> str:
-        return str(wait_for(lambda: text in (screen := self.capture()) and screen, timeout, f"{text!r} in pane"))
+        return str(
+            wait_for(
+                lambda: text in (screen := self.capture()) and screen, timeout, f"{text!r} in pane"
+            )
+        )
 
 
 @pytest.fixture
@@ -136,17 +164,35 @@ def tmux() -> Iterator[Tmux]:
     t.run("kill-server", check=False)
 
 
-def test_real_terminal_session_two_rooms_and_a_private_buffer(chatd: ChatdProcess, tmux: Tmux) -> None:
+def test_real_terminal_session_two_rooms_and_a_private_buffer(
+    chatd: ChatdProcess, tmux: Tmux
+) -> None:
     command = " ".join([*CLIENT, f"alice@127.0.0.1:{chatd.port}", "'#lobby'", "'#dev'"])
     shell = f"{command}; echo CLIENT-EXITED:$?; exec sleep 600"
-    tmux.run("new-session", "-d", "-s", tmux.target, "-x", "100", "-y", "24", "-e", "TERM=screen-256color", shell)
+    tmux.run(
+        "new-session",
+        "-d",
+        "-s",
+        tmux.target,
+        "-x",
+        "100",
+        "-y",
+        "24",
+        "-e",
+        "TERM=screen-256color",
+        shell,
+    )
     tmux.shows("You joined #lobby")
     tmux.shows("connected")
     bob = RawClient(chatd.port, "bob")
     try:
         bob.join("#lobby")
         bob.join("#dev")
-        bob.send("PRIVMSG #lobby :hello alice, welcome", "PRIVMSG #dev :build is green", "PRIVMSG alice :psst")
+        bob.send(
+            "PRIVMSG #lobby :hello alice, welcome",
+            "PRIVMSG #dev :build is green",
+            "PRIVMSG alice :psst",
+        )
         screen = tmux.shows("4:bob(1!)")
         assert "3:#dev(1)" in screen
         assert re.search(r"\d\d:\d\d <bob> hello alice, welcome", tmux.shows("<bob> hello alice"))
@@ -175,7 +221,11 @@ def test_real_terminal_session_two_rooms_and_a_private_buffer(chatd: ChatdProces
 
         def redrawn() -> bool:
             rows = tmux.capture().split("\n")
-            return len(rows) >= 20 and rows[19].startswith("[#lobby]") and rows[18].startswith(" alice @")
+            return (
+                len(rows) >= 20
+                and rows[19].startswith("[#lobby]")
+                and rows[18].startswith(" alice @")
+            )
 
         wait_for(redrawn, what="status and input lines redrawn at 50x20")
         tmux.keys("C-c")

@@ -30,7 +30,9 @@ def texts(session: Session, name: str) -> list[str]:
     return [line.text for line in buf.lines]
 
 
-def registered(nick: str = "alice", caps: str = "", channels: tuple[str, ...] = ("#lobby",)) -> Session:
+def registered(
+    nick: str = "alice", caps: str = "", channels: tuple[str, ...] = ("#lobby",)
+) -> Session:
     s = Session(nick, channels=channels, server_label="test:8520")
     s.connecting(NOW)
     s.connection_made(NOW)
@@ -66,7 +68,11 @@ def test_registration_sends_cap_ls_nick_user_and_requests_offered_caps() -> None
     s = Session("alice", password="sekrit", realname="Alice A")
     s.connection_made(NOW)
     assert sent(s) == ["CAP LS 302", "PASS sekrit", "NICK alice", "USER alice 0 * Alice A"]
-    feed(s, ":srv CAP * LS * :server-time echo-message sasl", ":srv CAP * LS :multi-prefix cap-notify foo=bar")
+    feed(
+        s,
+        ":srv CAP * LS * :server-time echo-message sasl",
+        ":srv CAP * LS :multi-prefix cap-notify foo=bar",
+    )
     assert sent(s) == ["CAP REQ cap-notify echo-message multi-prefix server-time"]
     feed(s, ":srv CAP alice ACK :cap-notify echo-message multi-prefix server-time")
     assert sent(s) == ["CAP END"]
@@ -93,7 +99,11 @@ def test_welcome_joins_the_rooms_and_switches_to_the_first_on_join() -> None:
     assert sent(s) == ["JOIN #lobby", "JOIN #dev"]
     feed(s, ":alice!u@h JOIN #dev", ":alice!u@h JOIN #lobby")
     assert s.current_buffer.name == "#lobby"
-    assert [b.name for b in s.buffer_list()] == ["test:8520" if False else s.server_label, "#dev", "#lobby"]
+    assert [b.name for b in s.buffer_list()] == [
+        "test:8520" if False else s.server_label,
+        "#dev",
+        "#lobby",
+    ]
 
 
 def test_nick_in_use_during_registration_falls_back_and_says_so() -> None:
@@ -204,7 +214,10 @@ def test_channel_message_unread_and_mention() -> None:
     feed(s, ":bob!b@h PRIVMSG #lobby :hi all", ":bob!b@h PRIVMSG #lobby :alice: you there?")
     lobby = s.get_buffer("#lobby")
     assert lobby is not None
-    assert [(l.nick, l.text) for l in list(lobby.lines)[-2:]] == [("bob", "hi all"), ("bob", "alice: you there?")]
+    assert [(l.nick, l.text) for l in list(lobby.lines)[-2:]] == [
+        ("bob", "hi all"),
+        ("bob", "alice: you there?"),
+    ]
     assert lobby.unread == 2 and lobby.mentioned
     assert lobby.lines[-1].highlight and not lobby.lines[-2].highlight
     s.switch("#lobby")
@@ -221,7 +234,11 @@ def test_private_message_opens_query_buffer_marked_as_mention() -> None:
 
 def test_action_and_ctcp_version() -> None:
     s = joined(registered())
-    feed(s, ":bob!b@h PRIVMSG #lobby :\x01ACTION waves\x01", ":bob!b@h PRIVMSG alice :\x01VERSION\x01")
+    feed(
+        s,
+        ":bob!b@h PRIVMSG #lobby :\x01ACTION waves\x01",
+        ":bob!b@h PRIVMSG alice :\x01VERSION\x01",
+    )
     line = s.get_buffer("#lobby").lines[-1]  # type: ignore[union-attr]
     assert line.kind is Kind.ACTION and line.text == "waves" and line.nick == "bob"
     assert sent(s) == ["NOTICE bob \x01VERSION chatd chat-client\x01"]

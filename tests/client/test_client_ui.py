@@ -90,10 +90,18 @@ async def running(
     with create_pipe_input() as keys:
         session = Session(nick, channels=list(rooms), server_label=f"127.0.0.1:{port}")
         timing = Timing(
-            backoff_min=0.05, backoff_max=0.2, ping_interval=0.2, ping_timeout=ping_timeout, quit_timeout=1.0
+            backoff_min=0.05,
+            backoff_max=0.2,
+            ping_interval=0.2,
+            ping_timeout=ping_timeout,
+            quit_timeout=1.0,
         )
         app = ChatApp(
-            session, Endpoint("127.0.0.1", port), input=keys, output=SizedOutput(30, columns), timing=timing
+            session,
+            Endpoint("127.0.0.1", port),
+            input=keys,
+            output=SizedOutput(30, columns),
+            timing=timing,
         )
         task = asyncio.create_task(app.run_async())
         harness = Harness(app, keys)
@@ -136,7 +144,11 @@ def test_messages_from_others_land_in_the_right_buffer(chatd: ChatdProcess) -> N
         bob = await raw_client(chatd.port, "bob", "#lobby", "#dev")
         async with running(chatd.port, rooms=("#lobby", "#dev")) as h:
             await h.until(lambda: h.session.current_buffer.name == "#lobby")
-            bob.send("PRIVMSG #dev :\x02deploy\x02 is \x0303done\x0f", "PRIVMSG #lobby :alice: lunch?", "PRIVMSG alice :psst, private")
+            bob.send(
+                "PRIVMSG #dev :\x02deploy\x02 is \x0303done\x0f",
+                "PRIVMSG #lobby :alice: lunch?",
+                "PRIVMSG alice :psst, private",
+            )
             await h.until(lambda: ("bob", "psst, private") in h.lines("bob"), "private buffer")
             assert ("bob", "\x02deploy\x02 is \x0303done\x0f") in h.lines("#dev")
             assert ("bob", "alice: lunch?") in h.lines("#lobby")
@@ -162,13 +174,19 @@ def test_completion_switching_and_join(chatd: ChatdProcess) -> None:
         async with running(chatd.port) as h:
             await h.until(lambda: "bobby" in h.session.member_nicks("#lobby"))
             h.type("bo" + TAB)
-            await h.until(lambda: h.app.input_buffer.text == "bobby: ", repr(h.app.input_buffer.text) + repr(h.session.member_nicks("#lobby")) + h.screen())
+            await h.until(
+                lambda: h.app.input_buffer.text == "bobby: ",
+                repr(h.app.input_buffer.text) + repr(h.session.member_nicks("#lobby")) + h.screen(),
+            )
             h.type("hi" + ENTER)
             await asyncio.to_thread(bob.expect, r"PRIVMSG #lobby :bobby: hi")
             h.type("/jo" + TAB)
             await h.until(lambda: h.app.input_buffer.text == "/join ")
             h.type("#dev" + ENTER)
-            await h.until(lambda: h.session.current_buffer.name == "#dev" and h.joined("#dev"), "switched to #dev")
+            await h.until(
+                lambda: h.session.current_buffer.name == "#dev" and h.joined("#dev"),
+                "switched to #dev",
+            )
             h.type(alt("1"))
             await h.until(lambda: h.session.current_buffer.kind == "server")
             h.type(CTRL_N)
@@ -220,7 +238,9 @@ def test_nick_collisions(chatd: ChatdProcess) -> None:
             assert any("alice is taken" in text for _, text in h.lines(""))
             await asyncio.to_thread(bob.expect, r":alice_!\S+ JOIN #lobby")
             h.type("/nick alice" + ENTER)
-            await h.until(lambda: any("Nick alice is not available" in t for _, t in h.lines("#lobby")))
+            await h.until(
+                lambda: any("Nick alice is not available" in t for _, t in h.lines("#lobby"))
+            )
             assert h.session.nick == "alice_"
             h.type("/nick alicia" + ENTER)
             await h.until(lambda: h.session.nick == "alicia")
@@ -251,7 +271,9 @@ def test_reconnects_after_server_restart_and_rejoins(chatd: ChatdProcess) -> Non
     asyncio.run(scenario())
 
 
-def test_pasted_lines_are_sent_separately_with_confirmation_above_three(chatd: ChatdProcess) -> None:
+def test_pasted_lines_are_sent_separately_with_confirmation_above_three(
+    chatd: ChatdProcess,
+) -> None:
     async def scenario() -> None:
         bob = await raw_client(chatd.port, "bob", "#lobby")
         async with running(chatd.port) as h:
@@ -332,24 +354,32 @@ def test_ctrl_c_quits_cleanly_with_a_quit_message(chatd: ChatdProcess) -> None:
     asyncio.run(scenario())
 
 
-
-def test_stalled_server_never_freezes_the_ui_and_ping_timeout_reconnects(chatd: ChatdProcess) -> None:
+def test_stalled_server_never_freezes_the_ui_and_ping_timeout_reconnects(
+    chatd: ChatdProcess,
+) -> None:
     async def scenario() -> None:
         assert chatd.proc is not None
         async with running(chatd.port, ping_timeout=0.8) as h:
             await h.until(lambda: h.session.lag is not None, "lag measured")
             await h.shows("lag ")
-            os.kill(chatd.proc.pid, signal.SIGSTOP)  # the server stops answering, the socket stays up
+            os.kill(
+                chatd.proc.pid, signal.SIGSTOP
+            )  # the server stops answering, the socket stays up
             try:
                 h.type("/help" + ENTER)
                 await h.shows("Commands (/help command for one)")
                 h.type("typing still works")
                 await h.shows("[#lobby] typing still works")
-                await h.until(lambda: any("ping timeout" in t for _, t in h.lines("#lobby")), "timeout noticed " + repr(h.lines("#lobby")[-3:]) + h.screen())
+                await h.until(
+                    lambda: any("ping timeout" in t for _, t in h.lines("#lobby")),
+                    "timeout noticed " + repr(h.lines("#lobby")[-3:]) + h.screen(),
+                )
                 await h.shows("reconnecting")
             finally:
                 os.kill(chatd.proc.pid, signal.SIGCONT)
-            await h.until(lambda: h.session.state is ConnState.CONNECTED and h.joined("#lobby"), "back")
+            await h.until(
+                lambda: h.session.state is ConnState.CONNECTED and h.joined("#lobby"), "back"
+            )
             assert any("Reconnected" in t for _, t in h.lines("#lobby"))
 
     asyncio.run(scenario())

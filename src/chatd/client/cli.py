@@ -72,7 +72,9 @@ def parse_address(text: str) -> Address:
     if not nick:
         nick = _login_name()
     if not valid_nick(nick, 30):
-        raise AddressError(f"bad nick {nick!r}: letters, digits and []\\`_^{{|}}- only, not starting with a digit or -")
+        raise AddressError(
+            f"bad nick {nick!r}: letters, digits and []\\`_^{{|}}- only, not starting with a digit or -"
+        )
     return Address(nick, host, port)
 
 
@@ -90,16 +92,35 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("address", metavar="NICK@HOST[:PORT]", help=f"your nick and the server (default port {DEFAULT_PORT}, {DEFAULT_TLS_PORT} with --tls)")
-    p.add_argument("rooms", nargs="*", metavar="ROOM", help=f"rooms to join (default {DEFAULT_ROOM}); the first one is shown first")
+    p.add_argument(
+        "address",
+        metavar="NICK@HOST[:PORT]",
+        help=f"your nick and the server (default port {DEFAULT_PORT}, {DEFAULT_TLS_PORT} with --tls)",
+    )
+    p.add_argument(
+        "rooms",
+        nargs="*",
+        metavar="ROOM",
+        help=f"rooms to join (default {DEFAULT_ROOM}); the first one is shown first",
+    )
     p.add_argument("--password", help="server password (sent as PASS)")
     p.add_argument("--tls", action="store_true", help="connect with TLS")
-    p.add_argument("--insecure", action="store_true", help="with --tls: accept any certificate (self-signed servers)")
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="with --tls: accept any certificate (self-signed servers)",
+    )
     p.add_argument("--realname", default="chat-client user", help="the real name shown by /whois")
     p.add_argument("--username", help="the user name (ident); default: the nick")
     p.add_argument("--no-color", action="store_true", help="no colours (also when NO_COLOR is set)")
     p.add_argument("--line-mode", action="store_true", help="force line mode even on a terminal")
-    p.add_argument("--reconnect-delay", type=float, default=1.0, metavar="SECONDS", help="first reconnection delay, doubled up to 60 s (default 1)")
+    p.add_argument(
+        "--reconnect-delay",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="first reconnection delay, doubled up to 60 s (default 1)",
+    )
     return p
 
 

@@ -49,7 +49,9 @@ REGISTRY: dict[str, Command] = {}
 DEFAULT_QUIT_MESSAGE = "chat-client"
 
 
-def command(name: str, usage: str, summary: str, *, needs_connection: bool = True) -> Callable[[Handler], Handler]:
+def command(
+    name: str, usage: str, summary: str, *, needs_connection: bool = True
+) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         REGISTRY[name] = Command(name, usage, summary, fn, needs_connection)
         return fn
@@ -77,7 +79,9 @@ def _run_command(ctx: Context, text: str) -> None:
     name, _, args = text.partition(" ")
     cmd = REGISTRY.get(name.lower())
     if cmd is None:
-        ctx.session.error(f"Unknown command /{name} — /help lists commands, //{name} sends it as text", ctx.now)
+        ctx.session.error(
+            f"Unknown command /{name} — /help lists commands, //{name} sends it as text", ctx.now
+        )
         return
     if cmd.needs_connection and ctx.session.state is not ConnState.CONNECTED:
         ctx.session.error(f"Not connected — /{cmd.name} not sent", ctx.now)
@@ -92,7 +96,9 @@ def _run_command(ctx: Context, text: str) -> None:
 def say(ctx: Context, text: str, action: bool = False) -> None:
     buf = ctx.buffer
     if buf.kind == "server":
-        ctx.session.error("This is the server buffer: /join a room or /msg someone to talk", ctx.now)
+        ctx.session.error(
+            "This is the server buffer: /join a room or /msg someone to talk", ctx.now
+        )
         return
     if ctx.session.state is not ConnState.CONNECTED:
         ctx.session.error("Not connected — message not sent", ctx.now)

@@ -30,7 +30,9 @@ _TOGGLES = {
 }
 _COLOR_RE = re.compile(r"\x03(?:(\d{1,2})(?:,(\d{1,2}))?)?")
 _HEX_RE = re.compile(r"\x04(?:([0-9a-fA-F]{6})(?:,([0-9a-fA-F]{6}))?)?")
-_STRIP_RE = re.compile(r"\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]")
+_STRIP_RE = re.compile(
+    r"\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]"
+)
 
 # The 16 standard mIRC colours as RGB hex (index 99 = default).
 MIRC_COLORS = (

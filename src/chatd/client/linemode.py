@@ -70,7 +70,9 @@ async def run(
     """The whole line-mode run; the exit status. Ctrl-C sends QUIT and gives 130."""
     waiter = _Waiter()
     session.listeners.append(_printer(session, stdout, stderr))
-    transport = Transport(session, endpoint, on_change=waiter.changed, reconnect=False, timing=Timing())
+    transport = Transport(
+        session, endpoint, on_change=waiter.changed, reconnect=False, timing=Timing()
+    )
     net = asyncio.create_task(transport.run())
     interrupted = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -78,7 +80,9 @@ async def run(
     # inside a signal handler at any bytecode): the flow is stopped at a clean point.
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         loop.add_signal_handler(signal.SIGINT, interrupted.set)
-    flow = asyncio.create_task(_flow(session, transport, net, waiter, endpoint, room, stdin, stderr))
+    flow = asyncio.create_task(
+        _flow(session, transport, net, waiter, endpoint, room, stdin, stderr)
+    )
     stop = asyncio.create_task(interrupted.wait())
     await asyncio.wait({flow, stop}, return_when=asyncio.FIRST_COMPLETED)
     if flow.done():
@@ -91,7 +95,9 @@ async def run(
     return 130
 
 
-def _printer(session: Session, stdout: IO[str], stderr: IO[str]) -> Callable[[Buffer, LogLine], None]:
+def _printer(
+    session: Session, stdout: IO[str], stderr: IO[str]
+) -> Callable[[Buffer, LogLine], None]:
     def on_line(buf: Buffer, line: LogLine) -> None:
         talk = line.kind in (Kind.MESSAGE, Kind.ACTION, Kind.NOTICE)
         if talk and not line.own and not line.history and buf.kind != "server":

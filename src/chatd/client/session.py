@@ -377,7 +377,9 @@ class Session:
         """The socket is gone. `retry_in` is None when no reconnection will be tried."""
         was_up = self.state in (ConnState.CONNECTED, ConnState.REGISTERING)
         if self.registered:
-            self._rejoin = [b.name for b in self.buffers.values() if b.kind == "channel" and b.joined]
+            self._rejoin = [
+                b.name for b in self.buffers.values() if b.kind == "channel" and b.joined
+            ]
         self.registered = False
         self.lag = None
         self._outbox.clear()
@@ -400,7 +402,9 @@ class Session:
             for buf in self.buffers.values():
                 self.error(f"Disconnected: {reason}{note}", now, buf)
         else:
-            self.error(f"Cannot connect to {self.server_label}: {reason}{note}", now, self.server_buffer)
+            self.error(
+                f"Cannot connect to {self.server_label}: {reason}{note}", now, self.server_buffer
+            )
 
     def quitting(self, message: str) -> None:
         if self.state in (ConnState.CONNECTED, ConnState.REGISTERING):
@@ -529,7 +533,9 @@ class Session:
             self._switch_on_join.add(fold(self.autojoin[0]))
         self._reconnecting = False
         if fold(self.nick) != fold(self.wanted_nick):
-            self._nick_note = f"Your nick is {self.nick}: {self.wanted_nick} was taken (/nick to change it)"
+            self._nick_note = (
+                f"Your nick is {self.nick}: {self.wanted_nick} was taken (/nick to change it)"
+            )
             self.info(self._nick_note, now, self.server_buffer)
         for room in rooms:
             key = self._channel_keys.get(fold(room))
@@ -547,7 +553,11 @@ class Session:
         self._nick_attempt += 1
         why = "is taken" if msg.command != N.ERR_ERRONEUSNICKNAME else "is refused"
         if self._nick_attempt > MAX_NICK_ATTEMPTS:
-            self.error(f"Nick {tried} {why}; no fallback left — choose one with /nick NEWNICK", now, self.server_buffer)
+            self.error(
+                f"Nick {tried} {why}; no fallback left — choose one with /nick NEWNICK",
+                now,
+                self.server_buffer,
+            )
             return
         new = self._fallback_nick(self._nick_attempt)
         self.nick = new
@@ -584,7 +594,11 @@ class Session:
         if self.state is ConnState.QUITTING:
             self.info(f"Server closed the connection: {msg.param(0)}", now, self.server_buffer)
             return
-        self.error(f"Server closed the connection: {msg.params[-1] if msg.params else ''}", now, self.server_buffer)
+        self.error(
+            f"Server closed the connection: {msg.params[-1] if msg.params else ''}",
+            now,
+            self.server_buffer,
+        )
 
     # ---- messages
 
@@ -653,7 +667,9 @@ class Session:
         if room is None:
             return
         room.members[fold(nick)] = Member(nick)
-        self.log(room, now, Kind.JOIN, f"{nick} ({_userhost(msg.source)}) joined {channel}", nick=nick)
+        self.log(
+            room, now, Kind.JOIN, f"{nick} ({_userhost(msg.source)}) joined {channel}", nick=nick
+        )
 
     def _on_part(self, msg: Message, now: float) -> None:
         channel, nick = msg.param(0), msg.nick or ""
@@ -678,10 +694,14 @@ class Session:
         if self._is_me(victim):
             buf.joined = False
             buf.members.clear()
-            self.log(buf, now, Kind.ERROR, f"You were kicked from {channel} by {msg.nick} ({reason})")
+            self.log(
+                buf, now, Kind.ERROR, f"You were kicked from {channel} by {msg.nick} ({reason})"
+            )
         else:
             buf.members.pop(fold(victim), None)
-            self.log(buf, now, Kind.PART, f"{victim} was kicked by {msg.nick} ({reason})", nick=victim)
+            self.log(
+                buf, now, Kind.PART, f"{victim} was kicked by {msg.nick} ({reason})", nick=victim
+            )
 
     def _on_quit(self, msg: Message, now: float) -> None:
         nick = msg.nick or ""
@@ -766,7 +786,11 @@ class Session:
             elif ch in self.isupport.prefix_modes:
                 member = buf.member(next(args, ""))
                 if member is not None:
-                    self._set_prefix(member, self.isupport.prefix_chars[self.isupport.prefix_modes.index(ch)], adding)
+                    self._set_prefix(
+                        member,
+                        self.isupport.prefix_chars[self.isupport.prefix_modes.index(ch)],
+                        adding,
+                    )
             elif ch in always_arg:
                 next(args, None)
             else:
@@ -798,7 +822,11 @@ class Session:
         buf = self.get_buffer(msg.param(1))
         if buf is not None and len(msg.params) >= 4:
             when = msg.param(3)
-            stamp = datetime.fromtimestamp(int(when)).strftime("%Y-%m-%d %H:%M") if when.isdigit() else when
+            stamp = (
+                datetime.fromtimestamp(int(when)).strftime("%Y-%m-%d %H:%M")
+                if when.isdigit()
+                else when
+            )
             setter = msg.param(2).split("!", 1)[0]
             self.log(buf, now, Kind.TOPIC, f"Topic set by {setter} on {stamp}")
 
@@ -836,7 +864,11 @@ class Session:
 
     def member_sort_key(self, member: Member) -> tuple[int, str]:
         chars = self.isupport.prefix_chars
-        rank = chars.index(member.prefixes[0]) if member.prefixes and member.prefixes[0] in chars else len(chars)
+        rank = (
+            chars.index(member.prefixes[0])
+            if member.prefixes and member.prefixes[0] in chars
+            else len(chars)
+        )
         return rank, fold(member.nick)
 
     def _on_channelmodeis(self, msg: Message, now: float) -> None:
@@ -858,7 +890,11 @@ class Session:
 
     def _on_whoisidle(self, msg: Message, now: float) -> None:
         idle, signon = msg.param(2), msg.param(3)
-        text = f"{msg.param(1)}: idle {idle} s" if idle.isdigit() else f"{msg.param(1)}: {' '.join(msg.params[2:])}"
+        text = (
+            f"{msg.param(1)}: idle {idle} s"
+            if idle.isdigit()
+            else f"{msg.param(1)}: {' '.join(msg.params[2:])}"
+        )
         if signon.isdigit():
             text += f", signed on {datetime.fromtimestamp(int(signon)).strftime('%Y-%m-%d %H:%M')}"
         self.info(text, now)
@@ -899,7 +935,14 @@ class Session:
     def notice(self, target: str, text: str, now: float) -> None:
         self.send("NOTICE", target, text)
         if "echo-message" not in self.caps:
-            self.log(self.current_buffer, now, Kind.NOTICE, f"-> {target}: {text}", nick=self.nick, own=True)
+            self.log(
+                self.current_buffer,
+                now,
+                Kind.NOTICE,
+                f"-> {target}: {text}",
+                nick=self.nick,
+                own=True,
+            )
 
     def join(self, channel: str, key: str | None = None) -> None:
         buf = self.get_buffer(channel)

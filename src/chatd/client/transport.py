@@ -213,7 +213,9 @@ class Transport:
         try:
             self.session.receive(line, now)
         except Exception as exc:  # noqa: BLE001 - reported in the server buffer instead
-            self.session.error(f"Internal error on {line[:80]!r}: {exc!r}", now, self.session.server_buffer)
+            self.session.error(
+                f"Internal error on {line[:80]!r}: {exc!r}", now, self.session.server_buffer
+            )
 
     async def _pinger(self, writer: asyncio.StreamWriter) -> None:
         """Measure lag every ping_interval; drop a connection whose PONG never comes."""

@@ -49,7 +49,9 @@ class ChatApp:
         self.color = color
         self.clock = clock
         self.strip = formatting.strip
-        self.transport = Transport(session, endpoint, on_change=self.invalidate, timing=timing, clock=clock)
+        self.transport = Transport(
+            session, endpoint, on_change=self.invalidate, timing=timing, clock=clock
+        )
         self.views: dict[str, ViewState] = {}
         self.histories: dict[str, InputHistory] = {}
         self.completer = TabCompleter()
@@ -186,12 +188,16 @@ class ChatApp:
         session = self.session
         buf = session.current_buffer
         speakers = [
-            line.nick for line in reversed(list(buf.lines)[-200:]) if line.kind in TALK_KINDS and line.nick
+            line.nick
+            for line in reversed(list(buf.lines)[-200:])
+            if line.kind in TALK_KINDS and line.nick
         ]
         nicks = rank_nicks(speakers, session.member_nicks(buf.key), session.nick)
         rooms = [b.name for b in session.buffer_list() if b.kind == "channel"]
         doc = self.input_buffer.document
-        result = self.completer.complete(doc.text, doc.cursor_position, nicks, commands.names(), rooms, backwards)
+        result = self.completer.complete(
+            doc.text, doc.cursor_position, nicks, commands.names(), rooms, backwards
+        )
         if result is not None:
             self.input_buffer.document = Document(result[0], result[1])
 

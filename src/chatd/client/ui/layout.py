@@ -132,10 +132,15 @@ def status_line(app: ChatApp) -> Window:
     def fragments() -> StyleAndTextTuples:
         session = app.session
         buf = session.current_buffer
-        out: StyleAndTextTuples = [("class:status.nick", f" {session.nick} "), ("", f"@ {session.server_label} ")]
+        out: StyleAndTextTuples = [
+            ("class:status.nick", f" {session.nick} "),
+            ("", f"@ {session.server_label} "),
+        ]
         if buf.kind == "channel":
             modes = f" +{buf.modes}" if buf.modes else ""
-            out.append(("class:status.nick", f"│ {buf.name}{modes} ({plural(len(buf.members), 'user')}) "))
+            out.append(
+                ("class:status.nick", f"│ {buf.name}{modes} ({plural(len(buf.members), 'user')}) ")
+            )
             if buf.topic:
                 out.append(("", f"│ {app.strip(buf.topic)[:200]} "))
         elif buf.kind == "query":

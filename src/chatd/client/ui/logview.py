@@ -36,15 +36,25 @@ class ViewState:
 
 def _prefix(line: LogLine, color: bool) -> list[tuple[str, str]]:
     stamp_style = "class:log.time class:log.history" if line.history else "class:log.time"
-    frags: list[tuple[str, str]] = [(stamp_style, time.strftime("%H:%M ", time.localtime(line.time)))]
+    frags: list[tuple[str, str]] = [
+        (stamp_style, time.strftime("%H:%M ", time.localtime(line.time)))
+    ]
     nick = line.nick or ""
     nstyle = "class:log.own" if line.own else nick_style(nick, color)
     if line.kind is Kind.MESSAGE:
         frags += [("", "<"), (nstyle, nick), ("", "> ")]
     elif line.kind is Kind.ACTION:
-        frags += [("class:log.action", "* "), (nstyle + " class:log.action", nick), ("class:log.action", " ")]
+        frags += [
+            ("class:log.action", "* "),
+            (nstyle + " class:log.action", nick),
+            ("class:log.action", " "),
+        ]
     elif line.kind is Kind.NOTICE:
-        frags += [("class:log.notice", "-"), (nstyle, nick), ("class:log.notice", "- ")] if nick else [("class:log.notice", "-- ")]
+        frags += (
+            [("class:log.notice", "-"), (nstyle, nick), ("class:log.notice", "- ")]
+            if nick
+            else [("class:log.notice", "-- ")]
+        )
     elif line.kind is Kind.JOIN:
         frags.append(("class:log.quiet", "--> "))
     elif line.kind in (Kind.PART, Kind.QUIT):
@@ -220,7 +230,9 @@ class LogControl(UIControl):
         view.pinned = False
         view.anchor_seq, view.anchor_row = lines[index].seq, row
 
-    def _move_up(self, lines: Sequence[LogLine], index: int, row: int, count: int) -> tuple[int, int]:
+    def _move_up(
+        self, lines: Sequence[LogLine], index: int, row: int, count: int
+    ) -> tuple[int, int]:
         while count > 0:
             if row >= count:
                 return index, row - count
