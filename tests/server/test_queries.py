@@ -170,14 +170,21 @@ def test_time():
 def test_oper_right_and_wrong(oper_hash):
     state = make_state(opers={"boss": oper_hash})
     a = registered(state, "alice")
+
+    def later() -> None:  # OPER is rate-limited per connection
+        state.set_clock(state.now + 5, state.wall)
+
     assert msgs(a.send("OPER boss wrong")) == msgs([":chatd.local 464 alice :Password incorrect"])
+    later()
     assert msgs(a.send("OPER nobody pw")) == msgs([":chatd.local 464 alice :Password incorrect"])
     assert not a.user.oper
+    later()
     assert msgs(a.send("OPER boss pw")) == msgs([
         ":chatd.local 381 alice :You are now an IRC operator",
         ":alice!~u@127.0.0.1 MODE alice +o",
     ])
     assert a.user.oper and state.opers == 1
+    later()
     a.send("OPER boss pw")
     assert state.opers == 1  # not counted twice
     assert msgs(a.send("MODE alice")) == msgs([":chatd.local 221 alice +o"])

@@ -28,7 +28,7 @@ class User:
         "write", "close", "host", "nick", "key", "username", "realname", "modes", "channels",
         "caps", "tag_view", "cap_version", "negotiating", "registered", "gone", "away",
         "pass_given", "oper_name", "connected_at", "signon", "last_seen", "last_spoke",
-        "ping_sent", "flood", "invited", "prefix", "early_lines", "__weakref__",
+        "ping_sent", "flood", "invited", "prefix", "early_lines", "oper_next", "__weakref__",
     )
 
     def __init__(
@@ -68,6 +68,7 @@ class User:
         # with its channel and never opens a new channel of the same name
         self.invited: set[Channel] | None = None
         self.early_lines = 0  # lines received before registration completed
+        self.oper_next = 0.0  # when this connection may try OPER again (commands/operator.py)
         self.prefix = "*"  # nick!user@host, kept current by set_nick and set_username
 
     def __repr__(self) -> str:

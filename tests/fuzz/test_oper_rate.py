@@ -1,0 +1,55 @@
+"""OPER is rate-limited per connection and failed attempts are logged (sans-IO: state.now)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from chatd.server.commands.operator import OPER_INTERVAL
+from chatd.server.passwords import hash_password
+from ircclient import Scripted, make_state, numerics
+
+
+@pytest.fixture(scope="module")
+def oper_hash() -> str:
+    return hash_password("pw")
+
+
+def test_oper_attempts_are_spaced_and_failures_logged(oper_hash, caplog):
+    state = make_state(opers={"boss": oper_hash})
+    a = Scripted(state)
+    a.register("alice")
+    with caplog.at_level(logging.WARNING, logger="chatd"):
+        assert numerics(a.send("OPER boss wrong")) == ["464"]
+        # a second guess at once is refused without checking the password, even a right one
+        assert numerics(a.send("OPER boss pw")) == ["263"]
+        assert not a.user.oper
+        state.set_clock(state.now + OPER_INTERVAL - 0.1, state.wall)
+        assert numerics(a.send("OPER nobody pw")) == ["263"]
+        state.set_clock(state.now + 0.1, state.wall)
+        assert numerics(a.send("OPER nobody pw")) == ["464"]
+    failed = [r.getMessage() for r in caplog.records if "failed OPER" in r.getMessage()]
+    assert failed == ["failed OPER attempt as 'boss' by alice!~u@127.0.0.1",
+                      "failed OPER attempt as 'nobody' by alice!~u@127.0.0.1"]
+    state.set_clock(state.now + OPER_INTERVAL, state.wall)
+    assert numerics(a.send("OPER boss pw")) == ["381", "MODE"]
+    assert a.user.oper
+
+
+def test_oper_limit_is_per_connection(oper_hash):
+    state = make_state(opers={"boss": oper_hash})
+    a, b = Scripted(state), Scripted(state)
+    a.register("alice")
+    b.register("bob")
+    assert numerics(a.send("OPER boss wrong")) == ["464"]
+    assert numerics(b.send("OPER boss pw")) == ["381", "MODE"]
+
+
+def test_oper_flood_costs_one_hash(oper_hash):
+    """A hundred OPER lines in one read cost one scrypt check, not a hundred."""
+    state = make_state(opers={"boss": oper_hash})
+    a = Scripted(state)
+    a.register("alice")
+    replies = numerics(a.send(*["OPER boss guess"] * 100))
+    assert replies == ["464"] + ["263"] * 99
