@@ -23,7 +23,8 @@ from chatd.client.transport import Endpoint, Timing
 from chatd.client.ui.app import ChatApp
 
 ENTER, TAB, CTRL_C, CTRL_N, CTRL_P = "\r", "\t", "\x03", "\x0e", "\x10"
-PAGE_UP, PAGE_DOWN, END, UP, DOWN, F2 = "\x1b[5~", "\x1b[6~", "\x1b[F", "\x1b[A", "\x1b[B", "\x1bOQ"
+PAGE_UP, PAGE_DOWN, END, UP, DOWN = "\x1b[5~", "\x1b[6~", "\x1b[F", "\x1b[A", "\x1b[B"
+F2, F3 = "\x1bOQ", "\x1bOR"
 
 
 def alt(key: str) -> str:
@@ -381,5 +382,28 @@ def test_stalled_server_never_freezes_the_ui_and_ping_timeout_reconnects(
                 lambda: h.session.state is ConnState.CONNECTED and h.joined("#lobby"), "back"
             )
             assert any("Reconnected" in t for _, t in h.lines("#lobby"))
+
+    asyncio.run(scenario())
+
+
+def test_mouse_capture_is_off_until_toggled_then_the_wheel_scrolls(chatd: ChatdProcess) -> None:
+    wheel_up = "\x1b[<64;10;10M"  # SGR mouse report: wheel up at column 10, row 10
+
+    async def scenario() -> None:
+        async with running(chatd.port) as h:
+            lobby = h.session.get_buffer("#lobby")
+            assert lobby is not None
+            for i in range(60):
+                h.session.log(lobby, 0.0, Kind.MESSAGE, f"line {i}", nick="carol")
+            h.app.invalidate()
+            await h.shows("line 59")
+            assert not h.app.mouse_enabled
+            h.type(F3)
+            await h.shows("│ mouse")
+            h.type(wheel_up)
+            await h.shows("more below")
+            assert "line 59" not in h.screen()
+            h.type(F3)
+            await h.until(lambda: "│ mouse" not in h.screen(), "mouse off")
 
     asyncio.run(scenario())
