@@ -72,6 +72,8 @@ def check_invariants(state) -> None:
     registered = sum(1 for u in state.users.values() if u.registered)
     assert state.connections - state.unregistered == registered
     assert state.opers == sum(1 for u in state.users.values() if u.oper)
+    assert state.invisible == sum(1 for u in state.users.values()
+                                  if u.registered and "i" in u.modes)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
