@@ -28,6 +28,8 @@ log = logging.getLogger("chatd")
 RECV_SIZE = 65536
 TLS_READ_MAX = 4 * RECV_SIZE  # decrypted bytes taken per wake-up before others get a turn
 _TLS_WANT = (ssl.SSLWantReadError, ssl.SSLWantWriteError)
+# An idle connection holds no list of its own: most of ten thousand connections are idle.
+_NOTHING: list[bytes] = []  # never appended to: write() replaces it while out_len == 0
 LINGER = 2.0  # seconds a closing connection may take to drain its last lines
 
 
@@ -51,7 +53,7 @@ class Connection:
         self.tls = tls
         self.user: User = None  # type: ignore[assignment]  # set right after construction
         self.reader = LineReader(max_line)
-        self.out: list[bytes] = []
+        self.out: list[bytes] = _NOTHING  # replaced by a fresh list when output arrives
         self.out_len = 0
         self.flagged = False  # on the reactor's list of connections to flush
         self.writing = False  # EVENT_WRITE armed
@@ -159,7 +161,10 @@ class Connection:
         """Queue bytes for the client (called by the chat state, possibly for many clients)."""
         if self.closing or self.overflowed:
             return
-        self.out.append(data)
+        if self.out_len:
+            self.out.append(data)
+        else:
+            self.out = [data]
         self.out_len += len(data)
         if not self.flagged:
             self.flagged = True
@@ -186,7 +191,7 @@ class Connection:
                 if not self.writing:
                     self._interest(EVENT_WRITE if self.closing else EVENT_READ | EVENT_WRITE)
                 return
-            out.clear()
+            self.out = _NOTHING
             self.out_len = 0
         if self.closing:
             self.finish_close()
@@ -194,7 +199,7 @@ class Connection:
             self._interest(EVENT_READ)
 
     def drop_output(self) -> None:
-        self.out = []
+        self.out = _NOTHING
         self.out_len = 0
         self.overflowed = False
 
@@ -225,7 +230,7 @@ class Connection:
         """The socket failed or hit EOF: nothing more can be sent."""
         if self.closed:
             return
-        self.out = []
+        self.out = _NOTHING
         self.out_len = 0
         self.closing = True  # queue nothing more
         if self.user.gone:
