@@ -4,6 +4,7 @@ IRC client, and condition waits with deadlines (never a fixed sleep for the netw
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import socket
@@ -61,6 +62,16 @@ def port_open(port: int) -> bool:
 _ISOLATION: list[str] | None = None
 
 
+@functools.cache
+def server_help() -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "chatd.server", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+
+
 def isolation_options() -> list[str]:
     """Options that keep a test chatd from sharing state with others (no on-disk history)."""
     global _ISOLATION
@@ -78,9 +89,12 @@ def isolation_options() -> list[str]:
 class ChatdProcess:
     """A real chatd, started as `python -m chatd.server` on a fixed loopback port."""
 
-    def __init__(self, port: int | None = None, log_dir: Path | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, log_dir: Path | None = None, extra: list[str] | None = None
+    ) -> None:
         self.port = port or free_port()
         self.log_dir = log_dir
+        self.extra = extra or []
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ChatdProcess:
@@ -93,7 +107,7 @@ class ChatdProcess:
             "--port",
             str(self.port),
         ]
-        cmd += isolation_options()
+        cmd += isolation_options() + self.extra
         log = (
             open(self.log_dir / f"chatd-{self.port}.log", "ab")
             if self.log_dir

@@ -13,7 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from client_helpers import DEADLINE, ChatdProcess, RawClient, client_env
+from client_helpers import (
+    DEADLINE,
+    ChatdProcess,
+    RawClient,
+    client_env,
+    free_port,
+    port_open,
+    server_help,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 CLIENT = [sys.executable, "-m", "chatd.client"]
@@ -69,8 +78,7 @@ class TlsTerminator:
         self.thread.join(DEADLINE)
 
 
-@pytest.fixture
-def tls_port(chatd: ChatdProcess, tmp_path: Path) -> Iterator[int]:
+def make_cert(tmp_path: Path) -> tuple[Path, Path]:
     if shutil.which("openssl") is None:
         pytest.skip("openssl not installed")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
@@ -81,6 +89,12 @@ def tls_port(chatd: ChatdProcess, tmp_path: Path) -> Iterator[int]:
         capture_output=True,
         timeout=DEADLINE,
     )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture
+def tls_port(chatd: ChatdProcess, tmp_path: Path) -> Iterator[int]:
+    cert, key = make_cert(tmp_path)
     terminator = TlsTerminator(chatd.port, cert, key).start()
     yield terminator.port
     terminator.stop()
@@ -116,3 +130,31 @@ def test_tls_refuses_an_unverified_certificate_with_a_clear_message(tls_port: in
     err = result.stderr.decode()
     assert result.returncode == 1
     assert "TLS error" in err and "CERTIFICATE_VERIFY_FAILED" in err and "Traceback" not in err
+
+
+def test_tls_against_chatds_own_tls_listener(tmp_path: Path) -> None:
+    if "--tls-cert" not in server_help():
+        pytest.skip("this chatd has no TLS listener")
+    cert, key = make_cert(tmp_path)
+    tls = free_port()
+    server = ChatdProcess(
+        log_dir=tmp_path,
+        extra=["--tls-port", str(tls), "--tls-cert", str(cert), "--tls-key", str(key)],
+    ).start()
+    wait_for(lambda: port_open(tls), what="TLS port open")
+    bob = RawClient(server.port, "bob")
+    try:
+        bob.join("#lobby")
+        result = subprocess.run(
+            [*CLIENT, "--tls", "--insecure", f"sec@localhost:{tls}"],
+            input=b"native tls\n",
+            capture_output=True,
+            timeout=DEADLINE,
+            env=client_env(),
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr.decode()
+        bob.expect(r":sec!\S+ PRIVMSG #lobby :native tls")
+    finally:
+        bob.close()
+        server.stop()
