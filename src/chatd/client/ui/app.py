@@ -166,7 +166,10 @@ class ChatApp:
     def _accept(self, buff: InputBuffer) -> bool:
         text = buff.text
         self.history().add(text)
-        commands.execute(self._context(), text)
+        try:
+            commands.execute(self._context(), text)
+        except Exception as exc:  # noqa: BLE001 - a bug must not take the terminal down
+            self.session.error(f"Internal error running {text[:40]!r}: {exc!r}", self.clock())
         self.scroll_to_bottom()
         self.completer.reset()
         return False
