@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import selectors
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from client_helpers import DEADLINE, ChatdProcess, RawClient, client_env, free_port, wait_for
@@ -261,3 +263,26 @@ def test_line_mode_last_line_without_newline_and_ctrl_c(chatd: ChatdProcess) -> 
                 proc.kill()
     finally:
         bob.close()
+
+
+def test_line_mode_password(tmp_path: Path) -> None:
+    server = ChatdProcess(log_dir=tmp_path, extra=["--password", "sekrit"]).start()
+    try:
+        base = [*CLIENT, f"ci@127.0.0.1:{server.port}"]
+        run = functools.partial(
+            subprocess.run,
+            input=b"hi\n",
+            capture_output=True,
+            timeout=DEADLINE,
+            env=client_env(),
+            check=False,
+        )
+        good = run([*base, "--password", "sekrit"])
+        assert good.returncode == 0, good.stderr.decode()
+        bad = run([*base, "--password", "wrong"])
+        assert bad.returncode == 1
+        assert (
+            "Password incorrect" in bad.stderr.decode() and "Traceback" not in bad.stderr.decode()
+        )
+    finally:
+        server.stop()

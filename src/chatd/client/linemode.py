@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import IO
 
 from . import formatting
-from .session import Buffer, Kind, LogLine, Session
+from .session import Buffer, ConnState, Kind, LogLine, Session
 from .transport import Endpoint, Timing, Transport
 
 JOIN_TIMEOUT = 20.0
@@ -102,7 +102,12 @@ def _printer(
         talk = line.kind in (Kind.MESSAGE, Kind.ACTION, Kind.NOTICE)
         if talk and not line.own and not line.history and buf.kind != "server":
             print(format_line(buf, line), file=stdout, flush=True)
-        elif line.kind is Kind.ERROR and session.registered:
+        elif line.kind is Kind.ERROR and session.state in (
+            ConnState.REGISTERING,
+            ConnState.CONNECTED,
+        ):
+            # From the server (a bad password, a refused join); connection failures are
+            # reported once, by the caller, with the reason.
             print(f"chat-client: {formatting.strip(line.text)}", file=stderr, flush=True)
 
     return on_line
