@@ -108,12 +108,11 @@ class ChatdProcess:
             str(self.port),
         ]
         cmd += isolation_options() + self.extra
-        log = (
-            open(self.log_dir / f"chatd-{self.port}.log", "ab")
-            if self.log_dir
-            else subprocess.DEVNULL
-        )
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        if self.log_dir:
+            with open(self.log_dir / f"chatd-{self.port}.log", "ab") as log:
+                self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        else:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         end = time.monotonic() + DEADLINE
         while not port_open(self.port):
             if self.proc.poll() is not None:
