@@ -43,7 +43,8 @@ def _reason(exc: OSError) -> str:
 
 class Connection:
     __slots__ = ("reactor", "sock", "host", "tls", "user", "reader", "out", "out_len", "flagged",
-                 "writing", "closing", "closed", "overflowed", "pending", "timer", "wake")
+                 "writing", "closing", "closed", "overflowed", "pending", "deadline", "timer",
+                 "wake")
 
     def __init__(self, reactor: Reactor, sock: socket.socket, host: str, max_line: int,
                  tls: bool = False) -> None:
@@ -61,7 +62,8 @@ class Connection:
         self.closed = False
         self.overflowed = False
         self.pending: deque[Line] | None = None  # lines held back by flood control
-        self.timer: Timer | None = None
+        self.deadline: float | None = None  # keepalive: this object is its own timer entry
+        self.timer: Timer | None = None  # the linger of a closing connection
         self.wake: Timer | None = None
 
     # -- events from the selector ---------------------------------------------------------------
@@ -256,12 +258,23 @@ class Connection:
     # -- timers --------------------------------------------------------------------------------
 
     def on_timer(self) -> None:
-        self.timer = None
+        """Registration timeout and keepalive: the chat state decides, and names the next
+        deadline."""
+        self.deadline = None
         deadline = self.reactor.state.on_timer(self.user)
         if deadline is not None and not self.closing:
-            self.timer = self.reactor.timers.call_at(deadline, self.on_timer)
+            self.deadline = deadline
+            self.reactor.timers.schedule(deadline, self)
+
+    # the timer-entry protocol of net/timers.py
+    def live(self, when: float) -> bool:
+        return when == self.deadline
+
+    def fire(self) -> None:
+        self.on_timer()
 
     def timer_cancel(self) -> None:
+        self.deadline = None
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None

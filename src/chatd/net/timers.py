@@ -1,11 +1,23 @@
-"""A heap of one-shot timers for the reactor. Cancelled timers stay in the heap and are skipped
-when they surface, so cancelling is O(1)."""
+"""The reactor's timers: one heap of (deadline, seq, entry).
+
+An entry is anything with `live(when)` and `fire()`. A `Timer` is the general kind (a callback
+that can be cancelled). A connection is its own keepalive entry: it keeps one deadline, and a heap
+entry whose time no longer matches that deadline is stale and skipped. That keeps ten thousand
+idle connections to one small tuple each, with no timer object or bound method per connection.
+Cancelling is O(1) either way: stale entries are dropped when they surface.
+"""
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from typing import Callable
+from typing import Callable, Protocol
+
+
+class Entry(Protocol):
+    def live(self, when: float) -> bool: ...
+
+    def fire(self) -> None: ...
 
 
 class Timer:
@@ -19,10 +31,17 @@ class Timer:
     def cancel(self) -> None:
         self.cancelled = True
 
+    def live(self, when: float) -> bool:
+        return not self.cancelled
+
+    def fire(self) -> None:
+        self.cancelled = True  # a fired timer counts as spent
+        self.callback()
+
 
 class TimerHeap:
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Timer]] = []
+        self._heap: list[tuple[float, int, Entry]] = []
         self._seq = itertools.count()
 
     def __len__(self) -> int:
@@ -33,16 +52,19 @@ class TimerHeap:
         heapq.heappush(self._heap, (when, next(self._seq), timer))
         return timer
 
+    def schedule(self, when: float, entry: Entry) -> None:
+        """Push an entry that decides for itself, through `live`, whether it still counts."""
+        heapq.heappush(self._heap, (when, next(self._seq), entry))
+
     def next_deadline(self) -> float | None:
         heap = self._heap
-        while heap and heap[0][2].cancelled:
+        while heap and not heap[0][2].live(heap[0][0]):
             heapq.heappop(heap)
         return heap[0][0] if heap else None
 
     def run_due(self, now: float) -> None:
         heap = self._heap
         while heap and heap[0][0] <= now:
-            _, _, timer = heapq.heappop(heap)
-            if not timer.cancelled:
-                timer.cancelled = True  # a fired timer counts as spent
-                timer.callback()
+            when, _, entry = heapq.heappop(heap)
+            if entry.live(when):
+                entry.fire()

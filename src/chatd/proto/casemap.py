@@ -21,15 +21,18 @@ _CHANNEL_FORBIDDEN = set(" ,\x07\x00\r\n:")
 
 
 _FOLDED: dict[str, str] = {}
-_FOLDED_MAX = 50_000
+_FOLDED_MAX = 10_000
 
 
 def fold(name: str) -> str:
     """The key under which a nick or channel name is compared and stored.
 
-    Every message looks its target up, so folds are remembered: a dict hit is ten times
-    cheaper than str.translate. The memo is bounded by starting over when it fills.
+    Every channel message looks its channel up, so channel folds are remembered (a dict hit is
+    ten times cheaper than str.translate); nicks are not, so idle users cost no memo entry.
+    The memo is bounded by starting over when it fills.
     """
+    if name[:1] not in CHANTYPES:
+        return name.translate(_RFC1459)
     folded = _FOLDED.get(name)
     if folded is None:
         if len(_FOLDED) >= _FOLDED_MAX:
