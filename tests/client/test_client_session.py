@@ -464,3 +464,10 @@ def test_history_batch_is_shown_but_not_counted_as_unread() -> None:
     assert mine.history and mine.own
     assert not fresh.history
     assert lobby.unread == 1 and not lobby.mentioned
+
+
+def test_messages_seen_before_are_not_shown_twice() -> None:
+    s = joined(registered(caps="batch server-time message-tags"))
+    line = "@msgid=abc;time=2023-11-14T22:13:20.000Z :bob!b@h PRIVMSG #lobby :once"
+    feed(s, line, ":srv BATCH +r chathistory #lobby", "@batch=r;" + line[1:], ":srv BATCH -r")
+    assert texts(s, "#lobby").count("once") == 1

@@ -109,6 +109,20 @@ class Buffer:
         self.mentioned = False
         self.joined = False
         self._names_pending: dict[str, Member] | None = None
+        self._msgids: set[str] = set()
+        self._msgid_order: deque[str] = deque()
+
+    def first_sighting(self, msgid: str) -> bool:
+        """False for a message id this buffer has already shown (bounded memory)."""
+        if not msgid:
+            return True
+        if msgid in self._msgids:
+            return False
+        self._msgids.add(msgid)
+        self._msgid_order.append(msgid)
+        if len(self._msgid_order) > MAX_LOG_LINES:
+            self._msgids.discard(self._msgid_order.popleft())
+        return True
 
     @property
     def key(self) -> str:
@@ -625,6 +639,8 @@ class Session:
                 self._on_ctcp(sender, ctcp.upper(), arg, notice, now)
                 return
         buf = self._message_buffer(target, sender, own, notice)
+        if not buf.first_sighting(msg.tags.get("msgid", "")):
+            return  # history replayed again after a reconnection: already shown
         highlight = not own and mentions(text, self.nick)
         self.log(buf, now, kind, text, nick=sender, own=own, highlight=highlight)
 
