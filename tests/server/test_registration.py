@@ -86,7 +86,7 @@ def test_advertised_limits_are_enforced():
     assert one(a.send("KICK #12345678a bob :no reason"), "KICK").params[2] == "no "
 
 
-@pytest.mark.parametrize("nick", ["a", "Alice", "[x]", "\\o/"[0:1] + "o", "`tick`", "a-1", "^_^",
+@pytest.mark.parametrize("nick", ["a", "Alice", "[x]", "\\o", "`tick`", "a-1", "^_^",
                                   "{x}|y"])
 def test_valid_nicks(nick):
     c = Scripted(make_state())
