@@ -10,7 +10,6 @@ from .errors import ProtocolError
 
 _TAG_UNESCAPE = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 _TAG_ESCAPE = str.maketrans({";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"})
-_FORBIDDEN = ("\0", "\r", "\n")
 # Commands whose last parameter is human text: always written as a trailing parameter, because
 # many scripts and older clients read the text only after " :".
 _TEXT_COMMANDS = frozenset({"PRIVMSG", "NOTICE", "QUIT", "PART", "KICK", "TOPIC", "ERROR", "AWAY",
@@ -138,27 +137,25 @@ def parse(line: str) -> Message:
 
 def serialise(msg: Message) -> str:
     """Serialise a Message to a line without CR/LF. Raises ProtocolError if it cannot be."""
-    parts = []
+    command = msg.command
+    head = command if not msg.source else f":{msg.source} {command}"
     if msg.tags:
-        parts.append("@" + serialise_tags(msg.tags))
-    if msg.source:
-        parts.append(":" + msg.source)
-    parts.append(msg.command)
+        head = f"@{serialise_tags(msg.tags)} {head}"
     params = msg.params
     if params:
-        last = len(params) - 1
-        force = msg.command in _TEXT_COMMANDS or msg.command[0].isdigit()
-        for i, p in enumerate(params):
-            for bad in _FORBIDDEN:
-                if bad in p:
-                    raise ProtocolError("parameter contains NUL, CR or LF")
-            if i == last and (force or not p or " " in p or p[0] == ":"):
-                parts.append(":" + p)
-            elif not p or " " in p or p[0] == ":":
+        *middle, last = params
+        for p in middle:
+            if not p or p[0] == ":" or " " in p:
                 raise ProtocolError(f"middle parameter {p[:20]!r} needs to be trailing")
-            else:
-                parts.append(p)
-    return " ".join(parts)
+        if command in _TEXT_COMMANDS or command[0].isdigit() or not last or last[0] == ":" \
+                or " " in last:
+            last = ":" + last
+        line = f"{head} {' '.join(middle)} {last}" if middle else f"{head} {last}"
+    else:
+        line = head
+    if "\r" in line or "\n" in line or "\0" in line:
+        raise ProtocolError("message contains NUL, CR or LF")
+    return line
 
 
 def encode(msg: Message) -> bytes:
