@@ -62,6 +62,9 @@ def commands() -> st.SearchStrategy[str]:
     )
 
 
+TAG_CAPS = frozenset({"server-time", "message-tags", "batch", "labeled-response"})
+
+
 def check_invariants(state) -> None:
     for key, channel in state.channels.items():
         assert key == fold(channel.name)
@@ -91,8 +94,10 @@ def test_random_sessions_keep_state_consistent(script):
         client = clients[index]
         client.send(line)  # must not raise
         for other in clients:
+            plain = not (other.user.caps & TAG_CAPS)
             for out in other.take():
                 parsed = parse(out)  # every line the server writes parses back
+                assert not (plain and parsed.tags), f"tags for a client without tag caps: {out}"
                 assert "INTERNAL_ERROR" not in parsed.params, out  # no handler error swallowed
                 assert len(out.encode()) <= 512 + 4096
         check_invariants(state)
