@@ -18,6 +18,15 @@ from chatd.proto.framing import LineReader
 from chatd.proto.message import Message, parse
 
 DEADLINE = 10.0
+
+
+def _client_command() -> list[str]:
+    """The installed `chat-client` script beside this Python, else `python -m chatd.client`."""
+    script = Path(sys.executable).parent / "chat-client"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "chatd.client"]
+
+
+CLIENT = _client_command()
 POLL = 0.005
 
 

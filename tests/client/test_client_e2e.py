@@ -9,16 +9,22 @@ import selectors
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from client_helpers import DEADLINE, ChatdProcess, RawClient, client_env, free_port, wait_for
+from client_helpers import (
+    CLIENT,
+    DEADLINE,
+    ChatdProcess,
+    RawClient,
+    client_env,
+    free_port,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
-CLIENT = [sys.executable, "-m", "chatd.client"]
 
 
 class LineOutput:

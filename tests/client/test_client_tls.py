@@ -7,13 +7,13 @@ import asyncio
 import shutil
 import ssl
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from client_helpers import (
+    CLIENT,
     DEADLINE,
     ChatdProcess,
     RawClient,
@@ -25,7 +25,6 @@ from client_helpers import (
 )
 
 pytestmark = pytest.mark.e2e
-CLIENT = [sys.executable, "-m", "chatd.client"]
 
 
 class TlsTerminator:
