@@ -224,3 +224,18 @@ def test_hash_password_then_oper(tmp_path, proc_factory):
     intruder.register("intruder")
     intruder.send("OPER admin wrong")
     intruder.expect_numeric("464")
+
+
+def test_example_config_is_complete_and_loads():
+    """docs/chatd.example.toml names every setting and loads as it stands."""
+    import dataclasses
+    from pathlib import Path
+
+    from chatd.server.config import Config, build, load_toml
+
+    path = Path(__file__).parents[2] / "docs" / "chatd.example.toml"
+    text = path.read_text()
+    for field in dataclasses.fields(Config):
+        assert field.name.replace("_", "-") in text or field.name in text, field.name
+    config = build(load_toml(str(path)))
+    assert config == Config(opers={})
