@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 import pytest
+from ircclient import Scripted, make_state, numerics
 
 from chatd.server.commands.operator import OPER_INTERVAL
 from chatd.server.passwords import hash_password
-from ircclient import Scripted, make_state, numerics
 
 
 @pytest.fixture(scope="module")

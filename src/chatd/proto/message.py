@@ -123,7 +123,11 @@ def parse(line: str) -> Message:
     elif head.startswith(":"):
         # no command before the trailing marker
         raise ProtocolError("missing command")
-    words = head.split()
+    # Only SPACE separates parameters: str.split() would also split on tabs, \x1c-\x1f, NBSP
+    # and other Unicode spaces, which may sit inside a parameter.
+    words = head.split(" ")
+    if "" in words:
+        words = [w for w in words if w]
     if not words:
         raise ProtocolError("missing command")
     command = words[0]
