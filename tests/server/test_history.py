@@ -186,9 +186,6 @@ def test_replay_is_bounded_by_history_replay():
     assert texts == ["[22:13:21] 2", "[22:13:22] 3"]
 
 
-@pytest.mark.xfail(strict=True, reason="history is kept per channel name after a channel without "
-                   "+P is destroyed (state.remove_member deletes the channel, not its rows in the "
-                   "store), so whoever creates a channel of the same name later reads it")
 def test_history_of_a_destroyed_channel_is_not_handed_to_its_next_creator():
     state = make_state()
     a, b = room(state, "alice", "bob", channel="#private")

@@ -306,6 +306,7 @@ class ServerState:
         user.channels.discard(channel)
         if not channel.members and "P" not in channel.modes:
             del self.channels[channel.key]
+            self.store.forget(channel.key, self.now)  # not for its next creator to read
 
     # -- storage -------------------------------------------------------------------------------
 
@@ -328,6 +329,7 @@ class ServerState:
         self.store.delete_channel(channel.key)
         if not channel.members and self.channels.get(channel.key) is channel:
             del self.channels[channel.key]  # +P removed from an empty channel
+            self.store.forget(channel.key, self.now)
 
     def _restore_channels(self) -> None:
         for record in self.store.load_channels():

@@ -173,6 +173,9 @@ class Store:
         self._rows: collections.deque[tuple[object, ...]] = collections.deque(maxlen=max_pending)
         self._channels: dict[str, ChannelRecord | None] = {}
         self._touched: set[str] = set()  # targets written since their last count pruning
+        # Forgotten targets (a channel that ceased to exist): rows up to this id are hidden
+        # from reads at once and deleted a bounded batch at a time.
+        self._hidden: dict[str, int] = {}
         self._retry_at = 0.0
         self._retry_delay = RETRY_FIRST
         self._errors_seen: set[tuple[str, str]] = set()
@@ -238,8 +241,42 @@ class Store:
         """Once per loop iteration: commit what is queued, and prune a little when due."""
         if (self._rows or self._channels) and now >= self._retry_at:
             self._commit(now)
+        if self._hidden and not self._failing:
+            self._forget_step(now)
         if (self.history_days > 0 or self.max_per_channel > 0) and now >= self._prune_at:
             self._prune(now, wall)
+
+    def forget(self, target: str, now: float) -> None:
+        """Drop a target's history: hidden from reads at once, deleted over the next
+        iterations (a bounded DELETE each). A channel that ceased to exist must not hand its
+        messages to whoever creates one of the same name later."""
+        self.flush(now)
+        if self._failing:  # its queued rows will never be readable: do not write them
+            kept = [r for r in self._rows if r[0] != target]
+            self._rows.clear()
+            self._rows.extend(kept)
+        try:
+            found = self.db.execute("SELECT max(id) FROM messages WHERE target = ?",
+                                    (target,)).fetchone()[0]
+        except sqlite3.Error as exc:
+            self._failed(exc, now)
+            return
+        if found is not None:
+            self._hidden[target] = max(int(found), self._hidden.get(target, 0))
+        self._touched.discard(target)
+
+    def _forget_step(self, now: float) -> None:
+        target, upto = next(iter(self._hidden.items()))
+        try:
+            n = self.db.execute(
+                "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE target = ? "
+                "AND id <= ? LIMIT ?)", (target, upto, PRUNE_BATCH)).rowcount
+        except sqlite3.Error as exc:
+            self._failed(exc, now)
+            return
+        self.pruned += n
+        if n < PRUNE_BATCH and self._hidden.get(target) == upto:
+            del self._hidden[target]
 
     def flush(self, now: float) -> None:
         """Commit what is queued now (before a read, so it sees every message sent)."""
@@ -338,13 +375,17 @@ class Store:
     def locate(self, target: str, msgid: str) -> tuple[int, int] | None:
         """The (time, id) position of a message in a target's history, or None."""
         found = self._query(
-            "SELECT time, id FROM messages WHERE msgid = ? AND target = ? ORDER BY id DESC "
-            "LIMIT 1", (msgid, target))
+            "SELECT time, id FROM messages WHERE msgid = ? AND target = ? AND id > ? "
+            "ORDER BY id DESC LIMIT 1", (msgid, target, self._hidden.get(target, 0)))
         return (int(found[0][0]), int(found[0][1])) if found else None  # type: ignore[call-overload]
 
     def _rows_where(self, target: str, where: str, params: tuple[object, ...], limit: int,
                     newest_first: bool) -> list[HistoryRow]:
         order = "DESC" if newest_first else "ASC"
+        hidden = self._hidden.get(target)
+        if hidden is not None:
+            where += " AND id > ?"
+            params = (*params, hidden)
         cur = self._query(
             f"SELECT {_COLUMNS} FROM messages WHERE target = ? {where} "
             f"ORDER BY time {order}, id {order} LIMIT ?", (target, *params, limit))
@@ -381,7 +422,8 @@ class Store:
         for key in keys:
             rows = self._query(
                 "SELECT name, time FROM messages WHERE target = ? AND time > ? AND time < ? "
-                "ORDER BY time DESC, id DESC LIMIT 1", (key, low_ms, high_ms))
+                "AND id > ? ORDER BY time DESC, id DESC LIMIT 1",
+                (key, low_ms, high_ms, self._hidden.get(key, 0)))
             if rows:
                 found.append((str(rows[0][0]), int(rows[0][1])))  # type: ignore[call-overload]
         found.sort(key=lambda item: item[1])
