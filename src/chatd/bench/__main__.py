@@ -11,6 +11,7 @@ figure is the median over --repeat runs.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import replace
@@ -75,6 +76,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     run_.add_argument("--warmup", type=float, default=1.0, help="sending before the window (1 s)")
     run_.add_argument("--repeat", type=int, default=3, help="runs per figure; medians (3)")
     run_.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    run_.add_argument("--render", metavar="FILE", help="print the table of a saved --json output")
     run_.add_argument(
         "--big",
         action="store_true",
@@ -166,7 +168,9 @@ def measure(runs: list[Params], targets: list[Server], repeat: int) -> list[dict
     counter = 0
     for i, p in enumerate(runs):
         for rep in range(repeat):
-            for srv in targets:
+            for t, srv in enumerate(targets):
+                if p.kind == "idle":  # RSS growth needs a heap no earlier run has grown
+                    srv = targets[t] = servers.restart(srv)
                 counter += 1
                 this = replace(p, prefix=p.kind[0] + _b36(counter))
                 for other in targets:  # they share the server core: all must be quiet
@@ -202,8 +206,24 @@ def measure(runs: list[Params], targets: list[Server], repeat: int) -> list[dict
     return out
 
 
+def render(path: str) -> int:
+    with open(path) as f:
+        saved = json.load(f)
+    results = saved["results"]
+    names = list(dict.fromkeys(r["server"] for r in results))
+    compare = [(names[0], names[1])] if len(names) > 1 else []
+    repeat = max((len(r["runs"]) for r in results), default=1)
+    duration = next((r["params"]["duration"] for r in results if "duration" in r["params"]), 0.0)
+    print(report.header(saved["machine"], saved.get("notes", []), repeat, duration))
+    print()
+    print(report.table(results, compare))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render:
+        return render(args.render)
     fd_limit = procfs.raise_fd_limit()
     runs, notes = plan(args, fd_limit)
     targets = start_servers(args)

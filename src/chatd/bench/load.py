@@ -13,6 +13,9 @@ barrier; after that they are READY and the hot path runs:
   ``PING :w``; each PONG (counted with ``count(b" PONG ")``, exact across read boundaries)
   acknowledges one batch, and a sender never has more than `window` messages unacknowledged,
   so no server's input or output queues are simply overrun. Each batch is one ``send``.
+  With `in_flight_cap` (the rooms scenario: a thousand senders) there are no PINGs: one shared
+  window, counted from the receivers' lines (owed = sent x (members-1) - delivered), and the
+  senders take turns one message each.
 
 Before READY (registration, JOIN storms with NAMES lists) the data is searched for the few
 numerics that matter with ``bytes.find``; lines are still not split one by one.
@@ -112,6 +115,7 @@ class Load:
         eager: bool = True,
         window: int = 16,
         batch: int = 8,
+        in_flight_cap: int = 0,
         sample_every: int = 64,
         text_size: int = 40,
     ) -> None:
@@ -120,6 +124,8 @@ class Load:
         self.eager = eager
         self.batch = max(1, batch)
         self.window = max(self.batch, window)
+        self.in_flight_cap = in_flight_cap  # > 0: one shared window instead of PINGs per sender
+        self._turn = 0
         self.sample_every = max(1, sample_every)
         self.pad = b"x" * max(0, text_size - len(SAMPLE_MARK) - STAMP_DIGITS - 1)
         self.sel = selectors.DefaultSelector()
@@ -401,7 +407,7 @@ class Load:
             mark = SAMPLE_MARK if c.seq % self.sample_every == 0 else PLAIN_MARK
             parts.append(head + mark + stamp + b" " + self.pad + b"\r\n")
             c.since_ping += 1
-            if c.since_ping == self.batch:
+            if c.since_ping == self.batch and not self.in_flight_cap:
                 parts.append(b"PING :w\r\n")
                 c.since_ping = 0
         c.sent += count
@@ -452,7 +458,9 @@ class Load:
 
     def drive(self, senders: Sequence[Conn], rate: float, until: float) -> None:
         """Send until `until` (perf_counter): as fast as windows allow (rate 0) or at `rate`/s."""
-        if rate <= 0:
+        if self.in_flight_cap:
+            self._drive_shared(senders, rate, until)
+        elif rate <= 0:
             self.refill = list(senders)
             while time.perf_counter() < until:
                 refill, self.refill = self.refill, []
@@ -461,7 +469,10 @@ class Load:
                     if room >= self.batch and c.state == READY:
                         self.send_messages(c, room - room % self.batch)
                 self.poll(0.0 if self.refill else 0.005)
-            return
+        else:
+            self._drive_rate(senders, rate, until)
+
+    def _drive_rate(self, senders: Sequence[Conn], rate: float, until: float) -> None:
         start = time.perf_counter()
         issued = 0
         turn = 0
@@ -479,6 +490,29 @@ class Load:
                     self.skipped += k - allowed
                     if allowed:
                         self.send_messages(c, allowed)
+            self.poll(tick)
+
+    def _drive_shared(self, senders: Sequence[Conn], rate: float, until: float) -> None:
+        """One aggregate window: senders take turns, one message each, while fewer than
+        `in_flight_cap` messages are owed (counted from the receivers' lines; no PINGs)."""
+        cap = self.in_flight_cap * max(1, senders[0].room_size - 1)
+        start = time.perf_counter()
+        issued = 0
+        tick = 0.005 if rate <= 0 else min(0.005, 1.0 / rate)
+        while (now := time.perf_counter()) < until:
+            if rate > 0:
+                due = int((now - start) * rate) - issued
+                issued += max(0, due)
+            else:
+                due = len(senders)
+            while due > 0 and self.expected - self.delivered < cap:
+                c = senders[self._turn % len(senders)]
+                self._turn += 1
+                if c.state == READY:
+                    self.send_messages(c, 1)
+                due -= 1
+            if rate > 0:
+                self.skipped += max(0, due)
             self.poll(tick)
 
     def drain(self, quiet: float) -> None:

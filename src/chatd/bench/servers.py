@@ -61,6 +61,7 @@ class Server:
     host: str
     port: int
     pid: int | None
+    pin: bool = False
     proc: subprocess.Popen[bytes] | None = None
     workdir: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -122,7 +123,7 @@ def _launch(
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
         )
-    server = Server(name=name, host=host, port=port, pid=proc.pid, proc=proc, workdir=workdir)
+    server = Server(name, host, port, proc.pid, pin, proc=proc, workdir=workdir)
     try:
         wait_for_port(host, port, 20.0, proc)
     except Exception:
@@ -171,8 +172,18 @@ def start_ngircd(host: str = "127.0.0.1", port: int | None = None, pin: bool = T
     conf.write_text(NGIRCD_CONF.format(host=host, port=port, dir=workdir))
     # -n: stay in the foreground so the pid we hold is the server's; -p: no server links.
     server = _launch("ngircd", [exe, "-n", "-p", "-f", str(conf)], host, port, workdir, pin)
-    server.notes.append("ngIRCd: MaxPenaltyTime=0, DefaultUserModes=F, MaxConnectionsIP=0")
+    server.notes = ["ngIRCd: MaxPenaltyTime=0, DefaultUserModes=F, MaxConnectionsIP=0"]
     return server
+
+
+def restart(server: Server) -> Server:
+    """A fresh process of a server this tool started (e.g. for RSS figures); others as they are."""
+    if server.proc is None:
+        return server
+    server.stop()
+    fresh = start_server(server.name, server.host, pin=server.pin)
+    fresh.notes = server.notes
+    return fresh
 
 
 def start_server(kind: str, host: str = "127.0.0.1", pin: bool = True) -> Server:
