@@ -257,14 +257,27 @@ def test_say_with_echo_message_waits_for_the_echo() -> None:
     s = joined(registered(caps="echo-message server-time"))
     buf = s.get_buffer("#lobby")
     assert buf is not None
-    before = len(buf.lines)
     s.say("#lobby", "hello", NOW)
     assert sent(s) == ["PRIVMSG #lobby hello"]
-    assert len(buf.lines) == before
+    before = len(buf.lines)
+    pending = buf.lines[-1]
+    assert pending.pending and pending.own and pending.text == "hello"
     feed(s, "@time=2023-11-14T22:13:20.500Z :alice!u@h PRIVMSG #lobby :hello")
+    assert len(buf.lines) == before  # the echo confirms the line, it does not add one
     line = buf.lines[-1]
-    assert line.own and line.text == "hello" and line.time == 1_700_000_000.5
-    assert buf.unread == 0
+    assert line.own and not line.pending and line.seq == pending.seq
+    assert line.text == "hello" and line.time == 1_700_000_000.5
+    assert buf.unread == 0 and not buf.pending
+
+
+def test_unconfirmed_messages_are_reported_when_the_connection_drops() -> None:
+    s = joined(registered(caps="echo-message"))
+    s.say("#lobby", "into the void", NOW)
+    s.connection_lost(NOW, "reset", 1.0)
+    buf = s.get_buffer("#lobby")
+    assert buf is not None
+    assert "1 message(s) above were not confirmed" in texts(s, "#lobby")[-2]
+    assert not buf.pending
 
 
 def test_echoed_private_message_goes_to_the_peer_buffer() -> None:

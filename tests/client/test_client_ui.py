@@ -369,6 +369,8 @@ def test_stalled_server_never_freezes_the_ui_and_ping_timeout_reconnects(
             try:
                 h.type("/help" + ENTER)
                 await h.shows("Commands (/help command for one)")
+                h.type("anyone there?" + ENTER)
+                await h.shows("<alice> anyone there?")  # shown at once, pending its echo
                 h.type("typing still works")
                 await h.shows("[#lobby] typing still works")
                 await h.until(
@@ -382,6 +384,7 @@ def test_stalled_server_never_freezes_the_ui_and_ping_timeout_reconnects(
                 lambda: h.session.state is ConnState.CONNECTED and h.joined("#lobby"), "back"
             )
             assert any("Reconnected" in t for _, t in h.lines("#lobby"))
+            assert any("not confirmed by the server" in t for _, t in h.lines("#lobby"))
 
     asyncio.run(scenario())
 

@@ -17,7 +17,7 @@ import enum
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from chatd.proto import numerics as N
@@ -85,6 +85,7 @@ class LogLine:
     own: bool = False
     highlight: bool = False
     history: bool = False  # replayed from the server's history (a chathistory batch)
+    pending: bool = False  # sent, waiting for the server's echo (echo-message)
 
 
 @dataclass
@@ -111,6 +112,20 @@ class Buffer:
         self._names_pending: dict[str, Member] | None = None
         self._msgids: set[str] = set()
         self._msgid_order: deque[str] = deque()
+        self.pending: deque[int] = deque()  # seqs of own lines waiting for their echo
+
+    def confirm(self, kind: Kind, text: str, time: float) -> LogLine | None:
+        """The echo of one of our pending lines arrived: mark it sent, with the server's time."""
+        for seq in self.pending:
+            index = seq - self.lines[0].seq if self.lines else -1
+            if 0 <= index < len(self.lines):
+                line = self.lines[index]
+                if line.kind is kind and line.text == text:
+                    self.pending.remove(seq)
+                    confirmed = replace(line, time=time, pending=False)
+                    self.lines[index] = confirmed
+                    return confirmed
+        return None
 
     def first_sighting(self, msgid: str) -> bool:
         """False for a message id this buffer has already shown (bounded memory)."""
@@ -404,6 +419,10 @@ class Session:
             if buf.kind == "channel":
                 buf.joined = False
                 buf.members.clear()
+            if buf.pending:
+                count = len(buf.pending)
+                buf.pending.clear()
+                self.error(f"{count} message(s) above were not confirmed by the server", now, buf)
         if retry_in is None:
             self.state = ConnState.DISCONNECTED
             self.retry_at = None
@@ -641,6 +660,8 @@ class Session:
         buf = self._message_buffer(target, sender, own, notice)
         if not buf.first_sighting(msg.tags.get("msgid", "")):
             return  # history replayed again after a reconnection: already shown
+        if own and buf.pending and buf.confirm(kind, text, now) is not None:
+            return
         highlight = not own and mentions(text, self.nick)
         self.log(buf, now, kind, text, nick=sender, own=own, highlight=highlight)
 
@@ -944,8 +965,12 @@ class Session:
         for piece in split_text(text, budget):
             payload = f"\x01ACTION {piece}\x01" if action else piece
             self.send("PRIVMSG", target, payload)
-            if "echo-message" not in self.caps:
-                kind = Kind.ACTION if action else Kind.MESSAGE
+            kind = Kind.ACTION if action else Kind.MESSAGE
+            if "echo-message" in self.caps:
+                # Shown at once, marked pending until the server echoes it back.
+                line = self.log(buf, now, kind, piece, nick=self.nick, own=True, pending=True)
+                buf.pending.append(line.seq)
+            else:
                 self.log(buf, now, kind, piece, nick=self.nick, own=True)
 
     def notice(self, target: str, text: str, now: float) -> None:

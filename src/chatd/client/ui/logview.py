@@ -88,6 +88,8 @@ def line_fragments(line: LogLine, color: bool) -> tuple[list[tuple[str, str]], i
     base = _body_style(line)
     if line.highlight:
         base += " class:log.highlight"
+    if line.pending:
+        base += " class:log.pending"
     body = [(f"{base} {span_style(s, color)}".strip(), s.text) for s in formatting.parse(line.text)]
     return prefix + body, indent
 

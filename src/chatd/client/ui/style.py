@@ -37,6 +37,7 @@ _COLOR_RULES = {
     "roombar.mention": "bold ansibrightyellow",
     "log.time": "ansibrightblack",
     "log.history": "italic",
+    "log.pending": "ansibrightblack",
     "log.own": "bold",
     "log.quiet": "ansibrightblack",
     "log.info": "ansicyan",
