@@ -122,3 +122,17 @@ def test_room_bar_keeps_the_current_buffer_visible_on_narrow_terminals() -> None
     text = "".join(t for _, t in fit_items(items, 8, 40))
     assert text.startswith("«") and text.endswith("[9:#here]")
     assert "".join(t for _, t in fit_items(items, 0, 40)).startswith(" 1:#room1 ")
+
+
+def test_a_day_separator_leads_the_first_line_of_a_new_day() -> None:
+    buf = Buffer("#t", "channel")
+    buf.add(1_700_000_000.0, Kind.MESSAGE, "yesterday", nick="bob")
+    buf.add(1_700_000_000.0 + 86400, Kind.MESSAGE, "today", nick="bob")
+    buf.add(1_700_000_000.0 + 86401, Kind.MESSAGE, "same day", nick="bob")
+    rows = screen(control_for(buf, ViewState()), width=60)
+    assert rows[-4].endswith("yesterday")
+    assert (
+        "─" in rows[-3]
+        and logview.time.strftime("%Y", logview.time.localtime(1_700_086_400)) in rows[-3]
+    )
+    assert rows[-2].endswith("today") and rows[-1].endswith("same day")

@@ -140,6 +140,16 @@ def _merge(cells: Sequence[tuple[str, str]]) -> Row:
     return tuple(merged)
 
 
+def _day(stamp: float) -> tuple[int, int, int]:
+    local = time.localtime(stamp)
+    return local.tm_year, local.tm_mon, local.tm_mday
+
+
+def day_row(stamp: float, width: int) -> Row:
+    text = time.strftime(" %A %d %B %Y ", time.localtime(stamp))
+    return (("class:log.day", text.center(max(width, len(text)), "─")[:width]),)
+
+
 @lru_cache(maxsize=8192)
 def render(line: LogLine, width: int, color: bool) -> tuple[Row, ...]:
     frags, indent = line_fragments(line, color)
@@ -166,8 +176,12 @@ class LogControl(UIControl):
     def is_focusable(self) -> bool:
         return False
 
-    def _rows(self, line: LogLine) -> tuple[Row, ...]:
-        return render(line, self.width, self.color)
+    def _rows(self, lines: Sequence[LogLine], index: int) -> tuple[Row, ...]:
+        """The rows of one entry, led by a day separator when the date changed before it."""
+        rows = render(lines[index], self.width, self.color)
+        if index > 0 and _day(lines[index].time) != _day(lines[index - 1].time):
+            return (day_row(lines[index].time, self.width),) + rows
+        return rows
 
     def create_content(self, width: int, height: int | None) -> UIContent:
         self.width, self.height = width, height or self.height
@@ -190,7 +204,7 @@ class LogControl(UIControl):
             index, last_row = view.anchor_seq - lines[0].seq, view.anchor_row
         collected: list[Row] = []
         while index >= 0 and len(collected) < avail:
-            rows = list(self._rows(lines[index]))
+            rows = list(self._rows(lines, index))
             if last_row is not None:
                 rows = rows[: last_row + 1]
                 last_row = None
@@ -219,7 +233,7 @@ class LogControl(UIControl):
         avail = self.height - 1
         if view.pinned:
             index = len(lines) - 1
-            row = len(self._rows(lines[index])) - 1
+            row = len(self._rows(lines, index)) - 1
         else:
             index, row = view.anchor_seq - lines[0].seq, view.anchor_row
         index, row = self._move_up(lines, index, row, count)
@@ -242,7 +256,7 @@ class LogControl(UIControl):
             if index == 0:
                 return 0, 0
             index -= 1
-            row = len(self._rows(lines[index])) - 1
+            row = len(self._rows(lines, index)) - 1
         return index, row
 
     def _rows_above(self, lines: Sequence[LogLine], index: int, row: int, limit: int) -> int:
@@ -250,14 +264,14 @@ class LogControl(UIControl):
         total = row + 1
         while index > 0 and total < limit:
             index -= 1
-            total += len(self._rows(lines[index]))
+            total += len(self._rows(lines, index))
         return total
 
     def _top_anchor(self, lines: Sequence[LogLine], avail: int) -> tuple[int | None, int]:
         """The anchor that puts the first log row at the top of the view (None: all fits)."""
         total = 0
-        for index, line in enumerate(lines):
-            rows = len(self._rows(line))
+        for index in range(len(lines)):
+            rows = len(self._rows(lines, index))
             if total + rows >= avail:
                 anchor = (index, avail - total - 1)
                 if index == len(lines) - 1 and anchor[1] == rows - 1:
@@ -271,7 +285,7 @@ class LogControl(UIControl):
             return
         index, row = view.anchor_seq - lines[0].seq, view.anchor_row
         while count > 0:
-            rows = len(self._rows(lines[index]))
+            rows = len(self._rows(lines, index))
             if row + count < rows:
                 row += count
                 break
@@ -281,7 +295,7 @@ class LogControl(UIControl):
                 return
             index += 1
             row = 0
-        if index == len(lines) - 1 and row >= len(self._rows(lines[index])) - 1:
+        if index == len(lines) - 1 and row >= len(self._rows(lines, index)) - 1:
             view.pinned = True
             return
         view.anchor_seq, view.anchor_row = lines[index].seq, row

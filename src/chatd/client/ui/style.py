@@ -37,6 +37,7 @@ _COLOR_RULES = {
     "roombar.mention": "bold ansibrightyellow",
     "log.time": "ansibrightblack",
     "log.history": "italic",
+    "log.day": "ansibrightblack",
     "log.pending": "ansibrightblack",
     "log.own": "bold",
     "log.quiet": "ansibrightblack",
