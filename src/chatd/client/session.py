@@ -510,7 +510,7 @@ class Session:
             if not more:
                 self._request_caps(self._cap_ls)
         elif sub == "ACK":
-            for cap in msg.params[-1].split():
+            for cap in _last(msg).split():
                 if cap.startswith("-"):
                     self.caps.discard(cap[1:])
                 else:
@@ -519,13 +519,13 @@ class Session:
         elif sub == "NAK":
             self._end_cap()
         elif sub == "NEW":
-            new = {c.split("=", 1)[0] for c in msg.params[-1].split()}
+            new = {c.split("=", 1)[0] for c in _last(msg).split()}
             self._cap_ls |= new
             wanted = sorted((new & WANTED_CAPS) - self.caps)
             if wanted:
                 self.send("CAP", "REQ", " ".join(wanted))
         elif sub == "DEL":
-            for cap in msg.params[-1].split():
+            for cap in _last(msg).split():
                 self.caps.discard(cap)
                 self._cap_ls.discard(cap)
 
@@ -557,7 +557,7 @@ class Session:
         self.state = ConnState.CONNECTED
         self.retry_at = None
         self._cap_negotiating = False
-        self.info(msg.params[-1], now, self.server_buffer)
+        self.info(_last(msg), now, self.server_buffer)
         rooms = self._rejoin if self._reconnecting else self.autojoin
         if self._reconnecting:
             for buf in self.buffers.values():
@@ -581,7 +581,7 @@ class Session:
     def _on_nick_unavailable(self, msg: Message, now: float) -> None:
         tried = msg.param(1, self.nick)
         if self.registered:
-            self.error(f"Nick {tried} is not available: {msg.params[-1]}", now)
+            self.error(f"Nick {tried} is not available: {_last(msg)}", now)
             return
         self._nick_attempt += 1
         why = "is taken" if msg.command != N.ERR_ERRONEUSNICKNAME else "is refused"
@@ -609,7 +609,7 @@ class Session:
         return base[: limit - len(suffix)] + suffix
 
     def _on_motd(self, msg: Message, now: float) -> None:
-        self.info(msg.params[-1], now, self.server_buffer)
+        self.info(_last(msg), now, self.server_buffer)
 
     # ---- pings
 
@@ -617,7 +617,7 @@ class Session:
         self.send("PONG", *msg.params[-1:])
 
     def _on_pong(self, msg: Message, now: float) -> None:
-        token = msg.params[-1] if msg.params else ""
+        token = _last(msg) if msg.params else ""
         self.acked.add(token)
         if token == self._ping_token:
             self.lag = max(0.0, now - self._ping_sent)
@@ -628,7 +628,7 @@ class Session:
             self.info(f"Server closed the connection: {msg.param(0)}", now, self.server_buffer)
             return
         self.error(
-            f"Server closed the connection: {msg.params[-1] if msg.params else ''}",
+            f"Server closed the connection: {_last(msg) if msg.params else ''}",
             now,
             self.server_buffer,
         )
@@ -846,7 +846,7 @@ class Session:
     def _on_topic_reply(self, msg: Message, now: float) -> None:
         buf = self.get_buffer(msg.param(1))
         if buf is not None:
-            buf.topic = msg.params[-1]
+            buf.topic = _last(msg)
             self.log(buf, now, Kind.TOPIC, f"Topic: {buf.topic}")
 
     def _on_notopic(self, msg: Message, now: float) -> None:
@@ -870,11 +870,11 @@ class Session:
     def _on_namreply(self, msg: Message, now: float) -> None:
         buf = self.get_buffer(msg.param(2))
         if buf is None or not buf.joined:
-            self.info(f"Names in {msg.param(2)}: {msg.params[-1]}", now)
+            self.info(f"Names in {msg.param(2)}: {_last(msg)}", now)
             return
         if buf._names_pending is None:
             buf._names_pending = {}
-        for entry in msg.params[-1].split():
+        for entry in _last(msg).split():
             member = self._parse_name(entry)
             buf._names_pending[fold(member.nick)] = member
 
@@ -919,7 +919,7 @@ class Session:
         self.info(" ".join(msg.params[1:]), now)
 
     def _on_whoisuser(self, msg: Message, now: float) -> None:
-        nick, user, host, real = msg.param(1), msg.param(2), msg.param(3), msg.params[-1]
+        nick, user, host, real = msg.param(1), msg.param(2), msg.param(3), _last(msg)
         self.info(f"{nick} is {user}@{host} ({real})", now)
 
     def _on_whois_line(self, msg: Message, now: float) -> None:
@@ -937,17 +937,17 @@ class Session:
         self.info(text, now)
 
     def _on_list(self, msg: Message, now: float) -> None:
-        self.info(f"{msg.param(1):<20} {msg.param(2):>4}  {msg.params[-1]}", now)
+        self.info(f"{msg.param(1):<20} {msg.param(2):>4}  {_last(msg)}", now)
 
     def _on_nowaway(self, msg: Message, now: float) -> None:
-        self.info(msg.params[-1], now)
+        self.info(_last(msg), now)
 
     def _on_error_numeric(self, msg: Message, now: float) -> None:
         if msg.command == N.ERR_UNKNOWNCOMMAND and msg.param(1).upper() == "CAP":
             self._cap_negotiating = False  # a server without CAP: nothing to end
             return
         subject = " ".join(msg.params[1:-1])
-        text = f"{subject}: {msg.params[-1]}" if subject else msg.params[-1]
+        text = f"{subject}: {_last(msg)}" if subject else _last(msg)
         buf = self.get_buffer(msg.param(1)) if self.is_channel(msg.param(1)) else None
         self.error(text, now, buf)
 
@@ -1029,6 +1029,11 @@ class Session:
     def iter_lines(self, key: str) -> Iterator[LogLine]:
         buf = self.buffers.get(key)
         return iter(buf.lines) if buf is not None else iter(())
+
+
+def _last(msg: Message) -> str:
+    """The last parameter (usually the human text), or "" for a message without any."""
+    return msg.params[-1] if msg.params else ""
 
 
 def _userhost(source: str | None) -> str:

@@ -1,0 +1,42 @@
+"""Whatever a server sends, the session never raises (it logs what it cannot use)."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_client_session import NOW, joined, registered
+
+from chatd.client.session import Session
+
+COMMANDS = [
+    "PRIVMSG", "NOTICE", "JOIN", "PART", "KICK", "QUIT", "NICK", "TOPIC", "MODE", "AWAY", "CAP",
+    "PING", "PONG", "ERROR", "BATCH", "INVITE", "001", "005", "311", "317", "332", "333", "353",
+    "366", "324", "401", "433", "432", "482", "999",
+]  # fmt: skip
+word = st.text(st.characters(blacklist_characters="\r\n\0 "), min_size=0, max_size=12)
+targets = st.sampled_from(["#lobby", "#dev", "alice", "bob", "*", "@#lobby", ""]) | word
+
+
+@st.composite
+def lines(draw: st.DrawFn) -> str:
+    tags = draw(
+        st.sampled_from(["", "@time=bogus ", "@batch=zz;msgid=1 ", "@time=2023-11-14T22:13:20Z "])
+    )
+    source = draw(st.sampled_from(["", ":srv ", ":bob!b@h ", ":alice!u@h ", ":carol "]))
+    command = draw(st.sampled_from(COMMANDS))
+    params = draw(st.lists(targets, max_size=4))
+    trailing = draw(
+        st.none() | st.text(max_size=30).map(lambda t: t.replace("\r", "").replace("\n", ""))
+    )
+    line = tags + source + command + "".join(" " + p for p in params if p and not p.startswith(":"))
+    return line + (f" :{trailing}" if trailing is not None else "")
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(lines(), max_size=15))
+def test_session_survives_any_server_lines(batch: list[str]) -> None:
+    s: Session = joined(registered())
+    for line in batch:
+        s.receive(line, NOW)
+    s.pull_outgoing()
+    assert s.server_buffer is not None
