@@ -107,6 +107,10 @@ class ChatdProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ChatdProcess:
+        return self.spawn().wait_ready()
+
+    def spawn(self) -> ChatdProcess:
+        """Start the process without waiting for it to listen."""
         cmd = [
             sys.executable,
             "-m",
@@ -122,6 +126,10 @@ class ChatdProcess:
                 self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         else:
             self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        return self
+
+    def wait_ready(self) -> ChatdProcess:
+        assert self.proc is not None
         end = time.monotonic() + DEADLINE
         while not port_open(self.port):
             if self.proc.poll() is not None:

@@ -18,11 +18,36 @@ def _chatd_available() -> bool:
     return importlib.util.find_spec("chatd.server.__main__") is not None
 
 
-@pytest.fixture
-def chatd(tmp_path: Path) -> Iterator[ChatdProcess]:
+class ChatdPool:
+    """Fresh chatd processes, one spare always starting in the background, so a test never
+    waits for a whole interpreter start-up (each test still gets a server of its own)."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.spare: ChatdProcess | None = None
+
+    def take(self) -> ChatdProcess:
+        server = self.spare or ChatdProcess(log_dir=self.log_dir).spawn()
+        self.spare = ChatdProcess(log_dir=self.log_dir).spawn()
+        return server.wait_ready()
+
+    def close(self) -> None:
+        if self.spare is not None:
+            self.spare.stop()
+
+
+@pytest.fixture(scope="session")
+def chatd_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatdPool]:
     if not _chatd_available():
         pytest.skip("chatd server not available")
-    server = ChatdProcess(log_dir=tmp_path).start()
+    pool = ChatdPool(tmp_path_factory.mktemp("chatd-logs"))
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def chatd(chatd_pool: ChatdPool) -> Iterator[ChatdProcess]:
+    server = chatd_pool.take()
     yield server
     server.stop()
 
