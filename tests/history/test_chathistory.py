@@ -228,3 +228,15 @@ def test_replay_batch_for_batch_and_server_time_clients_with_original_msgids():
     assert replayed.tags["msgid"] == echo.tags["msgid"]
     assert replayed.tags["time"] == "2023-11-14T22:13:20.000Z"
     assert replayed.params == ["#h", "hello"]
+
+
+def test_stored_time_is_the_time_clients_were_shown():
+    """The millisecond stored is the one the live `time` tag carried, for any clock reading
+    (a float near a millisecond boundary must not round one way live and the other stored)."""
+    from chatd.server.delivery import format_time
+    from chatd.server.state import _wall_ms
+    from chatd.store import ms_to_iso
+
+    for i in range(20_000):
+        wall = 1_764_191_755 + i * 0.000_499_7
+        assert ms_to_iso(_wall_ms(wall)) == format_time(wall), wall

@@ -8,6 +8,7 @@ clock.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import logging
 from typing import Callable
@@ -26,6 +27,13 @@ from .user import User
 log = logging.getLogger("chatd")
 
 VERSION = "chatd-0.1.0"
+
+
+def _wall_ms(wall: float) -> int:
+    """Milliseconds since the epoch, exactly as the live `time` tag shows them (datetime rounds
+    to the microsecond, delivery.format_time then cuts to the millisecond)."""
+    stamp = datetime.datetime.fromtimestamp(wall, datetime.timezone.utc)
+    return int(stamp.replace(microsecond=0).timestamp()) * 1000 + stamp.microsecond // 1000
 
 
 def _tagged(line: bytes, tag: bytes) -> bytes:
@@ -314,7 +322,7 @@ class ServerState:
         """Queue a channel PRIVMSG/NOTICE for the history (committed by the next settle)."""
         msg = event.msg
         tags = serialise_tags(event.client_tags) if event.client_tags else ""
-        self.store.append(channel.key, round(event.wall * 1000), event.msgid, msg.command,
+        self.store.append(channel.key, _wall_ms(event.wall), event.msgid, msg.command,
                           msg.source or "", channel.name, msg.params[-1], tags)
 
     def channel_changed(self, channel: Channel) -> None:

@@ -1,0 +1,178 @@
+"""History and persistent channels across restarts of a real chatd process: a clean restart, and
+`kill -9` in the middle of a flood, after which every message a client received is still there."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from ircclient import Client
+from chatd.proto.message import parse
+
+pytestmark = pytest.mark.e2e
+
+CHATD = [sys.executable, "-m", "chatd.server"]
+FULL = "draft/chathistory batch server-time message-tags"
+
+
+class Proc:
+    """chatd as a subprocess on a free port, its database at `db`."""
+
+    def __init__(self, db: str, *args: str) -> None:
+        self.p = subprocess.Popen([*CHATD, "--host", "127.0.0.1", "--port", "0", "--db", db,
+                                   "--no-flood-limit", *args],
+                                  stderr=subprocess.PIPE, text=True)
+        assert self.p.stderr is not None
+        for line in self.p.stderr:
+            match = re.search(r"listening on \S+ port (\d+)", line)
+            if match:
+                self.port = int(match.group(1))
+                break
+        else:
+            raise AssertionError("chatd did not start")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+        self.p.wait(10)
+        assert self.p.stderr is not None
+        self.p.stderr.close()
+
+
+@pytest.fixture
+def procs():
+    started: list[Proc] = []
+
+    def make(db: str, *args: str) -> Proc:
+        proc = Proc(db, *args)
+        started.append(proc)
+        return proc
+
+    yield make
+    for proc in started:
+        if proc.p.poll() is None:
+            proc.p.kill()
+            proc.p.wait(10)
+
+
+def connect(port: int, nick: str, caps: str = "") -> Client:
+    c = Client(port)
+    if caps:
+        c.send("CAP LS 302", f"CAP REQ :{caps}")
+        c.expect(" ACK ")
+        c.send("CAP END")
+    c.register(nick)
+    return c
+
+
+def history(c: Client, channel: str, limit: int = 100) -> list:
+    """The whole history of `channel`, paged backwards from the latest message."""
+    found: list = []
+    request = f"CHATHISTORY LATEST {channel} * {limit}"
+    while True:
+        c.send(request)
+        start = c.expect(r" BATCH \+\S+ chathistory ")
+        ref = start.params[0][1:]
+        page = []
+        while True:
+            m = c.expect(rf"batch={ref}\b| BATCH -{ref}$")
+            if m.command == "BATCH":
+                break
+            page.append(m)
+        if not page:
+            return found
+        found = page + found
+        request = f"CHATHISTORY BEFORE {channel} msgid={page[0].tags['msgid']} {limit}"
+
+
+def test_persistent_channel_and_its_history_survive_a_restart(procs, tmp_path):
+    db = str(tmp_path / "chatd.sqlite3")
+    first = procs(db)
+    alice = connect(first.port, "alice", "server-time message-tags echo-message")
+    alice.join("#room")
+    alice.send("MODE #room +Pk sesame", "TOPIC #room :kept across restarts")
+    alice.expect("TOPIC #room")
+    alice.send("PRIVMSG #room :first words", "NOTICE #room :and a notice")
+    sent = [alice.expect("PRIVMSG #room :first words"), alice.expect("NOTICE #room")]
+    first.stop()
+
+    second = procs(db)
+    carol = connect(second.port, "carol", FULL)
+    carol.send("JOIN #room")
+    assert carol.expect_numeric("475").params[1] == "#room"  # the key was kept
+    carol.send("JOIN #room sesame")
+    assert carol.expect_numeric("332").params[2] == "kept across restarts"
+    assert carol.expect_numeric("333").params[2].startswith("alice!")
+    carol.expect_numeric("366")
+    stored = history(carol, "#room")
+    assert [(m.command, m.params[1]) for m in stored] == [
+        ("PRIVMSG", "first words"), ("NOTICE", "and a notice")]
+    for original, again in zip(sent, stored):  # the same message: same msgid, same time
+        assert again.tags["msgid"] == original.tags["msgid"]
+        assert again.tags["time"] == original.tags["time"]
+    carol.send("MODE #room")
+    assert carol.expect_numeric("324").params[2:4] == ["+Pntk", "sesame"]
+    second.stop()
+
+
+def test_kill_9_loses_nothing_a_client_received(procs, tmp_path):
+    db = str(tmp_path / "chatd.sqlite3")
+    first = procs(db)
+    writer = connect(first.port, "writer")
+    writer.join("#flood")
+    writer.send("MODE #flood +P")
+    reader = connect(first.port, "reader", "message-tags")
+    reader.join("#flood")
+    reader.sync()
+
+    total = 30_000
+    flood = b"".join(b"PRIVMSG #flood :flood %d\r\n" % i for i in range(total))
+
+    def write() -> None:
+        try:
+            writer.sock.sendall(flood)
+        except OSError:
+            pass  # the server was killed under us
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    received: dict[str, str] = {}
+    buf = b""
+    reader.sock.settimeout(5)
+    killed = False
+    while True:
+        try:
+            data = reader.sock.recv(65536)
+        except (socket.timeout, ConnectionResetError):
+            data = b""
+        if not data:
+            break
+        buf += data
+        *lines, buf = buf.split(b"\r\n")
+        for line in lines:
+            if b" PRIVMSG #flood :" in line:
+                m = parse(line.decode())
+                received[m.tags["msgid"]] = m.params[1]
+        if not killed and len(received) >= 2000:
+            first.p.send_signal(signal.SIGKILL)  # in the middle of the flood
+            killed = True
+    assert killed and 2000 <= len(received) < total, len(received)
+    first.p.wait(10)
+    thread.join(10)
+
+    second = procs(db)
+    check = connect(second.port, "check", FULL)
+    check.join("#flood")
+    stored = {m.tags["msgid"]: m.params[1] for m in history(check, "#flood", 100)}
+    missing = [msgid for msgid in received if msgid not in stored]
+    assert not missing, f"{len(missing)} received messages were not stored"
+    assert all(stored[msgid] == text for msgid, text in received.items())
+    print(f"received {len(received)} before kill -9, {len(stored)} stored")
+    second.stop()
