@@ -55,8 +55,7 @@ def reason_key(reason: str) -> str:
 class Server:
     def __init__(self, args: argparse.Namespace) -> None:
         self.logfile = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as chatd
-            "w+", prefix="chatd-soak-", suffix=".log",
-                                                   delete=False)
+            "w+", prefix="chatd-soak-", suffix=".log", delete=False)
         cmd = [sys.executable, "-m", "chatd.server", "--host", "127.0.0.1", "--port", "0",
                "--db", ":memory:", "--sendq", str(args.sendq),
                "--max-per-ip", "100000", "--ip-connect-burst", "100000",

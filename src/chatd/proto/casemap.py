@@ -18,6 +18,10 @@ _NICK_FIRST = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") | _NIC
 _NICK_REST = _NICK_FIRST | set("0123456789-")
 CHANTYPES = "#"
 _CHANNEL_FORBIDDEN = set(" ,\x07\x00\r\n:")
+# Letters and symbols that render as blank space although str.isprintable() accepts them
+# (Hangul fillers, the halfwidth Hangul filler, the blank Braille pattern): a name made with
+# them looks like another name, or like nothing. docs/security.md lists what else is possible.
+_CHANNEL_FORBIDDEN |= set("\u115f\u1160\u3164\uffa0\u2800")
 
 
 _FOLDED: dict[str, str] = {}

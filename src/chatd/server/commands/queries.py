@@ -10,7 +10,7 @@ from ...proto import numerics as N
 from ...proto.casemap import is_channel_name
 from ...proto.message import Message
 from .. import isupport
-from ..channel import Channel, glob_to_regex
+from ..channel import Channel, compile_mask
 
 if TYPE_CHECKING:
     from ..state import ServerState
@@ -47,7 +47,7 @@ def _who_matches(state: ServerState, user: User, mask: str
     exact = state.find_user(mask)
     if exact is not None:
         return [(None, exact)]
-    matcher = glob_to_regex(mask if mask not in ("0", "") else "*")
+    matcher = compile_mask(mask if mask not in ("0", "") else "*")
     shared = user.neighbours()
     found: list[tuple[Channel | None, User]] = []
     for other in state.users.values():
