@@ -206,6 +206,21 @@ def measure(runs: list[Params], targets: list[Server], repeat: int) -> list[dict
     return out
 
 
+BUSY_OTHER_PCT = 30.0
+
+
+def busy_machine_notes(results: list[dict[str, Any]]) -> list[str]:
+    """Warn about runs during which something besides server and load used much CPU."""
+    worst = max(
+        (run.get("other_cpu_pct") or 0.0 for r in results for run in r["runs"]), default=0.0
+    )
+    if worst <= BUSY_OTHER_PCT:
+        return []
+    return [
+        f"WARNING: other processes used up to {worst:.0f}% CPU during a run: re-run on a quiet machine"
+    ]
+
+
 def render(path: str) -> int:
     with open(path) as f:
         saved = json.load(f)
@@ -236,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
             srv.stop()
     for srv in targets:
         notes.extend(srv.notes)
+    notes.extend(busy_machine_notes(results))
     machine = procfs.machine_summary()
     if args.json:
         print(report.to_json(machine, results, notes))

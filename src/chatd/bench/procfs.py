@@ -36,6 +36,14 @@ def own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def busy_cpu_seconds() -> float:
+    """CPU time all cores spent busy since boot (every /proc/stat column but idle and iowait)."""
+    with open("/proc/stat", "rb") as f:
+        fields = [int(x) for x in f.readline().split()[1:8]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields
+    return (user + nice + system + irq + softirq) / CLOCK_TICKS
+
+
 def alive(pid: int) -> bool:
     return os.path.exists(f"/proc/{pid}/stat")
 

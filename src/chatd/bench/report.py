@@ -25,6 +25,7 @@ COLUMNS: dict[str, list[Column]] = {
         ("srv CPU%", "server_cpu_pct", "{:.0f}"),
         ("srv s/M deliv", "server_cpu_s_per_M", "{:.3f}"),
         ("load CPU%", "load_cpu_pct", "{:.0f}"),
+        ("other CPU%", "other_cpu_pct", "{:.0f}"),
     ],
     "idle": [
         ("clients", "clients", "{:.0f}"),
@@ -40,6 +41,7 @@ COLUMNS: dict[str, list[Column]] = {
         ("srv CPU%", "server_cpu_pct", "{:.0f}"),
         ("srv us/reg", "server_cpu_us_per_reg", "{:.1f}"),
         ("load CPU%", "load_cpu_pct", "{:.0f}"),
+        ("other CPU%", "other_cpu_pct", "{:.0f}"),
     ],
 }
 COLUMNS["rooms"] = COLUMNS["fanout"]
