@@ -410,3 +410,20 @@ def test_mouse_capture_is_off_until_toggled_then_the_wheel_scrolls(chatd: ChatdP
             await h.until(lambda: "│ mouse" not in h.screen(), "mouse off")
 
     asyncio.run(scenario())
+
+
+def test_close_parts_the_room_and_quit_sends_the_message(chatd: ChatdProcess) -> None:
+    async def scenario() -> None:
+        bob = await raw_client(chatd.port, "bob", "#lobby", "#dev")
+        async with running(chatd.port, rooms=("#lobby", "#dev")) as h:
+            h.type(alt("3") + "/close" + ENTER)
+            await asyncio.to_thread(bob.expect, r":alice!\S+ PART :?#dev")
+            await h.until(lambda: h.session.get_buffer("#dev") is None, "buffer closed")
+            await h.shows("[2:#lobby]")
+            h.type("/quit see you all" + ENTER)
+            await h.until(lambda: not h.app.application.is_running, "app exited")
+        msg = await asyncio.to_thread(bob.expect, r":alice!\S+ QUIT")
+        assert "see you all" in msg.params[0]
+        bob.close()
+
+    asyncio.run(scenario())
