@@ -7,7 +7,8 @@ import pytest
 
 from chatd.server.passwords import hash_password
 
-from .util import make_state, msgs, numerics, one, only, registered, room
+from .util import Scripted, make_state, msgs, numerics, one, only, registered, room
+from chatd.proto.message import parse
 
 
 @pytest.fixture(scope="module")
@@ -248,3 +249,16 @@ def test_quit_without_reason_is_quit_colon(line):
     a, b = room(state, "alice", "bob")
     b.send(line)
     assert msgs(a.take()) == msgs([":bob!~u@127.0.0.1 QUIT :Quit: "])
+
+
+def test_who_mask_matches_host_user_and_realname():
+    state = make_state()
+    a = Scripted(state, host="10.1.2.3")
+    a.send("NICK alice", "USER al 0 * :Alice Liddell")
+    b = Scripted(state, host="192.0.2.9")
+    b.register("bob")
+    for mask, found in [("10.1.*", ["alice"]), ("*liddell", ["alice"]), ("~al", ["alice"]),
+                        ("*!*@192.0.2.*", ["bob"]), ("nobody*", [])]:
+        lines = b.send(f"WHO {mask}")
+        nicks = [parse(l).params[5] for l in lines if parse(l).command == "352"]
+        assert nicks == found, mask

@@ -25,7 +25,8 @@ def tokens(config: Config) -> list[str]:
         "NETWORK=" + config.network,
         "NICKLEN=%d" % config.nicklen,
         "PREFIX=" + prefix,
-        "TARGMAX=PRIVMSG:%d,NOTICE:%d,JOIN:,PART:,NAMES:1,WHOIS:1,KICK:1" % (targets, targets),
+        "TARGMAX=PRIVMSG:%d,NOTICE:%d,JOIN:,PART:,NAMES:%d,WHOIS:1,KICK:%d"
+        % (targets, targets, targets, targets),
         "TOPICLEN=%d" % config.topiclen,
         "USERLEN=%d" % config.userlen,
         "UTF8ONLY",

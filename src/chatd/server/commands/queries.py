@@ -4,10 +4,11 @@ MOTD, LUSERS, VERSION, TIME."""
 from __future__ import annotations
 
 import datetime
+import re
 from typing import TYPE_CHECKING, Iterable
 
 from ...proto import numerics as N
-from ...proto.casemap import is_channel_name
+from ...proto.casemap import fold, is_channel_name
 from ...proto.message import Message
 from .. import isupport
 from ..channel import Channel, compile_mask
@@ -51,7 +52,7 @@ def _who_matches(state: ServerState, user: User, mask: str
     shared = user.neighbours()
     found: list[tuple[Channel | None, User]] = []
     for other in state.users.values():
-        if not other.registered or not matcher.fullmatch(other.key):
+        if not other.registered or not _who_mask_matches(matcher, other):
             continue
         if "i" in other.modes and other is not user and other not in shared and not user.oper:
             continue
@@ -59,6 +60,12 @@ def _who_matches(state: ServerState, user: User, mask: str
         if len(found) >= MAX_WHO_RESULTS:
             break
     return found
+
+
+def _who_mask_matches(matcher: re.Pattern[str], other: User) -> bool:
+    """A WHO mask matches a user's nick, user@host prefix, host or realname (Modern IRC)."""
+    return any(matcher.fullmatch(fold(field)) for field in
+               (other.nick, other.prefix, other.username, other.host, other.realname))
 
 
 def _who_flags(state: ServerState, user: User, channel: Channel | None, member: User) -> str:
