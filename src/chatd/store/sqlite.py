@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, NamedTuple
@@ -38,6 +39,7 @@ PRUNE_INTERVAL = 1.0  # seconds between retention passes while there is nothing 
 PRUNE_BATCH = 1000  # rows one retention DELETE may remove
 RETRY_FIRST, RETRY_MAX = 0.5, 30.0  # seconds between attempts to write after a failure
 MAX_PENDING = 100_000  # rows kept in memory while the database cannot be written
+CHECKPOINT_INTERVAL = 1.0  # seconds between WAL checkpoints (and fsyncs), off the loop thread
 
 
 class StoreError(Exception):
@@ -168,6 +170,12 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA temp_store=MEMORY")
             self.migrate()
+            self._checkpointer: _Checkpointer | None = None
+            if path != ":memory:":
+                # The checkpoint (copying the WAL into the database, with the only fsyncs) is
+                # what can take tens of milliseconds: a thread does it, never the loop.
+                self.db.execute("PRAGMA wal_autocheckpoint=0")
+                self._checkpointer = _Checkpointer(path)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
         self._rows: collections.deque[tuple[object, ...]] = collections.deque(maxlen=max_pending)
@@ -214,7 +222,9 @@ class Store:
                      SCHEMA_VERSION)
 
     def close(self) -> None:
-        self.db.close()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+        self.db.close()  # the last connection to close checkpoints what is left
 
     # -- writes (queued) -----------------------------------------------------------------------
 
@@ -306,6 +316,8 @@ class Store:
             self._failed(exc, now)
             return
         self.written += len(rows)
+        if self._checkpointer is not None:
+            self._checkpointer.dirty = True
         if self._failing:
             log.warning("store %s: writing again; %d queued rows written, %d dropped", self.path,
                         len(rows), self.dropped)
@@ -449,3 +461,38 @@ class Store:
 def _channel_row(r: ChannelRecord) -> tuple[object, ...]:
     return (r.key, r.name, r.created, r.topic, r.topic_by, r.topic_at, r.modes, r.password,
             r.limit, json.dumps([list(b) for b in r.bans]))
+
+
+class _Checkpointer(threading.Thread):
+    """Checkpoints the WAL at most once per CHECKPOINT_INTERVAL when something was written,
+    on its own connection: a PASSIVE checkpoint never blocks the loop's writes."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(name="chatd-checkpoint", daemon=True)
+        self.path = path
+        self.dirty = False
+        self._quit = threading.Event()
+        self._errors: set[str] = set()
+        self.checkpoints = 0
+        self.start()
+
+    def run(self) -> None:
+        db = sqlite3.connect(self.path, timeout=1.0, isolation_level=None,
+                             check_same_thread=False)
+        try:
+            while not self._quit.wait(CHECKPOINT_INTERVAL):
+                if self.dirty:
+                    self.dirty = False
+                    try:
+                        db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                        self.checkpoints += 1
+                    except sqlite3.Error as exc:
+                        if str(exc) not in self._errors:
+                            self._errors.add(str(exc))
+                            log.error("store %s: checkpoint failed: %s", self.path, exc)
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        self._quit.set()
+        self.join(5.0)
