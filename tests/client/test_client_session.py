@@ -484,3 +484,20 @@ def test_messages_seen_before_are_not_shown_twice() -> None:
     line = "@msgid=abc;time=2023-11-14T22:13:20.000Z :bob!b@h PRIVMSG #lobby :once"
     feed(s, line, ":srv BATCH +r chathistory #lobby", "@batch=r;" + line[1:], ":srv BATCH -r")
     assert texts(s, "#lobby").count("once") == 1
+
+
+def test_reconnect_backoff_doubles_up_to_the_cap_and_resets() -> None:
+    from chatd.client.transport import Backoff
+
+    backoff = Backoff(1.0, 60.0)
+    assert [backoff.next() for _ in range(9)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    backoff.reset()
+    assert backoff.next() == 1
+
+
+def test_unsendable_text_never_raises() -> None:
+    s = joined(registered())
+    feed(s, "PING :\x00", ":bob!b@h PRIVMSG alice :\x01PING \x00\x01")
+    assert sent(s) == []
+    s.say("#lobby", "a\x00b\r\nc", NOW)
+    assert sent(s) == ["PRIVMSG #lobby ab c"]

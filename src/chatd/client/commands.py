@@ -91,6 +91,8 @@ def _run_command(ctx: Context, text: str) -> None:
     except UsageError as exc:
         detail = f"{exc} — " if str(exc) else ""
         ctx.session.error(f"{detail}usage: {cmd.usage}", ctx.now)
+    except ProtocolError as exc:
+        ctx.session.error(f"/{cmd.name} not sent: {exc}", ctx.now)
 
 
 def say(ctx: Context, text: str, action: bool = False) -> None:

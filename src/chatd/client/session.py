@@ -614,7 +614,14 @@ class Session:
     # ---- pings
 
     def _on_ping(self, msg: Message, now: float) -> None:
-        self.send("PONG", *msg.params[-1:])
+        self._reply("PONG", *msg.params[-1:])
+
+    def _reply(self, command: str, *params: str) -> None:
+        """An automatic answer to the server; one that cannot be serialised is dropped."""
+        try:
+            self.send(command, *params)
+        except ProtocolError:
+            pass
 
     def _on_pong(self, msg: Message, now: float) -> None:
         token = _last(msg) if msg.params else ""
@@ -678,9 +685,9 @@ class Session:
             self.info(f"CTCP {ctcp} reply from {sender}: {arg}", now)
             return
         if ctcp == "VERSION":
-            self.send("NOTICE", sender, "\x01VERSION chatd chat-client\x01")
+            self._reply("NOTICE", sender, "\x01VERSION chatd chat-client\x01")
         elif ctcp == "PING":
-            self.send("NOTICE", sender, f"\x01PING {arg}\x01")
+            self._reply("NOTICE", sender, f"\x01PING {arg}\x01")
         self.info(f"CTCP {ctcp} from {sender}", now, self.server_buffer)
 
     # ---- membership
@@ -960,6 +967,7 @@ class Session:
 
     def say(self, target: str, text: str, now: float, action: bool = False) -> None:
         """Send text to a room or nick; logged locally unless echo-message will echo it."""
+        text = text.replace("\0", "").replace("\r", "").replace("\n", " ")
         budget = _MAX_LINE - _RELAY_OVERHEAD - len(target.encode()) - (9 if action else 0)
         buf = self.channel_buffer(target) if self.is_channel(target) else self.query_buffer(target)
         for piece in split_text(text, budget):

@@ -53,6 +53,23 @@ class Timing:
     send_rate: float = 4.0
 
 
+class Backoff:
+    """Reconnection delays: min, 2·min, 4·min… capped at max; reset after a good connection."""
+
+    def __init__(self, minimum: float, maximum: float) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
+        self._next = minimum
+
+    def next(self) -> float:
+        delay = self._next
+        self._next = min(self._next * 2, self.maximum)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.minimum
+
+
 class Pacer:
     """A token bucket for outgoing lines; `now` comes from the caller (monotonic seconds)."""
 
@@ -130,25 +147,25 @@ class Transport:
 
     async def run(self) -> None:
         """Connect, serve, and reconnect with backoff until quit() (or a failure without reconnect)."""
-        delay = self.timing.backoff_min
+        backoff = Backoff(self.timing.backoff_min, self.timing.backoff_max)
         while not self._stopping.is_set():
             registered, reason = await self._one_connection()
             if self._stopping.is_set():
                 self.session.connection_lost(self.clock(), "quit", None)
                 break
             if registered:
-                delay = self.timing.backoff_min
+                backoff.reset()  # a connection that worked starts the series again
             if not self.reconnect:
                 self.failure = reason
                 self.session.connection_lost(self.clock(), reason, None)
                 self.on_change()
                 break
+            delay = backoff.next()
             self.session.connection_lost(self.clock(), reason, delay)
             self.on_change()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):  # not wait_for: it can swallow a cancel
                     await self._stopping.wait()
-            delay = min(delay * 2, self.timing.backoff_max)
         self.on_change()
 
     async def _one_connection(self) -> tuple[bool, str]:
