@@ -25,7 +25,7 @@ def members(state, name="#chan{x}"):
 
 
 def test_case_variants_name_one_channel():
-    state, a, b, _ = world()
+    state, _a, b, _ = world()
     b.send("JOIN #CHAN{x}")
     b.send("JOIN #chan[X]")
     assert members(state) == ["alice", "bob"]
@@ -33,7 +33,7 @@ def test_case_variants_name_one_channel():
 
 
 def test_invite_only_holds_against_case_variants():
-    state, a, b, _ = world()
+    _state, a, b, _ = world()
     a.send("MODE #chan{x} +i")
     for name in ("#Chan[X]", "#chan{x}", "#CHAN[x]", "#cHaN{X}"):
         assert numerics(b.send(f"JOIN {name}")) == ["473"]
@@ -54,7 +54,7 @@ def test_key_is_exact_and_paired_with_its_own_name():
 
 
 def test_bans_fold_rfc1459_in_masks_and_nicks():
-    state, a, b, _ = world()
+    state, a, _b, _ = world()
     cases = [  # (ban mask, nick that must be banned)
         ("Evil[1]", "evil{1}"),
         ("b\\d*", "B|D"),
@@ -71,7 +71,7 @@ def test_bans_fold_rfc1459_in_masks_and_nicks():
 
 
 def test_ban_on_username_folds_tilde_to_caret():
-    state, a, b, _ = world()
+    _state, a, b, _ = world()
     a.send("MODE #chan[x] +b *!^u@*")  # the ident-less username is "~u"
     assert numerics(b.send("JOIN #chan[x]")) == ["474"]
 
@@ -93,7 +93,7 @@ def test_ban_wildcards_are_wildcards_and_nothing_else():
 
 
 def test_ban_follows_a_nick_change_inside_the_channel():
-    state, a, b, _ = world()
+    _state, a, b, _ = world()
     b.send("JOIN #chan[x]")
     a.send("MODE #chan[x] +b Evil*!*@*")
     assert "404" not in numerics(b.send("PRIVMSG #CHAN{X} :hi"))
@@ -146,7 +146,7 @@ def test_join_right_after_a_kick_and_ban_is_refused():
 
 
 def test_join_just_before_the_kick_is_a_no_op():
-    state, a, b, _ = world()
+    _state, a, b, _ = world()
     b.send("JOIN #chan[x]")
     assert numerics(b.send("JOIN #chan[x]")) == []  # already a member: nothing happens
     a.send("MODE #chan[x] +i", "KICK #chan[x] bob")
@@ -165,7 +165,7 @@ def test_invitation_is_spent_by_the_join_join_0_then_join_is_refused():
 
 
 def test_join_0_then_join_in_one_read_respects_the_key():
-    state, a, b, _ = world()
+    _state, a, b, _ = world()
     b.send("JOIN #chan[x]")
     a.send("MODE #chan[x] +k k1")
     assert numerics(b.send("JOIN 0", "JOIN #chan[x]", "JOIN #chan[x] K1")) == [
