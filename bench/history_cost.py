@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -58,7 +59,7 @@ def bench_store(total: int = 20_000) -> None:
         shutil.rmtree(workdir)
 
 
-def pct(sorted_values: list[float], p: float) -> float:
+def pct(sorted_values: Sequence[float], p: float) -> float:
     if not sorted_values:
         return float("nan")
     k = max(0, min(len(sorted_values) - 1, round(p / 100 * len(sorted_values) + 0.5) - 1))

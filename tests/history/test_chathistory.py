@@ -5,8 +5,8 @@ message-tags and labeled-response. Driven through the chat state, no sockets."""
 from __future__ import annotations
 
 import pytest
-
 from ircclient import Scripted, make_state
+
 from chatd.proto.message import Message, parse
 from chatd.server.state import ServerState
 from chatd.store import StoreError
@@ -55,7 +55,7 @@ def stamp(second: int) -> str:
 
 
 def test_every_direction_by_msgid():
-    state, alice, everything = world()
+    _, alice, everything = world()
     ids = [m.tags["msgid"] for m in everything]
     assert words(everything) == [str(i) for i in range(10)]
     send = alice.send
@@ -152,7 +152,7 @@ def test_tags_follow_the_requesting_clients_caps():
 
 
 def test_labeled_chathistory_nests_its_batch_in_the_labeled_one():
-    state, alice, _ = world(2)
+    _, alice, _ = world(2)
     alice.send("CAP REQ labeled-response")
     lines = alice.send("@label=L1 CHATHISTORY LATEST #h * 5")
     parsed = [parse(line) for line in lines]

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
-
 from ircclient import Client
+
 from chatd.proto.message import parse
 
 pytestmark = pytest.mark.e2e
@@ -150,7 +148,7 @@ def test_kill_9_loses_nothing_a_client_received(procs, tmp_path):
     while True:
         try:
             data = reader.sock.recv(65536)
-        except (socket.timeout, ConnectionResetError):
+        except (TimeoutError, ConnectionResetError):
             data = b""
         if not data:
             break

@@ -6,8 +6,16 @@ indexed queries. Nothing here knows about users or sockets, and nothing here rea
 state passes the time in.
 """
 
-from .sqlite import (ChannelRecord, HistoryRow, Ref, Store, StoreError, default_path,
-                     ms_to_iso, parse_timestamp)
+from .sqlite import (
+                     ChannelRecord,
+                     HistoryRow,
+                     Ref,
+                     Store,
+                     StoreError,
+                     default_path,
+                     ms_to_iso,
+                     parse_timestamp,
+)
 
 __all__ = ["ChannelRecord", "HistoryRow", "Ref", "Store", "StoreError", "default_path",
            "ms_to_iso", "parse_timestamp"]

@@ -28,9 +28,10 @@ import logging
 import os
 import sqlite3
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, NamedTuple
+from typing import NamedTuple
 
 log = logging.getLogger("chatd")
 
@@ -134,7 +135,7 @@ def default_path(environ: dict[str, str] | os._Environ[str]) -> str:
 
 def ms_to_iso(ms: int) -> str:
     """An IRCv3 server-time value (UTC, millisecond precision) for a time in milliseconds."""
-    stamp = datetime.datetime.fromtimestamp(ms // 1000, datetime.timezone.utc)
+    stamp = datetime.datetime.fromtimestamp(ms // 1000, datetime.UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
@@ -145,7 +146,7 @@ def parse_timestamp(text: str) -> int | None:
     except ValueError:
         return None
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=datetime.timezone.utc)
+        stamp = stamp.replace(tzinfo=datetime.UTC)
     return int(stamp.timestamp() * 1000 + 0.5) if stamp.year >= 1970 else None
 
 

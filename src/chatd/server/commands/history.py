@@ -230,9 +230,9 @@ def replay_on_join(state: ServerState, user: User, channel: Channel) -> None:
     if "batch" in user.caps and "server-time" in user.caps:
         send_history(state, user, channel.name, rows)
         return
-    today = datetime.datetime.fromtimestamp(state.wall, datetime.timezone.utc).date()
-    body = [Message("NOTICE", [channel.name, f"Replaying the last {len(rows)} messages "
-                               "(times in UTC)"], state.name)]
+    today = datetime.datetime.fromtimestamp(state.wall, datetime.UTC).date()
+    notice = f"Replaying the last {len(rows)} messages (times in UTC)"
+    body = [Message("NOTICE", [channel.name, notice], state.name)]
     for row in rows:
         body.append(_history_message(user, row, channel.name, "",
                                      _stamped(row.text, row.time, today)))
@@ -243,7 +243,7 @@ def replay_on_join(state: ServerState, user: User, channel: Channel) -> None:
 def _stamped(text: str, ms: int, today: datetime.date) -> str:
     """The text with its time in front: [HH:MM:SS], or [YYYY-MM-DD HH:MM:SS] before today.
     A CTCP ACTION keeps its framing: the stamp goes after "ACTION "."""
-    when = datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)
+    when = datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC)
     stamp = f"[{when:%H:%M:%S}]" if when.date() == today else f"[{when:%Y-%m-%d %H:%M:%S}]"
     if text.startswith("\x01ACTION "):
         return f"\x01ACTION {stamp} {text[8:]}"
