@@ -501,3 +501,22 @@ def test_unsendable_text_never_raises() -> None:
     assert sent(s) == []
     s.say("#lobby", "a\x00b\r\nc", NOW)
     assert sent(s) == ["PRIVMSG #lobby ab c"]
+
+
+def test_away_state_follows_the_server() -> None:
+    s = registered()
+    feed(s, ":srv 306 alice :You have been marked as being away")
+    assert s.away
+    feed(s, ":srv 305 alice :You are no longer marked as being away")
+    assert not s.away
+
+
+def test_away_is_set_again_after_a_reconnection() -> None:
+    s = registered()
+    s.set_away("lunch")
+    assert sent(s) == ["AWAY lunch"]
+    s.connection_lost(NOW, "reset", 1.0)
+    s.connection_made(NOW + 1)
+    sent(s)
+    feed(s, ":srv 001 alice :Welcome back")
+    assert sent(s)[0] == "AWAY lunch"

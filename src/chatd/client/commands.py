@@ -214,7 +214,7 @@ def _whois(ctx: Context, args: str) -> None:
 
 @command("away", "/away [reason]", "Mark yourself away (no reason: back again)")
 def _away(ctx: Context, args: str) -> None:
-    ctx.session.send("AWAY", *([args] if args else []))
+    ctx.session.set_away(args)
 
 
 @command("close", "/close", "Close the current buffer (leaving the room)", needs_connection=False)

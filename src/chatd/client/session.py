@@ -256,6 +256,7 @@ class Session:
         self.retry_at: float | None = None
         self.registered = False
         self.welcomed = False  # registered at least once (never reset)
+        self.away = False
         self.isupport = ISupport()
         self.caps: set[str] = set()
         self.lag: float | None = None
@@ -277,6 +278,7 @@ class Session:
         self._rejoin: list[str] = []
         self._reconnecting = False
         self._nick_note = ""
+        self._away_reason = ""
         self._batches: dict[str, str] = {}  # open BATCH reference -> type
         self._in_history = False
         self._channel_keys: dict[str, str] = {}
@@ -410,6 +412,7 @@ class Session:
                 b.name for b in self.buffers.values() if b.kind == "channel" and b.joined
             ]
         self.registered = False
+        self.away = False  # a new connection starts present
         self.lag = None
         self._outbox.clear()
         if self.state is ConnState.QUITTING:
@@ -570,6 +573,8 @@ class Session:
                 f"Your nick is {self.nick}: {self.wanted_nick} was taken (/nick to change it)"
             )
             self.info(self._nick_note, now, self.server_buffer)
+        if self._away_reason:
+            self.send("AWAY", self._away_reason)
         for room in rooms:
             key = self._channel_keys.get(fold(room))
             self.send("JOIN", room, *([key] if key else []))
@@ -947,6 +952,7 @@ class Session:
         self.info(f"{msg.param(1):<20} {msg.param(2):>4}  {_last(msg)}", now)
 
     def _on_nowaway(self, msg: Message, now: float) -> None:
+        self.away = msg.command == N.RPL_NOWAWAY
         self.info(_last(msg), now)
 
     def _on_error_numeric(self, msg: Message, now: float) -> None:
@@ -1002,6 +1008,11 @@ class Session:
         if key:
             self._channel_keys[fold(channel)] = key  # needed again to rejoin after a reconnection
         self.send("JOIN", channel, *([key] if key else []))
+
+    def set_away(self, reason: str) -> None:
+        """Mark away (or back, with no reason); remembered across reconnections."""
+        self._away_reason = reason
+        self.send("AWAY", *([reason] if reason else []))
 
     def part(self, channel: str, reason: str = "") -> None:
         self.send("PART", channel, *([reason] if reason else []))

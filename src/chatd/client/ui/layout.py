@@ -133,7 +133,7 @@ def status_line(app: ChatApp) -> Window:
         session = app.session
         buf = session.current_buffer
         out: StyleAndTextTuples = [
-            ("class:status.nick", f" {session.nick} "),
+            ("class:status.nick", f" {session.nick}{' (away)' if session.away else ''} "),
             ("", f"@ {session.server_label} "),
         ]
         if buf.kind == "channel":
