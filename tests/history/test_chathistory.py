@@ -240,3 +240,19 @@ def test_stored_time_is_the_time_clients_were_shown():
     for i in range(20_000):
         wall = 1_764_191_755 + i * 0.000_499_7
         assert ms_to_iso(_wall_ms(wall)) == format_time(wall), wall
+
+
+def test_after_a_restart_only_persistent_channels_keep_their_history(tmp_path):
+    db = str(tmp_path / "chatd.sqlite3")
+    first = make_state(db=db)
+    alice = client(first, "alice")
+    alice.send("JOIN #kept", "MODE #kept +P", "PRIVMSG #kept :stays",
+               "JOIN #gone", "PRIVMSG #gone :goes")
+    first.store.close()  # the process ends with both channels still there
+
+    second = make_state(db=db)
+    bob = client(second, "bob")
+    bob.send("JOIN #kept", "JOIN #gone")
+    assert words(body(bob.send("CHATHISTORY LATEST #kept * 10"))) == ["stays"]
+    assert body(bob.send("CHATHISTORY LATEST #gone * 10")) == []  # a new #gone starts empty
+    second.store.close()

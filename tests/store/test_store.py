@@ -254,3 +254,15 @@ def test_read_errors_become_store_errors():
     store.db.execute("DROP TABLE messages")
     with pytest.raises(StoreError):
         store.latest("#a", None, 10)
+
+
+def test_forget_others_keeps_only_the_given_targets():
+    store = Store(":memory:")
+    for target in ("#a", "#b", "#c", "#d"):
+        fill(store, 3, target)
+    store.settle(0.0, 0.0)
+    assert store.forget_others({"#b", "#d", "#never-spoke"}, 1.0) == 2
+    assert [t for t in ("#a", "#b", "#c", "#d") if store.latest(t, None, 10)] == ["#b", "#d"]
+    store.settle(2.0, 0.0)
+    store.settle(3.0, 0.0)
+    assert store.count() == 6

@@ -350,3 +350,5 @@ class ServerState:
             self.channels[channel.key] = channel
         if self.channels:
             log.info("restored %d persistent channels", len(self.channels))
+        # what was said in channels that did not persist went with them
+        self.store.forget_others(self.channels, self.now)

@@ -276,6 +276,23 @@ class Store:
             self._hidden[target] = max(int(found), self._hidden.get(target, 0))
         self._touched.discard(target)
 
+    def forget_others(self, keep: Iterable[str], now: float) -> int:
+        """Forget the history of every target but `keep` (at start-up: the channels that did
+        not persist are gone, and so is what was said in them). Returns how many targets."""
+        keep = set(keep)
+        try:  # each distinct target by index skip-scan, not by reading every row
+            targets = [row[0] for row in self.db.execute(
+                "WITH RECURSIVE t(target) AS (SELECT min(target) FROM messages UNION ALL "
+                "SELECT (SELECT min(target) FROM messages WHERE target > t.target) FROM t "
+                "WHERE t.target IS NOT NULL) SELECT target FROM t WHERE target IS NOT NULL")]
+        except sqlite3.Error as exc:
+            self._failed(exc, now)
+            return 0
+        gone = [target for target in targets if target not in keep]
+        for target in gone:
+            self.forget(target, now)
+        return len(gone)
+
     def _forget_step(self, now: float) -> None:
         target, upto = next(iter(self._hidden.items()))
         try:
