@@ -520,3 +520,15 @@ def test_away_is_set_again_after_a_reconnection() -> None:
     sent(s)
     feed(s, ":srv 001 alice :Welcome back")
     assert sent(s)[0] == "AWAY lunch"
+
+
+def test_a_server_that_was_down_at_start_still_gets_the_rooms_joined() -> None:
+    s = Session("alice", channels=["#lobby", "#dev"])
+    s.connecting(NOW)
+    s.connection_lost(NOW, "connection refused", 1.0)
+    s.connecting(NOW + 1)
+    s.connection_made(NOW + 1)
+    sent(s)
+    feed(s, ":srv 001 alice :Welcome")
+    assert sent(s) == ["JOIN #lobby", "JOIN #dev"]
+    assert not any("Reconnected" in t for t in texts(s, ""))

@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 from client_helpers import ChatdProcess, RawClient, until
@@ -87,6 +88,7 @@ async def running(
     rooms: tuple[str, ...] = ("#lobby",),
     columns: int = 80,
     ping_timeout: float = 90.0,
+    wait_joined: bool = True,
 ) -> AsyncIterator[Harness]:
     with create_pipe_input() as keys:
         session = Session(nick, channels=list(rooms), server_label=f"127.0.0.1:{port}")
@@ -107,7 +109,8 @@ async def running(
         task = asyncio.create_task(app.run_async())
         harness = Harness(app, keys)
         try:
-            await until(lambda: all(harness.joined(r) for r in rooms), what="rooms joined")
+            if wait_joined:
+                await until(lambda: all(harness.joined(r) for r in rooms), what="rooms joined")
             yield harness
         finally:
             if not task.done():
@@ -427,3 +430,20 @@ def test_close_parts_the_room_and_quit_sends_the_message(chatd: ChatdProcess) ->
         bob.close()
 
     asyncio.run(scenario())
+
+
+def test_a_server_down_at_start_is_retried_and_the_rooms_joined(tmp_path: Path) -> None:
+    server = ChatdProcess(log_dir=tmp_path)  # not started yet
+
+    async def scenario() -> None:
+        async with running(server.port, rooms=("#lobby", "#dev"), wait_joined=False) as h:
+            await h.shows("Cannot connect to")
+            await h.shows("connection refused")
+            await asyncio.to_thread(server.start)
+            await h.until(lambda: h.joined("#lobby") and h.joined("#dev"), "rooms joined")
+            assert h.session.current_buffer.name == "#lobby"
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.stop()

@@ -554,6 +554,7 @@ class Session:
             self.info(" ".join(msg.params[1:]), now, self.server_buffer)
 
     def _on_welcome(self, msg: Message, now: float) -> None:
+        first = not self.welcomed  # the first registration joins the rooms asked for
         self.nick = msg.param(0, self.nick)
         self.registered = True
         self.welcomed = True
@@ -561,8 +562,8 @@ class Session:
         self.retry_at = None
         self._cap_negotiating = False
         self.info(_last(msg), now, self.server_buffer)
-        rooms = self._rejoin if self._reconnecting else self.autojoin
-        if self._reconnecting:
+        rooms = self.autojoin if first else self._rejoin
+        if not first:
             for buf in self.buffers.values():
                 self.info(f"Reconnected to {self.server_label} as {self.nick}", now, buf)
         elif self.autojoin:
