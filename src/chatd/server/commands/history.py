@@ -46,7 +46,8 @@ def handle_chathistory(state: ServerState, user: User, msg: Message) -> None:
     sub = params[0].upper()
     arity = _ARITY.get(sub)
     if arity is None:
-        _fail(state, user, "UNKNOWN_COMMAND", params[0][:32], "Unknown command")
+        word = params[0][:32].replace(" ", "_").lstrip(":") or "*"  # echoed: one IRC word
+        _fail(state, user, "UNKNOWN_COMMAND", word, "Unknown command")
         return
     args = params[1:]
     if len(args) < arity:
