@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -174,3 +175,29 @@ def test_kill_9_loses_nothing_a_client_received(procs, tmp_path):
     assert all(stored[msgid] == text for msgid, text in received.items())
     print(f"received {len(received)} before kill -9, {len(stored)} stored")
     second.stop()
+
+
+def test_default_database_is_under_xdg_state_home(tmp_path):
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    p = subprocess.Popen([*CHATD, "--host", "127.0.0.1", "--port", "0"], env=env,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stderr is not None
+        for line in p.stderr:
+            if "database " in line:
+                break
+        assert (tmp_path / "state" / "chatd" / "chatd.sqlite3").exists()
+        assert str(tmp_path / "state" / "chatd" / "chatd.sqlite3") in line
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(10)
+
+
+def test_a_database_that_cannot_be_opened_stops_chatd_with_a_message(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    done = subprocess.run([*CHATD, "--host", "127.0.0.1", "--port", "0", "--db",
+                           str(blocker / "chatd.sqlite3")], capture_output=True, text=True,
+                          timeout=20, check=False)
+    assert done.returncode == 1
+    assert "cannot open database" in done.stderr
