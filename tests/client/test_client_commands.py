@@ -128,6 +128,16 @@ def test_talking_in_the_server_buffer_or_when_disconnected_is_refused(s: Session
     assert "Not connected" in last(s)
 
 
+def test_usage_hint_while_typing_a_command() -> None:
+    assert commands.usage_hint("/join ") == "#room [key]"
+    assert commands.usage_hint("/join") == " #room [key]"
+    assert commands.usage_hint("/JOIN ") == "#room [key]"
+    assert commands.usage_hint("/join #dev") == ""
+    assert commands.usage_hint("/close ") == ""
+    assert commands.usage_hint("/nosuch ") == ""
+    assert commands.usage_hint("hello") == "" and commands.usage_hint("//join ") == ""
+
+
 def test_every_command_has_usage_and_summary() -> None:
     for name, cmd in commands.REGISTRY.items():
         assert cmd.usage.startswith("/" + name) and cmd.summary

@@ -186,6 +186,7 @@ def test_completion_switching_and_join(chatd: ChatdProcess) -> None:
             await asyncio.to_thread(bob.expect, r"PRIVMSG #lobby :bobby: hi")
             h.type("/jo" + TAB)
             await h.until(lambda: h.app.input_buffer.text == "/join ")
+            await h.shows("[#lobby] /join #room [key]")  # the usage, as a hint after the cursor
             h.type("#dev" + ENTER)
             await h.until(
                 lambda: h.session.current_buffer.name == "#dev" and h.joined("#dev"),

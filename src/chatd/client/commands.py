@@ -63,6 +63,21 @@ def names() -> list[str]:
     return sorted(REGISTRY)
 
 
+def usage_hint(text: str) -> str:
+    """What to show after the input while a command's arguments are still to be typed:
+    "/join " gives "#room [key]" (from the command's usage string)."""
+    if not text.startswith("/") or text.startswith("//"):
+        return ""
+    name, space, args = text[1:].partition(" ")
+    cmd = REGISTRY.get(name.lower())
+    if cmd is None or args.strip():
+        return ""
+    rest = cmd.usage.partition(" ")[2]
+    if not rest:
+        return ""
+    return rest if space else " " + rest
+
+
 def execute(ctx: Context, text: str) -> None:
     """Run one line of user input."""
     if not text.strip():

@@ -22,9 +22,10 @@ from prompt_toolkit.layout import (
     Window,
 )
 from prompt_toolkit.layout.controls import BufferControl
-from prompt_toolkit.layout.processors import BeforeInput
+from prompt_toolkit.layout.processors import AfterInput, BeforeInput
 from prompt_toolkit.utils import get_cwidth
 
+from ..commands import usage_hint
 from ..session import ConnState
 from .style import nick_style
 
@@ -159,7 +160,8 @@ def status_line(app: ChatApp) -> Window:
 
 def input_line(app: ChatApp) -> Window:
     prompt = BeforeInput(lambda: [("class:prompt", f"[{app.session.current_buffer.name}] ")])
-    control = BufferControl(buffer=app.input_buffer, input_processors=[prompt])
+    hint = AfterInput(lambda: [("class:hint", usage_hint(app.input_buffer.text))])
+    control = BufferControl(buffer=app.input_buffer, input_processors=[prompt, hint])
     return Window(control, height=1, dont_extend_height=True)
 
 

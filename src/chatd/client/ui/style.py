@@ -57,6 +57,7 @@ _COLOR_RULES = {
     "nicklist.away": "ansibrightblack",
     "nicklist.sep": "ansibrightblack",
     "prompt": "bold",
+    "hint": "ansibrightblack italic",
     "paste": "reverse bold",
 }
 
