@@ -215,3 +215,19 @@ def test_protections_hold_over_one_socket_read(server):
         [line for line in bob.lines if " 475 " in line]) == 4
     alice.sync()
     assert not any("sneaky" in line for line in alice.lines)
+
+
+def test_a_joiner_does_not_read_what_was_said_before_its_join():
+    """Found by the soak: channel messages are batched until the next settle, and the batch
+    went to the members at settle time, so a JOIN in the same loop iteration read the lines
+    said just before it (ahead of its own JOIN line), in +i and +k channels too."""
+    state, a, b, _ = world()
+    a.send("MODE #chan[x] +k key")
+    b.take()
+    state.handle_line(a.user, b"PRIVMSG #chan[x] :before the join")
+    state.handle_line(b.user, b"JOIN #chan[x] key")
+    state.handle_line(a.user, b"PRIVMSG #chan[x] :after the join")
+    lines = b.take()
+    # (history replay shows it, stamped and after the JOIN: that is by design)
+    assert not any(line.endswith("PRIVMSG #chan[x] :before the join") for line in lines), lines
+    assert " JOIN " in lines[0] and "after the join" in lines[-1]

@@ -57,6 +57,7 @@ def join(state: ServerState, user: User, name: str, key: str | None) -> None:
         prefixes = "" if channel.members else "o"
     if user.invited:
         user.invited.discard(channel)
+    state.delivery.settle()  # what was said before this JOIN is not the joiner's to read
     channel.members[user] = prefixes
     user.channels.add(channel)
     _announce_join(state, user, channel)
