@@ -176,6 +176,8 @@ class Store:
                 # The checkpoint (copying the WAL into the database, with the only fsyncs) is
                 # what can take tens of milliseconds: a thread does it, never the loop.
                 self.db.execute("PRAGMA wal_autocheckpoint=0")
+                # after a checkpoint a WAL that grew during a burst is cut back to 64 MiB
+                self.db.execute("PRAGMA journal_size_limit=67108864")
                 self._checkpointer = _Checkpointer(path)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
