@@ -57,6 +57,42 @@ def bench_store(total: int = 20_000) -> None:
         print(f"{batch:>12} {total / elapsed:>10,.0f} {pct(times, 50) * 1000:>14.3f} "
               f"{pct(times, 99) * 1000:>8.3f} {times[-1] * 1000:>8.3f} {size / total:>10.0f}")
         shutil.rmtree(workdir)
+    bench_reads()
+
+
+def bench_reads(rows: int = 500_000, channels: int = 50) -> None:
+    """Read latency on a big table: the queries CHATHISTORY and the JOIN replay run."""
+    from chatd.store import Store
+
+    workdir = tempfile.mkdtemp(prefix="chatd-reads-")
+    store = Store(os.path.join(workdir, "chatd.sqlite3"), 0, 0)
+    for i in range(rows):
+        store.append(f"#c{i % channels}", 1_700_000_000_000 + i, f"id-{i:x}", "PRIVMSG",
+                     "sender!~u@127.0.0.1", f"#c{i % channels}", "x" * 60, "")
+        if i % 10_000 == 9_999:
+            store.settle(0.0, 0.0)
+    store.settle(0.0, 0.0)
+    queries = {
+        "LATEST * 100": lambda k: store.latest(f"#c{k}", None, 100),
+        "BEFORE msgid 100": lambda k: store.before(
+            f"#c{k}", store.locate(f"#c{k}", f"id-{rows // 2 + k:x}") or (0, 0), 100),
+        "AROUND-ish AFTER ts 100": lambda k: store.after(
+            f"#c{k}", (1_700_000_000_000 + rows // 3, 0), 100),
+        "TARGETS over 50 channels": lambda k: store.targets(
+            [f"#c{j}" for j in range(channels)], 0, 1_800_000_000_000, 50),
+    }
+    print(f"reads: {rows} rows in {channels} channels (file, warm cache)")
+    for name, query in queries.items():
+        times = []
+        for k in range(200):
+            t0 = time.perf_counter()
+            result = query(k % channels)
+            times.append(time.perf_counter() - t0)
+            assert result
+        times.sort()
+        print(f"  {name:<26} p50 {pct(times, 50) * 1e6:7.0f} us   p99 {pct(times, 99) * 1e6:7.0f} us")
+    store.close()
+    shutil.rmtree(workdir)
 
 
 def pct(sorted_values: Sequence[float], p: float) -> float:
