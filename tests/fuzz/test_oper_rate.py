@@ -7,7 +7,7 @@ import logging
 import pytest
 from ircclient import Scripted, make_state, numerics
 
-from chatd.server.commands.operator import OPER_INTERVAL
+from chatd.server.commands.operator import OPER_GLOBAL_INTERVAL, OPER_INTERVAL
 from chatd.server.passwords import hash_password
 
 
@@ -37,13 +37,32 @@ def test_oper_attempts_are_spaced_and_failures_logged(oper_hash, caplog):
     assert a.user.oper
 
 
-def test_oper_limit_is_per_connection(oper_hash):
+def test_oper_limit_per_connection_and_for_the_whole_server(oper_hash):
     state = make_state(opers={"boss": oper_hash})
     a, b = Scripted(state), Scripted(state)
     a.register("alice")
     b.register("bob")
     assert numerics(a.send("OPER boss wrong")) == ["464"]
+    # the server checks one password per OPER_GLOBAL_INTERVAL, whoever asks
+    assert numerics(b.send("OPER boss pw")) == ["263"]
+    state.set_clock(state.now + OPER_GLOBAL_INTERVAL, state.wall)
+    assert numerics(a.send("OPER boss pw")) == ["263"]  # alice's own interval still runs
     assert numerics(b.send("OPER boss pw")) == ["381", "MODE"]
+
+
+def test_many_connections_cannot_keep_the_loop_hashing(oper_hash):
+    """Fifty connections (the per-address maximum) trying OPER as fast as they may: at most
+    one scrypt check per OPER_GLOBAL_INTERVAL."""
+    state = make_state(opers={"boss": oper_hash})
+    users = [Scripted(state) for _ in range(50)]
+    for i, u in enumerate(users):
+        u.register(f"u{i}")
+    checks = 0
+    for _ in range(10):  # ten ticks of 0.1 s: one second
+        for u in users:
+            checks += numerics(u.send("OPER boss guess")) == ["464"]
+        state.set_clock(state.now + 0.1, state.wall)
+    assert checks == 2
 
 
 def test_oper_flood_costs_one_hash(oper_hash):

@@ -15,17 +15,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("chatd")
 
-# One OPER attempt per connection per this many seconds. Each check is an scrypt hash that
-# holds the loop for tens of milliseconds, and guessing passwords should be slow.
+# One OPER attempt per connection per OPER_INTERVAL seconds, and one password check on the
+# whole server per OPER_GLOBAL_INTERVAL. Each check is an scrypt hash that holds the loop for
+# 50-200 ms: fifty connections from one address, each at its own pace, would otherwise keep
+# the loop busy with nothing else. Guessing passwords should be slow too.
 OPER_INTERVAL = 3.0
+OPER_GLOBAL_INTERVAL = 0.5
 
 
 def handle_oper(state: ServerState, user: User, msg: Message) -> None:
     name, password = msg.params[0], msg.params[1]
-    if state.now < user.oper_next:
+    if state.now < user.oper_next or state.now < state.oper_next:
         state.reply(user, N.RPL_TRYAGAIN, "OPER", "Please wait a while and try again.")
         return
     user.oper_next = state.now + OPER_INTERVAL
+    state.oper_next = state.now + OPER_GLOBAL_INTERVAL
     stored = state.config.opers.get(name)
     if stored is None or not check_password(password, stored):
         log.warning("failed OPER attempt as %r by %s", name[:32], user.prefix)
