@@ -26,7 +26,7 @@ from prompt_toolkit.layout.processors import AfterInput, BeforeInput
 from prompt_toolkit.utils import get_cwidth
 
 from ..commands import usage_hint
-from ..session import ConnState
+from ..model import ConnState
 from .style import nick_style
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from prompt_toolkit.mouse_events import MouseEvent, MouseEventType
 from prompt_toolkit.utils import get_cwidth
 
 from .. import formatting
-from ..session import Kind, LogLine
+from ..model import Kind, LogLine
 from .style import nick_style, span_style
 
 Row = tuple[tuple[str, str], ...]
