@@ -11,7 +11,7 @@ from chatd.proto.errors import ProtocolError
 from chatd.proto.framing import TOO_LONG, LineReader
 from chatd.proto.message import Message, parse, serialise
 
-FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 _ALPHA = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _KEY_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"
@@ -92,7 +92,7 @@ def test_only_space_separates_parameters(params, space):
     assert parse(f"PRIVMSG {param} :x").params == [param, "x"]
 
 
-@FAST
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.builds(Message, commands, st.lists(line_text, max_size=6), sources, tags))
 def test_serialise_refuses_cleanly(msg):
     """Any Message either serialises to a line that parses back the same or raises
