@@ -138,6 +138,8 @@ CHATD_NO_IP_LIMITS = {
     "--max-per-ip": "1000000",
     "--ip-connect-burst": "1000000",
     "--ip-connect-rate": "1000000000",
+    # history kept in memory only: the bench never writes to the user's state directory
+    "--db": ":memory:",
 }
 
 
