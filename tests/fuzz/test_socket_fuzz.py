@@ -198,7 +198,10 @@ def test_socket_fuzz(server_factory):
         wait_for(lambda: state.connections == 2 and state.unregistered == 0,
                  what="state forgets the fuzzers")
         assert sorted(state.users) == ["keeper", "keeper2"]
-        assert sorted(state.channels) == ["#keep"]
+        # only persistent (+P) channels outlive their members: any channel operator may set
+        # +P (docs/storage.md), and the fuzzers operate the channels they create
+        left = [c for c in state.channels.values() if c.name != "#keep"]
+        assert all("P" in c.modes and not c.members for c in left), left
         assert state.opers == 0
         keeper.sync()
         assert not errors.records, errors.report()
