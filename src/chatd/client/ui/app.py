@@ -86,6 +86,7 @@ class ChatApp:
 
     async def run_async(self) -> int:
         self._net = asyncio.create_task(self.transport.run())
+        self._net.add_done_callback(self._network_ended)
         try:
             result = await self.application.run_async()
         finally:
@@ -100,6 +101,14 @@ class ChatApp:
             self._net.cancel()
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await self._net
+
+    def _network_ended(self, task: asyncio.Task[None]) -> None:
+        """A transport that dies of a bug says so on screen instead of going silent."""
+        if not task.cancelled() and task.exception() is not None and not self.quitting:
+            self.session.error(
+                f"Network task failed: {task.exception()!r} — /quit and restart", self.clock()
+            )
+            self.invalidate()
 
     def request_quit(self, message: str) -> None:
         """Send QUIT (waiting briefly for the server), then leave the UI."""
