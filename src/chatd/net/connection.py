@@ -103,7 +103,7 @@ class Connection:
         readable again, so a connection stopped by the bound is put on the reactor's ready list.
         """
         sock: ssl.SSLSocket = self.sock  # type: ignore[assignment]
-        chunks = []
+        chunks: list[bytes] = []
         total = 0
         while total < TLS_READ_MAX:
             try:

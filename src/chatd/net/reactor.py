@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from selectors import EVENT_READ
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from ..server.admission import Admission
 from .connection import Connection
@@ -62,7 +62,7 @@ class _Waker:
 
 class Reactor:
     def __init__(self, state: ServerState, listeners: list[socket.socket],
-                 tls_listeners: list[tuple[socket.socket, ssl.SSLContext]] = ()) -> None:
+                 tls_listeners: Sequence[tuple[socket.socket, ssl.SSLContext]] = ()) -> None:
         self.state = state
         config = state.config
         self.sendq = config.sendq

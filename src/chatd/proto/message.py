@@ -44,7 +44,8 @@ class Message:
         )
 
     def __repr__(self) -> str:
-        return f"Message({self.command!r}, {self.params!r}, source={self.source!r}, tags={self.tags!r})"
+        return (f"Message({self.command!r}, {self.params!r}, source={self.source!r}, "
+                f"tags={self.tags!r})")
 
     @property
     def nick(self) -> str | None:

@@ -98,7 +98,7 @@ def configure_logging(level: str) -> None:
     """Log lines to stderr. A line per connect and disconnect is on the hot path of a
     connection storm, so logging skips what chatd's format never shows (caller, thread and
     process look-ups)."""
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
@@ -147,7 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chatd: cannot read MOTD file {config.motd}", file=sys.stderr)
         return 2
     try:
-        context = server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
+        context = None
+        if config.tls_cert and config.tls_key:
+            context = server_context(config.tls_cert, config.tls_key)
     except (OSError, ValueError) as exc:
         print(f"chatd: cannot load TLS certificate/key: {exc}", file=sys.stderr)
         return 2

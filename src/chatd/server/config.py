@@ -94,7 +94,8 @@ class Config:
             raise ConfigError(f"unknown log level {self.log_level!r}")
         for oper, hashed in self.opers.items():
             if not isinstance(hashed, str) or not hashed.startswith("scrypt$"):
-                raise ConfigError(f"oper {oper!r}: password must be a hash from `chatd --hash-password`")
+                raise ConfigError(
+                    f"oper {oper!r}: password must be a hash from `chatd --hash-password`")
 
     def motd_lines(self) -> list[str] | None:
         if self.motd is None:
@@ -136,7 +137,8 @@ def build(values: dict[str, Any]) -> Config:
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise ConfigError(f"{name.replace('_', '-')} must be {expected.__name__}, not {value!r}")
+            raise ConfigError(
+                f"{name.replace('_', '-')} must be {expected.__name__}, not {value!r}")
         setattr(config, name, value)
     config.validate()
     return config

@@ -125,10 +125,10 @@ class LocalDelivery:
                 if data:
                     user.write(data)
                 continue
-            data = joined[view]
-            if data is None:
-                data = joined[view] = b"".join(e.for_view(view) for e, _ in batch)
-            user.write(data)
+            shared = joined[view]
+            if shared is None:
+                shared = joined[view] = b"".join(e.for_view(view) for e, _ in batch)
+            user.write(shared)
 
 
 def _fan_out(users: Iterable[User], event: Event, exclude: User | None) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..proto.casemap import CASEMAPPING, CHANTYPES
-from .channel import FLAG_MODES, LIST_MODES, PARAM_MODES, PREFIX_MODES, PREFIX_SYMBOLS, SET_PARAM_MODES
+from .channel import (FLAG_MODES, LIST_MODES, PARAM_MODES, PREFIX_MODES, PREFIX_SYMBOLS,
+                      SET_PARAM_MODES)
 from .config import Config
 
 

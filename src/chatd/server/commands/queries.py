@@ -4,14 +4,13 @@ MOTD, LUSERS, VERSION, TIME."""
 from __future__ import annotations
 
 import datetime
-import re
 from typing import TYPE_CHECKING, Iterable
 
 from ...proto import numerics as N
 from ...proto.casemap import fold, is_channel_name
 from ...proto.message import Message
 from .. import isupport
-from ..channel import Channel, compile_mask
+from ..channel import Channel, Mask, compile_mask
 
 if TYPE_CHECKING:
     from ..state import ServerState
@@ -62,7 +61,7 @@ def _who_matches(state: ServerState, user: User, mask: str
     return found
 
 
-def _who_mask_matches(matcher: re.Pattern[str], other: User) -> bool:
+def _who_mask_matches(matcher: Mask, other: User) -> bool:
     """A WHO mask matches a user's nick, user@host prefix, host or realname (Modern IRC)."""
     return any(matcher.fullmatch(fold(field)) for field in
                (other.nick, other.prefix, other.username, other.host, other.realname))
