@@ -384,7 +384,8 @@ class Bot:
             room = rng.choice(sorted(self.rooms))
             self.seq[room] += 1
             soak.stats.sent += 1
-            self.send(f"PRIVMSG {room} :soak {self.nick} {self.seq[room]} {'.' * rng.randrange(80)}")
+            padding = "." * rng.randrange(80)
+            self.send(f"PRIVMSG {room} :soak {self.nick} {self.seq[room]} {padding}")
         soak.later(self, rng.uniform(*SEND_EVERY))
 
 
