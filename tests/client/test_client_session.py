@@ -532,3 +532,59 @@ def test_a_server_that_was_down_at_start_still_gets_the_rooms_joined() -> None:
     feed(s, ":srv 001 alice :Welcome")
     assert sent(s) == ["JOIN #lobby", "JOIN #dev"]
     assert not any("Reconnected" in t for t in texts(s, ""))
+
+
+def history_session() -> Session:
+    s = Session("alice", channels=["#lobby"], history_page=3)
+    s.connection_made(NOW)
+    feed(
+        s,
+        ":srv CAP * LS :batch server-time message-tags draft/chathistory",
+        ":srv CAP alice ACK :batch draft/chathistory message-tags server-time",
+        ":srv 001 alice :Welcome",
+    )
+    sent(s)
+    return s
+
+
+def test_chathistory_latest_on_join_and_older_pages_on_request() -> None:
+    s = history_session()
+    feed(s, ":alice!u@h JOIN #lobby")
+    assert sent(s) == ["CHATHISTORY LATEST #lobby * 3"]
+    feed(
+        s,
+        ":srv BATCH +a chathistory #lobby",
+        "@batch=a;msgid=m4;time=2023-11-14T22:13:24Z :bob!b@h PRIVMSG #lobby :four",
+        "@batch=a;msgid=m5;time=2023-11-14T22:13:25Z :bob!b@h PRIVMSG #lobby :five",
+        ":srv BATCH -a",
+    )
+    buf = s.get_buffer("#lobby")
+    assert buf is not None and texts(s, "#lobby")[-2:] == ["four", "five"]
+    assert s.request_older("#lobby")
+    assert sent(s) == ["CHATHISTORY BEFORE #lobby msgid=m4 3"]
+    assert not s.request_older("#lobby")  # one request at a time
+    first_seq = buf.lines[0].seq
+    feed(
+        s,
+        ":srv BATCH +b chathistory #lobby",
+        "@batch=b;msgid=m2;time=2023-11-14T22:13:22Z :bob!b@h PRIVMSG #lobby :two",
+        "@batch=b;msgid=m3;time=2023-11-14T22:13:23Z :carol!c@h PRIVMSG #lobby :alice: three",
+        ":srv BATCH -b",
+    )
+    assert texts(s, "#lobby")[:2] == ["two", "alice: three"]
+    assert [line.seq for line in list(buf.lines)[:3]] == [first_seq - 2, first_seq - 1, first_seq]
+    assert all(line.history for line in list(buf.lines)[:2]) and buf.unread == 0
+    assert s.request_older("#lobby")
+    assert sent(s) == ["CHATHISTORY BEFORE #lobby msgid=m2 3"]
+    feed(s, ":srv BATCH +c chathistory #lobby", ":srv BATCH -c")
+    assert buf.history_complete and not s.request_older("#lobby")
+
+
+def test_no_history_requests_without_the_capability_or_in_line_mode() -> None:
+    s = joined(registered(caps="batch server-time"))
+    assert not s.request_older("#lobby") and sent(s) == []
+    t = Session("ci", fetch_history=False)
+    t.connection_made(NOW)
+    sent(t)
+    feed(t, ":srv CAP * LS :batch draft/chathistory server-time")
+    assert sent(t) == ["CAP REQ batch server-time"]

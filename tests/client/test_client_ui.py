@@ -89,9 +89,12 @@ async def running(
     columns: int = 80,
     ping_timeout: float = 90.0,
     wait_joined: bool = True,
+    history_page: int = 50,
 ) -> AsyncIterator[Harness]:
     with create_pipe_input() as keys:
-        session = Session(nick, channels=list(rooms), server_label=f"127.0.0.1:{port}")
+        session = Session(
+            nick, channels=list(rooms), server_label=f"127.0.0.1:{port}", history_page=history_page
+        )
         timing = Timing(
             backoff_min=0.05,
             backoff_max=0.2,
@@ -448,3 +451,30 @@ def test_a_server_down_at_start_is_retried_and_the_rooms_joined(tmp_path: Path) 
         asyncio.run(scenario())
     finally:
         server.stop()
+
+
+def test_history_is_fetched_on_join_and_older_pages_when_scrolling_up(chatd: ChatdProcess) -> None:
+    async def scenario() -> None:
+        bob = await raw_client(chatd.port, "bob", "#lobby")
+        bob.send(*[f"PRIVMSG #lobby :old {i}" for i in range(1, 9)])
+        await asyncio.to_thread(bob.sync)
+        async with running(chatd.port, history_page=3) as h:
+
+            def said() -> list[str]:
+                return [t for n, t in h.lines("#lobby") if n == "bob"]
+
+            await h.until(lambda: said() == ["old 6", "old 7", "old 8"], "latest page")
+            assert "draft/chathistory" in h.session.caps
+            for _ in range(6):
+                if said() == [f"old {i}" for i in range(1, 9)]:
+                    break
+                before = len(said())
+                h.type(PAGE_UP)
+                await h.until(
+                    lambda: len(said()) > before or h.session.current_buffer.history_complete
+                )
+            assert said() == [f"old {i}" for i in range(1, 9)]
+            await h.shows("<bob> old 1")
+        bob.close()
+
+    asyncio.run(scenario())

@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     rooms = [_room(r) for r in args.rooms] or [DEFAULT_ROOM]
     port = address.port or (DEFAULT_TLS_PORT if args.tls else DEFAULT_PORT)
     endpoint = Endpoint(address.host, port, tls=args.tls, insecure=args.insecure)
+    line_mode = args.line_mode or not sys.stdin.isatty()
     session = Session(
         address.nick,
         username=args.username,
@@ -148,9 +149,10 @@ def main(argv: list[str] | None = None) -> int:
         password=args.password,
         channels=rooms,
         server_label=endpoint.label,
+        fetch_history=not line_mode,  # a script wants new messages only
     )
     try:
-        if args.line_mode or not sys.stdin.isatty():
+        if line_mode:
             return _run_line_mode(session, endpoint, rooms[0])
         return _run_ui(session, endpoint, args)
     except KeyboardInterrupt:

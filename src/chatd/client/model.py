@@ -11,7 +11,7 @@ import re
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from chatd.proto.casemap import fold
 
@@ -59,6 +59,7 @@ class LogLine:
     highlight: bool = False
     history: bool = False  # replayed from the server's history (a chathistory batch)
     pending: bool = False  # sent, waiting for the server's echo (echo-message)
+    msgid: str = ""  # the server's id for it (message-tags), a reference for older history
 
 
 @dataclass
@@ -82,6 +83,7 @@ class Buffer:
         self.unread = 0
         self.mentioned = False
         self.joined = False
+        self.history_complete = False  # the server has nothing older to give
         self._names_pending: dict[str, Member] | None = None
         self._msgids: set[str] = set()
         self._msgid_order: deque[str] = deque()
@@ -121,6 +123,19 @@ class Buffer:
         self.next_seq += 1
         self.lines.append(line)
         return line
+
+    def prepend(self, entries: list[tuple[float, Kind, str, dict[str, object]]]) -> int:
+        """Put older lines (oldest first) before the current ones, as far as the bound allows.
+        Their seqs count down from the first line's, so scroll anchors stay valid."""
+        room = (self.lines.maxlen or len(entries)) - len(self.lines)
+        if room <= 0:
+            return 0
+        entries = entries[-room:]
+        seq = self.lines[0].seq if self.lines else self.next_seq
+        for time, kind, text, kw in reversed(entries):
+            seq -= 1
+            self.lines.appendleft(LogLine(seq, time, kind, text, **kw))  # type: ignore[arg-type]
+        return len(entries)
 
     def clear(self) -> None:
         self.lines.clear()
@@ -171,6 +186,12 @@ def parse_server_time(value: str) -> float | None:
         return datetime.fromisoformat(value).timestamp()
     except ValueError:
         return None
+
+
+def iso_time(stamp: float) -> str:
+    """Epoch seconds as an IRCv3 timestamp ('2026-01-02T03:04:05.678Z')."""
+    moment = datetime.fromtimestamp(stamp, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def mentions(text: str, nick: str) -> bool:

@@ -32,6 +32,7 @@ from .model import (
     Kind,
     LogLine,
     Member,
+    iso_time,
     mentions,
     parse_server_time,
     split_text,
@@ -67,6 +68,7 @@ WANTED_CAPS = frozenset(
     }
 )
 HISTORY_BATCHES = frozenset({"chathistory", "draft/chathistory"})
+CHATHISTORY_CAP = "draft/chathistory"
 # Bytes a server adds around our text when relaying it (":nick!user@host PRIVMSG target :").
 _RELAY_OVERHEAD = 100
 _MAX_LINE = 512
@@ -86,9 +88,20 @@ class Session:
         channels: Iterable[str] = (),
         server_label: str = "server",
         max_lines: int = MAX_LOG_LINES,
+        fetch_history: bool = True,
+        history_page: int = 50,
     ) -> None:
         self.wanted_nick = nick
         self.nick = nick
+        # With draft/chathistory the client asks for history itself: the latest page on
+        # joining, older pages when the user scrolls to the top.
+        self.wanted_caps = WANTED_CAPS | ({CHATHISTORY_CAP} if fetch_history else set())
+        self.history_page = history_page
+        self._older_wanted: set[str] = set()  # buffer keys with a BEFORE request in flight
+        self._collecting: dict[
+            str, tuple[Buffer, list[tuple[float, Kind, str, dict[str, object]]]]
+        ] = {}
+        self._collect: list[tuple[float, Kind, str, dict[str, object]]] | None = None
         self.username = username or nick
         self.realname = realname
         self.password = password
@@ -192,6 +205,9 @@ class Session:
     def log(self, buf: Buffer, now: float, kind: Kind, text: str, **kw: object) -> LogLine:
         if self._in_history:
             kw["history"] = True
+        if self._collect is not None:  # an older page: kept aside, put on top at its end
+            self._collect.append((now, kind, text, kw))
+            return LogLine(-1, now, kind, text)
         line = buf.add(now, kind, text, **kw)
         if buf.key != self.current and kind in TALK_KINDS and not line.own and not line.history:
             buf.unread += 1
@@ -235,6 +251,8 @@ class Session:
         self.caps.clear()
         self._cap_ls.clear()
         self._batches.clear()
+        self._collecting.clear()
+        self._older_wanted.clear()
         self._outbox.clear()
         self._nick_attempt = 0
         self.nick = self.wanted_nick
@@ -321,7 +339,10 @@ class Session:
         when = now
         if "time" in msg.tags and msg.command != "PONG":  # lag is measured on our own clock
             when = parse_server_time(msg.tags["time"]) or now
-        self._in_history = self._batches.get(msg.tags.get("batch", "")) in HISTORY_BATCHES
+        batch = msg.tags.get("batch", "")
+        self._in_history = self._batches.get(batch) in HISTORY_BATCHES
+        collecting = self._collecting.get(batch)
+        self._collect = collecting[1] if collecting is not None else None
         try:
             handler = getattr(self, f"_on_{msg.command.lower()}", None)
             if handler is not None:
@@ -332,14 +353,50 @@ class Session:
                 self.info(" ".join(msg.params), when, self.server_buffer)
         finally:
             self._in_history = False
+            self._collect = None
         return msg
 
     def _on_batch(self, msg: Message, now: float) -> None:
         ref = msg.param(0)
         if ref.startswith("+"):
             self._batches[ref[1:]] = msg.param(1)
+            buf = self.get_buffer(msg.param(2)) if msg.param(1) in HISTORY_BATCHES else None
+            if buf is not None and buf.key in self._older_wanted:
+                self._older_wanted.discard(buf.key)
+                self._collecting[ref[1:]] = (buf, [])  # older lines: they go on top, at the end
         elif ref.startswith("-"):
             self._batches.pop(ref[1:], None)
+            collected = self._collecting.pop(ref[1:], None)
+            if collected is not None:
+                buf, entries = collected
+                if not entries or buf.prepend(entries) < len(entries):
+                    buf.history_complete = True
+
+    def request_older(self, key: str) -> bool:
+        """Ask the server for the page of history before the oldest line of a buffer."""
+        buf = self.buffers.get(key)
+        if (
+            buf is None
+            or buf.kind == "server"
+            or CHATHISTORY_CAP not in self.caps
+            or self.state is not ConnState.CONNECTED
+            or buf.history_complete
+            or key in self._older_wanted
+        ):
+            return False
+        oldest = next((line for line in buf.lines if line.msgid), None)
+        if oldest is not None:
+            point = f"msgid={oldest.msgid}"
+        elif buf.lines:
+            point = "timestamp=" + iso_time(buf.lines[0].time)
+        else:
+            point = "*"
+        self._older_wanted.add(key)
+        self.send("CHATHISTORY", "BEFORE", buf.name, point, str(self.history_page))
+        return True
+
+    def loading_history(self, key: str) -> bool:
+        return key in self._older_wanted or any(b.key == key for b, _ in self._collecting.values())
 
     def _is_me(self, nick: str | None) -> bool:
         return nick is not None and fold(nick) == fold(self.nick)
@@ -366,7 +423,7 @@ class Session:
         elif sub == "NEW":
             new = {c.split("=", 1)[0] for c in _last(msg).split()}
             self._cap_ls |= new
-            wanted = sorted((new & WANTED_CAPS) - self.caps)
+            wanted = sorted((new & self.wanted_caps) - self.caps)
             if wanted:
                 self.send("CAP", "REQ", " ".join(wanted))
         elif sub == "DEL":
@@ -375,7 +432,7 @@ class Session:
                 self._cap_ls.discard(cap)
 
     def _request_caps(self, offered: set[str]) -> None:
-        wanted = sorted(offered & WANTED_CAPS)
+        wanted = sorted(offered & self.wanted_caps)
         if wanted and self._cap_negotiating:
             self.send("CAP", "REQ", " ".join(wanted))
         else:
@@ -518,7 +575,8 @@ class Session:
         if own and buf.pending and buf.confirm(kind, text, now) is not None:
             return
         highlight = not own and mentions(text, self.nick)
-        self.log(buf, now, kind, text, nick=sender, own=own, highlight=highlight)
+        msgid = msg.tags.get("msgid", "")
+        self.log(buf, now, kind, text, nick=sender, own=own, highlight=highlight, msgid=msgid)
 
     def _message_buffer(self, target: str, sender: str, own: bool, notice: bool) -> Buffer:
         if self.is_channel(target.lstrip(self.isupport.prefix_chars)):
@@ -554,6 +612,8 @@ class Session:
             if buf.key in self._switch_on_join:
                 self._switch_on_join.discard(buf.key)
                 self.switch(buf.key)
+            if CHATHISTORY_CAP in self.caps:
+                self.send("CHATHISTORY", "LATEST", channel, "*", str(self.history_page))
             return
         room = self.get_buffer(channel)
         if room is None:

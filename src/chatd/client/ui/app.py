@@ -147,6 +147,8 @@ class ChatApp:
         lines = self.session.current_buffer.lines
         if rows < 0:
             self.log_control.scroll_up(self.view(), lines, -rows)
+            if self.log_control.top_visible(self.view(), lines):
+                self.session.request_older(self.session.current)
         else:
             self.log_control.scroll_down(self.view(), lines, rows)
         self.invalidate()

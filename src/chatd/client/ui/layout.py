@@ -151,6 +151,8 @@ def status_line(app: ChatApp) -> Window:
         out.append(("class:status.state.bad" if bad else "class:status.state", state))
         if session.lag is not None and session.state is ConnState.CONNECTED:
             out.append(("", f" │ lag {session.lag * 1000:.0f} ms"))
+        if session.loading_history(session.current):
+            out.append(("", " │ loading history…"))
         if app.mouse_enabled:
             out.append(("", " │ mouse"))
         return out

@@ -246,6 +246,18 @@ class LogControl(UIControl):
         view.pinned = False
         view.anchor_seq, view.anchor_row = lines[index].seq, row
 
+    def top_visible(self, view: ViewState, lines: Sequence[LogLine]) -> bool:
+        """Whether the first line of the log is on screen (time to fetch older history)."""
+        if not lines:
+            return True
+        avail = self.height - (0 if view.pinned else 1)
+        if view.pinned:
+            index = len(lines) - 1
+            row = len(self._rows(lines, index)) - 1
+        else:
+            index, row = view.anchor_seq - lines[0].seq, view.anchor_row
+        return self._rows_above(lines, index, row, avail + 1) <= avail
+
     def _move_up(
         self, lines: Sequence[LogLine], index: int, row: int, count: int
     ) -> tuple[int, int]:
