@@ -82,7 +82,8 @@ def make_cert(tmp_path: Path) -> tuple[Path, Path]:
         pytest.skip("openssl not installed")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost",
          "-keyout", str(key), "-out", str(cert)],
         check=True,
         capture_output=True,

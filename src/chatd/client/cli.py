@@ -73,7 +73,8 @@ def parse_address(text: str) -> Address:
         nick = _login_name()
     if not valid_nick(nick, 30):
         raise AddressError(
-            f"bad nick {nick!r}: letters, digits and []\\`_^{{|}}- only, not starting with a digit or -"
+            f"bad nick {nick!r}: letters, digits and []\\`_^{{|}}- only, "
+            "not starting with a digit or -"
         )
     return Address(nick, host, port)
 
@@ -95,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "address",
         metavar="NICK@HOST[:PORT]",
-        help=f"your nick and the server (default port {DEFAULT_PORT}, {DEFAULT_TLS_PORT} with --tls)",
+        help=f"your nick and the server (port {DEFAULT_PORT}, or {DEFAULT_TLS_PORT} with --tls)",
     )
     p.add_argument(
         "rooms",

@@ -146,7 +146,8 @@ class Transport:
     # ----------------------------------------------------------- main loop
 
     async def run(self) -> None:
-        """Connect, serve, and reconnect with backoff until quit() (or a failure without reconnect)."""
+        """Connect, serve, and reconnect with backoff until quit() or, without reconnection,
+        the first failure."""
         backoff = Backoff(self.timing.backoff_min, self.timing.backoff_max)
         while not self._stopping.is_set():
             registered, reason = await self._one_connection()
