@@ -292,3 +292,20 @@ def test_line_mode_password(tmp_path: Path) -> None:
         )
     finally:
         server.stop()
+
+
+def test_no_color_uses_attributes_only(chatd: ChatdProcess, tmux: Tmux) -> None:
+    command = " ".join([*CLIENT, "--no-color", f"zed@127.0.0.1:{chatd.port}"])
+    tmux.run("new-session", "-d", "-s", tmux.target, "-x", "80", "-y", "12", command)
+    tmux.shows("You joined #lobby")
+    tmux.shows("connected")
+    styled = tmux.run("capture-pane", "-e", "-p", "-t", tmux.target)
+    codes = set(re.findall(r"\x1b\[([0-9;]*)m", styled))
+    colours = {
+        part
+        for code in codes
+        for part in code.split(";")
+        if part.isdigit() and (30 <= int(part) <= 38 or 40 <= int(part) <= 48 or int(part) >= 90)
+    }
+    assert colours == set(), codes
+    assert any("7" in code.split(";") for code in codes)  # reverse video marks the bars
