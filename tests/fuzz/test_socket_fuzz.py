@@ -30,9 +30,6 @@ FUZZERS = 20
 NON_READERS = 2  # fuzzers that never read: they must end as "SendQ exceeded", not as growth
 SENDQ = 64 * 1024
 RTT_DEADLINE = 5.0  # seconds for a well-behaved round trip, however busy the server is
-# CHATHISTORY echoes a client's word as a middle parameter (commands/history.py _fail): a
-# known bug owned by the history work, left out here (_verb_excluded) so that this test
-# guards the rest.
 
 
 class ErrorRecords(logging.Handler):
@@ -99,7 +96,6 @@ class Fuzzer:
             self.connect()
             return
         batch = [grammar.fuzz_line(self.rng) for _ in range(self.rng.randrange(1, 6))]
-        batch = [line for line in batch if not _verb_excluded(line)]
         self.lines += len(batch)
         self.send(batch)
 
@@ -113,12 +109,6 @@ class Fuzzer:
         if not data:
             self.close()
         self.received += len(data)
-
-
-def _verb_excluded(line: bytes) -> bool:
-    words = line.split(b" ", 2)
-    verb = words[1] if line.startswith((b"@", b":")) and len(words) > 1 else words[0]
-    return verb.upper() == b"CHATHISTORY"
 
 
 def queued_bytes(reactor) -> int:
