@@ -54,3 +54,17 @@ def test_tag_escaping_round_trip():
     assert unescape_tag_value(escape_tag_value(value)) == value
     assert unescape_tag_value("trailing\\") == "trailing"
     assert unescape_tag_value("\\x") == "x"
+
+
+@pytest.mark.parametrize("msg,line", [
+    (Message("PART", ["#dev"], "n!u@h"), ":n!u@h PART #dev"),
+    (Message("PART", ["#dev", "bye"], "n!u@h"), ":n!u@h PART #dev :bye"),
+    (Message("PRIVMSG", ["#dev", "word"], "n!u@h"), ":n!u@h PRIVMSG #dev :word"),
+    (Message("KICK", ["#dev", "bob", "out"]), "KICK #dev bob :out"),
+    (Message("KICK", ["#dev", "bob"]), "KICK #dev bob"),
+    (Message("QUIT", ["gone"]), "QUIT :gone"),
+    (Message("JOIN", ["#dev"]), "JOIN #dev"),
+    (Message("366", ["me", "#dev", "End"], "s"), ":s 366 me #dev :End"),
+])
+def test_text_is_written_as_trailing_and_only_text(msg, line):
+    assert serialise(msg) == line

@@ -101,5 +101,5 @@ def _to_nick(state: ServerState, user: User, command: str, nick: str, text: list
         delivery.to_user(target, event)
     if "echo-message" in user.caps and target is not user:
         delivery.to_user(user, event)
-    if command == "PRIVMSG" and target.away is not None:
+    if command == "PRIVMSG" and target.away is not None and target is not user:
         state.reply(user, N.RPL_AWAY, target.nick, target.away)
