@@ -190,6 +190,20 @@ def test_per_channel_cap_keeps_the_newest():
     assert texts(store.latest("#a", None, 100)) == [f"text {i}" for i in range(70, 100)]
 
 
+def test_count_pruning_waits_for_slack_rows_not_every_iteration():
+    store = Store(":memory:", max_per_channel=30)  # slack: 10 rows
+    fill(store, 100, "#a")
+    store.settle(0.0, 0.0)
+    assert store.count("#a") == 30
+    fill(store, 9, "#a", prefix="more")
+    for now in range(2, 6):
+        store.settle(float(now), 0.0)
+    assert store.count("#a") == 39  # under the slack: no OFFSET query at all
+    fill(store, 1, "#a", prefix="last")
+    store.settle(10.0, 0.0)
+    assert store.count("#a") == 30
+
+
 def test_forget_hides_at_once_and_deletes_over_iterations(monkeypatch):
     monkeypatch.setattr(store_sqlite, "PRUNE_BATCH", 40)
     store = Store(":memory:")

@@ -183,7 +183,12 @@ class Store:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
         self._rows: collections.deque[tuple[object, ...]] = collections.deque(maxlen=max_pending)
         self._channels: dict[str, ChannelRecord | None] = {}
-        self._touched: set[str] = set()  # targets written since their last count pruning
+        # Count pruning: rows written per target since its last check, and the targets that
+        # have gained enough since then to be worth an OFFSET query (one per `slack` rows, not
+        # one per loop iteration). A target never holds more than max_per_channel + slack.
+        self._unpruned: dict[str, int] = {}
+        self._due: set[str] = set()
+        self.slack = max(10, max_per_channel // 10)
         # Forgotten targets (a channel that ceased to exist): rows up to this id are hidden
         # from reads at once and deleted a bounded batch at a time.
         self._hidden: dict[str, int] = {}
@@ -242,7 +247,10 @@ class Store:
         if len(rows) == rows.maxlen:
             self.dropped += 1  # the deque drops the oldest row
         rows.append((target, time_ms, msgid, command, source, name, text, tags))
-        self._touched.add(target)
+        written = self._unpruned.get(target, 0) + 1
+        self._unpruned[target] = written
+        if written == self.slack:
+            self._due.add(target)
 
     def save_channel(self, record: ChannelRecord) -> None:
         self._channels[record.key] = record
@@ -276,7 +284,8 @@ class Store:
             return
         if found is not None:
             self._hidden[target] = max(int(found), self._hidden.get(target, 0))
-        self._touched.discard(target)
+        self._unpruned.pop(target, None)
+        self._due.discard(target)
 
     def forget_others(self, keep: Iterable[str], now: float) -> int:
         """Forget the history of every target but `keep` (at start-up: the channels that did
@@ -375,8 +384,9 @@ class Store:
                 ).rowcount
                 removed += n
                 more = n >= PRUNE_BATCH
-            if self.max_per_channel > 0 and self._touched and not more:
-                target = self._touched.pop()
+            if self.max_per_channel > 0 and self._due and not more:
+                target = self._due.pop()
+                self._unpruned.pop(target, None)
                 edge = self.db.execute(
                     "SELECT time, id FROM messages WHERE target = ? ORDER BY time DESC, id DESC "
                     "LIMIT 1 OFFSET ?", (target, self.max_per_channel)).fetchone()
@@ -387,8 +397,8 @@ class Store:
                         (target, edge[0], edge[1], PRUNE_BATCH)).rowcount
                     removed += n
                     if n >= PRUNE_BATCH:
-                        self._touched.add(target)
-                more = more or bool(self._touched)
+                        self._due.add(target)
+                more = more or bool(self._due)
         except sqlite3.Error as exc:
             self._failed(exc, now)
             self._prune_at = now + PRUNE_INTERVAL
