@@ -72,3 +72,18 @@ def test_oper_flood_costs_one_hash(oper_hash):
     a.register("alice")
     replies = numerics(a.send(*["OPER boss guess"] * 100))
     assert replies == ["464"] + ["263"] * 99
+
+
+def test_an_unknown_operator_name_costs_a_password_check_too(oper_hash, monkeypatch):
+    """Otherwise a 464 for an unknown name comes back sooner than for a known one."""
+    from chatd.server.commands import operator
+
+    checked = []
+    real = operator.check_password
+    monkeypatch.setattr(operator, "check_password",
+                        lambda pw, stored: checked.append(stored) or real(pw, stored))
+    state = make_state(opers={"boss": oper_hash})
+    a = Scripted(state)
+    a.register("alice")
+    assert numerics(a.send("OPER nobody pw")) == ["464"]
+    assert len(checked) == 1 and checked[0].startswith("scrypt$") and checked[0] != oper_hash

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 from typing import TYPE_CHECKING
 
 from ...proto import numerics as N
 from ...proto.message import Message
-from ..passwords import check_password
+from ..passwords import check_password, hash_password
 
 if TYPE_CHECKING:
     from ..state import ServerState
@@ -23,6 +25,13 @@ OPER_INTERVAL = 3.0
 OPER_GLOBAL_INTERVAL = 0.5
 
 
+@functools.cache
+def _decoy() -> str:
+    """A hash no password matches: an unknown operator name costs the same check as a known
+    one, so names cannot be told apart by the time a 464 takes."""
+    return hash_password(os.urandom(16).hex())
+
+
 def handle_oper(state: ServerState, user: User, msg: Message) -> None:
     name, password = msg.params[0], msg.params[1]
     if state.now < user.oper_next or state.now < state.oper_next:
@@ -31,7 +40,8 @@ def handle_oper(state: ServerState, user: User, msg: Message) -> None:
     user.oper_next = state.now + OPER_INTERVAL
     state.oper_next = state.now + OPER_GLOBAL_INTERVAL
     stored = state.config.opers.get(name)
-    if stored is None or not check_password(password, stored):
+    matched = check_password(password, stored if stored is not None else _decoy())
+    if stored is None or not matched:
         log.warning("failed OPER attempt as %r by %s", name[:32], user.prefix)
         state.reply(user, N.ERR_PASSWDMISMATCH, "Password incorrect")
         return
