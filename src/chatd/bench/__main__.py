@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from chatd.bench import procfs, report, servers
-from chatd.bench.load import SetupError, _b36
+from chatd.bench.load import SetupError, base36
 from chatd.bench.scenarios import Params, run
 from chatd.bench.servers import Server
 from chatd.bench.stats import median_figures
@@ -172,7 +172,7 @@ def measure(runs: list[Params], targets: list[Server], repeat: int) -> list[dict
                 if p.kind == "idle":  # RSS growth needs a heap no earlier run has grown
                     srv = targets[t] = servers.restart(srv)
                 counter += 1
-                this = replace(p, prefix=p.kind[0] + _b36(counter))
+                this = replace(p, prefix=p.kind[0] + base36(counter))
                 for other in targets:  # they share the server core: all must be quiet
                     wait_quiet(other.pid)
                 if srv.proc is not None and srv.proc.poll() is not None:
@@ -217,7 +217,8 @@ def busy_machine_notes(results: list[dict[str, Any]]) -> list[str]:
     if worst <= BUSY_OTHER_PCT:
         return []
     return [
-        f"WARNING: other processes used up to {worst:.0f}% CPU during a run: re-run on a quiet machine"
+        f"WARNING: other processes used up to {worst:.0f}% CPU during a run; "
+        "re-run on a quiet machine"
     ]
 
 

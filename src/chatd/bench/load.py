@@ -304,7 +304,7 @@ class Load:
 
     def new_clients(self, rooms: Sequence[str | None], prefix: str) -> list[Conn]:
         start = len(self.conns)
-        made = [Conn(start + i, f"{prefix}{_b36(start + i)}", room) for i, room in enumerate(rooms)]
+        made = [Conn(start + i, prefix + base36(start + i), room) for i, room in enumerate(rooms)]
         self.conns.extend(made)
         return made
 
@@ -532,7 +532,7 @@ class Load:
             # A slot is free once the welcome burst ended; QUITTING sockets close on their own.
             live = self._live = [c for c in self._live if c.state not in (QUITTING, CLOSED)]
             while len(live) < concurrency:
-                c = Conn(self._counter, f"{prefix}{_b36(self._counter)}", None)
+                c = Conn(self._counter, f"{prefix}{base36(self._counter)}", None)
                 self._counter += 1
                 live.append(c)
                 self._quitting.append(c)
@@ -540,7 +540,7 @@ class Load:
             self.poll(0.01)
 
 
-def _b36(n: int) -> str:
+def base36(n: int) -> str:
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     out = ""
     while True:

@@ -101,7 +101,7 @@ def pin_self() -> None:
 def wait_for_port(
     host: str, port: int, deadline_s: float, proc: subprocess.Popen[bytes] | None
 ) -> None:
-    """Connect repeatedly (5 ms apart) until the port accepts, the process exits or time runs out."""
+    """Connect every 5 ms until the port accepts, the process exits or time runs out."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         if proc is not None and proc.poll() is not None:
