@@ -472,10 +472,13 @@ def test_history_batch_is_shown_but_not_counted_as_unread() -> None:
     )
     lobby = s.get_buffer("#lobby")
     assert lobby is not None
-    old, mine, fresh = list(lobby.lines)[-3:]
+    old, mine, divider, joined_line = list(lobby.lines)[:4]
     assert old.history and old.time == 1_700_000_000.0 and old.text == "alice: old news"
+    assert old.highlight  # drawn as mentioning you, but not counted as a mention
     assert mine.history and mine.own
-    assert not fresh.history
+    assert divider.kind is Kind.DIVIDER and joined_line.text == "You joined #lobby"
+    fresh = lobby.lines[-1]
+    assert not fresh.history and fresh.text == "fresh"
     assert lobby.unread == 1 and not lobby.mentioned
 
 
@@ -551,6 +554,7 @@ def test_chathistory_latest_on_join_and_older_pages_on_request() -> None:
     s = history_session()
     feed(s, ":alice!u@h JOIN #lobby")
     assert sent(s) == ["CHATHISTORY LATEST #lobby * 3"]
+    assert s.loading_history("#lobby") and not s.request_older("#lobby")  # first page first
     feed(
         s,
         ":srv BATCH +a chathistory #lobby",
@@ -559,7 +563,9 @@ def test_chathistory_latest_on_join_and_older_pages_on_request() -> None:
         ":srv BATCH -a",
     )
     buf = s.get_buffer("#lobby")
-    assert buf is not None and texts(s, "#lobby")[-2:] == ["four", "five"]
+    assert buf is not None
+    assert texts(s, "#lobby") == ["four", "five", "new messages", "You joined #lobby"]
+    assert not s.loading_history("#lobby")
     assert s.request_older("#lobby")
     assert sent(s) == ["CHATHISTORY BEFORE #lobby msgid=m4 3"]
     assert not s.request_older("#lobby")  # one request at a time
@@ -578,6 +584,241 @@ def test_chathistory_latest_on_join_and_older_pages_on_request() -> None:
     assert sent(s) == ["CHATHISTORY BEFORE #lobby msgid=m2 3"]
     feed(s, ":srv BATCH +c chathistory #lobby", ":srv BATCH -c")
     assert buf.history_complete and not s.request_older("#lobby")
+
+
+def test_live_lines_during_the_first_fetch_stay_below_the_divider() -> None:
+    s = history_session()
+    feed(s, "@time=2023-11-14T22:20:00Z :alice!u@h JOIN #lobby")
+    sent(s)
+    s.switch("")  # reading another buffer: history must not count as unread
+    buf = s.get_buffer("#lobby")
+    assert buf is not None
+    joined_seq = buf.lines[-1].seq
+    feed(
+        s,
+        "@msgid=m6;time=2023-11-14T22:20:01Z :bob!b@h PRIVMSG #lobby :six (live)",
+        ":srv BATCH +a chathistory #lobby",
+        "@batch=a;msgid=m4;time=2023-11-13T22:13:24Z :bob!b@h PRIVMSG #lobby :four, yesterday",
+        "@batch=a;msgid=m5;time=2023-11-14T22:13:25Z :bob!b@h PRIVMSG #lobby :alice: five",
+        "@batch=a;msgid=m6;time=2023-11-14T22:20:01Z :bob!b@h PRIVMSG #lobby :six (live)",
+        ":srv BATCH -a",
+    )
+    assert texts(s, "#lobby") == [
+        "four, yesterday",
+        "alice: five",
+        "new messages",
+        "You joined #lobby",
+        "six (live)",
+    ]
+    lines = list(buf.lines)
+    assert [line.time for line in lines[:2]] == [1_699_913_604.0, 1_700_000_005.0]
+    assert lines[2].time == lines[3].time == 1_700_000_400.0  # the divider, at the join
+    assert lines[3].seq == joined_seq  # live lines keep their seqs
+    assert [line.seq for line in lines] == list(range(lines[0].seq, lines[0].seq + 5))
+    assert buf.unread == 1 and not buf.mentioned  # only "six" is new
+    assert not lines[4].history
+
+
+def test_history_insertion_tells_listeners_how_seqs_moved() -> None:
+    s = history_session()
+    feed(s, ":srv NOTICE alice :before joining")  # server buffer; #lobby gets its own lines
+    feed(s, ":alice!u@h JOIN #lobby")
+    sent(s)
+    buf = s.get_buffer("#lobby")
+    assert buf is not None
+    buf.add(NOW, Kind.INFO, "placeholder")  # stands for lines after the join
+    moves: list[tuple[str, int, int]] = []
+    s.renumber_listeners.append(lambda b, point, shift: moves.append((b.name, point, shift)))
+    feed(
+        s,
+        ":srv BATCH +a chathistory #lobby",
+        "@batch=a;msgid=m1;time=2023-11-14T22:13:24Z :bob!b@h PRIVMSG #lobby :one",
+        ":srv BATCH -a",
+    )
+    assert moves == [("#lobby", 0, 2)]  # one line and the divider went in above seq 0
+
+
+def test_a_server_replay_batch_without_chathistory_goes_above_the_join() -> None:
+    s = registered(caps="batch server-time message-tags")
+    feed(
+        s,
+        ":alice!u@h JOIN #lobby",
+        ":srv 353 alice = #lobby :alice bob",
+        ":srv 366 alice #lobby :End of /NAMES list",
+        ":srv BATCH +r chathistory #lobby",
+        "@batch=r;msgid=x1;time=2023-11-14T22:13:20Z :bob!b@h PRIVMSG #lobby :replayed",
+        ":srv BATCH -r",
+    )
+    assert sent(s) == []  # without draft/chathistory, nothing is asked for
+    got = texts(s, "#lobby")
+    assert got[:3] == ["replayed", "new messages", "You joined #lobby"]
+
+
+def test_plain_replay_is_read_as_history_with_its_original_times() -> None:
+    s = registered()  # no CAP at all: chatd replays with NOTICEs and [HH:MM:SS] stamps
+    feed(s, ":alice!u@h JOIN #lobby")
+    s.switch("")
+    feed(
+        s,
+        ":srv NOTICE #lobby :Replaying the last 3 messages (times in UTC)",
+        ":bob!b@h PRIVMSG #lobby :[2023-11-13 09:00:00] alice: from yesterday",
+        ":bob!b@h PRIVMSG #lobby :\x01ACTION [22:13:20] waves\x01",
+        ":bob!b@h NOTICE #lobby :[22:13:21] a notice",
+        ":srv NOTICE #lobby :End of replay",
+        ":bob!b@h PRIVMSG #lobby :[12:00:00] live, not a replay",
+    )
+    buf = s.get_buffer("#lobby")
+    assert buf is not None
+    lines = list(buf.lines)
+    assert [line.text for line in lines] == [
+        "alice: from yesterday",
+        "waves",
+        "a notice",
+        "new messages",
+        "You joined #lobby",
+        "[12:00:00] live, not a replay",
+    ]
+    assert [line.time for line in lines[:3]] == [1_699_866_000.0, NOW, NOW + 1]
+    assert all(line.history for line in lines[:3]) and lines[1].kind is Kind.ACTION
+    assert buf.unread == 1 and not buf.mentioned
+
+
+def test_own_history_lines_never_confirm_a_pending_message() -> None:
+    s = joined(registered(caps="echo-message batch server-time"))
+    s.say("#lobby", "again", NOW)
+    feed(
+        s,
+        ":srv BATCH +h chathistory #lobby",
+        "@batch=h;time=2023-11-14T22:00:00Z :alice!u@h PRIVMSG #lobby :again",
+        ":srv BATCH -h",
+    )
+    buf = s.get_buffer("#lobby")
+    assert buf is not None and len(buf.pending) == 1
+
+
+# ------------------------------------------------------------ labeled-response
+
+
+def wire(session: Session) -> list[str]:
+    """What the session would send, serialised with its tags."""
+    return [serialise(m) for m in session.pull_outgoing()]
+
+
+def labeled_session() -> Session:
+    s = Session("alice", channels=["#lobby"], history_page=3)
+    s.connection_made(NOW)
+    sent(s)
+    caps = "batch draft/chathistory echo-message labeled-response message-tags server-time"
+    feed(s, f":srv CAP * LS :{caps} sasl", f":srv CAP alice ACK :{caps}")
+    assert sent(s) == [f"CAP REQ {caps}", "CAP END"]
+    feed(s, ":srv 001 alice :Welcome", ":srv 005 alice CHANTYPES=# :are supported")
+    sent(s)
+    return s
+
+
+def test_labels_route_history_to_the_buffer_that_asked() -> None:
+    s = labeled_session()
+    feed(s, ":alice!u@h JOIN #lobby", ":alice!u@h JOIN #dev")
+    assert wire(s) == [
+        "@label=c1 CHATHISTORY LATEST #lobby * 3",
+        "@label=c2 CHATHISTORY LATEST #dev * 3",
+    ]
+    # Answers nested in labeled-response batches; the label, not the batch's target, decides.
+    feed(
+        s,
+        "@label=c2 :srv BATCH +L2 labeled-response",
+        "@batch=L2 :srv BATCH +h2 chathistory #DEV",
+        "@batch=h2;msgid=d1;time=2023-11-14T22:13:20Z :bob!b@h PRIVMSG #dev :in dev",
+        "@batch=L2 :srv BATCH -h2",
+        ":srv BATCH -L2",
+        "@label=c1 :srv BATCH +L1 labeled-response",
+        "@batch=L1 :srv BATCH +h1 chathistory #lobby",
+        "@batch=h1;msgid=l1;time=2023-11-14T22:13:21Z :bob!b@h PRIVMSG #lobby :in lobby",
+        "@batch=L1 :srv BATCH -h1",
+        ":srv BATCH -L1",
+    )
+    assert texts(s, "#dev")[:2] == ["in dev", "new messages"]
+    assert texts(s, "#lobby")[:2] == ["in lobby", "new messages"]
+    assert not s.loading_history("#dev") and not s.loading_history("#lobby")
+    assert s.request_older("#lobby")
+    assert wire(s) == ["@label=c3 CHATHISTORY BEFORE #lobby msgid=l1 3"]
+    assert not s.request_older("#lobby")
+    feed(
+        s,
+        "@label=c3 :srv BATCH +L3 labeled-response",
+        "@batch=L3 :srv BATCH +h3 chathistory #lobby",
+        "@batch=L3 :srv BATCH -h3",
+        ":srv BATCH -L3",
+    )
+    buf = s.get_buffer("#lobby")
+    assert buf is not None and buf.history_complete and not s.request_older("#lobby")
+
+
+def test_a_failed_or_empty_labeled_history_request_is_no_longer_in_flight() -> None:
+    s = labeled_session()
+    feed(s, ":alice!u@h JOIN #lobby")
+    sent(s)
+    feed(s, "@label=c1 :srv FAIL CHATHISTORY MESSAGE_ERROR LATEST #lobby :Messages could not be")
+    assert not s.loading_history("#lobby")
+    assert "MESSAGE_ERROR" in texts(s, "#lobby")[-1]
+    assert s.request_older("#lobby")
+    sent(s)
+    feed(s, "@label=c2 :srv ACK")  # a server that sends no empty batch
+    buf = s.get_buffer("#lobby")
+    assert buf is not None and buf.history_complete and not s.loading_history("#lobby")
+
+
+def test_unlabeled_fail_clears_the_request_it_names() -> None:
+    s = history_session()
+    feed(s, ":alice!u@h JOIN #lobby")
+    sent(s)
+    feed(s, ":srv FAIL CHATHISTORY INVALID_TARGET LATEST #lobby :Messages could not be")
+    assert not s.loading_history("#lobby")
+
+
+def test_labeled_replies_go_to_the_buffer_the_command_was_typed_in() -> None:
+    s = labeled_session()
+    feed(s, ":alice!u@h JOIN #lobby", ":alice!u@h JOIN #dev")
+    sent(s)
+    s.switch("#dev")
+    s.request("WHOIS", "bob")
+    assert wire(s) == ["@label=c3 WHOIS bob"]
+    s.switch("#lobby")  # the user moved on before the answer came
+    feed(
+        s,
+        "@label=c3 :srv BATCH +w labeled-response",
+        "@batch=w :srv 311 alice bob ~bob 127.0.0.1 * :Bob B",
+        "@batch=w :srv 318 alice bob :End of /WHOIS list",
+        ":srv BATCH -w",
+        ":srv 311 alice carol ~c h * :Carol",  # unlabeled: the current buffer
+    )
+    assert texts(s, "#dev")[-2:] == ["bob is ~bob@127.0.0.1 (Bob B)", "bob: End of /WHOIS list"]
+    assert texts(s, "#lobby")[-1] == "carol is ~c@h (Carol)"
+    s.switch("#dev")
+    s.request("WHOIS", "nobody")
+    s.switch("#lobby")
+    feed(s, "@label=c4 :srv 401 alice nobody :No such nick/channel")
+    assert texts(s, "#dev")[-1] == "nobody: No such nick/channel"
+
+
+def test_echo_is_matched_by_label_and_an_error_answer_marks_the_line_failed() -> None:
+    s = labeled_session()
+    feed(s, ":alice!u@h JOIN #lobby", "@label=c1 :srv ACK")
+    sent(s)
+    buf = s.get_buffer("#lobby")
+    assert buf is not None
+    s.say("#lobby", "same", NOW)
+    s.say("#lobby", "same", NOW)
+    first, second = list(buf.lines)[-2:]
+    assert wire(s) == ["@label=c2 PRIVMSG #lobby :same", "@label=c3 PRIVMSG #lobby :same"]
+    feed(s, "@label=c3;msgid=e3;time=2023-11-14T22:13:21Z :alice!u@h PRIVMSG #lobby :same")
+    assert list(buf.pending) == [first.seq]  # the second one was confirmed, by its label
+    assert buf.lines[-1].msgid == "e3" and not buf.lines[-1].pending
+    feed(s, "@label=c2 :srv 404 alice #lobby :Cannot send to channel")
+    assert not buf.pending
+    failed = buf.lines[-3]
+    assert failed.seq == first.seq and failed.failed and not failed.pending
+    assert texts(s, "#lobby")[-1] == "#lobby: Cannot send to channel"
 
 
 def test_no_history_requests_without_the_capability_or_in_line_mode() -> None:

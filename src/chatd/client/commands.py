@@ -207,24 +207,25 @@ def _topic(ctx: Context, args: str) -> None:
     if args:
         ctx.session.send("TOPIC", buf.name, args)
     else:
-        ctx.session.send("TOPIC", buf.name)
+        ctx.session.request("TOPIC", buf.name)
 
 
 @command("names", "/names [#room]", "List the people in a room")
 def _names(ctx: Context, args: str) -> None:
     words = _words(args, 0, 1)
-    ctx.session.send("NAMES", _channel_arg(ctx, words[0]) if words else _current_channel(ctx).name)
+    room = _channel_arg(ctx, words[0]) if words else _current_channel(ctx).name
+    ctx.session.request("NAMES", room)
 
 
 @command("list", "/list [pattern]", "List the rooms on the server")
 def _list(ctx: Context, args: str) -> None:
-    ctx.session.send("LIST", *args.split()[:1])
+    ctx.session.request("LIST", *args.split()[:1])
 
 
 @command("whois", "/whois nick", "Show who someone is")
 def _whois(ctx: Context, args: str) -> None:
     (nick,) = _words(args, 1, 1)
-    ctx.session.send("WHOIS", nick)
+    ctx.session.request("WHOIS", nick)
 
 
 @command("away", "/away [reason]", "Mark yourself away (no reason: back again)")

@@ -42,6 +42,7 @@ class Kind(enum.Enum):
     MODE = "mode"
     INFO = "info"
     ERROR = "error"
+    DIVIDER = "divider"  # "— new messages —": where the history fetched on joining ends
 
 
 QUIET_KINDS = frozenset({Kind.JOIN, Kind.PART, Kind.QUIT, Kind.NICK, Kind.MODE})
@@ -60,6 +61,11 @@ class LogLine:
     history: bool = False  # replayed from the server's history (a chathistory batch)
     pending: bool = False  # sent, waiting for the server's echo (echo-message)
     msgid: str = ""  # the server's id for it (message-tags), a reference for older history
+    failed: bool = False  # sent, but the server answered with an error instead of the echo
+
+
+# A line kept aside before it goes into a buffer: (time, kind, text, LogLine fields).
+Entry = tuple[float, Kind, str, dict[str, object]]
 
 
 @dataclass
@@ -84,23 +90,45 @@ class Buffer:
         self.mentioned = False
         self.joined = False
         self.history_complete = False  # the server has nothing older to give
+        # The seq of our own "You joined" line while the history before it is still to come:
+        # that history goes in just before it, followed by a "new messages" divider.
+        self.join_seq: int | None = None
         self._names_pending: dict[str, Member] | None = None
         self._msgids: set[str] = set()
         self._msgid_order: deque[str] = deque()
         self.pending: deque[int] = deque()  # seqs of own lines waiting for their echo
 
-    def confirm(self, kind: Kind, text: str, time: float) -> LogLine | None:
-        """The echo of one of our pending lines arrived: mark it sent, with the server's time."""
-        for seq in self.pending:
-            index = seq - self.lines[0].seq if self.lines else -1
-            if 0 <= index < len(self.lines):
-                line = self.lines[index]
-                if line.kind is kind and line.text == text:
-                    self.pending.remove(seq)
-                    confirmed = replace(line, time=time, pending=False)
-                    self.lines[index] = confirmed
-                    return confirmed
+    def _index(self, seq: int) -> int:
+        """The position of the line with this seq, or -1 when it is not (or no longer) here."""
+        index = seq - self.lines[0].seq if self.lines else -1
+        return index if 0 <= index < len(self.lines) else -1
+
+    def confirm(
+        self, kind: Kind, text: str, time: float, msgid: str = "", seq: int | None = None
+    ) -> LogLine | None:
+        """The echo of one of our pending lines arrived: mark it sent, with the server's time
+        and msgid. The line is the one with `seq` (known from a label), else the oldest
+        pending line of that kind and text."""
+        for candidate in list(self.pending) if seq is None else [seq]:
+            index = self._index(candidate) if candidate in self.pending else -1
+            if index < 0:
+                continue
+            line = self.lines[index]
+            if seq is None and (line.kind is not kind or line.text != text):
+                continue
+            self.pending.remove(candidate)
+            confirmed = replace(line, time=time, pending=False, msgid=msgid or line.msgid)
+            self.lines[index] = confirmed
+            return confirmed
         return None
+
+    def fail(self, seq: int) -> None:
+        """One of our pending lines was answered with an error: it will never be echoed."""
+        if seq in self.pending:
+            self.pending.remove(seq)
+            index = self._index(seq)
+            if index >= 0:
+                self.lines[index] = replace(self.lines[index], pending=False, failed=True)
 
     def first_sighting(self, msgid: str) -> bool:
         """False for a message id this buffer has already shown (bounded memory)."""
@@ -124,7 +152,7 @@ class Buffer:
         self.lines.append(line)
         return line
 
-    def prepend(self, entries: list[tuple[float, Kind, str, dict[str, object]]]) -> int:
+    def prepend(self, entries: list[Entry]) -> int:
         """Put older lines (oldest first) before the current ones, as far as the bound allows.
         Their seqs count down from the first line's, so scroll anchors stay valid."""
         room = (self.lines.maxlen or len(entries)) - len(self.lines)
@@ -136,6 +164,25 @@ class Buffer:
             seq -= 1
             self.lines.appendleft(LogLine(seq, time, kind, text, **kw))  # type: ignore[arg-type]
         return len(entries)
+
+    def insert_before(self, seq: int, entries: list[Entry]) -> int:
+        """Put lines (oldest first) just before the line `seq` (at the end if it is gone).
+        The lines before that point move down: their seqs decrease by len(entries), while
+        that line and the ones after it keep theirs, so what is live stays where it is.
+        Returns the seq of that point; the bound drops the oldest lines if need be."""
+        lines = list(self.lines)
+        first = lines[0].seq if lines else self.next_seq
+        index = min(max(seq - first, 0), len(lines))
+        shift = len(entries)
+        point = lines[index].seq if index < len(lines) else self.next_seq
+        moved = [replace(line, seq=line.seq - shift) for line in lines[:index]]
+        added = [
+            LogLine(point - shift + i, time, kind, text, **kw)  # type: ignore[arg-type]
+            for i, (time, kind, text, kw) in enumerate(entries)
+        ]
+        self.lines = deque(moved + added + lines[index:], maxlen=self.lines.maxlen)
+        self.pending = deque(s - shift if s < point else s for s in self.pending)
+        return point
 
     def clear(self) -> None:
         self.lines.clear()
@@ -186,6 +233,24 @@ def parse_server_time(value: str) -> float | None:
         return datetime.fromisoformat(value).timestamp()
     except ValueError:
         return None
+
+
+_REPLAY_STAMP = re.compile(r"\[(?:(\d{4}-\d\d-\d\d) )?(\d\d:\d\d:\d\d)\] ")
+
+
+def replay_stamp(text: str, now: float) -> tuple[float, str] | None:
+    """A line of a plain replay (a server replaying history to a client without batch or
+    server-time, as chatd does): "[HH:MM:SS] text" (today) or "[YYYY-MM-DD HH:MM:SS] text",
+    in UTC. Returns the original time and the text without its stamp."""
+    match = _REPLAY_STAMP.match(text)
+    if match is None:
+        return None
+    day = match.group(1) or datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
+    try:
+        moment = datetime.fromisoformat(f"{day}T{match.group(2)}+00:00")
+    except ValueError:
+        return None
+    return moment.timestamp(), text[match.end() :]
 
 
 def iso_time(stamp: float) -> str:

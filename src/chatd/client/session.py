@@ -14,6 +14,7 @@ The UI only reads it (and calls its user-intention methods).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from chatd.proto import numerics as N
@@ -28,6 +29,7 @@ from .model import (
     TALK_KINDS,
     Buffer,
     ConnState,
+    Entry,
     ISupport,
     Kind,
     LogLine,
@@ -35,6 +37,7 @@ from .model import (
     iso_time,
     mentions,
     parse_server_time,
+    replay_stamp,
     split_text,
 )
 
@@ -65,14 +68,49 @@ WANTED_CAPS = frozenset(
         "userhost-in-names",
         "cap-notify",
         "batch",
+        "labeled-response",
     }
 )
 HISTORY_BATCHES = frozenset({"chathistory", "draft/chathistory"})
 CHATHISTORY_CAP = "draft/chathistory"
+LABELS_CAP = "labeled-response"
+MAX_LABELS = 256  # requests whose answer is awaited; a server that never answers cannot grow it
+MAX_BATCHES = 64  # open BATCHes; the oldest is forgotten past that
+# What a labeled request was for (labeled-response routes its answer by this).
+LATEST, BEFORE, REPLY, MESSAGE = "latest", "before", "reply", "message"
+# chatd's plain replay on JOIN, for a client without batch or server-time.
+REPLAY_START, REPLAY_END = "Replaying the last ", "End of replay"
 # Bytes a server adds around our text when relaying it (":nick!user@host PRIVMSG target :").
 _RELAY_OVERHEAD = 100
 _MAX_LINE = 512
 MAX_NICK_ATTEMPTS = 12
+
+
+@dataclass
+class _Label:
+    """A request sent with a `label` tag: what it was for, and where its answer belongs."""
+
+    purpose: str  # LATEST / BEFORE (a history page), REPLY (/whois…), MESSAGE (our PRIVMSG)
+    key: str  # the buffer
+    seq: int = -1  # MESSAGE: the pending line waiting for its echo
+
+
+@dataclass
+class _Collect:
+    """History kept aside while its batch (or plain replay) runs, placed when it ends."""
+
+    buf: Buffer
+    older: bool  # a page before the oldest line (goes on top); else history up to the join
+    entries: list[Entry] = field(default_factory=list)
+    count: int = 0  # messages the server sent, including those already shown
+
+
+@dataclass
+class _Batch:
+    kind: str
+    parent: str  # the batch this one is nested in ("" for none)
+    label: str  # the label of a labeled-response batch
+    collect: _Collect | None = None
 
 
 class Session:
@@ -98,10 +136,12 @@ class Session:
         self.wanted_caps = WANTED_CAPS | ({CHATHISTORY_CAP} if fetch_history else set())
         self.history_page = history_page
         self._older_wanted: set[str] = set()  # buffer keys with a BEFORE request in flight
-        self._collecting: dict[
-            str, tuple[Buffer, list[tuple[float, Kind, str, dict[str, object]]]]
-        ] = {}
-        self._collect: list[tuple[float, Kind, str, dict[str, object]]] | None = None
+        self._latest_wanted: set[str] = set()  # buffer keys with a LATEST request in flight
+        self._collect: _Collect | None = None  # where the line being handled goes, if aside
+        self._replays: dict[str, _Collect] = {}  # plain replays running, by buffer key
+        self._labels: dict[str, _Label] = {}  # labeled requests awaiting their answer
+        self._label_counter = 0
+        self._label: _Label | None = None  # the request the line being handled answers
         self.username = username or nick
         self.realname = realname
         self.password = password
@@ -120,6 +160,9 @@ class Session:
         self.current = SERVER_KEY
         self.add_buffer(Buffer(server_label, "server", max_lines))
         self.listeners: list[Callable[[Buffer, LogLine], None]] = []
+        # (buffer, point, shift): history went in before the line `point`, and the seqs of
+        # the lines before it decreased by `shift` (a view anchored there follows them).
+        self.renumber_listeners: list[Callable[[Buffer, int, int], None]] = []
         self.wakeup: Callable[[], None] | None = None
         self.acked: set[str] = set()  # PONG tokens received (line mode waits on these)
         self._outbox: list[Message] = []
@@ -134,7 +177,7 @@ class Session:
         self._reconnecting = False
         self._nick_note = ""
         self._away_reason = ""
-        self._batches: dict[str, str] = {}  # open BATCH reference -> type
+        self._batches: dict[str, _Batch] = {}  # open BATCH reference -> what it is
         self._in_history = False
         self._channel_keys: dict[str, str] = {}
 
@@ -205,8 +248,8 @@ class Session:
     def log(self, buf: Buffer, now: float, kind: Kind, text: str, **kw: object) -> LogLine:
         if self._in_history:
             kw["history"] = True
-        if self._collect is not None:  # an older page: kept aside, put on top at its end
-            self._collect.append((now, kind, text, kw))
+        if self._collect is not None and self._collect.buf is buf:  # history: placed at its end
+            self._collect.entries.append((now, kind, text, kw))
             return LogLine(-1, now, kind, text)
         line = buf.add(now, kind, text, **kw)
         if buf.key != self.current and kind in TALK_KINDS and not line.own and not line.history:
@@ -218,10 +261,21 @@ class Session:
         return line
 
     def info(self, text: str, now: float, buf: Buffer | None = None) -> None:
-        self.log(buf or self.current_buffer, now, Kind.INFO, text)
+        self.log(buf or self.reply_buffer, now, Kind.INFO, text)
 
     def error(self, text: str, now: float, buf: Buffer | None = None) -> None:
-        self.log(buf or self.current_buffer, now, Kind.ERROR, text)
+        self.log(buf or self.reply_buffer, now, Kind.ERROR, text)
+
+    @property
+    def reply_buffer(self) -> Buffer:
+        """Where an answer goes: while the answer to a labeled request is handled, the buffer
+        the request was made in (/whois typed in #dev answers in #dev); else the current one."""
+        label = self._label
+        if label is not None:
+            buf = self.buffers.get(label.key)
+            if buf is not None:
+                return buf
+        return self.current_buffer
 
     # ----------------------------------------------------------------- outbox
 
@@ -231,6 +285,25 @@ class Session:
         self._outbox.append(msg)
         if self.wakeup is not None:
             self.wakeup()
+
+    def _send_labeled(self, label: _Label, command: str, *params: str) -> _Label:
+        """Send a command whose answer must be matched: with labeled-response it carries a
+        `label` tag, and the answer is routed by it (without the cap it is sent plain)."""
+        if LABELS_CAP not in self.caps:
+            self.send(command, *params)
+            return label
+        self._label_counter += 1
+        name = f"c{self._label_counter}"
+        self.send(command, *params, tags={"label": name})
+        self._labels[name] = label
+        if len(self._labels) > MAX_LABELS:
+            self._labels.pop(next(iter(self._labels)))
+        return label
+
+    def request(self, command: str, *params: str) -> None:
+        """A query (/whois, /names, /list, /topic) whose answer belongs in the current buffer,
+        even if the user has switched away when it arrives."""
+        self._send_labeled(_Label(REPLY, self.current), command, *params)
 
     def pull_outgoing(self) -> list[Message]:
         out, self._outbox = self._outbox, []
@@ -251,8 +324,10 @@ class Session:
         self.caps.clear()
         self._cap_ls.clear()
         self._batches.clear()
-        self._collecting.clear()
+        self._replays.clear()
+        self._labels.clear()
         self._older_wanted.clear()
+        self._latest_wanted.clear()
         self._outbox.clear()
         self._nick_attempt = 0
         self.nick = self.wanted_nick
@@ -339,10 +414,12 @@ class Session:
         when = now
         if "time" in msg.tags and msg.command != "PONG":  # lag is measured on our own clock
             when = parse_server_time(msg.tags["time"]) or now
-        batch = msg.tags.get("batch", "")
-        self._in_history = self._batches.get(batch) in HISTORY_BATCHES
-        collecting = self._collecting.get(batch)
-        self._collect = collecting[1] if collecting is not None else None
+        ref = msg.tags.get("batch", "")
+        batch = self._batches.get(ref)
+        self._in_history = batch is not None and batch.kind in HISTORY_BATCHES
+        self._collect = batch.collect if batch is not None else None
+        label = msg.tags.get("label", "")
+        self._label = self._labels.get(label or self._batch_label(ref))
         try:
             handler = getattr(self, f"_on_{msg.command.lower()}", None)
             if handler is not None:
@@ -354,23 +431,124 @@ class Session:
         finally:
             self._in_history = False
             self._collect = None
+            self._label = None
+            if label and msg.command != "BATCH":  # a one-line answer (or ACK: none at all)
+                self._finish_label(label, now, empty=msg.command == "ACK")
         return msg
+
+    def _batch_label(self, ref: str) -> str:
+        """The label of the labeled-response batch that a batch is (or is nested in)."""
+        for _ in range(8):  # nesting is shallow; a batch naming itself as parent ends here
+            batch = self._batches.get(ref)
+            if batch is None:
+                return ""
+            if batch.label:
+                return batch.label
+            ref = batch.parent
+        return ""
 
     def _on_batch(self, msg: Message, now: float) -> None:
         ref = msg.param(0)
-        if ref.startswith("+"):
-            self._batches[ref[1:]] = msg.param(1)
-            buf = self.get_buffer(msg.param(2)) if msg.param(1) in HISTORY_BATCHES else None
-            if buf is not None and buf.key in self._older_wanted:
-                self._older_wanted.discard(buf.key)
-                self._collecting[ref[1:]] = (buf, [])  # older lines: they go on top, at the end
+        if ref.startswith("+") and len(ref) > 1:
+            batch = _Batch(msg.param(1), msg.tags.get("batch", ""), msg.tags.get("label", ""))
+            if batch.kind in HISTORY_BATCHES:
+                batch.collect = self._history_collect(msg.param(2))
+            self._batches[ref[1:]] = batch
+            if len(self._batches) > MAX_BATCHES:
+                self._batches.pop(next(iter(self._batches)))
         elif ref.startswith("-"):
-            self._batches.pop(ref[1:], None)
-            collected = self._collecting.pop(ref[1:], None)
-            if collected is not None:
-                buf, entries = collected
-                if not entries or buf.prepend(entries) < len(entries):
+            ended = self._batches.pop(ref[1:], None)
+            if ended is not None and ended.collect is not None:
+                self._place_history(ended.collect, now)
+            if ended is not None and ended.label:
+                self._finish_label(ended.label, now)
+
+    def _history_collect(self, target: str) -> _Collect | None:
+        """Where the lines of a history batch that starts now will go. With a label, the
+        request it answers says; without, a BEFORE in flight for that buffer takes it, else it
+        is the history up to the join (requested, or replayed by the server on its own)."""
+        label = self._label
+        if label is not None and label.purpose in (LATEST, BEFORE):
+            buf = self.buffers.get(label.key)
+            older = label.purpose == BEFORE
+        else:
+            buf = self.get_buffer(target) if target else None
+            older = buf is not None and buf.key in self._older_wanted
+            if buf is not None and not older and buf.join_seq is None:
+                return None  # not expected (a /quote): shown as it comes, marked as history
+        return _Collect(buf, older) if buf is not None else None
+
+    def _place_history(self, collect: _Collect, now: float) -> None:
+        """A history batch ended: put its lines where they belong."""
+        buf = collect.buf
+        entries = collect.entries
+        if collect.older:
+            self._older_wanted.discard(buf.key)
+            if not entries or buf.prepend(entries) < len(entries):
+                buf.history_complete = True  # an empty page: nothing older to fetch
+            return
+        self._latest_wanted.discard(buf.key)
+        if collect.count == 0:
+            buf.history_complete = True
+        point = buf.join_seq if buf.join_seq is not None else buf.next_seq
+        buf.join_seq = None
+        if not entries:
+            return
+        index = point - buf.lines[0].seq if buf.lines else -1
+        when = buf.lines[index].time if 0 <= index < len(buf.lines) else entries[-1][0]
+        entries = [*entries, (when, Kind.DIVIDER, "new messages", {})]
+        point = buf.insert_before(point, entries)
+        for label in self._labels.values():
+            if label.key == buf.key and 0 <= label.seq < point:
+                label.seq -= len(entries)
+        for listener in self.renumber_listeners:
+            listener(buf, point, len(entries))
+
+    def _finish_label(self, name: str, now: float, empty: bool = False) -> None:
+        """The whole answer to a labeled request has been handled (`empty`: it was an ACK)."""
+        label = self._labels.pop(name, None)
+        if label is None:
+            return
+        buf = self.buffers.get(label.key)
+        if label.purpose == MESSAGE:
+            if buf is not None and label.seq in buf.pending:
+                buf.fail(label.seq)  # answered, but not with its echo: an error said why
+        elif label.purpose in (LATEST, BEFORE):
+            # Normally the history batch has already been placed; this covers an answer
+            # without one (FAIL, or ACK from a server that sends no empty batch).
+            newer = (x for x in self._labels.values() if x.key == label.key)
+            if any(x.purpose == label.purpose for x in newer):
+                return  # a newer request for the same buffer is in flight
+            (self._latest_wanted if label.purpose == LATEST else self._older_wanted).discard(
+                label.key
+            )
+            if buf is not None and empty:
+                if label.purpose == BEFORE:
                     buf.history_complete = True
+                else:
+                    buf.join_seq = None
+
+    def _on_ack(self, msg: Message, now: float) -> None:
+        """labeled-response: the labeled command produced no answer (handled in receive)."""
+
+    def _on_fail(self, msg: Message, now: float) -> None:
+        """IRCv3 standard replies: FAIL <command> <code> [context…] :text."""
+        command, code = msg.param(0), msg.param(1)
+        context = msg.params[2:-1]
+        if command.upper() == "CHATHISTORY" and self._label is None:
+            # Unlabeled: the target in the context says which request failed, if given.
+            sub = context[0].upper() if context else ""
+            keys = {fold(word) for word in context[1:]}
+            for wanted, name in ((self._latest_wanted, LATEST), (self._older_wanted, BEFORE)):
+                if sub == name.upper() or not sub:
+                    wanted.difference_update(keys & wanted if keys else set(wanted))
+        where = " ".join(context)
+        self.error(f"{command} failed ({code}{' ' + where if where else ''}): {_last(msg)}", now)
+
+    def _on_warn(self, msg: Message, now: float) -> None:
+        self.info(f"{msg.param(0)}: {_last(msg)}", now)
+
+    _on_note = _on_warn
 
     def request_older(self, key: str) -> bool:
         """Ask the server for the page of history before the oldest line of a buffer."""
@@ -382,6 +560,7 @@ class Session:
             or self.state is not ConnState.CONNECTED
             or buf.history_complete
             or key in self._older_wanted
+            or key in self._latest_wanted  # the first page is not in yet
         ):
             return False
         oldest = next((line for line in buf.lines if line.msgid), None)
@@ -392,11 +571,12 @@ class Session:
         else:
             point = "*"
         self._older_wanted.add(key)
-        self.send("CHATHISTORY", "BEFORE", buf.name, point, str(self.history_page))
+        page = str(self.history_page)
+        self._send_labeled(_Label(BEFORE, key), "CHATHISTORY", "BEFORE", buf.name, point, page)
         return True
 
     def loading_history(self, key: str) -> bool:
-        return key in self._older_wanted or any(b.key == key for b, _ in self._collecting.values())
+        return key in self._older_wanted or key in self._latest_wanted
 
     def _is_me(self, nick: str | None) -> bool:
         return nick is not None and fold(nick) == fold(self.nick)
@@ -561,6 +741,8 @@ class Session:
         if from_server and not self.is_channel(target):
             self.log(self.server_buffer, now, Kind.NOTICE, text, nick=sender or None)
             return
+        if from_server and notice and self._plain_replay(target, text, now):
+            return
         kind = Kind.NOTICE if notice else Kind.MESSAGE
         if text.startswith("\x01"):
             ctcp, _, arg = text.strip("\x01").partition(" ")
@@ -570,13 +752,46 @@ class Session:
                 self._on_ctcp(sender, ctcp.upper(), arg, notice, now)
                 return
         buf = self._message_buffer(target, sender, own, notice)
-        if not buf.first_sighting(msg.tags.get("msgid", "")):
+        replay = self._replays.get(buf.key) if self._collect is None else None
+        if replay is not None and not from_server:
+            stamped = replay_stamp(text, now)  # a plain replay: "[HH:MM:SS] text"
+            if stamped is not None:
+                now, text = stamped
+            self._collect, self._in_history = replay, True  # reset by receive()
+        if self._collect is not None:
+            self._collect.count += 1
+        msgid = msg.tags.get("msgid", "")
+        if not buf.first_sighting(msgid):
             return  # history replayed again after a reconnection: already shown
-        if own and buf.pending and buf.confirm(kind, text, now) is not None:
+        echo = own and buf.pending and not self._in_history
+        if echo and self._confirm(buf, kind, text, now, msgid):
             return
         highlight = not own and mentions(text, self.nick)
-        msgid = msg.tags.get("msgid", "")
         self.log(buf, now, kind, text, nick=sender, own=own, highlight=highlight, msgid=msgid)
+
+    def _confirm(self, buf: Buffer, kind: Kind, text: str, now: float, msgid: str) -> bool:
+        """Our own message came back (echo-message): confirm the pending line it echoes,
+        known by its label when there is one, else the oldest pending line with its text."""
+        label = self._label
+        if label is not None and label.purpose == MESSAGE and label.key == buf.key:
+            if buf.confirm(kind, text, now, msgid, seq=label.seq) is not None:
+                return True
+        return buf.confirm(kind, text, now, msgid) is not None
+
+    def _plain_replay(self, target: str, text: str, now: float) -> bool:
+        """chatd's replay on JOIN to a client without batch/server-time is framed by two
+        NOTICEs; the lines between them are history, placed like a chathistory batch."""
+        buf = self.get_buffer(target)
+        if buf is None:
+            return False
+        if text.startswith(REPLAY_START) and buf.join_seq is not None:
+            self._replays[buf.key] = _Collect(buf, older=False)
+            return True
+        replay = self._replays.pop(buf.key, None) if text == REPLAY_END else None
+        if replay is not None:
+            self._place_history(replay, now)
+            return True
+        return False
 
     def _message_buffer(self, target: str, sender: str, own: bool, notice: bool) -> Buffer:
         if self.is_channel(target.lstrip(self.isupport.prefix_chars)):
@@ -605,7 +820,8 @@ class Session:
             buf.name = channel
             buf.joined = True
             buf.members.clear()
-            self.log(buf, now, Kind.JOIN, f"You joined {channel}", nick=nick, own=True)
+            line = self.log(buf, now, Kind.JOIN, f"You joined {channel}", nick=nick, own=True)
+            buf.join_seq = line.seq  # history before the join goes in above this line
             if self._nick_note:
                 self.info(self._nick_note, now, buf)
                 self._nick_note = ""
@@ -613,7 +829,11 @@ class Session:
                 self._switch_on_join.discard(buf.key)
                 self.switch(buf.key)
             if CHATHISTORY_CAP in self.caps:
-                self.send("CHATHISTORY", "LATEST", channel, "*", str(self.history_page))
+                self._latest_wanted.add(buf.key)
+                page = str(self.history_page)
+                self._send_labeled(
+                    _Label(LATEST, buf.key), "CHATHISTORY", "LATEST", channel, "*", page
+                )
             return
         room = self.get_buffer(channel)
         if room is None:
@@ -881,12 +1101,14 @@ class Session:
         buf = self.channel_buffer(target) if self.is_channel(target) else self.query_buffer(target)
         for piece in split_text(text, budget):
             payload = f"\x01ACTION {piece}\x01" if action else piece
-            self.send("PRIVMSG", target, payload)
+            label = self._send_labeled(_Label(MESSAGE, buf.key), "PRIVMSG", target, payload)
             kind = Kind.ACTION if action else Kind.MESSAGE
             if "echo-message" in self.caps:
-                # Shown at once, marked pending until the server echoes it back.
+                # Shown at once, marked pending until the server echoes it back (matched by
+                # its label with labeled-response, else by its text).
                 line = self.log(buf, now, kind, piece, nick=self.nick, own=True, pending=True)
                 buf.pending.append(line.seq)
+                label.seq = line.seq
             else:
                 self.log(buf, now, kind, piece, nick=self.nick, own=True)
 

@@ -24,6 +24,7 @@ from .. import commands, formatting
 from ..completion import TabCompleter, rank_nicks
 from ..history import InputHistory
 from ..session import TALK_KINDS, Session
+from ..session import Buffer as SessionBuffer
 from ..transport import Endpoint, Timing, Transport
 from .keys import build_key_bindings
 from .layout import WIDE_TERMINAL, build_layout
@@ -78,6 +79,7 @@ class ChatApp:
             output=output,
         )
         self._net: asyncio.Task[None] | None = None
+        session.renumber_listeners.append(self._renumbered)
 
     # ------------------------------------------------------------ running
 
@@ -152,6 +154,13 @@ class ChatApp:
         else:
             self.log_control.scroll_down(self.view(), lines, rows)
         self.invalidate()
+
+    def _renumbered(self, buf: SessionBuffer, point: int, shift: int) -> None:
+        """History went in above `point` and the lines before it were renumbered: a view
+        anchored on one of them follows it."""
+        view = self.views.get(buf.key)
+        if view is not None and not view.pinned and view.anchor_seq < point:
+            view.anchor_seq -= shift
 
     def scroll_to_bottom(self) -> None:
         self.view().pinned = True

@@ -90,6 +90,8 @@ def line_fragments(line: LogLine, color: bool) -> tuple[list[tuple[str, str]], i
         base += " class:log.highlight"
     if line.pending:
         base += " class:log.pending"
+    if line.failed:
+        base += " class:log.failed"
     body = [(f"{base} {span_style(s, color)}".strip(), s.text) for s in formatting.parse(line.text)]
     return prefix + body, indent
 
@@ -150,8 +152,18 @@ def day_row(stamp: float, width: int) -> Row:
     return (("class:log.day", text.center(max(width, len(text)), "─")[:width]),)
 
 
+DIVIDER_TEXT = "— new messages —"
+
+
+def divider_row(width: int) -> Row:
+    """Where the history fetched on joining ends and live messages begin."""
+    return (("class:log.divider", DIVIDER_TEXT.center(max(width, len(DIVIDER_TEXT)))[:width]),)
+
+
 @lru_cache(maxsize=8192)
 def render(line: LogLine, width: int, color: bool) -> tuple[Row, ...]:
+    if line.kind is Kind.DIVIDER:
+        return (divider_row(width),)
     frags, indent = line_fragments(line, color)
     return tuple(wrap(frags, width, indent))
 
@@ -177,10 +189,13 @@ class LogControl(UIControl):
         return False
 
     def _rows(self, lines: Sequence[LogLine], index: int) -> tuple[Row, ...]:
-        """The rows of one entry, led by a day separator when the date changed before it."""
-        rows = render(lines[index], self.width, self.color)
-        if index > 0 and _day(lines[index].time) != _day(lines[index - 1].time):
-            return (day_row(lines[index].time, self.width),) + rows
+        """The rows of one entry, led by a day separator when the date changed before it
+        (or, for history at the very top, when it is not from today)."""
+        line = lines[index]
+        rows = render(line, self.width, self.color)
+        before = lines[index - 1].time if index > 0 else time.time() if line.history else None
+        if before is not None and _day(line.time) != _day(before):
+            return (day_row(line.time, self.width),) + rows
         return rows
 
     def create_content(self, width: int, height: int | None) -> UIContent:
