@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import os
 import signal
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from prompt_toolkit.data_structures import Size
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from chatd.client.session import ConnState, Kind, Session
+from chatd.client.session import ConnState, Kind, Session, parse_server_time
 from chatd.client.transport import Endpoint, Timing
 from chatd.client.ui.app import ChatApp
 
@@ -478,3 +480,168 @@ def test_history_is_fetched_on_join_and_older_pages_when_scrolling_up(chatd: Cha
         bob.close()
 
     asyncio.run(scenario())
+
+
+# ------------------------------------------------- history from a database that persists
+
+
+DAY_AND_AN_HOUR = 25 * 3600
+
+
+def history_server(tmp_path: Path) -> ChatdProcess:
+    """A chatd keeping history in a file (so it outlives a restart), every room persistent,
+    and no flood limit, so a test can say 60 lines at once."""
+    db = tmp_path / "history.sqlite3"
+    extra = ["--db", str(db), "--persist-all-channels", "--no-flood-limit"]
+    return ChatdProcess(log_dir=tmp_path, extra=extra)
+
+
+def talker(port: int, nick: str, room: str) -> RawClient:
+    """A raw client that gets its own lines back with their server time and msgid."""
+    client = RawClient(port)
+    client.send("CAP REQ :echo-message server-time message-tags", f"NICK {nick}")
+    client.send(f"USER {nick} 0 * :{nick}", "CAP END")
+    client.expect(r" 001 ")
+    client.join(room)
+    return client
+
+
+def say_all(client: RawClient, room: str, texts: list[str]) -> dict[str, Any]:
+    """Say each text; returns text -> its echo (a Message with the server's time tag)."""
+    client.send(*[f"PRIVMSG {room} :{text}" for text in texts])
+    return {text: client.expect(rf"PRIVMSG {room} :{text}$") for text in texts}
+
+
+def log_rows(h: Harness) -> list[str]:
+    """The screen rows of the message area (room bar, status and input lines left out)."""
+    return h.screen().splitlines()[1:-2]
+
+
+def test_history_on_join_has_original_times_a_divider_and_pages_up(tmp_path: Path) -> None:
+    server = history_server(tmp_path).start()
+
+    async def scenario() -> None:
+        alice = await asyncio.to_thread(talker, server.port, "alice", "#room")
+        said = [f"old {i}" for i in range(1, 61)]
+        echoes = await asyncio.to_thread(say_all, alice, "#room", said)
+        async with running(server.port, nick="bob", rooms=("#room",)) as h:
+            requests: list[tuple[str, ...]] = []
+            send = h.session.send
+
+            def spy(command: str, *params: str, tags: dict[str, str] | None = None) -> None:
+                requests.append((command, *params))
+                send(command, *params, tags=tags)
+
+            h.session.send = spy  # type: ignore[method-assign]
+            buf = h.session.get_buffer("#room")
+            assert buf is not None
+
+            def history() -> list[str]:
+                return [line.text for line in buf.lines if line.history]
+
+            await h.until(lambda: history() == said[10:], "the latest 50 lines")
+            assert {"labeled-response", "draft/chathistory", "batch"} <= h.session.caps
+            texts = [line.text for line in buf.lines]
+            assert texts[50:52] == ["new messages", "You joined #room"]
+            for line in buf.lines:
+                if line.history:  # each with the time the server gave it when it was said
+                    assert line.time == parse_server_time(echoes[line.text].tags["time"])
+                    assert line.msgid == echoes[line.text].tags["msgid"]
+            stamp = time.strftime("%H:%M", time.localtime(buf.lines[49].time))
+            await h.shows(f"{stamp} <alice> old 60\n")
+            await h.shows("— new messages —")
+            rows = log_rows(h)
+            divider = next(i for i, row in enumerate(rows) if "— new messages —" in row)
+            assert rows[divider - 1].endswith("<alice> old 60")
+            assert "You joined #room" in rows[divider + 1]
+            await asyncio.to_thread(alice.send, "PRIVMSG #room :live now")
+            await h.shows("<alice> live now")
+            assert buf.lines[-1].text == "live now" and not buf.lines[-1].history
+
+            # PageUp to the top: the 10 older lines are fetched and put above, the view stays.
+            def at_top() -> bool:
+                return h.app.log_control.top_visible(h.app.view(), buf.lines)
+
+            while not h.session.loading_history("#room") and len(history()) == 50:
+                assert not at_top()
+                rows = log_rows(h)
+                h.type(PAGE_UP)
+                await h.until(lambda r=rows: log_rows(h) != r or h.session.loading_history("#room"))
+            await h.until(lambda: len(history()) == 60, "the older page")
+            await h.until(lambda: not h.session.loading_history("#room"))
+            h.app.invalidate()
+            # The view stayed on what was at the top when the request went out.
+            await h.until(lambda: "<alice> old 11" in log_rows(h)[0], "the view did not jump")
+            assert "old 10" not in h.screen()
+            before = [r for r in requests if r[0] == "CHATHISTORY"]
+            oldest = f"msgid={echoes['old 11'].tags['msgid']}"
+            assert before == [("CHATHISTORY", "BEFORE", "#room", oldest, "50")]
+            while not buf.history_complete:  # on to the top: an empty page ends the paging
+                rows = log_rows(h)
+                h.type(PAGE_UP)
+                await h.until(
+                    lambda r=rows: (
+                        log_rows(h) != r
+                        or h.session.loading_history("#room")
+                        or buf.history_complete
+                    )
+                )
+                await h.until(lambda: not h.session.loading_history("#room"))
+            assert history() == said
+            await h.shows("<alice> old 1\n")
+            assert len([r for r in requests if r[0] == "CHATHISTORY"]) == 2
+            h.type(PAGE_UP)  # nothing older: no request
+            await h.until(lambda: not h.session.loading_history("#room"))
+            assert len([r for r in requests if r[0] == "CHATHISTORY"]) == 2
+        alice.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.stop()
+
+
+def test_history_outlives_a_restart_with_its_original_times(tmp_path: Path) -> None:
+    server = history_server(tmp_path).start()
+    try:
+        alice = talker(server.port, "alice", "#room")
+        say_all(alice, "#room", ["good morning", "the build is green"])
+        alice.close()
+        server.stop()
+        # Make it yesterday's conversation (the database is chatd's; times are in ms).
+        with contextlib.closing(sqlite3.connect(tmp_path / "history.sqlite3")) as db, db:
+            db.execute("UPDATE messages SET time = time - ?", (DAY_AND_AN_HOUR * 1000,))
+            stored = [t / 1000 for (t,) in db.execute("SELECT time FROM messages ORDER BY id")]
+        server.start()  # same port, same database
+
+        async def scenario() -> None:
+            async with running(server.port, nick="bob", rooms=("#room",)) as h:
+                buf = h.session.get_buffer("#room")
+                assert buf is not None
+                await h.until(lambda: len([x for x in buf.lines if x.history]) == 2, "history")
+                texts = [line.text for line in buf.lines]
+                assert texts[:4] == [
+                    "good morning",
+                    "the build is green",
+                    "new messages",
+                    "You joined #room",
+                ]
+                assert [line.time for line in list(buf.lines)[:2]] == stored
+                day = time.strftime("%A %d %B %Y", time.localtime(stored[0]))
+                today = time.strftime("%A %d %B %Y")
+                first, second = (time.strftime("%H:%M", time.localtime(t)) for t in stored)
+                await h.shows(f"{first} <alice> good morning")
+                await h.shows("— new messages —")
+                rows = [row.strip() for row in log_rows(h) if row.strip()]
+                assert rows[0].startswith("─") and day in rows[0]  # history from another day
+                assert rows[1:3] == [
+                    f"{first} <alice> good morning",
+                    f"{second} <alice> the build is green",
+                ]
+                assert rows[3].startswith("─") and today in rows[3]
+                assert rows[4] == "— new messages —"
+                assert rows[5].endswith("--> You joined #room")
+
+        asyncio.run(scenario())
+    finally:
+        server.stop()
