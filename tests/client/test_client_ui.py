@@ -645,3 +645,47 @@ def test_history_outlives_a_restart_with_its_original_times(tmp_path: Path) -> N
         asyncio.run(scenario())
     finally:
         server.stop()
+
+
+def test_a_view_scrolled_above_the_join_follows_its_line_when_history_goes_in() -> None:
+    session = Session("bob", channels=["#room"], history_page=50)
+    with create_pipe_input() as keys:
+        app = ChatApp(session, Endpoint("127.0.0.1", 1), input=keys, output=SizedOutput(10, 60))
+        now = 1_700_000_000.0
+        welcome = (
+            ":srv CAP * LS :batch draft/chathistory message-tags server-time",
+            ":srv CAP bob ACK :batch draft/chathistory message-tags server-time",
+            ":srv 001 bob :Welcome",
+            ":srv 005 bob CHANTYPES=# :are supported",
+            ":bob!b@h JOIN #room",
+        )
+        session.connection_made(now)
+        for line in (*welcome, ":srv BATCH +a chathistory #room", ":srv BATCH -a"):
+            session.receive(line, now)
+        for i in range(20):
+            session.receive(f":carol!c@h PRIVMSG #room :before {i}", now)
+        session.connection_lost(now, "reset", 1.0)
+        session.connection_made(now)
+        for line in welcome:  # joined again: what was said meanwhile is fetched
+            session.receive(line, now)
+        buf = session.get_buffer("#room")
+        assert buf is not None
+        reading = next(line for line in buf.lines if line.text == "before 3")
+        view = app.view("#room")
+        view.pinned, view.anchor_seq = False, reading.seq
+        for line in (
+            ":srv BATCH +h chathistory #room",
+            "@batch=h;time=2023-11-14T22:13:20Z :carol!c@h PRIVMSG #room :missed",
+            ":srv BATCH -h",
+        ):
+            session.receive(line, now)
+        anchored = buf.lines[view.anchor_seq - buf.lines[0].seq]
+        assert anchored.text == "before 3"
+        texts = [line.text for line in buf.lines]
+        assert texts[-5:] == [
+            "Disconnected: reset — reconnecting in 1 s",
+            "Reconnected to server as bob",
+            "missed",
+            "new messages",
+            "You joined #room",
+        ]

@@ -613,6 +613,8 @@ class Session:
 
     def _request_caps(self, offered: set[str]) -> None:
         wanted = sorted(offered & self.wanted_caps)
+        if "batch" not in offered and CHATHISTORY_CAP in wanted:
+            wanted.remove(CHATHISTORY_CAP)  # a page of history must come in its batch
         if wanted and self._cap_negotiating:
             self.send("CAP", "REQ", " ".join(wanted))
         else:
