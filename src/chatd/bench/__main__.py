@@ -78,6 +78,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     run_.add_argument("--json", action="store_true", help="print JSON instead of the table")
     run_.add_argument("--render", metavar="FILE", help="print the table of a saved --json output")
     run_.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="on a shared machine: before each run wait up to S s until it is idle (<10%% CPU)",
+    )
+    run_.add_argument(
         "--big",
         action="store_true",
         help="with --scenario all: add fanout N=10000 at 200/s (setup is O(N^2): minutes)",
@@ -163,7 +170,16 @@ def wait_quiet(pid: int | None, limit_s: float = 60.0) -> None:
         last = now
 
 
-def measure(runs: list[Params], targets: list[Server], repeat: int) -> list[dict[str, Any]]:
+def wait_idle_machine(limit_s: float) -> None:
+    """Wait until the machine as a whole is idle (<10% of a core for 1 s), at most limit_s."""
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end and procfs.machine_busy_pct(1.0) >= 10.0:
+        pass
+
+
+def measure(
+    runs: list[Params], targets: list[Server], repeat: int, wait_idle: float = 0.0
+) -> list[dict[str, Any]]:
     results: dict[tuple[str, int], dict[str, Any]] = {}
     counter = 0
     for i, p in enumerate(runs):
@@ -175,6 +191,8 @@ def measure(runs: list[Params], targets: list[Server], repeat: int) -> list[dict
                 this = replace(p, prefix=p.kind[0] + base36(counter))
                 for other in targets:  # they share the server core: all must be quiet
                     wait_quiet(other.pid)
+                if wait_idle > 0:
+                    wait_idle_machine(wait_idle)
                 if srv.proc is not None and srv.proc.poll() is not None:
                     figures = {"error": f"{srv.name} exited with status {srv.proc.returncode}"}
                     print(f"  error: {figures['error']}", file=sys.stderr)
@@ -246,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.no_pin:
             servers.pin_self()
-        results = measure(runs, targets, max(1, args.repeat))
+        results = measure(runs, targets, max(1, args.repeat), args.wait_idle)
     finally:
         for srv in targets:
             srv.stop()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import resource
+import time
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -37,11 +38,20 @@ def own_cpu_seconds() -> float:
 
 
 def busy_cpu_seconds() -> float:
-    """CPU time all cores spent busy since boot (every /proc/stat column but idle and iowait)."""
+    """CPU time all cores spent running processes since boot (user, nice, system in /proc/stat).
+
+    irq and softirq time is left out: on loopback most of it is the bench's own traffic.
+    """
     with open("/proc/stat", "rb") as f:
-        fields = [int(x) for x in f.readline().split()[1:8]]
-    user, nice, system, _idle, _iowait, irq, softirq = fields
-    return (user + nice + system + irq + softirq) / CLOCK_TICKS
+        user, nice, system = (int(x) for x in f.readline().split()[1:4])
+    return (user + nice + system) / CLOCK_TICKS
+
+
+def machine_busy_pct(interval: float) -> float:
+    """How busy the whole machine is over `interval` seconds, in % of one core."""
+    before = busy_cpu_seconds()
+    time.sleep(interval)
+    return 100.0 * (busy_cpu_seconds() - before) / interval
 
 
 def alive(pid: int) -> bool:
