@@ -11,16 +11,31 @@ from chatd.client.session import Session
 COMMANDS = [
     "PRIVMSG", "NOTICE", "JOIN", "PART", "KICK", "QUIT", "NICK", "TOPIC", "MODE", "AWAY", "CAP",
     "PING", "PONG", "ERROR", "BATCH", "INVITE", "001", "005", "311", "317", "332", "333", "353",
-    "366", "324", "401", "433", "432", "482", "999",
+    "366", "324", "401", "433", "432", "482", "999", "ACK", "FAIL",
 ]  # fmt: skip
 word = st.text(st.characters(blacklist_characters="\r\n\0 "), min_size=0, max_size=12)
-targets = st.sampled_from(["#lobby", "#dev", "alice", "bob", "*", "@#lobby", ""]) | word
+targets = (
+    st.sampled_from(["#lobby", "#dev", "alice", "bob", "*", "@#lobby", ""])
+    | st.sampled_from(["+zz", "-zz", "+c1", "chathistory", "labeled-response", "CHATHISTORY"])
+    | word
+)
 
 
 @st.composite
 def lines(draw: st.DrawFn) -> str:
     tags = draw(
-        st.sampled_from(["", "@time=bogus ", "@batch=zz;msgid=1 ", "@time=2023-11-14T22:13:20Z "])
+        st.sampled_from(
+            [
+                "",
+                "@time=bogus ",
+                "@batch=zz;msgid=1 ",
+                "@time=2023-11-14T22:13:20Z ",
+                "@label=c1 ",
+                "@label=c2 ",
+                "@batch=c1;label=c3 ",
+                "@batch=zz;time=2023-11-14T22:13:20Z ",
+            ]
+        )
     )
     source = draw(st.sampled_from(["", ":srv ", ":bob!b@h ", ":alice!u@h ", ":carol "]))
     command = draw(st.sampled_from(COMMANDS))
@@ -36,6 +51,19 @@ def lines(draw: st.DrawFn) -> str:
 @given(st.lists(lines(), max_size=15))
 def test_session_survives_any_server_lines(batch: list[str]) -> None:
     s: Session = joined(registered())
+    for line in batch:
+        s.receive(line, NOW)
+    s.pull_outgoing()
+    assert s.server_buffer is not None
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(lines(), max_size=15))
+def test_session_with_history_and_labels_survives_any_server_lines(batch: list[str]) -> None:
+    caps = "batch draft/chathistory echo-message labeled-response message-tags server-time"
+    s: Session = joined(registered(caps=caps))  # c1: its LATEST request
+    s.request("WHOIS", "bob")  # c2
+    s.say("#lobby", "hello", NOW)  # c3
     for line in batch:
         s.receive(line, NOW)
     s.pull_outgoing()

@@ -570,9 +570,12 @@ class Session:
             point = "timestamp=" + iso_time(buf.lines[0].time)
         else:
             point = "*"
-        self._older_wanted.add(key)
         page = str(self.history_page)
-        self._send_labeled(_Label(BEFORE, key), "CHATHISTORY", "BEFORE", buf.name, point, page)
+        try:
+            self._send_labeled(_Label(BEFORE, key), "CHATHISTORY", "BEFORE", buf.name, point, page)
+        except ProtocolError:  # a name no request can carry (from a broken server)
+            return False
+        self._older_wanted.add(key)
         return True
 
     def loading_history(self, key: str) -> bool:
@@ -831,11 +834,14 @@ class Session:
                 self._switch_on_join.discard(buf.key)
                 self.switch(buf.key)
             if CHATHISTORY_CAP in self.caps:
-                self._latest_wanted.add(buf.key)
                 page = str(self.history_page)
-                self._send_labeled(
-                    _Label(LATEST, buf.key), "CHATHISTORY", "LATEST", channel, "*", page
-                )
+                try:
+                    self._send_labeled(
+                        _Label(LATEST, buf.key), "CHATHISTORY", "LATEST", channel, "*", page
+                    )
+                    self._latest_wanted.add(buf.key)
+                except ProtocolError:  # a name no request can carry (from a broken server)
+                    buf.join_seq = None
             return
         room = self.get_buffer(channel)
         if room is None:
