@@ -18,8 +18,9 @@ LISTEN_RX = re.compile(r"listening on \S+ port (\d+)")
 class ChatdProc:
     def __init__(self, *args: str, port: int = 0, host: str = "127.0.0.1",
                  timeout: float = 20.0) -> None:
-        self.log_path = tempfile.mktemp(prefix="chatd-", suffix=".log")
-        self._log = open(self.log_path, "w")  # noqa: SIM115 - as long as the process
+        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - as long as the process
+            "w", prefix="chatd-", suffix=".log", delete=False)
+        self.log_path = self._log.name
         self.p = subprocess.Popen(
             [*CHATD, "--host", host, "--port", str(port), "--db", ":memory:", *args],
             stdout=subprocess.DEVNULL, stderr=self._log)
