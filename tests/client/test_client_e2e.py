@@ -11,6 +11,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -309,3 +310,41 @@ def test_no_color_uses_attributes_only(chatd: ChatdProcess, tmux: Tmux) -> None:
     }
     assert colours == set(), codes
     assert any("7" in code.split(";") for code in codes)  # reverse video marks the bars
+
+
+def test_real_terminal_shows_history_with_its_times_then_the_divider(
+    chatd: ChatdProcess, tmux: Tmux
+) -> None:
+    alice = RawClient(chatd.port)
+    alice.send("CAP REQ :server-time echo-message", "NICK alice", "USER alice 0 * :a", "CAP END")
+    alice.expect(r" 001 ")
+    try:
+        alice.join("#room")
+        said = ["the deploy is at 3", "bob: can you watch it?"]
+        alice.send(*[f"PRIVMSG #room :{text}" for text in said])
+        stamps = [alice.expect(rf"PRIVMSG #room :{text}").tags["time"] for text in said]
+        # Line mode prints only what is new: the history it gets on joining is not output.
+        done = subprocess.run(
+            [*CLIENT, f"ci@127.0.0.1:{chatd.port}", "#room"], input=b"ci here\n",
+            capture_output=True, timeout=DEADLINE, env=client_env(), check=False,
+        )  # fmt: skip
+        assert done.returncode == 0 and done.stdout == b"" and done.stderr == b""
+        command = " ".join([*CLIENT, f"bob@127.0.0.1:{chatd.port}", "'#room'"])
+        tmux.run(
+            "new-session", "-d", "-s", tmux.target, "-x", "80", "-y", "12",
+            "-e", "TERM=screen-256color", f"{command}; exec sleep 600",
+        )  # fmt: skip
+        screen = tmux.shows("— new messages —")  # the history is in (all of it at once)
+        rows = [row.rstrip() for row in screen.splitlines()]
+        times = [
+            time.strftime("%H:%M", time.localtime(datetime.fromisoformat(s).timestamp()))
+            for s in stamps
+        ]
+        first = rows.index(f"{times[0]} <alice> the deploy is at 3")
+        assert rows[first + 1] == f"{times[1]} <alice> bob: can you watch it?"
+        assert re.fullmatch(r"\d\d:\d\d <ci> ci here", rows[first + 2])
+        assert rows[first + 3].strip() == "— new messages —"
+        assert rows[first + 4].endswith("--> You joined #room")
+        tmux.keys("C-c")
+    finally:
+        alice.close()
