@@ -571,7 +571,10 @@ def test_history_on_join_has_original_times_a_divider_and_pages_up(tmp_path: Pat
             await h.until(lambda: not h.session.loading_history("#room"))
             h.app.invalidate()
             # The view stayed on what was at the top when the request went out.
-            await h.until(lambda: "<alice> old 11" in log_rows(h)[0], "the view did not jump")
+            await h.until(  # (below a day row if the test runs just after midnight)
+                lambda: any("<alice> old 11" in row for row in log_rows(h)[:2]),
+                "the view did not jump",
+            )
             assert "old 10" not in h.screen()
             before = [r for r in requests if r[0] == "CHATHISTORY"]
             oldest = f"msgid={echoes['old 11'].tags['msgid']}"
