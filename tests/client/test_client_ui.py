@@ -692,3 +692,20 @@ def test_a_view_scrolled_above_the_join_follows_its_line_when_history_goes_in() 
             "new messages",
             "You joined #room",
         ]
+
+
+def test_a_whois_answer_goes_to_the_buffer_it_was_typed_in(chatd: ChatdProcess) -> None:
+    async def scenario() -> None:
+        bob = await raw_client(chatd.port, "bob", "#lobby")
+        async with running(chatd.port, rooms=("#lobby", "#dev")) as h:
+            assert "labeled-response" in h.session.caps
+            h.type(alt("3") + "/whois bob" + ENTER + alt("2"))  # and straight back to #lobby
+            await h.until(lambda: any("End of /WHOIS" in t for _, t in h.lines("#dev")))
+            assert (None, "bob is ~bob@127.0.0.1 (raw test client)") in h.lines("#dev")
+            assert not any("WHOIS" in t or "bob is" in t for _, t in h.lines("#lobby"))
+            h.type("/whois nobody" + ENTER)
+            await h.until(lambda: any("nobody" in t for _, t in h.lines("#lobby")))
+            assert h.session.current_buffer.name == "#lobby"
+        bob.close()
+
+    asyncio.run(scenario())
