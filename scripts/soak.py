@@ -461,19 +461,21 @@ class Soak:
                     break
         self.ending = True
         # drain: every well-behaved client round-trips a PING; quitting ones read to EOF
-        good = [b for b in self.bots if b.kind == "g" and b.sock is not None]
-        for bot in good:
-            if bot.registered and not bot.quitting:
-                bot.send("PING :final")
+        # (a client still registering has no room: it has nothing to wait for)
+        pinged = [b for b in self.bots if b.kind == "g" and b.sock is not None
+                  and b.registered and not b.quitting]
+        quitting = [b for b in self.bots if b.kind == "g" and b.sock is not None and b.quitting]
+        for bot in pinged:
+            bot.send("PING :final")
+
+        def waiting() -> int:
+            return (sum(1 for b in pinged if b.sock is not None and not b.final)
+                    + sum(1 for b in quitting if b.sock is not None))
+
         drain_end = time.monotonic() + 60
-        while time.monotonic() < drain_end:
-            pending = [b for b in good if b.sock is not None and not b.final
-                       and (b.registered or b.quitting)]
-            if not pending:
-                break
+        while time.monotonic() < drain_end and waiting():
             self.loop_once(0.2)
-        unfinished = sum(1 for b in good if b.sock is not None and not b.final
-                         and (b.registered or b.quitting))
+        unfinished = waiting()
         self.server.sample()
         for bot in self.bots:  # leave politely and read on to the server's close
             if bot.kind == "s" or not bot.registered:
