@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from chatd_proc import ChatdProc  # noqa: E402
+from chatd_proc import ChatdProc
 
 
 @pytest.fixture
