@@ -168,7 +168,10 @@ class Reactor:
         else:
             refusal = self.admission.admit(host, self.state.now)
         if refusal is not None:
-            _refuse(sock, host, refusal)
+            if listener.tls is None:
+                _refuse(sock, host, refusal)
+            else:
+                sock.close()  # a plaintext ERROR would read as a broken TLS record
             log.info("refused %s: %s", host, refusal)
             return
         sock.setblocking(False)
