@@ -263,3 +263,19 @@ def test_persist_all_channels_setting():
     assert "P" in state.find_channel("#room").modes
     a.send("PART #room")
     assert state.find_channel("#room") is not None
+
+
+def test_persistent_channels_by_channel_operators_are_bounded():
+    from ircclient import Scripted, make_state
+
+    state = make_state(max_persistent_channels=2)
+    c = Scripted(state)
+    c.register("founder")
+    for name in ("#a", "#b", "#c"):
+        c.send(f"JOIN {name}")
+    c.take()
+    assert any(" MODE #a +P" in l for l in c.send("MODE #a +P"))
+    assert any(" MODE #b +P" in l for l in c.send("MODE #b +P"))
+    refused = c.send("MODE #c +P")
+    assert any("FAIL MODE LIMIT_REACHED #c" in l for l in refused)
+    assert "P" not in state.find_channel("#c").modes

@@ -51,6 +51,7 @@ class Config:
     history_max_per_channel: int = 10000  # newest messages kept per channel; 0: no cap
     history_replay: int = 50  # messages replayed on JOIN to clients without chathistory
     chathistory_max: int = 100  # messages one CHATHISTORY request may return (CHATHISTORY=)
+    max_persistent_channels: int = 100  # +P by channel operators; IRC operators are not bound
     persist_all_channels: bool = False  # every channel as if it had mode +P
     default_channels: list[str] = field(default_factory=list)
     opers: dict[str, str] = field(default_factory=dict)  # name -> password hash

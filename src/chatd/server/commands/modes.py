@@ -175,11 +175,25 @@ class _ChannelModeChange:
             return
         modes = self.channel.modes
         if sign == "+" and mode not in modes:
+            if mode == "P" and not self._may_persist():
+                return
             modes.add(mode)
             self.applied.add(sign, mode)
         elif sign == "-" and mode in modes:
             modes.discard(mode)
             self.applied.add(sign, mode)
+
+    def _may_persist(self) -> bool:
+        """Channel operators may make channels persistent up to a server-wide number; past
+        it only IRC operators may (each one costs storage for as long as it exists)."""
+        state = self.state
+        limit = state.config.max_persistent_channels
+        if self.user.oper or sum("P" in c.modes for c in state.channels.values()) < limit:
+            return True
+        state.send(self.user, Message("FAIL", ["MODE", "LIMIT_REACHED", self.channel.name,
+                                              f"At most {limit} persistent channels; ask an "
+                                              "IRC operator"], state.name))
+        return False
 
     def _prefix(self, sign: str, mode: str) -> None:
         nick = self._take_arg()
