@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,10 +41,10 @@ def _wait_accepting(port: int, proc: subprocess.Popen[bytes], deadline_s: float 
 
 
 @pytest.fixture
-def chatd() -> Iterator[tuple[int, int]]:
+def chatd(tmp_path: Path) -> Iterator[tuple[int, int]]:
     port = _free_port()
-    # chatd --no-flood-limit --max-clients 20000, per-address limits off (see servers.py)
-    cmd = chatd_command(HOST, port)
+    # chatd --no-flood-limit --max-clients 20000, per-address limits off, history in tmp_path
+    cmd = chatd_command(HOST, port, db=str(tmp_path / "chatd.sqlite3"))
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_accepting(port, proc)

@@ -143,8 +143,12 @@ CHATD_NO_IP_LIMITS = {
 }
 
 
-def chatd_command(host: str, port: int) -> list[str]:
-    """The chatd command line for a benchmark: flood control and per-address limits off."""
+def chatd_command(host: str, port: int, db: str | None = None) -> list[str]:
+    """The chatd command line for a benchmark: flood control and per-address limits off.
+
+    With `db`, history goes to that SQLite file (the bench's temp dir) instead of the user's
+    default state database: the cost of persisting is measured, nobody's history is touched.
+    """
     exe = shutil.which("chatd")
     argv = [exe] if exe else [sys.executable, "-m", "chatd.server.cli"]
     helptext = subprocess.run([*argv, "--help"], check=False, capture_output=True, text=True)
@@ -152,13 +156,16 @@ def chatd_command(host: str, port: int) -> list[str]:
     for flag, value in CHATD_NO_IP_LIMITS.items():
         if flag in helptext.stdout:
             argv += [flag, value]
+    if db is not None and "--db" in helptext.stdout:
+        argv += ["--db", db]
     return argv
 
 
 def start_chatd(host: str = "127.0.0.1", port: int | None = None, pin: bool = True) -> Server:
     port = port or free_port(host)
     workdir = tempfile.mkdtemp(prefix="chatd-bench-")
-    return _launch("chatd", chatd_command(host, port), host, port, workdir, pin)
+    argv = chatd_command(host, port, db=os.path.join(workdir, "chatd.sqlite3"))
+    return _launch("chatd", argv, host, port, workdir, pin)
 
 
 def start_ngircd(host: str = "127.0.0.1", port: int | None = None, pin: bool = True) -> Server:
