@@ -21,6 +21,7 @@ from ..store import ChannelRecord, Store
 from .channel import Ban, Channel
 from .config import Config
 from .delivery import Event, LocalDelivery
+from .dispatch import dispatch
 from .flood import FloodGate
 from .user import User
 
@@ -174,8 +175,6 @@ class ServerState:
             msg = parse(text)
         except ProtocolError:
             return  # unparseable lines are ignored, as the Modern IRC docs advise
-        from .dispatch import dispatch  # late import: commands import this module
-
         label = msg.tags.get("label") if msg.tags else None
         try:
             if label and "labeled-response" in user.caps:
@@ -193,8 +192,6 @@ class ServerState:
         """IRCv3 labeled-response, for every command in one place: whatever the command makes
         the server send to this user is caught, then sent with the label: `ACK` for nothing,
         the label tag on a single line, a `labeled-response` batch around several."""
-        from .dispatch import dispatch
-
         self.delivery.settle()  # what was produced earlier is not part of the response
         caught: list[bytes] = []
         closing: list[bool] = []
