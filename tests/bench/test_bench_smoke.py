@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,10 +40,10 @@ def _wait_accepting(port: int, proc: subprocess.Popen[bytes], deadline_s: float 
 
 
 @pytest.fixture
-def chatd(tmp_path: Path) -> Iterator[tuple[int, int]]:
+def chatd() -> Iterator[tuple[int, int]]:
     port = _free_port()
-    # chatd --no-flood-limit --max-clients 20000, per-address limits off, history in tmp_path
-    cmd = chatd_command(HOST, port, db=str(tmp_path / "chatd.sqlite3"))
+    # chatd --no-flood-limit --max-clients 20000, per-address limits off, history in memory
+    cmd = chatd_command(HOST, port)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_accepting(port, proc)

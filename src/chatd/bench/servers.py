@@ -132,9 +132,10 @@ def _launch(
     return server
 
 
-# Per-address admission limits, switched off like ngIRCd's MaxConnectionsIP = 0: every bench
-# client comes from 127.0.0.1. Passed only if this chatd's --help lists them.
-CHATD_NO_IP_LIMITS = {
+# Per-address admission limits switched off like ngIRCd's MaxConnectionsIP = 0 (every bench
+# client comes from 127.0.0.1), and no history on disk. Each flag is passed only if this
+# chatd's --help lists it.
+CHATD_BENCH_FLAGS = {
     "--max-per-ip": "1000000",
     "--ip-connect-burst": "1000000",
     "--ip-connect-rate": "1000000000",
@@ -143,29 +144,23 @@ CHATD_NO_IP_LIMITS = {
 }
 
 
-def chatd_command(host: str, port: int, db: str | None = None) -> list[str]:
-    """The chatd command line for a benchmark: flood control and per-address limits off.
-
-    With `db`, history goes to that SQLite file (the bench's temp dir) instead of the user's
-    default state database: the cost of persisting is measured, nobody's history is touched.
-    """
+def chatd_command(host: str, port: int) -> list[str]:
+    """The chatd command line for a benchmark: flood control and per-address limits off,
+    history in memory (bench/history_cost.py measures the store on its own)."""
     exe = shutil.which("chatd")
     argv = [exe] if exe else [sys.executable, "-m", "chatd.server.cli"]
     helptext = subprocess.run([*argv, "--help"], check=False, capture_output=True, text=True)
     argv += ["--host", host, "--port", str(port), "--no-flood-limit", "--max-clients", "20000"]
-    for flag, value in CHATD_NO_IP_LIMITS.items():
+    for flag, value in CHATD_BENCH_FLAGS.items():
         if flag in helptext.stdout:
             argv += [flag, value]
-    if db is not None and "--db" in helptext.stdout:
-        argv += ["--db", db]
     return argv
 
 
 def start_chatd(host: str = "127.0.0.1", port: int | None = None, pin: bool = True) -> Server:
     port = port or free_port(host)
     workdir = tempfile.mkdtemp(prefix="chatd-bench-")
-    argv = chatd_command(host, port, db=os.path.join(workdir, "chatd.sqlite3"))
-    return _launch("chatd", argv, host, port, workdir, pin)
+    return _launch("chatd", chatd_command(host, port), host, port, workdir, pin)
 
 
 def start_ngircd(host: str = "127.0.0.1", port: int | None = None, pin: bool = True) -> Server:
