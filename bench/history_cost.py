@@ -90,7 +90,8 @@ def bench_reads(rows: int = 500_000, channels: int = 50) -> None:
             times.append(time.perf_counter() - t0)
             assert result
         times.sort()
-        print(f"  {name:<26} p50 {pct(times, 50) * 1e6:7.0f} us   p99 {pct(times, 99) * 1e6:7.0f} us")
+        p50, p99 = pct(times, 50) * 1e6, pct(times, 99) * 1e6
+        print(f"  {name:<26} p50 {p50:7.0f} us   p99 {p99:7.0f} us")
     store.close()
     shutil.rmtree(workdir)
 
