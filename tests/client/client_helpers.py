@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -14,8 +13,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from chatd.proto.framing import LineReader
-from chatd.proto.message import Message, parse
+from ircclient import Client, wait_for  # noqa: F401  (wait_for re-exported for the tests)
+
+from chatd.proto.message import Message
 
 DEADLINE = 10.0
 
@@ -28,17 +28,6 @@ def _client_command() -> list[str]:
 
 CLIENT = _client_command()
 POLL = 0.005
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = DEADLINE, what: str = "") -> object:
-    end = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        time.sleep(POLL)
 
 
 async def until(
@@ -150,76 +139,32 @@ class ChatdProcess:
         self.proc = None
 
 
-class RawClient:
-    """A blocking line-oriented IRC client; every wait has a deadline."""
+class RawClient(Client):
+    """The shared raw test client (tests/ircclient.py), registered on creation, with the longer
+    deadline these UI tests need and a `sync` that returns what arrived before its PONG."""
 
     def __init__(self, port: int, nick: str | None = None) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
-        self.reader = LineReader(10000)
-        self.lines: list[str] = []
-        self.seen = 0
-        self.closed = False
+        super().__init__(port)
         if nick:
             self.register(nick)
 
-    def send(self, *lines: str) -> None:
-        self.sock.sendall(b"".join(line.encode() + b"\r\n" for line in lines))
-
-    def _read(self, timeout: float) -> None:
-        self.sock.settimeout(max(timeout, 0.001))
-        try:
-            data = self.sock.recv(65536)
-        except TimeoutError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self.closed = True
-            return
-        for line in self.reader.feed(data):
-            if isinstance(line, bytes):
-                self.lines.append(line.decode("utf-8", "replace"))
-
     def expect(self, pattern: str, timeout: float = DEADLINE) -> Message:
-        """The next unconsumed line matching the regex (searched in the raw line)."""
-        rx = re.compile(pattern)
-        end = time.monotonic() + timeout
-        while True:
-            while self.seen < len(self.lines):
-                line = self.lines[self.seen]
-                self.seen += 1
-                if rx.search(line):
-                    return parse(line)
-            remaining = end - time.monotonic()
-            if remaining <= 0 or self.closed:
-                raise AssertionError(
-                    f"no line matching {pattern!r}; last lines: {self.lines[-10:]}"
-                )
-            self._read(remaining)
+        return super().expect(pattern, timeout)
 
-    def sync(self) -> list[str]:
-        """Round-trip a PING; returns the lines that arrived before its PONG."""
+    def sync(self) -> list[str]:  # type: ignore[override]
         before = self.seen
-        token = f"sync{time.monotonic_ns()}"
-        self.send(f"PING {token}")
-        self.expect(f"PONG .*{token}")
+        super().sync()
         return self.lines[before : self.seen - 1]
 
-    def register(self, nick: str) -> None:
-        self.send(f"NICK {nick}", f"USER {nick} 0 * :raw test client")
-        self.expect(r" 001 ")
-        self.expect(r" (376|422) ")
-
-    def join(self, channel: str) -> None:
-        self.send(f"JOIN {channel}")
-        self.expect(r" 366 ")
+    def register(self, nick: str, user: str = "", realname: str = "raw test client") -> None:
+        super().register(nick, user or nick, realname)
 
     def close(self) -> None:
         try:
             self.send("QUIT :bye")
         except OSError:
             pass
-        self.sock.close()
+        super().close()
 
 
 def client_env() -> dict[str, str]:
