@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from selectors import EVENT_READ
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from ..server.admission import Admission
 from .connection import Connection
@@ -74,6 +74,7 @@ class Reactor:
         self.dirty: list[Connection] = []
         self.overflowed: list[Connection] = []
         self.stopping = False
+        self.before_sleep: list[Callable[[], None]] = []  # e.g. writing out buffered log lines
         self.admission = Admission(config)
         self.ready: list[Connection] = []  # TLS connections with decrypted bytes left to read
         self.listeners = [Listener(self, sock) for sock in listeners]
@@ -96,6 +97,8 @@ class Reactor:
             self._install_signals()
         while not self.stopping:
             self.flush_dirty()
+            for hook in self.before_sleep:
+                hook()
             events = self.selector.select(self._timeout())
             now = self._clock()
             for key, mask in events:

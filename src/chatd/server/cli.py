@@ -9,6 +9,7 @@ import os
 import resource
 import sys
 import time
+import typing
 from typing import Any, Sequence
 
 from .. import __version__
@@ -94,17 +95,44 @@ def config_from(args: argparse.Namespace) -> Config:
     return build(values)
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str) -> logging.Handler:
     """Log lines to stderr. A line per connect and disconnect is on the hot path of a
     connection storm, so logging skips what chatd's format never shows (caller, thread and
-    process look-ups)."""
+    process look-ups), and lines are written out once per loop iteration, not one system call
+    each (the reactor flushes the returned handler before it sleeps)."""
     logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _BatchedHandler(sys.stderr)
     handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.basicConfig(level=level.upper(), handlers=[handler])
+    return handler
+
+
+class _BatchedHandler(logging.StreamHandler):
+    """Collects formatted lines; `flush()` writes them in one go. logging.shutdown() flushes
+    at exit, so only a kill -9 can lose the lines of the iteration it interrupts."""
+
+    def __init__(self, stream: typing.TextIO) -> None:
+        super().__init__(stream)
+        self.pending: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.pending.append(self.format(record) + self.terminator)
+        except Exception:
+            self.handleError(record)
+
+    def flush(self) -> None:
+        if self.pending:
+            text = "".join(self.pending)
+            self.pending.clear()
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass  # stderr closed: nowhere left to log
 
 
 class _Formatter(logging.Formatter):
@@ -142,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"chatd: {exc}", file=sys.stderr)
         return 2
-    configure_logging(config.log_level)
+    log_handler = configure_logging(config.log_level)
     if config.motd and config.motd_lines() is None:
         print(f"chatd: cannot read MOTD file {config.motd}", file=sys.stderr)
         return 2
@@ -171,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     state = ServerState(config, time.time(), msgid_prefix=os.urandom(4).hex() + "-",
                         store=store)
     reactor = Reactor(state, plain, tls)
+    reactor.before_sleep.append(log_handler.flush)
     ports = reactor.ports
     log.info("chatd %s listening on %s port %d%s", __version__, config.host or "*", ports[0],
              f", TLS port {ports[1]}" if tls else "")

@@ -49,6 +49,10 @@ def _tagged(line: bytes, tag: bytes) -> bytes:
     return b"@" + tag + b";" + line[1:]
 
 
+NICK_SLOT = "\0"  # where the nick goes in a pre-rendered reply; no line can hold a NUL
+NICK_SLOT_BYTES = NICK_SLOT.encode()
+
+
 def _as_word(param: str) -> str:
     if not param:
         return "*"
@@ -75,6 +79,7 @@ class ServerState:
         self.max_line = config.line_length - 2  # without CRLF
         self.motd = config.motd_lines()
         self.version = VERSION
+        self._rendered: dict[str, bytes] = {}  # see reply_rendered
         # history and persistent channels (docs/storage.md); ":memory:" unless told otherwise
         self.store = store if store is not None else Store(
             config.db or ":memory:", config.history_days, config.history_max_per_channel)
@@ -285,14 +290,30 @@ class ServerState:
         # Built directly rather than through serialise(): replies are the bulk of registration
         # and queries, and every part is already known to be safe (lines cannot hold CR, LF or
         # NUL once parsed; words were just made safe).
-        head = f":{self.name} {numeric} {user.nick}"
-        if params:
-            middle = "".join(" " + _as_word(p) for p in params[:-1])
-            line = f"{head}{middle} :{params[-1]}\r\n"
-        else:
-            line = head + "\r\n"
+        line = self._reply_line(user.nick, numeric, params)
         self.delivery.settle_for(user)
         user.write(line.encode())
+
+    def _reply_line(self, nick: str, numeric: str, params: tuple[str, ...]) -> str:
+        if len(params) > 1:
+            middle = " ".join(map(_as_word, params[:-1]))
+            return f":{self.name} {numeric} {nick} {middle} :{params[-1]}\r\n"
+        if params:
+            return f":{self.name} {numeric} {nick} :{params[0]}\r\n"
+        return f":{self.name} {numeric} {nick}\r\n"
+
+    def reply_rendered(self, user: User, key: str,
+                       build: Callable[[], list[tuple[str, ...]]]) -> None:
+        """Replies that never change but for the nick (the welcome's 002-005, the MOTD) are
+        rendered once, with a NUL where the nick goes; each client then costs one replace and
+        one write instead of a dozen replies. `build` gives (numeric, *params) tuples."""
+        template = self._rendered.get(key)
+        if template is None:
+            lines = (self._reply_line(NICK_SLOT, r[0], tuple(p.replace(NICK_SLOT, "")
+                                                            for p in r[1:])) for r in build())
+            template = self._rendered[key] = "".join(lines).encode()
+        self.delivery.settle_for(user)
+        user.write(template.replace(NICK_SLOT_BYTES, user.nick.encode()))
 
     def need_more_params(self, user: User, command: str) -> None:
         self.reply(user, N.ERR_NEEDMOREPARAMS, command, "Not enough parameters")

@@ -193,10 +193,12 @@ def send_motd(state: ServerState, user: User) -> None:
     if state.motd is None:
         state.reply(user, N.ERR_NOMOTD, "MOTD File is missing")
         return
-    state.reply(user, N.RPL_MOTDSTART, f"- {state.name} Message of the day - ")
-    for line in state.motd:
-        state.reply(user, N.RPL_MOTD, f"- {line}")
-    state.reply(user, N.RPL_ENDOFMOTD, "End of /MOTD command.")
+    motd = state.motd
+    state.reply_rendered(user, "motd", lambda: [
+        (N.RPL_MOTDSTART, f"- {state.name} Message of the day - "),
+        *((N.RPL_MOTD, f"- {line}") for line in motd),
+        (N.RPL_ENDOFMOTD, "End of /MOTD command."),
+    ])
 
 
 def handle_lusers(state: ServerState, user: User, msg: Message) -> None:

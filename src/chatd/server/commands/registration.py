@@ -152,16 +152,21 @@ def try_register(state: ServerState, user: User) -> None:
 def welcome(state: ServerState, user: User) -> None:
     cfg = state.config
     created = datetime.datetime.fromtimestamp(state.started_wall, datetime.timezone.utc)
-    reply = state.reply
-    reply(user, N.RPL_WELCOME, f"Welcome to the {cfg.network} IRC Network {user.prefix}")
-    reply(user, N.RPL_YOURHOST, f"Your host is {state.name}, running version {state.version}")
-    reply(user, N.RPL_CREATED, f"This server was created {created:%Y-%m-%d %H:%M:%S} UTC")
-    chan_modes = "".join(sorted(FLAG_MODES + LIST_MODES + PARAM_MODES + SET_PARAM_MODES
-                                + PREFIX_MODES))
-    param_modes = "".join(sorted(LIST_MODES + PARAM_MODES + SET_PARAM_MODES + PREFIX_MODES))
-    reply(user, N.RPL_MYINFO, state.name, state.version, "io", chan_modes, param_modes)
-    for tokens in isupport.lines(cfg):
-        reply(user, N.RPL_ISUPPORT, *tokens, "are supported by this server")
+    state.reply(user, N.RPL_WELCOME, f"Welcome to the {cfg.network} IRC Network {user.prefix}")
+
+    def server_lines() -> list[tuple[str, ...]]:
+        chan_modes = "".join(sorted(FLAG_MODES + LIST_MODES + PARAM_MODES + SET_PARAM_MODES
+                                    + PREFIX_MODES))
+        param_modes = "".join(sorted(LIST_MODES + PARAM_MODES + SET_PARAM_MODES + PREFIX_MODES))
+        return [
+            (N.RPL_YOURHOST, f"Your host is {state.name}, running version {state.version}"),
+            (N.RPL_CREATED, f"This server was created {created:%Y-%m-%d %H:%M:%S} UTC"),
+            (N.RPL_MYINFO, state.name, state.version, "io", chan_modes, param_modes),
+            *((N.RPL_ISUPPORT, *tokens, "are supported by this server")
+              for tokens in isupport.lines(cfg)),
+        ]
+
+    state.reply_rendered(user, "welcome", server_lines)
     queries.send_lusers(state, user)
     queries.send_motd(state, user)
     state.log_connect(user)
