@@ -190,8 +190,10 @@ class Connection:
             if sent < len(data):
                 self.out = [data[sent:]]
                 self.out_len = len(data) - sent
-                if not self.writing:
-                    self._interest(EVENT_WRITE if self.closing else EVENT_READ | EVENT_WRITE)
+                if self.closing:
+                    self._interest(EVENT_WRITE)  # stop read events: nothing more is read
+                elif not self.writing:
+                    self._interest(EVENT_READ | EVENT_WRITE)
                 return
             self.out = _NOTHING
             self.out_len = 0
@@ -223,7 +225,10 @@ class Connection:
         if not self.out:
             self.finish_close()
             return
-        self._interest(EVENT_WRITE)
+        if not self.flagged:
+            self._interest(EVENT_WRITE)
+        # else: this iteration's flush comes first and usually closes it without a selector
+        # change; if the kernel takes only part, flush() switches to write interest
         self.timer_cancel()
         self.timer = self.reactor.timers.call_at(self.reactor.state.now + LINGER,
                                                  self.finish_close)
