@@ -197,7 +197,7 @@ class ServerState:
         """IRCv3 labeled-response, for every command in one place: whatever the command makes
         the server send to this user is caught, then sent with the label: `ACK` for nothing,
         the label tag on a single line, a `labeled-response` batch around several."""
-        self.delivery.settle()  # what was produced earlier is not part of the response
+        self.delivery.settle_for(user)  # what it was sent earlier is not part of the response
         caught: list[bytes] = []
         closing: list[bool] = []
         write, close = user.write, user.close
@@ -205,7 +205,7 @@ class ServerState:
         user.close = lambda: closing.append(True)
         try:
             dispatch(self, user, msg)
-            self.delivery.settle()  # an echo-message reply is part of the response
+            self.delivery.settle_for(user)  # an echo-message reply is part of the response
         finally:
             user.write, user.close = write, close
         lines = b"".join(caught).split(b"\r\n")[:-1]
