@@ -30,12 +30,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # -- the store alone ------------------------------------------------------------------------------
 
+
 def bench_store(total: int = 20_000) -> None:
     from chatd.store import Store
 
     print(f"store: {total} rows of ~60 bytes text each, WAL, synchronous=NORMAL, file in /tmp")
-    print(f"{'rows/commit':>12} {'rows/s':>10} {'commit p50 ms':>14} {'p99 ms':>8} {'max ms':>8}"
-          f" {'bytes/row':>10}")
+    print(
+        f"{'rows/commit':>12} {'rows/s':>10} {'commit p50 ms':>14} {'p99 ms':>8} {'max ms':>8}"
+        f" {'bytes/row':>10}"
+    )
     for batch in (1, 10, 100, 1000):
         workdir = tempfile.mkdtemp(prefix="chatd-store-")
         path = os.path.join(workdir, "chatd.sqlite3")
@@ -45,8 +48,16 @@ def bench_store(total: int = 20_000) -> None:
         start = time.perf_counter()
         for i in range(0, total, batch):
             for j in range(i, min(i + batch, total)):
-                store.append("#bench", 1_700_000_000_000 + j, f"abcd1234-{j:x}", "PRIVMSG",
-                             "sender!~u@127.0.0.1", "#bench", text, "")
+                store.append(
+                    "#bench",
+                    1_700_000_000_000 + j,
+                    f"abcd1234-{j:x}",
+                    "PRIVMSG",
+                    "sender!~u@127.0.0.1",
+                    "#bench",
+                    text,
+                    "",
+                )
             t0 = time.perf_counter()
             store.settle(float(i), 0.0)
             times.append(time.perf_counter() - t0)
@@ -54,8 +65,10 @@ def bench_store(total: int = 20_000) -> None:
         store.close()
         size = sum(os.path.getsize(os.path.join(workdir, f)) for f in os.listdir(workdir))
         times.sort()
-        print(f"{batch:>12} {total / elapsed:>10,.0f} {pct(times, 50) * 1000:>14.3f} "
-              f"{pct(times, 99) * 1000:>8.3f} {times[-1] * 1000:>8.3f} {size / total:>10.0f}")
+        print(
+            f"{batch:>12} {total / elapsed:>10,.0f} {pct(times, 50) * 1000:>14.3f} "
+            f"{pct(times, 99) * 1000:>8.3f} {times[-1] * 1000:>8.3f} {size / total:>10.0f}"
+        )
         shutil.rmtree(workdir)
     bench_reads()
 
@@ -67,19 +80,30 @@ def bench_reads(rows: int = 500_000, channels: int = 50) -> None:
     workdir = tempfile.mkdtemp(prefix="chatd-reads-")
     store = Store(os.path.join(workdir, "chatd.sqlite3"), 0, 0)
     for i in range(rows):
-        store.append(f"#c{i % channels}", 1_700_000_000_000 + i, f"id-{i:x}", "PRIVMSG",
-                     "sender!~u@127.0.0.1", f"#c{i % channels}", "x" * 60, "")
+        store.append(
+            f"#c{i % channels}",
+            1_700_000_000_000 + i,
+            f"id-{i:x}",
+            "PRIVMSG",
+            "sender!~u@127.0.0.1",
+            f"#c{i % channels}",
+            "x" * 60,
+            "",
+        )
         if i % 10_000 == 9_999:
             store.settle(0.0, 0.0)
     store.settle(0.0, 0.0)
     queries = {
         "LATEST * 100": lambda k: store.latest(f"#c{k}", None, 100),
         "BEFORE msgid 100": lambda k: store.before(
-            f"#c{k}", store.locate(f"#c{k}", f"id-{rows // 2 + k:x}") or (0, 0), 100),
+            f"#c{k}", store.locate(f"#c{k}", f"id-{rows // 2 + k:x}") or (0, 0), 100
+        ),
         "AROUND-ish AFTER ts 100": lambda k: store.after(
-            f"#c{k}", (1_700_000_000_000 + rows // 3, 0), 100),
+            f"#c{k}", (1_700_000_000_000 + rows // 3, 0), 100
+        ),
         "TARGETS over 50 channels": lambda k: store.targets(
-            [f"#c{j}" for j in range(channels)], 0, 1_800_000_000_000, 50),
+            [f"#c{j}" for j in range(channels)], 0, 1_800_000_000_000, 50
+        ),
     }
     print(f"reads: {rows} rows in {channels} channels (file, warm cache)")
     for name, query in queries.items():
@@ -105,6 +129,7 @@ def pct(sorted_values: Sequence[float], p: float) -> float:
 
 # -- a server for one mode ------------------------------------------------------------------------
 
+
 def serve(mode: str) -> None:
     """Run chatd in this process: mode "none" (null store), ":memory:" or a file path."""
     from chatd.net.listener import open_listener
@@ -117,10 +142,20 @@ def serve(mode: str) -> None:
         def append(self, *args: object) -> None:
             pass
 
-    config = build({"host": "127.0.0.1", "port": 0, "flood_limit": False, "max_per_ip": 100_000,
-                    "ip_connect_burst": 100_000, "ip_connect_rate": 1e9, "history_replay": 0,
-                    "history_days": 0.0, "history_max_per_channel": 0,
-                    "db": mode if mode != "none" else ":memory:"})
+    config = build(
+        {
+            "host": "127.0.0.1",
+            "port": 0,
+            "flood_limit": False,
+            "max_per_ip": 100_000,
+            "ip_connect_burst": 100_000,
+            "ip_connect_rate": 1e9,
+            "history_replay": 0,
+            "history_days": 0.0,
+            "history_max_per_channel": 0,
+            "db": mode if mode != "none" else ":memory:",
+        }
+    )
     store = NullStore(":memory:") if mode == "none" else Store(mode, 0, 0)
     state = ServerState(config, time.time(), msgid_prefix="b-", store=store)
     reactor = Reactor(state, [open_listener(config.host, config.port)])
@@ -142,13 +177,18 @@ def serve(mode: str) -> None:
     reactor.run()
     costs.sort()
     sizes.sort()
-    print(f"stored {store.written} rows in {len(costs)} commits, rows/commit p50 "
-          f"{pct(sizes, 50):.0f} max {sizes[-1] if sizes else 0}; commit ms p50 "
-          f"{pct(costs, 50) * 1000:.3f} p99 {pct(costs, 99) * 1000:.3f} max "
-          f"{(costs[-1] if costs else 0) * 1000:.3f}", file=sys.stderr, flush=True)
+    print(
+        f"stored {store.written} rows in {len(costs)} commits, rows/commit p50 "
+        f"{pct(sizes, 50):.0f} max {sizes[-1] if sizes else 0}; commit ms p50 "
+        f"{pct(costs, 50) * 1000:.3f} p99 {pct(costs, 99) * 1000:.3f} max "
+        f"{(costs[-1] if costs else 0) * 1000:.3f}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 # -- the flood ------------------------------------------------------------------------------------
+
 
 class Conn:
     def __init__(self, port: int, nick: str, caps: str = "") -> None:
@@ -207,8 +247,11 @@ def flood(mode: str, members: int, senders: int, per_sender: int, window: int = 
             for s in range(senders):
                 if sent[s] < per_sender and in_flight < window * senders:
                     n = min(50, per_sender - sent[s])
-                    data = b"".join(b"PRIVMSG #bench :message %d from sender %d with some text\r\n"
-                                    % (sent[s] + k, s) for k in range(n))
+                    data = b"".join(
+                        b"PRIVMSG #bench :message %d from sender %d with some text\r\n"
+                        % (sent[s] + k, s)
+                        for k in range(n)
+                    )
                     conns[s].sock.setblocking(True)
                     conns[s].sock.sendall(data)
                     conns[s].sock.setblocking(False)
@@ -238,16 +281,24 @@ def flood(mode: str, members: int, senders: int, per_sender: int, window: int = 
         proc.terminate()
         proc.wait(10)
     rtts.sort()
-    return {"mode": mode, "msgs_per_s": total / elapsed,
-            "deliveries_per_s": total * (members - 1) / elapsed, "cpu_s": cpu,
-            "elapsed_s": elapsed, "rtt_p50_ms": pct(rtts, 50) * 1000,
-            "rtt_p99_ms": pct(rtts, 99) * 1000, "rtt_max_ms": rtts[-1] * 1000 if rtts else 0,
-            "pings": len(rtts), "log": proc.stderr.read().strip()}
+    return {
+        "mode": mode,
+        "msgs_per_s": total / elapsed,
+        "deliveries_per_s": total * (members - 1) / elapsed,
+        "cpu_s": cpu,
+        "elapsed_s": elapsed,
+        "rtt_p50_ms": pct(rtts, 50) * 1000,
+        "rtt_p99_ms": pct(rtts, 99) * 1000,
+        "rtt_max_ms": rtts[-1] * 1000 if rtts else 0,
+        "pings": len(rtts),
+        "log": proc.stderr.read().strip(),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="what", required=True)
     sub.add_parser("store")
     f = sub.add_parser("flood")
@@ -263,17 +314,23 @@ def main() -> None:
         serve(args.mode)
     else:
         workdir = tempfile.mkdtemp(prefix="chatd-flood-")
-        print(f"flood: N={args.N} members, S={args.S} senders x M={args.M} messages, "
-              f"fan-out {args.N - 1}")
-        print(f"{'store':>10} {'msgs/s':>9} {'deliv/s':>10} {'cpu s':>6} "
-              f"{'ping p50':>9} {'p99':>7} {'max ms':>7}")
+        print(
+            f"flood: N={args.N} members, S={args.S} senders x M={args.M} messages, "
+            f"fan-out {args.N - 1}"
+        )
+        print(
+            f"{'store':>10} {'msgs/s':>9} {'deliv/s':>10} {'cpu s':>6} "
+            f"{'ping p50':>9} {'p99':>7} {'max ms':>7}"
+        )
         try:
             for mode in ("none", ":memory:", os.path.join(workdir, "chatd.sqlite3")):
                 r = flood(mode, args.N, args.S, args.M)
                 label = "file" if mode.startswith("/") else mode
-                print(f"{label:>10} {r['msgs_per_s']:>9,.0f} {r['deliveries_per_s']:>10,.0f} "
-                      f"{r['cpu_s']:>6.2f} {r['rtt_p50_ms']:>9.2f} {r['rtt_p99_ms']:>7.2f} "
-                      f"{r['rtt_max_ms']:>7.2f}   ({r['log']})")
+                print(
+                    f"{label:>10} {r['msgs_per_s']:>9,.0f} {r['deliveries_per_s']:>10,.0f} "
+                    f"{r['cpu_s']:>6.2f} {r['rtt_p50_ms']:>9.2f} {r['rtt_p99_ms']:>7.2f} "
+                    f"{r['rtt_max_ms']:>7.2f}   ({r['log']})"
+                )
         finally:
             shutil.rmtree(workdir)
 

@@ -92,8 +92,12 @@ class World:
         sink = Sink()
         user = self.state.connect(sink.write, sink.close, "127.0.0.1")
         if nick is not None:
-            for line in (b"CAP REQ :echo-message message-tags server-time batch labeled-response",
-                         f"NICK {nick}".encode(), b"USER u 0 * :fuzz", b"CAP END"):
+            for line in (
+                b"CAP REQ :echo-message message-tags server-time batch labeled-response",
+                f"NICK {nick}".encode(),
+                b"USER u 0 * :fuzz",
+                b"CAP END",
+            ):
                 self.state.handle_line(user, line)
         return user
 
@@ -162,21 +166,37 @@ def seed_corpus() -> str:
 
     rng = random.Random(1)
     path = tempfile.mkdtemp(prefix="chatd-atheris-")
-    lines = [b"PRIVMSG #chan :hi", b"MODE #chan +bkl *!*@* key 5", b"WHO #chan %tnuhraf,1",
-             b"@label=x;+k=v TAGMSG #chan", b"KICK #chan bob :out", b"INVITE carol #chan",
-             b"TOPIC #chan :t", b"JOIN 0", b"NAMES #chan", b"LIST", b"WHOIS alice", b"AWAY :x",
-             b"NICK [x]", b"CAP LS 302", b"CHATHISTORY LATEST #chan * 10", b"QUIT :bye"]
+    lines = [
+        b"PRIVMSG #chan :hi",
+        b"MODE #chan +bkl *!*@* key 5",
+        b"WHO #chan %tnuhraf,1",
+        b"@label=x;+k=v TAGMSG #chan",
+        b"KICK #chan bob :out",
+        b"INVITE carol #chan",
+        b"TOPIC #chan :t",
+        b"JOIN 0",
+        b"NAMES #chan",
+        b"LIST",
+        b"WHOIS alice",
+        b"AWAY :x",
+        b"NICK [x]",
+        b"CAP LS 302",
+        b"CHATHISTORY LATEST #chan * 10",
+        b"QUIT :bye",
+    ]
     lines += [fuzz_grammar.grammar_line(rng)[:600] for _ in range(200)]
     for i in range(0, len(lines), 4):
-        data = b"\n".join(bytes([rng.randrange(4)]) + line for line in lines[i:i + 4])
+        data = b"\n".join(bytes([rng.randrange(4)]) + line for line in lines[i : i + 4])
         Path(path, f"seed{i:04d}").write_bytes(data)
     return path
 
 
 def report() -> None:
-    print(f"chatd atheris: {stats['inputs']} inputs, {stats['lines']} lines, "
-          f"{stats['states']} fresh states, {stats['known']} known-bug hits skipped",
-          file=sys.stderr)
+    print(
+        f"chatd atheris: {stats['inputs']} inputs, {stats['lines']} lines, "
+        f"{stats['states']} fresh states, {stats['known']} known-bug hits skipped",
+        file=sys.stderr,
+    )
 
 
 def main() -> None:

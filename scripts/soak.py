@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import errno
 import heapq
 import json
@@ -52,15 +53,37 @@ def reason_key(reason: str) -> str:
 
 # -- the chatd process ------------------------------------------------------------------------
 
+
 class Server:
     def __init__(self, args: argparse.Namespace) -> None:
         self.logfile = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as chatd
-            "w+", prefix="chatd-soak-", suffix=".log", delete=False)
-        cmd = [sys.executable, "-m", "chatd.server", "--host", "127.0.0.1", "--port", "0",
-               "--db", ":memory:", "--sendq", str(args.sendq),
-               "--max-per-ip", "100000", "--ip-connect-burst", "100000",
-               "--ip-connect-rate", "100000", "--ping-interval", str(args.ping_interval),
-               "--ping-timeout", str(args.ping_timeout), "--max-clients", "100000"]
+            "w+", prefix="chatd-soak-", suffix=".log", delete=False
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "chatd.server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--db",
+            ":memory:",
+            "--sendq",
+            str(args.sendq),
+            "--max-per-ip",
+            "100000",
+            "--ip-connect-burst",
+            "100000",
+            "--ip-connect-rate",
+            "100000",
+            "--ping-interval",
+            str(args.ping_interval),
+            "--ping-timeout",
+            str(args.ping_timeout),
+            "--max-clients",
+            "100000",
+        ]
         self.p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.logfile)
         self.port = self._wait_port()
         self.ticks = os.sysconf("SC_CLK_TCK")
@@ -129,6 +152,7 @@ class Server:
 
 # -- clients ------------------------------------------------------------------------------------
 
+
 @dataclass
 class Stats:
     sent: int = 0  # messages sent by well-behaved clients
@@ -180,8 +204,12 @@ class Bot:
         if self.kind != "s":  # a slow reader never reads
             soak.sel.register(sock, selectors.EVENT_READ, self)
         caps = ["CAP REQ :echo-message"] if self.kind == "g" else []
-        self.send(*caps, f"NICK {self.nick}", f"USER {self.kind} 0 * :soak {self.kind}",
-                  *(["CAP END"] if caps else []))
+        self.send(
+            *caps,
+            f"NICK {self.nick}",
+            f"USER {self.kind} 0 * :soak {self.kind}",
+            *(["CAP END"] if caps else []),
+        )
         if self.kind == "s":
             # no replies will be read: join blind, and leave after a while
             self.send(f"JOIN {soak.room(self.index)}")
@@ -193,10 +221,8 @@ class Bot:
 
     def close(self) -> None:
         if self.sock is not None:
-            try:
+            with contextlib.suppress(KeyError, ValueError):
                 self.soak.sel.unregister(self.sock)
-            except (KeyError, ValueError):
-                pass
             self.sock.close()
             self.sock = None
         self.done = True
@@ -204,8 +230,7 @@ class Bot:
     def send(self, *lines: str | bytes) -> None:
         if self.sock is None:
             return
-        data = b"".join((ln if isinstance(ln, bytes) else ln.encode()) + b"\r\n"
-                        for ln in lines)
+        data = b"".join((ln if isinstance(ln, bytes) else ln.encode()) + b"\r\n" for ln in lines)
         self.out += data
         self.flush()
 
@@ -349,8 +374,7 @@ class Bot:
                 self.quitting = True  # from now on it is expected to be dropped
                 soak.later(self, 1.0)
                 return
-            lines = [f"PRIVMSG {soak.room(self.index)} :flood {i} " + "x" * 200
-                     for i in range(400)]
+            lines = [f"PRIVMSG {soak.room(self.index)} :flood {i} " + "x" * 200 for i in range(400)]
             soak.stats.flood_lines += len(lines)
             self.send(*lines)
             soak.later(self, 2.0)
@@ -393,15 +417,20 @@ def garbage(rng: random.Random, room: str) -> bytes:
     """A hostile but single line: the server must shrug it off and keep the connection."""
     choice = rng.randrange(8)
     if choice == 0:
-        return bytes(rng.randrange(1, 256) for _ in range(rng.randrange(1, 200))).replace(
-            b"\n", b"").replace(b"\r", b"") or b"x"
+        return (
+            bytes(rng.randrange(1, 256) for _ in range(rng.randrange(1, 200)))
+            .replace(b"\n", b"")
+            .replace(b"\r", b"")
+            or b"x"
+        )
     if choice == 1:
         return b"PRIVMSG " + room.encode() + b" :\xff\xfe bad utf-8 \xc3"
     if choice == 2:
         return b"PRIVMSG " + room.encode() + b" :" + b"y" * 4000  # 417, kept
     if choice == 3:
-        return ("MODE " + room + " " + "+b" * 30 + " " + " ".join("*!*@*" for _ in range(30))
-                ).encode()
+        return (
+            "MODE " + room + " " + "+b" * 30 + " " + " ".join("*!*@*" for _ in range(30))
+        ).encode()
     if choice == 4:
         return ("WHO " + ",".join("*" for _ in range(100))).encode()
     if choice == 5:
@@ -422,8 +451,11 @@ class Soak:
         self.server = Server(args)
         self.port = self.server.port
         n = args.clients
-        kinds = (["f"] * max(1, n * 3 // 100) + ["s"] * max(1, n * 5 // 100)
-                 + ["z"] * max(1, n * 5 // 100))
+        kinds = (
+            ["f"] * max(1, n * 3 // 100)
+            + ["s"] * max(1, n * 5 // 100)
+            + ["z"] * max(1, n * 5 // 100)
+        )
         kinds += ["g"] * (n - len(kinds))
         self.bots = [Bot(self, kind, i) for i, kind in enumerate(kinds)]
 
@@ -462,15 +494,19 @@ class Soak:
         self.ending = True
         # drain: every well-behaved client round-trips a PING; quitting ones read to EOF
         # (a client still registering has no room: it has nothing to wait for)
-        pinged = [b for b in self.bots if b.kind == "g" and b.sock is not None
-                  and b.registered and not b.quitting]
+        pinged = [
+            b
+            for b in self.bots
+            if b.kind == "g" and b.sock is not None and b.registered and not b.quitting
+        ]
         quitting = [b for b in self.bots if b.kind == "g" and b.sock is not None and b.quitting]
         for bot in pinged:
             bot.send("PING :final")
 
         def waiting() -> int:
-            return (sum(1 for b in pinged if b.sock is not None and not b.final)
-                    + sum(1 for b in quitting if b.sock is not None))
+            return sum(1 for b in pinged if b.sock is not None and not b.final) + sum(
+                1 for b in quitting if b.sock is not None
+            )
 
         drain_end = time.monotonic() + 60
         while time.monotonic() < drain_end and waiting():
@@ -506,8 +542,11 @@ class Soak:
             m = REFUSED_RX.search(line)
             if m:
                 refused[m.group(1)] += 1
-        errors = [ln for ln in log.splitlines()
-                  if " ERROR " in ln or " CRITICAL " in ln or "Traceback" in ln]
+        errors = [
+            ln
+            for ln in log.splitlines()
+            if " ERROR " in ln or " CRITICAL " in ln or "Traceback" in ln
+        ]
         return {
             "seed": self.args.seed,
             "seconds": round(elapsed, 1),
@@ -548,16 +587,23 @@ def main(argv: list[str] | None = None) -> int:
         args.seconds = args.minutes * 60
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1 << 32)
-    print(f"soak: {args.clients} clients for {args.seconds:g} s, seed {args.seed}",
-          file=sys.stderr, flush=True)
+    print(
+        f"soak: {args.clients} clients for {args.seconds:g} s, seed {args.seed}",
+        file=sys.stderr,
+        flush=True,
+    )
     report = Soak(args).run()
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         for key, value in report.items():
             print(f"{key:24} {value}")
-    ok = (report["messages_lost"] == 0 and not report["server_errors"]
-          and report["server_alive_at_end"] and not report["good_clients_dropped"])
+    ok = (
+        report["messages_lost"] == 0
+        and not report["server_errors"]
+        and report["server_alive_at_end"]
+        and not report["good_clients_dropped"]
+    )
     return 0 if ok else 1
 
 

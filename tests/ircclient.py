@@ -8,7 +8,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from chatd.net.listener import open_listener
 from chatd.net.reactor import Reactor
@@ -40,7 +40,7 @@ class RunningServer:
         self.port = reactor.ports[0]
         self.tls_port = reactor.ports[1] if len(reactor.ports) > 1 else None
 
-    def client(self, nick: str | None = None, **kw) -> "Client":
+    def client(self, nick: str | None = None, **kw) -> Client:
         c = Client(self.port, **kw)
         if nick is not None:
             c.register(nick)
@@ -80,8 +80,9 @@ def start_server(**settings) -> RunningServer:
 class Client:
     """A raw IRC client on a blocking socket; every wait has a deadline."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1", tls: "ssl.SSLContext | None" = None
-                 ) -> None:
+    def __init__(
+        self, port: int, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+    ) -> None:
         self.sock = socket.create_connection((host, port), timeout=DEADLINE)
         if tls is not None:
             self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
@@ -102,7 +103,7 @@ class Client:
         self.sock.settimeout(max(timeout, 0.001))
         try:
             data = self.sock.recv(65536)
-        except (socket.timeout, ssl.SSLWantReadError):
+        except (TimeoutError, ssl.SSLWantReadError):
             return False
         except ConnectionResetError:
             data = b""

@@ -4,6 +4,7 @@ IRC client, and condition waits with deadlines (never a fixed sleep for the netw
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import socket
@@ -160,10 +161,8 @@ class RawClient(Client):
         super().register(nick, user or nick, realname)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.send("QUIT :bye")
-        except OSError:
-            pass
         super().close()
 
 

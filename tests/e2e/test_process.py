@@ -12,7 +12,6 @@ import sys
 import time
 
 import pytest
-
 from ircclient import Client, wait_for
 
 CHATD = [sys.executable, "-m", "chatd.server"]
@@ -22,8 +21,12 @@ class Proc:
     """A chatd subprocess whose port is read from its log."""
 
     def __init__(self, *args: str, preexec=None) -> None:
-        self.p = subprocess.Popen([*CHATD, "--host", "127.0.0.1", "--port", "0", *args],
-                                  stderr=subprocess.PIPE, text=True, preexec_fn=preexec)
+        self.p = subprocess.Popen(
+            [*CHATD, "--host", "127.0.0.1", "--port", "0", *args],
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=preexec,
+        )
         self.log: list[str] = []
         line = self.p.stderr.readline()
         self.log.append(line)
@@ -63,8 +66,7 @@ def proc_factory():
 
 
 def run_cli(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*CHATD, *args], capture_output=True, text=True, timeout=20,
-                          input=input)
+    return subprocess.run([*CHATD, *args], capture_output=True, text=True, timeout=20, input=input)
 
 
 def test_sigterm_tells_clients_and_exits_zero(proc_factory):
@@ -110,8 +112,14 @@ def _low_fd_limit() -> None:
 
 
 def test_emfile_backs_off_and_existing_clients_keep_chatting(proc_factory):
-    proc = proc_factory("--no-flood-limit", "--max-per-ip", "1000", "--ip-connect-burst", "1000",
-                        preexec=_low_fd_limit)
+    proc = proc_factory(
+        "--no-flood-limit",
+        "--max-per-ip",
+        "1000",
+        "--ip-connect-burst",
+        "1000",
+        preexec=_low_fd_limit,
+    )
     alice = Client(proc.port)
     alice.register("alice")
     bob = Client(proc.port)
@@ -158,8 +166,17 @@ def _read_log(proc: Proc) -> list[str]:
 def test_help_explains_options():
     result = run_cli("--help")
     assert result.returncode == 0
-    for option in ("--port", "--config", "--max-clients", "--sendq", "--ping-interval",
-                   "--no-flood-limit", "--motd", "--password", "--log-level"):
+    for option in (
+        "--port",
+        "--config",
+        "--max-clients",
+        "--sendq",
+        "--ping-interval",
+        "--no-flood-limit",
+        "--motd",
+        "--password",
+        "--log-level",
+    ):
         assert option in result.stdout
 
 
@@ -171,12 +188,15 @@ def test_port_in_use_is_one_clear_line(proc_factory):
     assert "cannot listen on 127.0.0.1" in result.stderr
 
 
-@pytest.mark.parametrize("content,message", [
-    ("port = 'eighty'", "port must be int"),
-    ("colour = 3", "unknown setting 'colour'"),
-    ("port = [", "config"),
-    ("sendq = -1", "sendq must be positive"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("port = 'eighty'", "port must be int"),
+        ("colour = 3", "unknown setting 'colour'"),
+        ("port = [", "config"),
+        ("sendq = -1", "sendq must be positive"),
+    ],
+)
 def test_bad_config_is_one_clear_line(tmp_path, content, message):
     path = tmp_path / "chatd.toml"
     path.write_text(content)
@@ -197,8 +217,9 @@ def test_config_file_values_and_option_override(tmp_path, proc_factory):
     motd = tmp_path / "motd.txt"
     motd.write_text("Be excellent to each other.\n")
     config = tmp_path / "chatd.toml"
-    config.write_text(f'name = "irc.example.test"\nnetwork = "ExampleNet"\nmotd = "{motd}"\n'
-                      'nicklen = 12\n')
+    config.write_text(
+        f'name = "irc.example.test"\nnetwork = "ExampleNet"\nmotd = "{motd}"\nnicklen = 12\n'
+    )
     proc = proc_factory("--config", str(config), "--network", "Override")
     c = Client(proc.port)
     c.send("NICK n", "USER u 0 * :U")

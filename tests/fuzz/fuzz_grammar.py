@@ -12,23 +12,149 @@ import random
 
 from chatd.server.dispatch import COMMANDS
 
-VERBS = sorted(COMMANDS) + ["CAP", "LIST", "NAMES", "PING", "PONG", "JOIN", "MODE", "PRIVMSG",
-                            "BATCH", "NOSUCH", "SQUIT", "DIE", "PRIVMSG", "NICK", "CHATHISTORY"]
-CAPS = ["echo-message", "message-tags", "server-time", "batch", "labeled-response",
-        "multi-prefix", "userhost-in-names", "away-notify", "extended-join", "invite-notify",
-        "cap-notify", "draft/chathistory", "chathistory", "setname", "account-tag", "nope"]
-NICKS = ["alice", "Alice", "ALICE", "bob", "[x]", "{x}", "a\\b", "a|b", "w~", "w^", "x" * 40,
-         "*", "0", "-", "", ":colon", "nick!user@host", "a*", "?", "Ω", "é", "ops", "\x01"]
-CHANNELS = ["#chan", "#CHAN", "#Chan[1]", "#chan{1}", "#a\\b", "#a|b", "#", "##", "#" * 60,
-            "#chan\u200b", "#ch\u0430n", "#\u3164", "&local", "+plus", "!bang", "#a,#b", "0",
-            "#c\x07", "#c:d", "#x" * 30, "#é", "#\U0001f600"]
-MODES = ["+i", "-i", "+o", "-o", "+b", "-b", "+k", "-k", "+l", "-l", "+m", "+n", "+t", "+s",
-         "+P", "-P", "+v", "+ov", "+bbbb", "+kl", "+-+-", "+Z", "+" + "b" * 40, "+lk", "o", "-"]
-SUBCMDS = ["LS", "LS 302", "REQ", "END", "LIST", "ACK", "NAK", "LATEST", "BEFORE", "AFTER",
-           "BETWEEN", "AROUND", "TARGETS", "*", "timestamp=2020-01-01T00:00:00.000Z",
-           "msgid=t-1", "timestamp=bogus", "msgid=", "9999999999", "-1", "0", "100"]
-WORDS = NICKS + CHANNELS + MODES + SUBCMDS + ["*!*@*", "*a*a*a*a*a*a*a*a*a", "%tcuhnfar,42",
-                                               "%", "0", "-5", "1e9", "99999999999999999999"]
+VERBS = sorted(COMMANDS) + [
+    "CAP",
+    "LIST",
+    "NAMES",
+    "PING",
+    "PONG",
+    "JOIN",
+    "MODE",
+    "PRIVMSG",
+    "BATCH",
+    "NOSUCH",
+    "SQUIT",
+    "DIE",
+    "PRIVMSG",
+    "NICK",
+    "CHATHISTORY",
+]
+CAPS = [
+    "echo-message",
+    "message-tags",
+    "server-time",
+    "batch",
+    "labeled-response",
+    "multi-prefix",
+    "userhost-in-names",
+    "away-notify",
+    "extended-join",
+    "invite-notify",
+    "cap-notify",
+    "draft/chathistory",
+    "chathistory",
+    "setname",
+    "account-tag",
+    "nope",
+]
+NICKS = [
+    "alice",
+    "Alice",
+    "ALICE",
+    "bob",
+    "[x]",
+    "{x}",
+    "a\\b",
+    "a|b",
+    "w~",
+    "w^",
+    "x" * 40,
+    "*",
+    "0",
+    "-",
+    "",
+    ":colon",
+    "nick!user@host",
+    "a*",
+    "?",
+    "Ω",
+    "é",
+    "ops",
+    "\x01",
+]
+CHANNELS = [
+    "#chan",
+    "#CHAN",
+    "#Chan[1]",
+    "#chan{1}",
+    "#a\\b",
+    "#a|b",
+    "#",
+    "##",
+    "#" * 60,
+    "#chan\u200b",
+    "#ch\u0430n",
+    "#\u3164",
+    "&local",
+    "+plus",
+    "!bang",
+    "#a,#b",
+    "0",
+    "#c\x07",
+    "#c:d",
+    "#x" * 30,
+    "#é",
+    "#\U0001f600",
+]
+MODES = [
+    "+i",
+    "-i",
+    "+o",
+    "-o",
+    "+b",
+    "-b",
+    "+k",
+    "-k",
+    "+l",
+    "-l",
+    "+m",
+    "+n",
+    "+t",
+    "+s",
+    "+P",
+    "-P",
+    "+v",
+    "+ov",
+    "+bbbb",
+    "+kl",
+    "+-+-",
+    "+Z",
+    "+" + "b" * 40,
+    "+lk",
+    "o",
+    "-",
+]
+SUBCMDS = [
+    "LS",
+    "LS 302",
+    "REQ",
+    "END",
+    "LIST",
+    "ACK",
+    "NAK",
+    "LATEST",
+    "BEFORE",
+    "AFTER",
+    "BETWEEN",
+    "AROUND",
+    "TARGETS",
+    "*",
+    "timestamp=2020-01-01T00:00:00.000Z",
+    "msgid=t-1",
+    "timestamp=bogus",
+    "msgid=",
+    "9999999999",
+    "-1",
+    "0",
+    "100",
+]
+WORDS = (
+    NICKS
+    + CHANNELS
+    + MODES
+    + SUBCMDS
+    + ["*!*@*", "*a*a*a*a*a*a*a*a*a", "%tcuhnfar,42", "%", "0", "-5", "1e9", "99999999999999999999"]
+)
 
 
 def hostile_word(rng: random.Random) -> str:
@@ -38,21 +164,57 @@ def hostile_word(rng: random.Random) -> str:
     if roll < 0.7:
         return ",".join(rng.choice(CHANNELS + NICKS) for _ in range(rng.randrange(1, 60)))
     if roll < 0.8:
-        return "".join(chr(rng.randrange(0x20, 0x7f)) for _ in range(rng.randrange(1, 20)))
+        return "".join(chr(rng.randrange(0x20, 0x7F)) for _ in range(rng.randrange(1, 20)))
     if roll < 0.9:
-        return "".join(chr(rng.choice((rng.randrange(1, 0x20), rng.randrange(0x80, 0x3000),
-                                       rng.randrange(0x1f000, 0x1f700))))
-                       for _ in range(rng.randrange(1, 12))).replace("\r", "").replace("\n", "")
+        return (
+            "".join(
+                chr(
+                    rng.choice(
+                        (
+                            rng.randrange(1, 0x20),
+                            rng.randrange(0x80, 0x3000),
+                            rng.randrange(0x1F000, 0x1F700),
+                        )
+                    )
+                )
+                for _ in range(rng.randrange(1, 12))
+            )
+            .replace("\r", "")
+            .replace("\n", "")
+        )
     return rng.choice(["", " ", ":", "::", "\\", "@", "!", "$", "\x00", "\t"])
 
 
 def random_tags(rng: random.Random) -> str:
     items = []
     for _ in range(rng.randrange(1, 8)):
-        key = rng.choice(["+k", "label", "batch", "msgid", "time", "+draft/reply", "+typing",
-                          "a" * rng.randrange(1, 80), "", "+", "=", "+x/y"])
-        value = rng.choice(["", "v", "\\", "\\s\\:\\\\", "a;b", "x" * rng.randrange(0, 600),
-                            hostile_word(rng).replace(" ", "\\s")])
+        key = rng.choice(
+            [
+                "+k",
+                "label",
+                "batch",
+                "msgid",
+                "time",
+                "+draft/reply",
+                "+typing",
+                "a" * rng.randrange(1, 80),
+                "",
+                "+",
+                "=",
+                "+x/y",
+            ]
+        )
+        value = rng.choice(
+            [
+                "",
+                "v",
+                "\\",
+                "\\s\\:\\\\",
+                "a;b",
+                "x" * rng.randrange(0, 600),
+                hostile_word(rng).replace(" ", "\\s"),
+            ]
+        )
         items.append(f"{key}={value}" if value or rng.random() < 0.5 else key)
     return "@" + ";".join(items) + " "
 
@@ -87,8 +249,22 @@ def grammar_line(rng: random.Random) -> bytes:
 def targets_line(rng: random.Random) -> bytes:
     """10,000 comma-separated targets (overlong: answered with 417) or as many as fit."""
     n = 10_000 if rng.random() < 0.3 else rng.randrange(2, 120)
-    verb = rng.choice(["PRIVMSG", "NOTICE", "JOIN", "PART", "KICK #chan", "WHOIS", "NAMES",
-                       "LIST", "ISON", "WHO", "TAGMSG", "MODE #chan +bbbb"])
+    verb = rng.choice(
+        [
+            "PRIVMSG",
+            "NOTICE",
+            "JOIN",
+            "PART",
+            "KICK #chan",
+            "WHOIS",
+            "NAMES",
+            "LIST",
+            "ISON",
+            "WHO",
+            "TAGMSG",
+            "MODE #chan +bbbb",
+        ]
+    )
     names = ",".join(rng.choice(CHANNELS + NICKS) + str(i) for i in range(n))
     return f"{verb} {names} :x".encode()
 

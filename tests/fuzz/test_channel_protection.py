@@ -81,9 +81,13 @@ def test_ban_wildcards_are_wildcards_and_nothing_else():
     a = Scripted(state)
     a.register("alice")
     a.send("JOIN #c", "MODE #c +b *!*@10.0.0.? +b a.c!*@* +b *!*@[::1]")
-    for host, nick, banned in [("10.0.0.5", "x", True), ("10.0.0.55", "y", False),
-                               ("10.0.0.", "z", False), ("127.0.0.1", "abc", False),
-                               ("127.0.0.1", "a.c", False)]:  # '.' is not a nick character
+    for host, nick, banned in [
+        ("10.0.0.5", "x", True),
+        ("10.0.0.55", "y", False),
+        ("10.0.0.", "z", False),
+        ("127.0.0.1", "abc", False),
+        ("127.0.0.1", "a.c", False),
+    ]:  # '.' is not a nick character
         s = Scripted(state, host=host)
         s.register(nick)
         assert (numerics(s.send("JOIN #c")) == ["474"]) == banned, (host, nick)
@@ -169,7 +173,11 @@ def test_join_0_then_join_in_one_read_respects_the_key():
     b.send("JOIN #chan[x]")
     a.send("MODE #chan[x] +k k1")
     assert numerics(b.send("JOIN 0", "JOIN #chan[x]", "JOIN #chan[x] K1")) == [
-        "MODE", "PART", "475", "475"]
+        "MODE",
+        "PART",
+        "475",
+        "475",
+    ]
 
 
 def test_lookalike_channel_names():
@@ -178,9 +186,20 @@ def test_lookalike_channel_names():
     state = make_state()
     a = Scripted(state)
     a.register("alice")
-    for name in ("#chan\u200b", "#\u200dchan", "#chan\u202e", "#ch\u00adan", "#chan\u3164",
-                 "#\u115fchan", "#chan\u2800", "#ch\u00a0an", "#ch\u3000an", "#ch\tan",
-                 "#chan\ufeff", "#chan\x07"):
+    for name in (
+        "#chan\u200b",
+        "#\u200dchan",
+        "#chan\u202e",
+        "#ch\u00adan",
+        "#chan\u3164",
+        "#\u115fchan",
+        "#chan\u2800",
+        "#ch\u00a0an",
+        "#ch\u3000an",
+        "#ch\tan",
+        "#chan\ufeff",
+        "#chan\x07",
+    ):
         assert numerics(a.send(f"JOIN {name}")) == ["403"], repr(name)
     a.send("JOIN #chan")
     a.send("JOIN #ch\u0430n")  # CYRILLIC SMALL LETTER A: printable, so a different channel
@@ -208,11 +227,14 @@ def test_protections_hold_over_one_socket_read(server):
     alice.join("#Room[1]")
     alice.send("MODE #room[1] +k sekrit")
     bob = server.client("bob")
-    bob.send_raw(b"JOIN #ROOM{1}\r\nJOIN #room[1] SEKRIT\r\nJOIN 0\r\nJOIN #room{1},#ROOM[1]\r\n"
-                 b"PRIVMSG #room{1} :sneaky\r\nJOIN #Room[1] sekrit\r\n")
+    bob.send_raw(
+        b"JOIN #ROOM{1}\r\nJOIN #room[1] SEKRIT\r\nJOIN 0\r\nJOIN #room{1},#ROOM[1]\r\n"
+        b"PRIVMSG #room{1} :sneaky\r\nJOIN #Room[1] sekrit\r\n"
+    )
     bob.expect(r" JOIN :?#Room\[1\]")
     assert [line for line in bob.lines if " 475 " in line] and len(
-        [line for line in bob.lines if " 475 " in line]) == 4
+        [line for line in bob.lines if " 475 " in line]
+    ) == 4
     alice.sync()
     assert not any("sneaky" in line for line in alice.lines)
 

@@ -30,8 +30,10 @@ def test_oper_attempts_are_spaced_and_failures_logged(oper_hash, caplog):
         state.set_clock(state.now + 0.1, state.wall)
         assert numerics(a.send("OPER nobody pw")) == ["464"]
     failed = [r.getMessage() for r in caplog.records if "failed OPER" in r.getMessage()]
-    assert failed == ["failed OPER attempt as 'boss' by alice!~u@127.0.0.1",
-                      "failed OPER attempt as 'nobody' by alice!~u@127.0.0.1"]
+    assert failed == [
+        "failed OPER attempt as 'boss' by alice!~u@127.0.0.1",
+        "failed OPER attempt as 'nobody' by alice!~u@127.0.0.1",
+    ]
     state.set_clock(state.now + OPER_INTERVAL, state.wall)
     assert numerics(a.send("OPER boss pw")) == ["381", "MODE"]
     assert a.user.oper
@@ -80,8 +82,9 @@ def test_an_unknown_operator_name_costs_a_password_check_too(oper_hash, monkeypa
 
     checked = []
     real = operator.check_password
-    monkeypatch.setattr(operator, "check_password",
-                        lambda pw, stored: checked.append(stored) or real(pw, stored))
+    monkeypatch.setattr(
+        operator, "check_password", lambda pw, stored: checked.append(stored) or real(pw, stored)
+    )
     state = make_state(opers={"boss": oper_hash})
     a = Scripted(state)
     a.register("alice")

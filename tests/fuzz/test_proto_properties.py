@@ -31,9 +31,11 @@ tag_keys = st.builds(
     st.text(st.sampled_from(_KEY_CHARS), min_size=1, max_size=12),
 )
 # tag values: any text but NUL (CR, LF, ';', space and '\\' travel escaped)
-tags = st.dictionaries(tag_keys, st.text(st.characters(blacklist_characters="\0",
-                                                       blacklist_categories=("Cs",))),
-                       max_size=5)
+tags = st.dictionaries(
+    tag_keys,
+    st.text(st.characters(blacklist_characters="\0", blacklist_categories=("Cs",))),
+    max_size=5,
+)
 sources = st.one_of(st.none(), st.text(word_chars, min_size=1, max_size=40))
 middles = st.text(word_chars, min_size=1, max_size=20).filter(lambda p: p[0] != ":")
 
@@ -72,8 +74,7 @@ def test_parser_raises_only_protocol_error(text):
 
 
 @settings(max_examples=1000, deadline=None)
-@given(st.text(st.sampled_from(" :@;=\\+/#!*?,\t\x0b\x0c\x85\xa0\u2003\u3000aZ0"),
-               max_size=40))
+@given(st.text(st.sampled_from(" :@;=\\+/#!*?,\t\x0b\x0c\x85\xa0\u2003\u3000aZ0"), max_size=40))
 def test_parser_on_grammar_punctuation(text):
     """Dense in the characters the grammar reacts to, including non-space whitespace."""
     try:
@@ -105,6 +106,7 @@ def test_serialise_refuses_cleanly(msg):
 
 
 # -- framing --------------------------------------------------------------------------------------
+
 
 def _stream_lines() -> st.SearchStrategy[bytes]:
     piece = st.one_of(
@@ -146,6 +148,6 @@ def test_line_reader_byte_by_byte(data, limit):
     reader = LineReader(limit)
     got = []
     for i in range(len(data)):
-        got += reader.feed(data[i:i + 1])
+        got += reader.feed(data[i : i + 1])
         assert reader.buffered <= limit + 1
     assert got == LineReader(limit).feed(data)

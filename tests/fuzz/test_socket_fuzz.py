@@ -21,9 +21,8 @@ import selectors
 import socket
 import time
 
-import pytest
-
 import fuzz_grammar as grammar
+import pytest
 from ircclient import Client, wait_for
 
 SECONDS = float(os.environ.get("CHATD_FUZZ_SECONDS", "4"))
@@ -43,13 +42,15 @@ class ErrorRecords(logging.Handler):
         self.records.append(record)
 
     def report(self) -> str:
-        return "\n".join(f"{r.getMessage()[:300]}\n{self.format(r)[-2000:]}"
-                         for r in self.records[:3])
+        return "\n".join(
+            f"{r.getMessage()[:300]}\n{self.format(r)[-2000:]}" for r in self.records[:3]
+        )
 
 
 class Fuzzer:
-    def __init__(self, port: int, rng: random.Random, index: int,
-                 sel: selectors.BaseSelector) -> None:
+    def __init__(
+        self, port: int, rng: random.Random, index: int, sel: selectors.BaseSelector
+    ) -> None:
         self.port = port
         self.rng = rng
         self.index = index
@@ -79,8 +80,7 @@ class Fuzzer:
 
     def send(self, lines: list[bytes]) -> None:
         rng = self.rng
-        data = b"".join(line + rng.choice([b"\r\n", b"\n", b"\r\n", b"\r\r\n"])
-                        for line in lines)
+        data = b"".join(line + rng.choice([b"\r\n", b"\n", b"\r\n", b"\r\r\n"]) for line in lines)
         if rng.random() < 0.1:
             data = data[: rng.randrange(len(data) + 1)]  # a partial line, finished later or not
         try:
@@ -129,8 +129,9 @@ def queued_bytes(reactor) -> int:
         pending = conn.pending
         for _ in range(100):
             try:
-                total += sum(len(line) for line in pending if isinstance(line, bytes)) \
-                    if pending else 0
+                total += (
+                    sum(len(line) for line in pending if isinstance(line, bytes)) if pending else 0
+                )
                 break
             except RuntimeError:  # the deque changed while being read
                 continue
@@ -139,13 +140,20 @@ def queued_bytes(reactor) -> int:
 
 @pytest.mark.parametrize("flood_limit", [False, True], ids=["no-flood-limit", "flood-limit"])
 def test_socket_fuzz(server_factory, flood_limit):
-    print(f"socket fuzz: seed {SEED}, {SECONDS:g} s, {FUZZERS} clients "
-          f"(CHATD_FUZZ_SEED={SEED} CHATD_FUZZ_SECONDS={SECONDS:g} to repeat)")
+    print(
+        f"socket fuzz: seed {SEED}, {SECONDS:g} s, {FUZZERS} clients "
+        f"(CHATD_FUZZ_SEED={SEED} CHATD_FUZZ_SECONDS={SECONDS:g} to repeat)"
+    )
     errors = ErrorRecords()
     chatd_log = logging.getLogger("chatd")
     chatd_log.addHandler(errors)
-    srv = server_factory(flood_limit=flood_limit, sendq=SENDQ, max_per_ip=500,
-                         ip_connect_burst=10_000, ip_connect_rate=10_000.0)
+    srv = server_factory(
+        flood_limit=flood_limit,
+        sendq=SENDQ,
+        max_per_ip=500,
+        ip_connect_burst=10_000,
+        ip_connect_rate=10_000.0,
+    )
     rng = random.Random(SEED)
     sel = selectors.DefaultSelector()
     try:
@@ -184,9 +192,11 @@ def test_socket_fuzz(server_factory, flood_limit):
                 next_check = time.monotonic() + (0.5 if flood_limit else 0.2)
                 assert not errors.records, errors.report()
         lines = sum(f.lines for f in fuzzers)
-        print(f"socket fuzz: {lines} lines from {sum(f.connects for f in fuzzers)} connections,"
-              f" {round_trips} round trips (worst {worst_rtt * 1000:.0f} ms), peak queued "
-              f"{peak} bytes (bound {bound})")
+        print(
+            f"socket fuzz: {lines} lines from {sum(f.connects for f in fuzzers)} connections,"
+            f" {round_trips} round trips (worst {worst_rtt * 1000:.0f} ms), peak queued "
+            f"{peak} bytes (bound {bound})"
+        )
         assert not errors.records, errors.report()
         assert peak < bound
         assert round_trips >= 3
@@ -195,8 +205,10 @@ def test_socket_fuzz(server_factory, flood_limit):
             f.close()
         state = srv.state
         wait_for(lambda: len(srv.reactor.connections) == 2, what="fuzzers' connections closed")
-        wait_for(lambda: state.connections == 2 and state.unregistered == 0,
-                 what="state forgets the fuzzers")
+        wait_for(
+            lambda: state.connections == 2 and state.unregistered == 0,
+            what="state forgets the fuzzers",
+        )
         assert sorted(state.users) == ["keeper", "keeper2"]
         # only persistent (+P) channels outlive their members: any channel operator may set
         # +P (docs/storage.md), and the fuzzers operate the channels they create
@@ -212,14 +224,17 @@ def test_socket_fuzz(server_factory, flood_limit):
 
 def test_state_connection_counters_match_after_fuzz_burst(server_factory):
     """A short burst from unregistered clients only: the counters return to zero."""
-    srv = server_factory(flood_limit=False, max_per_ip=500, ip_connect_burst=10_000,
-                         ip_connect_rate=10_000.0)
+    srv = server_factory(
+        flood_limit=False, max_per_ip=500, ip_connect_burst=10_000, ip_connect_rate=10_000.0
+    )
     rng = random.Random(SEED + 1)
     clients = [Client(srv.port) for _ in range(10)]
     for c in clients:
         c.send_raw(b"".join(grammar.fuzz_line(rng) + b"\r\n" for _ in range(30)))
     for c in clients:
         c.close()
-    wait_for(lambda: srv.state.connections == 0 and srv.state.unregistered == 0,
-             what="counters back to zero")
+    wait_for(
+        lambda: srv.state.connections == 0 and srv.state.unregistered == 0,
+        what="counters back to zero",
+    )
     assert not srv.state.users and not srv.state.channels

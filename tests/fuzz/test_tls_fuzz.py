@@ -4,6 +4,7 @@ plain client, and every failed handshake gives its admission slot back."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -11,9 +12,8 @@ import socket
 import ssl
 import time
 
-import pytest
-
 import fuzz_grammar as grammar
+import pytest
 from ircclient import wait_for
 
 x509 = pytest.importorskip("cryptography.x509", reason="cryptography is in the test extra")
@@ -27,10 +27,8 @@ def client_hello() -> bytes:
     context = ssl.create_default_context()
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     obj = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
-    try:
+    with contextlib.suppress(ssl.SSLWantReadError):
         obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
     return outgoing.read()
 
 
@@ -65,9 +63,15 @@ def test_tls_listener_fuzz(server_factory, certificate):
     print(f"TLS fuzz: seed {SEED} (CHATD_FUZZ_SEED={SEED} to repeat), {ROUNDS} rounds")
     errors = Errors()
     logging.getLogger("chatd").addHandler(errors)
-    srv = server_factory(flood_limit=False, tls_cert=certificate[0], tls_key=certificate[1],
-                         tls_handshake_timeout=0.5, max_per_ip=5000, ip_connect_burst=10_000,
-                         ip_connect_rate=10_000.0)
+    srv = server_factory(
+        flood_limit=False,
+        tls_cert=certificate[0],
+        tls_key=certificate[1],
+        tls_handshake_timeout=0.5,
+        max_per_ip=5000,
+        ip_connect_burst=10_000,
+        ip_connect_rate=10_000.0,
+    )
     rng = random.Random(SEED)
     hello = client_hello()
     context = ssl.create_default_context(cafile=certificate[0])
@@ -89,15 +93,15 @@ def test_tls_listener_fuzz(server_factory, certificate):
                 else:
                     raw.append(s)  # left open: the handshake timeout must reap it
             if rng.random() < 0.3:
-                c = context.wrap_socket(socket.create_connection(("127.0.0.1", srv.tls_port),
-                                                                 timeout=5),
-                                        server_hostname="localhost")
+                c = context.wrap_socket(
+                    socket.create_connection(("127.0.0.1", srv.tls_port), timeout=5),
+                    server_hostname="localhost",
+                )
                 lines = grammar.registration(rng, f"t{i}") + [
-                    grammar.fuzz_line(rng) for _ in range(rng.randrange(1, 20))]
-                try:
+                    grammar.fuzz_line(rng) for _ in range(rng.randrange(1, 20))
+                ]
+                with contextlib.suppress(OSError):
                     c.sendall(b"".join(line + b"\r\n" for line in lines))
-                except OSError:
-                    pass
                 tls.append(c)
             keeper.sync()  # the plain client is answered throughout
             assert not errors.records, errors.records[0].getMessage()
@@ -106,8 +110,10 @@ def test_tls_listener_fuzz(server_factory, certificate):
         # every handshake failed or timed out, every connection closed: the per-address
         # table holds the keeper alone
         wait_for(lambda: len(srv.reactor.connections) == 1, what="TLS connections gone")
-        wait_for(lambda: srv.reactor.admission._open == {"127.0.0.1": 1},
-                 what="admission slots given back")
+        wait_for(
+            lambda: srv.reactor.admission._open == {"127.0.0.1": 1},
+            what="admission slots given back",
+        )
         keeper.sync()
         assert not errors.records, errors.records[0].getMessage()
         assert srv.state.connections == 1
@@ -118,8 +124,14 @@ def test_tls_listener_fuzz(server_factory, certificate):
 
 
 def test_many_stalled_handshakes_are_reaped(server_factory, certificate):
-    srv = server_factory(flood_limit=False, tls_cert=certificate[0], tls_key=certificate[1],
-                         tls_handshake_timeout=0.3, max_per_ip=100, ip_connect_burst=100)
+    srv = server_factory(
+        flood_limit=False,
+        tls_cert=certificate[0],
+        tls_key=certificate[1],
+        tls_handshake_timeout=0.3,
+        max_per_ip=100,
+        ip_connect_burst=100,
+    )
     hello = client_hello()
     socks = []
     for i in range(40):

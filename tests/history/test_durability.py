@@ -25,9 +25,11 @@ class Proc:
     """chatd as a subprocess on a free port, its database at `db`."""
 
     def __init__(self, db: str, *args: str) -> None:
-        self.p = subprocess.Popen([*CHATD, "--host", "127.0.0.1", "--port", "0", "--db", db,
-                                   "--no-flood-limit", *args],
-                                  stderr=subprocess.PIPE, text=True)
+        self.p = subprocess.Popen(
+            [*CHATD, "--host", "127.0.0.1", "--port", "0", "--db", db, "--no-flood-limit", *args],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert self.p.stderr is not None
         for line in self.p.stderr:
             match = re.search(r"listening on \S+ port (\d+)", line)
@@ -112,8 +114,12 @@ def test_persistent_channel_and_its_history_survive_a_restart(procs, tmp_path):
     carol.expect_numeric("366")
     stored = history(carol, "#room")
     assert [(m.command, m.params[1]) for m in stored] == [
-        ("PRIVMSG", "first words"), ("NOTICE", "and a notice")]
-    for original, again in zip(sent, stored):  # the same message: same msgid, same time
+        ("PRIVMSG", "first words"),
+        ("NOTICE", "and a notice"),
+    ]
+    for original, again in zip(
+        sent, stored, strict=False
+    ):  # the same message: same msgid, same time
         assert again.tags["msgid"] == original.tags["msgid"]
         assert again.tags["time"] == original.tags["time"]
     carol.send("MODE #room")
@@ -179,8 +185,9 @@ def test_kill_9_loses_nothing_a_client_received(procs, tmp_path):
 
 def test_default_database_is_under_xdg_state_home(tmp_path):
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
-    p = subprocess.Popen([*CHATD, "--host", "127.0.0.1", "--port", "0"], env=env,
-                         stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [*CHATD, "--host", "127.0.0.1", "--port", "0"], env=env, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert p.stderr is not None
         for line in p.stderr:
@@ -196,8 +203,12 @@ def test_default_database_is_under_xdg_state_home(tmp_path):
 def test_a_database_that_cannot_be_opened_stops_chatd_with_a_message(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    done = subprocess.run([*CHATD, "--host", "127.0.0.1", "--port", "0", "--db",
-                           str(blocker / "chatd.sqlite3")], capture_output=True, text=True,
-                          timeout=20, check=False)
+    done = subprocess.run(
+        [*CHATD, "--host", "127.0.0.1", "--port", "0", "--db", str(blocker / "chatd.sqlite3")],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
     assert done.returncode == 1
     assert "cannot open database" in done.stderr

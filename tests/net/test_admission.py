@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ircclient import Client, make_state, wait_for
+
 from chatd.server.admission import Admission
 from chatd.server.config import Config
-from ircclient import Client, make_state, wait_for
 
 
 def test_policy_counts_and_refills():

@@ -8,7 +8,6 @@ import struct
 import time
 
 import pytest
-
 from ircclient import Client, wait_for
 
 
@@ -21,7 +20,7 @@ def test_line_split_at_every_byte_position_across_reads(server):
     bob = server.client("bob")
     alice.join("#x")
     bob.join("#x")
-    line = "PRIVMSG #x :split me\r\n".encode()
+    line = b"PRIVMSG #x :split me\r\n"
     conn = _conn_of(server, "bob")
     for cut in range(1, len(line)):
         bob.send_raw(line[:cut])
@@ -108,15 +107,18 @@ def test_slow_reader_is_dropped_at_sendq_and_others_get_everything(server_factor
     # Enough to pass the kernel's loopback send buffer (autotuned up to 4 MiB) and the sendq.
     count = 25000
     counts: dict = {}
-    threads = [threading.Thread(target=_drain_until, args=(r, b"PRIVMSG #flood :", b"PONG", counts))
-               for r in readers]
+    threads = [
+        threading.Thread(target=_drain_until, args=(r, b"PRIVMSG #flood :", b"PONG", counts))
+        for r in readers
+    ]
     for t in threads:
         t.start()
     peak = 0
     text = "m" * 200
     for start in range(0, count, 500):
-        sender.send_raw("".join(f"PRIVMSG #flood :{i} {text}\r\n"
-                                for i in range(start, start + 500)).encode())
+        sender.send_raw(
+            "".join(f"PRIVMSG #flood :{i} {text}\r\n" for i in range(start, start + 500)).encode()
+        )
         peak = max(peak, max((c.out_len for c in list(server.reactor.connections)), default=0))
     sender.sync()  # every message has been handled by the server
     wait_for(lambda: server.state.find_user("slow") is None, what="slow reader dropped")
@@ -204,8 +206,7 @@ def test_max_clients(server_factory):
 
 
 def test_flood_control_delays_only_the_flooder(server_factory):
-    server = server_factory(flood_limit=True, flood_burst=5, flood_rate=50.0,
-                            flood_max_queue=1000)
+    server = server_factory(flood_limit=True, flood_burst=5, flood_rate=50.0, flood_max_queue=1000)
     flooder = server.client("flooder")
     calm = server.client("calm")
     flooder.send_raw(b"".join(b"PRIVMSG calm :%d\r\n" % i for i in range(60)))
@@ -253,8 +254,12 @@ def test_batched_room_messages_keep_their_order_with_everything_else(server):
     alice.expect("ACK")
     burst = []
     for i in range(30):
-        burst += [f"PRIVMSG #a :a{i}", f"PRIVMSG #a :a{i}+", f"PRIVMSG #b :b{i}",
-                  f"PRIVMSG bob :p{i}"]
+        burst += [
+            f"PRIVMSG #a :a{i}",
+            f"PRIVMSG #a :a{i}+",
+            f"PRIVMSG #b :b{i}",
+            f"PRIVMSG bob :p{i}",
+        ]
     burst += ["PART #a :bye", "PRIVMSG #b :after-part"]
     alice.send(*burst)
     bob.expect("PRIVMSG #b :after-part")
@@ -262,6 +267,9 @@ def test_batched_room_messages_keep_their_order_with_everything_else(server):
     expected = [b.split(" ", 1)[1].replace("bob :", "bob :") for b in burst]
     assert got == expected
     alice.expect("PRIVMSG #b :after-part")
-    echoed = [l.split(" ", 2)[2] for l in alice.lines if l.startswith(":alice!")
-              and (" PRIVMSG #" in l or " PART " in l)]
+    echoed = [
+        l.split(" ", 2)[2]
+        for l in alice.lines
+        if l.startswith(":alice!") and (" PRIVMSG #" in l or " PART " in l)
+    ]
     assert echoed == [b.split(" ", 1)[1] for b in burst if " #" in b or b.startswith("PART")]

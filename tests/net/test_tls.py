@@ -3,6 +3,7 @@ failures that cost one log line."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -10,7 +11,6 @@ import threading
 import warnings
 
 import pytest
-
 from ircclient import Client, wait_for
 
 x509 = pytest.importorskip("cryptography.x509", reason="cryptography is in the test extra")
@@ -24,8 +24,12 @@ def client_context(certificate):
 
 @pytest.fixture
 def tls_server(server_factory, certificate):
-    return server_factory(flood_limit=False, tls_cert=certificate[0], tls_key=certificate[1],
-                          tls_handshake_timeout=0.5)
+    return server_factory(
+        flood_limit=False,
+        tls_cert=certificate[0],
+        tls_key=certificate[1],
+        tls_handshake_timeout=0.5,
+    )
 
 
 def test_chat_over_tls_with_a_plain_client_in_the_same_room(tls_server, client_context):
@@ -78,10 +82,8 @@ def test_failed_handshake_costs_one_log_line(tls_server, caplog):
     raw = socket.create_connection(("127.0.0.1", tls_server.tls_port))
     raw.sendall(b"NICK plaintext\r\nUSER a 0 * :on the TLS port\r\n")
     raw.settimeout(5)
-    try:
+    with contextlib.suppress(ConnectionResetError):
         assert raw.recv(100) == b""
-    except ConnectionResetError:
-        pass
     wait_for(lambda: any("TLS handshake" in r.getMessage() for r in caplog.records))
     lines = [r.getMessage() for r in caplog.records if "127.0.0.1" in r.getMessage()]
     assert len(lines) == 1 and "handshake" in lines[0]

@@ -24,7 +24,7 @@ def test_join_creates_channel_with_creator_as_op():
 
 def test_second_joiner_is_announced_to_members_and_gets_topic():
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     a.send("TOPIC #room :Today: tests")
     a.take()
     b = registered(state, "bob")
@@ -41,7 +41,7 @@ def test_second_joiner_is_announced_to_members_and_gets_topic():
 
 def test_join_twice_is_silent():
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     assert a.send("JOIN #room") == []
 
 
@@ -91,6 +91,7 @@ def test_part_several_channels_with_errors():
 
 # -- TOPIC --------------------------------------------------------------------------------------
 
+
 def test_topic_query_set_and_clear():
     state = make_state()
     a, b = room(state, "alice", "bob")
@@ -124,7 +125,7 @@ def test_topic_protection_plus_t():
 
 def test_topic_of_secret_channel_hidden_from_outsiders():
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     a.send("MODE #room +s", "TOPIC #room :secret plans")
     outsider = registered(state, "eve")
     assert numerics(outsider.send("TOPIC #room")) == ["442"]
@@ -132,13 +133,22 @@ def test_topic_of_secret_channel_hidden_from_outsiders():
 
 # -- NAMES, LIST --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("caps,expected", [
-    ((), ["@alice", "+bob", "carol"]),
-    (("multi-prefix",), ["@+alice", "+bob", "carol"]),
-    (("userhost-in-names",), ["@alice!~u@127.0.0.1", "+bob!~u@127.0.0.1", "carol!~u@127.0.0.1"]),
-    (("multi-prefix", "userhost-in-names"),
-     ["@+alice!~u@127.0.0.1", "+bob!~u@127.0.0.1", "carol!~u@127.0.0.1"]),
-])
+
+@pytest.mark.parametrize(
+    "caps,expected",
+    [
+        ((), ["@alice", "+bob", "carol"]),
+        (("multi-prefix",), ["@+alice", "+bob", "carol"]),
+        (
+            ("userhost-in-names",),
+            ["@alice!~u@127.0.0.1", "+bob!~u@127.0.0.1", "carol!~u@127.0.0.1"],
+        ),
+        (
+            ("multi-prefix", "userhost-in-names"),
+            ["@+alice!~u@127.0.0.1", "+bob!~u@127.0.0.1", "carol!~u@127.0.0.1"],
+        ),
+    ],
+)
 def test_names_prefixes(caps, expected):
     state = make_state()
     a, _b, _c = room(state, "alice", "bob", "carol")
@@ -195,6 +205,7 @@ def test_list():
 
 # -- KICK ---------------------------------------------------------------------------------------
 
+
 def test_kick_with_reason_and_default_reason():
     state = make_state()
     a, b, c = room(state, "alice", "bob", "carol")
@@ -228,16 +239,17 @@ def test_kick_needs_op_and_membership():
 
 def test_kick_yourself_out_of_your_own_channel():
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     assert numerics(a.send("KICK #room alice,alice")) == ["KICK"]
     assert state.find_channel("#room") is None
 
 
 # -- INVITE -------------------------------------------------------------------------------------
 
+
 def test_invite_lets_a_user_into_invite_only_channel_once():
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     a.send("MODE #room +i")
     b = registered(state, "bob")
     assert numerics(b.send("JOIN #room")) == ["473"]
@@ -251,7 +263,7 @@ def test_invite_lets_a_user_into_invite_only_channel_once():
 
 def test_invite_overrides_ban_but_not_key():
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     b = registered(state, "bob")
     a.send("MODE #room +b bob", "INVITE bob #room")
     assert numerics(b.send("JOIN #room")) == ["INVITE", "JOIN", "353", "366"]
@@ -276,7 +288,7 @@ def test_invite_rules():
 
 def test_invite_reports_away_target():
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     b = registered(state, "bob")
     b.send("AWAY :busy")
     lines = a.send("INVITE bob #room")
@@ -285,6 +297,7 @@ def test_invite_reports_away_target():
 
 
 # -- nick changes -------------------------------------------------------------------------------
+
 
 def test_nick_change_seen_once_by_each_peer_sharing_several_channels():
     state = make_state()
@@ -315,7 +328,7 @@ def test_nick_case_change_and_same_nick():
 
 def test_invitation_dies_with_its_channel():
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     a.send("MODE #room +i")
     b = registered(state, "bob")
     a.send("INVITE bob #room", "PART #room")  # #room is gone
@@ -325,8 +338,9 @@ def test_invitation_dies_with_its_channel():
     assert numerics(b.send("JOIN #room"))[-1] == "473"
 
 
-@pytest.mark.parametrize("name", ["#", "lobby", "&local", "#a\x07b", "#zero\u200bwidth",
-                                  "#" + "x" * 50])
+@pytest.mark.parametrize(
+    "name", ["#", "lobby", "&local", "#a\x07b", "#zero\u200bwidth", "#" + "x" * 50]
+)
 def test_join_refuses_bad_channel_names(name):
     a = registered(make_state(), "alice")
     lines = a.send(f"JOIN {name}".encode())

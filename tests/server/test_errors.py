@@ -23,20 +23,52 @@ def world(**settings):
 # (id, setup lines by alice, who, command, numeric, params after the client's nick)
 ERRORS = [
     ("401-privmsg", [], "carol", "PRIVMSG nobody :hi", "401", ["nobody", "No such nick/channel"]),
-    ("401-channel", [], "carol", "PRIVMSG #nowhere :hi", "401", ["#nowhere", "No such nick/channel"]),
+    (
+        "401-channel",
+        [],
+        "carol",
+        "PRIVMSG #nowhere :hi",
+        "401",
+        ["#nowhere", "No such nick/channel"],
+    ),
     ("401-mode-o", [], "alice", "MODE #room +o nobody", "401", ["nobody", "No such nick/channel"]),
     ("401-invite", [], "alice", "INVITE nobody #room", "401", ["nobody", "No such nick/channel"]),
     ("403-part", [], "carol", "PART #nowhere", "403", ["#nowhere", "No such channel"]),
     ("403-join-bad-name", [], "carol", "JOIN nochan", "403", ["nochan", "No such channel"]),
     ("403-join-hash-only", [], "carol", "JOIN #", "403", ["#", "No such channel"]),
     ("403-topic", [], "carol", "TOPIC #nowhere", "403", ["#nowhere", "No such channel"]),
-    ("404-no-external", [], "carol", "PRIVMSG #room :hi", "404", ["#room", "Cannot send to channel"]),
-    ("404-moderated", ["MODE #room +m"], "bob", "PRIVMSG #room :hi", "404",
-     ["#room", "Cannot send to channel"]),
-    ("404-banned", ["MODE #room +b bob"], "bob", "PRIVMSG #room :hi", "404",
-     ["#room", "Cannot send to channel"]),
-    ("407", [], "carol", "PRIVMSG a,b,c,d,e :hi", "407",
-     ["a,b,c,d,e", "Too many targets. Maximum is 4"]),
+    (
+        "404-no-external",
+        [],
+        "carol",
+        "PRIVMSG #room :hi",
+        "404",
+        ["#room", "Cannot send to channel"],
+    ),
+    (
+        "404-moderated",
+        ["MODE #room +m"],
+        "bob",
+        "PRIVMSG #room :hi",
+        "404",
+        ["#room", "Cannot send to channel"],
+    ),
+    (
+        "404-banned",
+        ["MODE #room +b bob"],
+        "bob",
+        "PRIVMSG #room :hi",
+        "404",
+        ["#room", "Cannot send to channel"],
+    ),
+    (
+        "407",
+        [],
+        "carol",
+        "PRIVMSG a,b,c,d,e :hi",
+        "407",
+        ["a,b,c,d,e", "Too many targets. Maximum is 4"],
+    ),
     ("411", [], "carol", "PRIVMSG", "411", ["No recipient given (PRIVMSG)"]),
     ("411-empty", [], "carol", "PRIVMSG :", "411", ["No recipient given (PRIVMSG)"]),
     ("412", [], "carol", "PRIVMSG bob", "412", ["No text to send"]),
@@ -46,10 +78,22 @@ ERRORS = [
     ("431-empty", [], "carol", "NICK :", "431", ["No nickname given"]),
     ("432", [], "carol", "NICK 9lives", "432", ["9lives", "Erroneous nickname"]),
     ("433", [], "carol", "NICK BOB", "433", ["BOB", "Nickname is already in use"]),
-    ("441-kick", [], "alice", "KICK #room carol", "441",
-     ["carol", "#room", "They aren't on that channel"]),
-    ("441-mode", [], "alice", "MODE #room +v carol", "441",
-     ["carol", "#room", "They aren't on that channel"]),
+    (
+        "441-kick",
+        [],
+        "alice",
+        "KICK #room carol",
+        "441",
+        ["carol", "#room", "They aren't on that channel"],
+    ),
+    (
+        "441-mode",
+        [],
+        "alice",
+        "MODE #room +v carol",
+        "441",
+        ["carol", "#room", "They aren't on that channel"],
+    ),
     ("442-part", [], "carol", "PART #room", "442", ["#room", "You're not on that channel"]),
     ("442-topic", [], "carol", "TOPIC #room :x", "442", ["#room", "You're not on that channel"]),
     ("442-invite", [], "carol", "INVITE bob #room", "442", ["#room", "You're not on that channel"]),
@@ -63,33 +107,64 @@ ERRORS = [
     ("461-mode", [], "carol", "MODE", "461", ["MODE", "Not enough parameters"]),
     ("462", [], "carol", "USER u 0 * :again", "462", ["You may not reregister"]),
     ("464-oper", [], "carol", "OPER boss wrong", "464", ["Password incorrect"]),
-    ("471", ["MODE #room +l 2"], "carol", "JOIN #room", "471",
-     ["#room", "Cannot join channel (+l)"]),
+    (
+        "471",
+        ["MODE #room +l 2"],
+        "carol",
+        "JOIN #room",
+        "471",
+        ["#room", "Cannot join channel (+l)"],
+    ),
     ("472", [], "alice", "MODE #room +Q", "472", ["Q", "is unknown mode char to me"]),
     ("473", ["MODE #room +i"], "carol", "JOIN #room", "473", ["#room", "Cannot join channel (+i)"]),
-    ("474", ["MODE #room +b c*!*@*"], "carol", "JOIN #room", "474",
-     ["#room", "Cannot join channel (+b)"]),
-    ("475", ["MODE #room +k key"], "carol", "JOIN #room nokey", "475",
-     ["#room", "Cannot join channel (+k)"]),
+    (
+        "474",
+        ["MODE #room +b c*!*@*"],
+        "carol",
+        "JOIN #room",
+        "474",
+        ["#room", "Cannot join channel (+b)"],
+    ),
+    (
+        "475",
+        ["MODE #room +k key"],
+        "carol",
+        "JOIN #room nokey",
+        "475",
+        ["#room", "Cannot join channel (+k)"],
+    ),
     ("481", [], "carol", "KILL bob :bye", "481", ["Permission Denied- You're not an IRC operator"]),
     ("482-mode", [], "bob", "MODE #room +m", "482", ["#room", "You're not channel operator"]),
     ("482-topic", [], "bob", "TOPIC #room :mine", "482", ["#room", "You're not channel operator"]),
     ("482-kick", [], "bob", "KICK #room alice", "482", ["#room", "You're not channel operator"]),
-    ("482-invite", ["MODE #room +i"], "bob", "INVITE carol #room", "482",
-     ["#room", "You're not channel operator"]),
+    (
+        "482-invite",
+        ["MODE #room +i"],
+        "bob",
+        "INVITE carol #room",
+        "482",
+        ["#room", "You're not channel operator"],
+    ),
     ("501", [], "carol", "MODE carol +Z", "501", ["Unknown MODE flag"]),
     ("502", [], "carol", "MODE bob +i", "502", ["Cant change mode for other users"]),
     ("525", [], "alice", "MODE #room +k a,b", "525", ["#room", "Key is not well-formed"]),
-    ("696", [], "alice", "MODE #room +l many", "696",
-     ["#room", "l", "many", "Invalid limit: a positive number is needed"]),
+    (
+        "696",
+        [],
+        "alice",
+        "MODE #room +l many",
+        "696",
+        ["#room", "l", "many", "Invalid limit: a positive number is needed"],
+    ),
     ("410", [], "carol", "CAP BOGUS", "410", ["BOGUS", "Invalid CAP command"]),
     ("409", [], "carol", "PING", "409", ["No origin specified"]),
     ("406", [], "carol", "WHOWAS ghost", "406", ["ghost", "There was no such nickname"]),
 ]
 
 
-@pytest.mark.parametrize("setup,who,command,numeric,params",
-                         [pytest.param(*row[1:], id=row[0]) for row in ERRORS])
+@pytest.mark.parametrize(
+    "setup,who,command,numeric,params", [pytest.param(*row[1:], id=row[0]) for row in ERRORS]
+)
 def test_error_numeric(setup, who, command, numeric, params):
     _state, clients = world(opers={})
     alice = clients["alice"]
@@ -109,9 +184,36 @@ def test_error_numeric(setup, who, command, numeric, params):
 
 
 def test_every_required_error_numeric_is_in_the_table():
-    required = {"401", "403", "404", "407", "411", "412", "421", "431", "432", "433", "441",
-                "442", "443", "451", "461", "462", "464", "471", "472", "473", "474", "475",
-                "481", "482", "501", "502", "525", "696"}
+    required = {
+        "401",
+        "403",
+        "404",
+        "407",
+        "411",
+        "412",
+        "421",
+        "431",
+        "432",
+        "433",
+        "441",
+        "442",
+        "443",
+        "451",
+        "461",
+        "462",
+        "464",
+        "471",
+        "472",
+        "473",
+        "474",
+        "475",
+        "481",
+        "482",
+        "501",
+        "502",
+        "525",
+        "696",
+    }
     assert required <= {row[4] for row in ERRORS}
 
 
@@ -172,8 +274,9 @@ UNSAFE_LINES = [
 ]
 
 
-@pytest.mark.parametrize("who,line,numeric,word",
-                         [pytest.param(*row[1:], id=row[0]) for row in UNSAFE_LINES])
+@pytest.mark.parametrize(
+    "who,line,numeric,word", [pytest.param(*row[1:], id=row[0]) for row in UNSAFE_LINES]
+)
 def test_echoed_words_never_break_serialisation(who, line, numeric, word):
     _state, clients = world()
     lines = clients[who].send(line)
@@ -192,4 +295,5 @@ def test_ban_mask_that_is_no_word_is_refused(mask):
     assert alice.send(f"MODE #room +b {mask}") == []
     assert state.find_channel("#room").bans == []
     assert msgs(clients["bob"].send("MODE #room +b")) == msgs(
-        [":chatd.local 368 bob #room :End of channel ban list"])
+        [":chatd.local 368 bob #room :End of channel ban list"]
+    )

@@ -31,6 +31,7 @@ def batch_body(lines: list[str]) -> tuple[list[str], list[Message]]:
 
 # -- CHATHISTORY --------------------------------------------------------------------------------
 
+
 def test_chathistory_latest_in_a_batch_with_original_tags():
     state = make_state()
     a = registered(state, "alice", HISTORY_CAPS)
@@ -81,17 +82,20 @@ def test_chathistory_limit_is_capped_by_config():
     assert len(batch_body(a.send("CHATHISTORY LATEST #room * 100"))[1]) == 3
 
 
-@pytest.mark.parametrize("line,code", [
-    ("CHATHISTORY", "NEED_MORE_PARAMS"),
-    ("CHATHISTORY LATEST #room", "NEED_MORE_PARAMS"),
-    ("CHATHISTORY SIDEWAYS #room * 5", "UNKNOWN_COMMAND"),
-    ("CHATHISTORY LATEST #room * 0", "INVALID_PARAMS"),
-    ("CHATHISTORY LATEST #room * many", "INVALID_PARAMS"),
-    ("CHATHISTORY BEFORE #room * 5", "INVALID_PARAMS"),  # * only for LATEST
-    ("CHATHISTORY BEFORE #room id=x 5", "INVALID_PARAMS"),
-    ("CHATHISTORY LATEST #elsewhere * 5", "INVALID_TARGET"),  # not a member
-    ("CHATHISTORY LATEST #nowhere * 5", "INVALID_TARGET"),
-])
+@pytest.mark.parametrize(
+    "line,code",
+    [
+        ("CHATHISTORY", "NEED_MORE_PARAMS"),
+        ("CHATHISTORY LATEST #room", "NEED_MORE_PARAMS"),
+        ("CHATHISTORY SIDEWAYS #room * 5", "UNKNOWN_COMMAND"),
+        ("CHATHISTORY LATEST #room * 0", "INVALID_PARAMS"),
+        ("CHATHISTORY LATEST #room * many", "INVALID_PARAMS"),
+        ("CHATHISTORY BEFORE #room * 5", "INVALID_PARAMS"),  # * only for LATEST
+        ("CHATHISTORY BEFORE #room id=x 5", "INVALID_PARAMS"),
+        ("CHATHISTORY LATEST #elsewhere * 5", "INVALID_TARGET"),  # not a member
+        ("CHATHISTORY LATEST #nowhere * 5", "INVALID_TARGET"),
+    ],
+)
 def test_chathistory_errors_are_standard_replies(line, code):
     state = make_state()
     a = registered(state, "alice", HISTORY_CAPS)
@@ -128,9 +132,12 @@ def test_chathistory_targets():
     talk(state, a, "x", channel="#a")
     state.set_clock(110.0, 1_700_000_010.0)
     a.send("PRIVMSG #b :y")
-    kind, body = batch_body(a.send(
-        "CHATHISTORY TARGETS timestamp=2023-11-14T00:00:00.000Z "
-        "timestamp=2023-11-15T00:00:00.000Z 10"))
+    kind, body = batch_body(
+        a.send(
+            "CHATHISTORY TARGETS timestamp=2023-11-14T00:00:00.000Z "
+            "timestamp=2023-11-15T00:00:00.000Z 10"
+        )
+    )
     assert kind == ["draft/chathistory-targets"]
     assert [m.params[:2] for m in body] == [["TARGETS", "#a"], ["TARGETS", "#b"]]
     assert body[1].params[2] == "timestamp=2023-11-14T22:13:30.000Z"
@@ -138,16 +145,18 @@ def test_chathistory_targets():
 
 # -- replay on JOIN -----------------------------------------------------------------------------
 
+
 def test_plain_client_gets_a_marked_replay_on_join():
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     talk(state, a, "first", "\x01ACTION waves\x01")
     b = registered(state, "bob")
     lines = b.send("JOIN #room")
     assert numerics(lines)[:3] == ["JOIN", "353", "366"]
     replay = msgs(lines)[3:]
-    assert replay[0] == Message("NOTICE", ["#room", "Replaying the last 2 messages (times in UTC)"],
-                                "chatd.local")
+    assert replay[0] == Message(
+        "NOTICE", ["#room", "Replaying the last 2 messages (times in UTC)"], "chatd.local"
+    )
     assert replay[1].nick == "alice" and replay[1].params == ["#room", "[22:13:20] first"]
     assert replay[2].params[1] == "\x01ACTION [22:13:21] waves\x01"  # CTCP framing kept
     assert replay[3] == Message("NOTICE", ["#room", "End of replay"], "chatd.local")
@@ -155,7 +164,7 @@ def test_plain_client_gets_a_marked_replay_on_join():
 
 def test_replay_is_a_batch_for_batch_and_server_time_clients():
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     talk(state, a, "hello")
     b = registered(state, "bob", ["batch", "server-time"])
     lines = b.send("JOIN #room")
@@ -166,12 +175,12 @@ def test_replay_is_a_batch_for_batch_and_server_time_clients():
 
 def test_no_replay_for_chathistory_clients_or_when_turned_off():
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     talk(state, a, "hello")
     b = registered(state, "bob", HISTORY_CAPS)
     assert numerics(b.send("JOIN #room")) == ["JOIN", "353", "366"]
     off = make_state(history_replay=0)
-    c, = room(off, "carol")
+    (c,) = room(off, "carol")
     talk(off, c, "hello")
     d = registered(off, "dave")
     assert numerics(d.send("JOIN #room")) == ["JOIN", "353", "366"]
@@ -179,7 +188,7 @@ def test_no_replay_for_chathistory_clients_or_when_turned_off():
 
 def test_replay_is_bounded_by_history_replay():
     state = make_state(history_replay=2)
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     talk(state, a, "1", "2", "3")
     b = registered(state, "bob")
     texts = [m.params[1] for m in only(b.send("JOIN #room"), "PRIVMSG")]
@@ -203,9 +212,10 @@ def test_history_of_a_destroyed_channel_is_not_handed_to_its_next_creator():
 
 # -- persistent channels (+P) -------------------------------------------------------------------
 
+
 def test_persistent_channel_outlives_its_members():
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     a.send("MODE #room +P", "TOPIC #room :kept", "MODE #room +k key")
     a.send("PART #room")
     channel = state.find_channel("#room")
@@ -224,7 +234,7 @@ def test_persistent_channel_outlives_its_members():
 
 def test_minus_p_on_an_empty_channel_forgets_it():
     state = make_state(opers={})
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     a.send("MODE #room +P", "PART #room")
     assert state.find_channel("#room") is not None
     # nobody is left to send -P from inside; an IRC operator could. Here: rejoin, then leave.
@@ -235,9 +245,13 @@ def test_minus_p_on_an_empty_channel_forgets_it():
 def test_persistent_channels_survive_a_restart(tmp_path):
     db = str(tmp_path / "chatd.sqlite3")
     first = make_state(db=db)
-    a, = room(first, "alice")
-    a.send("MODE #room +Pntl 7", "TOPIC #room :still here", "MODE #room +k sesame",
-           "MODE #room +b bad!*@*")
+    (a,) = room(first, "alice")
+    a.send(
+        "MODE #room +Pntl 7",
+        "TOPIC #room :still here",
+        "MODE #room +k sesame",
+        "MODE #room +b bad!*@*",
+    )
     talk(first, a, "remember me")
     a.send("JOIN #transient")
     a.take()  # settles: everything is committed
@@ -259,7 +273,7 @@ def test_persistent_channels_survive_a_restart(tmp_path):
 
 def test_persist_all_channels_setting():
     state = make_state(persist_all_channels=True)
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     assert "P" in state.find_channel("#room").modes
     a.send("PART #room")
     assert state.find_channel("#room") is not None

@@ -42,8 +42,9 @@ def pump_until(reactor, predicate, what: str, timeout: float = DEADLINE):
 def library_client(server):
     reactor = irc_client.Reactor()
     recorder = Recorder(reactor)
-    conn = reactor.server().connect("127.0.0.1", server.port, "libby", username="lib",
-                                    ircname="Library Client")
+    conn = reactor.server().connect(
+        "127.0.0.1", server.port, "libby", username="lib", ircname="Library Client"
+    )
     yield reactor, conn, recorder
     if conn.is_connected():
         conn.disconnect("done")
@@ -74,8 +75,9 @@ def test_library_joins_and_receives_messages(server, library_client):
 
     raw = server.client("rawbob")
     raw.join("#lobby")
-    joined = pump_until(reactor, lambda: [e for e in rec.of("join") if e.source.nick == "rawbob"],
-                        "rawbob's JOIN")
+    joined = pump_until(
+        reactor, lambda: [e for e in rec.of("join") if e.source.nick == "rawbob"], "rawbob's JOIN"
+    )
     assert joined[0].target == "#lobby"
 
     raw.send("PRIVMSG #lobby :hello from a raw socket")

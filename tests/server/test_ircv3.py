@@ -13,11 +13,18 @@ from .util import Scripted, join_all, make_state, msgs, numerics, one, registere
 def test_cap_ls_lists_the_extensions():
     c = Scripted(make_state())
     caps = set(one(c.send("CAP LS 302"), "CAP").params[2].split())
-    assert {"extended-join", "invite-notify", "setname", "labeled-response", "batch",
-            "draft/chathistory"} <= caps
+    assert {
+        "extended-join",
+        "invite-notify",
+        "setname",
+        "labeled-response",
+        "batch",
+        "draft/chathistory",
+    } <= caps
 
 
 # -- extended-join ------------------------------------------------------------------------------
+
 
 def test_extended_join_carries_account_and_realname():
     state = make_state()
@@ -38,6 +45,7 @@ def test_extended_join_own_join():
 
 
 # -- invite-notify ------------------------------------------------------------------------------
+
 
 def test_invite_notify_open_channel_tells_every_member_with_the_cap():
     state = make_state()
@@ -67,6 +75,7 @@ def test_invite_notify_invite_only_channel_tells_operators_only():
 
 
 # -- setname ------------------------------------------------------------------------------------
+
 
 def test_setname_changes_realname_and_tells_cap_holders():
     state = make_state()
@@ -104,6 +113,7 @@ def test_setname_needs_a_parameter():
 
 # -- labeled-response ---------------------------------------------------------------------------
 
+
 def test_single_line_response_carries_the_label():
     a = registered(make_state(), "alice", ["labeled-response"])
     (pong,) = msgs(a.send("@label=abc PING tok"))
@@ -115,13 +125,14 @@ def test_no_response_is_an_ack():
     a = registered(state, "alice", ["labeled-response"])
     b = registered(state, "bob")
     assert msgs(a.send("@label=l2 PRIVMSG bob :hi")) == [
-        Message("ACK", [], "chatd.local", {"label": "l2"})]
+        Message("ACK", [], "chatd.local", {"label": "l2"})
+    ]
     assert numerics(b.take()) == ["PRIVMSG"]
 
 
 def test_several_lines_come_in_a_labeled_batch():
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     a.user.set_caps(frozenset({"labeled-response", "batch"}))
     m = msgs(a.send("@label=who1 WHO #room"))
     assert m[0].command == "BATCH" and m[0].tags == {"label": "who1"}
@@ -134,7 +145,7 @@ def test_several_lines_come_in_a_labeled_batch():
 
 def test_several_lines_without_batch_label_the_first():
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     a.user.set_caps(frozenset({"labeled-response"}))
     m = msgs(a.send("@label=w WHO #room"))
     assert [x.command for x in m] == ["352", "315"]

@@ -51,8 +51,13 @@ def test_message_text_keeps_leading_colon_and_spaces():
 def test_notice_errors_are_silent():
     state = make_state()
     a = registered(state, "alice")
-    for line in ("NOTICE", "NOTICE nobody :x", "NOTICE #nope :x", "NOTICE bob",
-                 "NOTICE a,b,c,d,e :x"):
+    for line in (
+        "NOTICE",
+        "NOTICE nobody :x",
+        "NOTICE #nope :x",
+        "NOTICE bob",
+        "NOTICE a,b,c,d,e :x",
+    ):
         assert a.send(line) == [], line
 
 
@@ -60,10 +65,12 @@ def test_message_to_self():
     state = make_state()
     a = registered(state, "alice", ["echo-message"])
     assert msgs(a.send("PRIVMSG alice :note to self")) == msgs(
-        [":alice!~u@127.0.0.1 PRIVMSG alice :note to self"])  # once, not twice
+        [":alice!~u@127.0.0.1 PRIVMSG alice :note to self"]
+    )  # once, not twice
 
 
 # -- echo-message, server-time, message-tags ------------------------------------------------------
+
 
 @pytest.mark.parametrize("target", ["#room", "bob"])
 def test_echo_message_on_and_off(target):
@@ -137,18 +144,21 @@ def test_tagmsg_only_reaches_message_tags_clients():
 
 # -- AWAY ---------------------------------------------------------------------------------------
 
+
 def test_away_and_back():
     state = make_state()
     a, b = registered(state, "alice"), registered(state, "bob")
     assert msgs(a.send("AWAY :out to lunch")) == msgs(
-        [":chatd.local 306 alice :You have been marked as being away"])
+        [":chatd.local 306 alice :You have been marked as being away"]
+    )
     lines = b.send("PRIVMSG alice :are you there?")
     assert msgs(lines) == msgs([":chatd.local 301 bob alice :out to lunch"])
     assert numerics(a.take()) == ["PRIVMSG"]
     assert b.send("NOTICE alice :no auto reply for notices") == []
     a.take()
     assert msgs(a.send("AWAY")) == msgs(
-        [":chatd.local 305 alice :You are no longer marked as being away"])
+        [":chatd.local 305 alice :You are no longer marked as being away"]
+    )
     assert b.send("PRIVMSG alice :back?") == []
 
 
@@ -181,8 +191,9 @@ def test_away_notify_on_join_of_an_away_user():
     away = registered(state, "away")
     away.send("AWAY :on holiday")
     away.send("JOIN #room")
-    assert msgs(watcher.take()) == msgs([":away!~u@127.0.0.1 JOIN #room",
-                                         ":away!~u@127.0.0.1 AWAY :on holiday"])
+    assert msgs(watcher.take()) == msgs(
+        [":away!~u@127.0.0.1 JOIN #room", ":away!~u@127.0.0.1 AWAY :on holiday"]
+    )
     assert numerics(plain.take()) == ["JOIN"]
     assert "AWAY" not in numerics(away.take())
     here = registered(state, "here")

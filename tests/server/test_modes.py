@@ -9,6 +9,7 @@ from .util import make_state, msgs, numerics, one, registered, room
 
 # -- user modes ---------------------------------------------------------------------------------
 
+
 def test_user_mode_invisible():
     state = make_state()
     a = registered(state, "alice")
@@ -34,16 +35,18 @@ def test_user_mode_on_others():
     a = registered(state, "alice")
     registered(state, "bob")
     assert msgs(a.send("MODE bob +i")) == msgs(
-        [":chatd.local 502 alice :Cant change mode for other users"])
+        [":chatd.local 502 alice :Cant change mode for other users"]
+    )
     assert numerics(a.send("MODE bob")) == ["502"]
     assert numerics(a.send("MODE nobody +i")) == ["401"]
 
 
 # -- channel modes ------------------------------------------------------------------------------
 
+
 def test_channel_mode_query():
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     a.send("MODE #room +kl secret 10")
     lines = a.send("MODE #room")
     assert numerics(lines) == ["324", "329"]
@@ -75,7 +78,7 @@ def test_flag_modes_need_op():
 
 def test_no_external_messages_plus_n():
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     outsider = registered(state, "eve")
     assert numerics(outsider.send("PRIVMSG #room :hi")) == ["404"]
     a.send("MODE #room -n")
@@ -105,18 +108,19 @@ def test_moderated_plus_m_and_voice():
 
 def test_invite_only_plus_i():
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     a.send("MODE #room +i")
     b = registered(state, "bob")
     assert msgs(b.send("JOIN #room")) == msgs(
-        [":chatd.local 473 bob #room :Cannot join channel (+i)"])
+        [":chatd.local 473 bob #room :Cannot join channel (+i)"]
+    )
     a.send("MODE #room -i")
     assert numerics(b.send("JOIN #room")) == ["JOIN", "353", "366"]
 
 
 def test_secret_plus_s_hides_channel():
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     a.send("MODE #room +s")
     outsider = registered(state, "eve")
     assert numerics(outsider.send("LIST")) == ["321", "323"]
@@ -127,24 +131,25 @@ def test_secret_plus_s_hides_channel():
 
 def test_key_plus_k():
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     assert msgs(a.send("MODE #room +k sesame")) == msgs(
-        [":alice!~u@127.0.0.1 MODE #room +k sesame"])
+        [":alice!~u@127.0.0.1 MODE #room +k sesame"]
+    )
     b = registered(state, "bob")
     assert msgs(b.send("JOIN #room")) == msgs(
-        [":chatd.local 475 bob #room :Cannot join channel (+k)"])
+        [":chatd.local 475 bob #room :Cannot join channel (+k)"]
+    )
     assert numerics(b.send("JOIN #room wrong")) == ["475"]
     assert numerics(b.send("JOIN #room sesame")) == ["JOIN", "353", "366"]
     a.take()
-    assert msgs(a.send("MODE #room -k whatever")) == msgs(
-        [":alice!~u@127.0.0.1 MODE #room -k *"])
+    assert msgs(a.send("MODE #room -k whatever")) == msgs([":alice!~u@127.0.0.1 MODE #room -k *"])
     assert state.find_channel("#room").password is None
 
 
 @pytest.mark.parametrize("key", ["a,b", ":a b", "x" * 24])
 def test_malformed_key_is_525(key):
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     lines = a.send(f"MODE #room +k {key}")
     assert numerics(lines) == ["525"]
     assert msgs(lines)[0].params[:2] == ["alice", "#room"]
@@ -157,7 +162,8 @@ def test_limit_plus_l():
     assert numerics(a.send("MODE #room +l 2")) == ["MODE"]
     c = registered(state, "carol")
     assert msgs(c.send("JOIN #room")) == msgs(
-        [":chatd.local 471 carol #room :Cannot join channel (+l)"])
+        [":chatd.local 471 carol #room :Cannot join channel (+l)"]
+    )
     b.send("PART #room")
     assert numerics(c.send("JOIN #room")) == ["JOIN", "353", "366"]
     a.take()
@@ -168,7 +174,7 @@ def test_limit_plus_l():
 @pytest.mark.parametrize("arg", ["abc", "0", "-5", "1000000"])
 def test_bad_limit_is_696(arg):
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     lines = a.send(f"MODE #room +l {arg}")
     assert numerics(lines) == ["696"]
     assert msgs(lines)[0].params[:4] == ["alice", "#room", "l", arg]
@@ -200,7 +206,7 @@ def test_at_most_four_parameter_modes_per_command():
 
 def test_unknown_channel_mode_is_472():
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     lines = a.send("MODE #room +mZ")
     assert numerics(lines) == ["472", "MODE"]
     assert msgs(lines)[0].params == ["alice", "Z", "is unknown mode char to me"]
@@ -238,7 +244,7 @@ BAN_CASES = [
 @pytest.mark.parametrize("mask,nick,username,banned", BAN_CASES)
 def test_ban_matching(mask, nick, username, banned):
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     a.send(f"MODE #room +b {mask}")
     c = registered(state, "tmp")
     c.send(f"NICK {nick}")
@@ -249,8 +255,7 @@ def test_ban_matching(mask, nick, username, banned):
 def test_ban_mask_is_completed_listed_and_removed():
     state = make_state()
     a, b = room(state, "alice", "bob")
-    assert msgs(a.send("MODE #room +b bob")) == msgs(
-        [":alice!~u@127.0.0.1 MODE #room +b bob!*@*"])
+    assert msgs(a.send("MODE #room +b bob")) == msgs([":alice!~u@127.0.0.1 MODE #room +b bob!*@*"])
     assert numerics(a.send("MODE #room +b BOB!*@*")) == []  # the same mask, casefolded
     a.send("MODE #room +b ~x@host", "MODE #room +b nick!user")
     lines = b.send("MODE #room +b")
@@ -278,7 +283,7 @@ def test_banned_member_cannot_speak_but_voiced_can():
 
 def test_ban_list_is_bounded():
     state = make_state(max_list_modes=2)
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     a.send("MODE #room +bb x y")
     lines = a.send("MODE #room +b z")
     assert msgs(lines) == msgs([":chatd.local 478 alice #room b :Channel list is full"])

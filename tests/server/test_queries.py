@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from chatd.proto.message import parse
 from chatd.server.passwords import hash_password
 
 from .util import Scripted, make_state, msgs, numerics, one, only, registered, room
-from chatd.proto.message import parse
 
 
 @pytest.fixture(scope="module")
@@ -18,14 +18,23 @@ def oper_hash() -> str:
 
 # -- WHO ----------------------------------------------------------------------------------------
 
+
 def test_who_channel():
     state = make_state()
     a, _b = room(state, "alice", "bob")
     lines = a.send("WHO #room")
     assert numerics(lines) == ["352", "352", "315"]
     first, second, end = msgs(lines)
-    assert first.params == ["alice", "#room", "~u", "127.0.0.1", "chatd.local", "alice", "H@",
-                            "0 Real Name"]
+    assert first.params == [
+        "alice",
+        "#room",
+        "~u",
+        "127.0.0.1",
+        "chatd.local",
+        "alice",
+        "H@",
+        "0 Real Name",
+    ]
     assert second.params[5:7] == ["bob", "H"]
     assert end.params == ["alice", "#room", "End of WHO list"]
 
@@ -58,24 +67,28 @@ def test_who_flags_with_multi_prefix_and_oper(oper_hash):
     assert flags == {"alice": "H*@", "bob": "H"}
 
 
-@pytest.mark.parametrize("spec,expected", [
-    ("%tnuhfr,42", ["42", "~u", "127.0.0.1", "alice", "H@", "Real Name"]),
-    ("%n", ["alice"]),
-    ("%cn", ["#room", "alice"]),
-    ("%rn", ["alice", "Real Name"]),  # fields come in the fixed WHOX order, not the request's
-    ("%tn", ["0", "alice"]),  # no token given
-    ("%af", ["H@", "0"]),
-    ("%s", ["chatd.local"]),
-])
+@pytest.mark.parametrize(
+    "spec,expected",
+    [
+        ("%tnuhfr,42", ["42", "~u", "127.0.0.1", "alice", "H@", "Real Name"]),
+        ("%n", ["alice"]),
+        ("%cn", ["#room", "alice"]),
+        ("%rn", ["alice", "Real Name"]),  # fields come in the fixed WHOX order, not the request's
+        ("%tn", ["0", "alice"]),  # no token given
+        ("%af", ["H@", "0"]),
+        ("%s", ["chatd.local"]),
+    ],
+)
 def test_whox(spec, expected):
     state = make_state()
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     lines = a.send(f"WHO #room {spec}")
     assert numerics(lines) == ["354", "315"]
     assert msgs(lines)[0].params == ["alice", *expected]
 
 
 # -- WHOIS, WHOWAS ------------------------------------------------------------------------------
+
 
 def test_whois(oper_hash):
     state = make_state(opers={"boss": oper_hash})
@@ -95,10 +108,12 @@ def test_whois(oper_hash):
 
 def test_whois_unknown():
     a = registered(make_state(), "alice")
-    assert msgs(a.send("WHOIS ghost")) == msgs([
-        ":chatd.local 401 alice ghost :No such nick/channel",
-        ":chatd.local 318 alice ghost :End of /WHOIS list",
-    ])
+    assert msgs(a.send("WHOIS ghost")) == msgs(
+        [
+            ":chatd.local 401 alice ghost :No such nick/channel",
+            ":chatd.local 318 alice ghost :End of /WHOIS list",
+        ]
+    )
 
 
 def test_whowas_has_no_history():
@@ -107,6 +122,7 @@ def test_whowas_has_no_history():
 
 
 # -- USERHOST, ISON -----------------------------------------------------------------------------
+
 
 def test_userhost(oper_hash):
     state = make_state(opers={"boss": oper_hash})
@@ -132,6 +148,7 @@ def test_ison():
 
 
 # -- server information -------------------------------------------------------------------------
+
 
 def test_lusers_command_tracks_changes(oper_hash):
     state = make_state(opers={"boss": oper_hash})
@@ -163,10 +180,12 @@ def test_time():
     a = registered(state, "alice")
     state.set_clock(100.0, 1_700_000_000.0)
     assert msgs(a.send("TIME")) == msgs(
-        [":chatd.local 391 alice chatd.local :Tuesday November 14 2023 -- 22:13:20 +00:00"])
+        [":chatd.local 391 alice chatd.local :Tuesday November 14 2023 -- 22:13:20 +00:00"]
+    )
 
 
 # -- OPER, KILL ---------------------------------------------------------------------------------
+
 
 def test_oper_right_and_wrong(oper_hash):
     state = make_state(opers={"boss": oper_hash})
@@ -180,10 +199,12 @@ def test_oper_right_and_wrong(oper_hash):
     assert msgs(a.send("OPER nobody pw")) == msgs([":chatd.local 464 alice :Password incorrect"])
     assert not a.user.oper
     later()
-    assert msgs(a.send("OPER boss pw")) == msgs([
-        ":chatd.local 381 alice :You are now an IRC operator",
-        ":alice!~u@127.0.0.1 MODE alice +o",
-    ])
+    assert msgs(a.send("OPER boss pw")) == msgs(
+        [
+            ":chatd.local 381 alice :You are now an IRC operator",
+            ":alice!~u@127.0.0.1 MODE alice +o",
+        ]
+    )
     assert a.user.oper and state.opers == 1
     later()
     a.send("OPER boss pw")
@@ -212,13 +233,14 @@ def test_kill_needs_oper():
     state = make_state()
     a, b = registered(state, "alice"), registered(state, "bob")
     assert msgs(a.send("KILL bob :x")) == msgs(
-        [":chatd.local 481 alice :Permission Denied- You're not an IRC operator"])
+        [":chatd.local 481 alice :Permission Denied- You're not an IRC operator"]
+    )
     assert not b.sink.closed
 
 
 def test_oper_sets_modes_on_channels_without_being_op(oper_hash):
     state = make_state(opers={"boss": oper_hash})
-    a, = room(state, "alice")
+    (a,) = room(state, "alice")
     boss = registered(state, "boss")
     boss.send("OPER boss pw")
     boss.take()
@@ -257,8 +279,13 @@ def test_who_mask_matches_host_user_and_realname():
     a.send("NICK alice", "USER al 0 * :Alice Liddell")
     b = Scripted(state, host="192.0.2.9")
     b.register("bob")
-    for mask, found in [("10.1.*", ["alice"]), ("*liddell", ["alice"]), ("~al", ["alice"]),
-                        ("*!*@192.0.2.*", ["bob"]), ("nobody*", [])]:
+    for mask, found in [
+        ("10.1.*", ["alice"]),
+        ("*liddell", ["alice"]),
+        ("~al", ["alice"]),
+        ("*!*@192.0.2.*", ["bob"]),
+        ("nobody*", []),
+    ]:
         lines = b.send(f"WHO {mask}")
         nicks = [parse(l).params[5] for l in lines if parse(l).command == "352"]
         assert nicks == found, mask

@@ -10,8 +10,21 @@ from chatd.server.isupport import tokens
 
 from .util import Scripted, make_state, msgs, numerics, one, only, registered
 
-WELCOME = ["001", "002", "003", "004", "005", "005",
-           "251", "252", "253", "254", "255", "265", "266"]
+WELCOME = [
+    "001",
+    "002",
+    "003",
+    "004",
+    "005",
+    "005",
+    "251",
+    "252",
+    "253",
+    "254",
+    "255",
+    "265",
+    "266",
+]
 
 
 def isupport(lines: list[str]) -> dict[str, str]:
@@ -26,6 +39,7 @@ def isupport(lines: list[str]) -> dict[str, str]:
 
 
 # -- plain registration -------------------------------------------------------------------------
+
 
 def test_nick_user_registers_with_full_burst():
     state = make_state()
@@ -48,8 +62,15 @@ def test_user_before_nick_also_registers():
 
 
 def test_isupport_tokens_are_real():
-    state = make_state(network="TestNet", nicklen=20, channellen=40, topiclen=300, kicklen=200,
-                       awaylen=150, max_targets=3)
+    state = make_state(
+        network="TestNet",
+        nicklen=20,
+        channellen=40,
+        topiclen=300,
+        kicklen=200,
+        awaylen=150,
+        max_targets=3,
+    )
     c = Scripted(state)
     toks = isupport(c.register("alice"))
     assert toks["CASEMAPPING"] == "rfc1459"
@@ -86,15 +107,15 @@ def test_advertised_limits_are_enforced():
     assert one(a.send("KICK #12345678a bob :no reason"), "KICK").params[2] == "no "
 
 
-@pytest.mark.parametrize("nick", ["a", "Alice", "[x]", "\\o", "`tick`", "a-1", "^_^",
-                                  "{x}|y"])
+@pytest.mark.parametrize("nick", ["a", "Alice", "[x]", "\\o", "`tick`", "a-1", "^_^", "{x}|y"])
 def test_valid_nicks(nick):
     c = Scripted(make_state())
     assert numerics(c.register(nick))[0] == "001"
 
 
-@pytest.mark.parametrize("nick", ["1abc", "-x", "a!b", "a@b", "#chan", "a,b", "a*", "ni.ck",
-                                  "x" * 31])
+@pytest.mark.parametrize(
+    "nick", ["1abc", "-x", "a!b", "a@b", "#chan", "a,b", "a*", "ni.ck", "x" * 31]
+)
 def test_erroneous_nicks(nick):
     c = Scripted(make_state())
     lines = c.send(f"NICK :{nick}")
@@ -146,6 +167,7 @@ def test_username_is_sanitised_and_truncated():
 
 
 # -- CAP ----------------------------------------------------------------------------------------
+
 
 def test_cap_ls_302_holds_registration_until_cap_end():
     state = make_state()
@@ -238,6 +260,7 @@ def test_cap_subcommand_is_case_insensitive():
 
 # -- PASS ---------------------------------------------------------------------------------------
 
+
 def test_right_password_registers():
     c = Scripted(make_state(password="sesame"))
     assert numerics(c.send("PASS sesame", "NICK alice", "USER a 0 * :A"))[0] == "001"
@@ -270,6 +293,7 @@ def test_pass_without_parameter_is_461():
 
 # -- LUSERS and MOTD in the burst -----------------------------------------------------------------
 
+
 def test_lusers_counts(tmp_path):
     state = make_state()
     registered(state, "alice")
@@ -293,8 +317,10 @@ def test_motd_from_file(tmp_path):
     c = Scripted(make_state(motd=str(motd)))
     lines = c.register("alice")
     assert numerics(lines)[-4:] == ["375", "372", "372", "376"]
-    assert [m.params[1] for m in only(lines, "372")] == ["- Welcome to the test server.",
-                                                         "- Be nice."]
+    assert [m.params[1] for m in only(lines, "372")] == [
+        "- Welcome to the test server.",
+        "- Be nice.",
+    ]
     assert numerics(c.send("MOTD")) == ["375", "372", "372", "376"]
 
 
@@ -317,6 +343,7 @@ def test_default_channels_are_joined_after_the_welcome():
 
 
 # -- PING, PONG, QUIT ---------------------------------------------------------------------------
+
 
 def test_ping_pong_before_and_after_registration():
     c = Scripted(make_state())

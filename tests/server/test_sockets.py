@@ -11,8 +11,20 @@ from ircclient import Client, wait_for
 from chatd.proto.message import parse
 from chatd.server.passwords import hash_password
 
-ISUPPORT_NAMES = ("CASEMAPPING", "CHANTYPES", "PREFIX", "CHANMODES", "NICKLEN", "CHANNELLEN",
-                  "TOPICLEN", "KICKLEN", "AWAYLEN", "NETWORK", "TARGMAX", "UTF8ONLY")
+ISUPPORT_NAMES = (
+    "CASEMAPPING",
+    "CHANTYPES",
+    "PREFIX",
+    "CHANMODES",
+    "NICKLEN",
+    "CHANNELLEN",
+    "TOPICLEN",
+    "KICKLEN",
+    "AWAYLEN",
+    "NETWORK",
+    "TARGMAX",
+    "UTF8ONLY",
+)
 
 
 def chat_room(server, *nicks: str, channel: str = "#lobby") -> list[Client]:
@@ -37,8 +49,11 @@ def test_cap_negotiation_and_welcome_burst(server_factory, tmp_path):
     assert c.expect(r" CAP ").params[1] == "NAK"
     c.send("CAP REQ :server-time message-tags", "CAP LIST")
     assert c.expect(r" CAP ").params[1:] == ["ACK", "server-time message-tags"]
-    assert set(c.expect(r" CAP ").params[2].split()) == {"server-time", "message-tags",
-                                                         "cap-notify"}
+    assert set(c.expect(r" CAP ").params[2].split()) == {
+        "server-time",
+        "message-tags",
+        "cap-notify",
+    }
     c.sync()
     assert not any(re.search(r" 001 ", line) for line in c.lines)  # held until CAP END
     c.send("CAP END")
@@ -89,11 +104,11 @@ def test_three_clients_chat_in_a_room(server):
     bob.send("PRIVMSG #lobby :hi alice")
     carol.send("PRIVMSG #lobby :hello")
     got = [alice.expect(r" PRIVMSG #lobby ") for _ in range(2)]
-    assert sorted((m.nick, m.params[1]) for m in got) == [("bob", "hi alice"),
-                                                           ("carol", "hello")]
+    assert sorted((m.nick, m.params[1]) for m in got) == [("bob", "hi alice"), ("carol", "hello")]
     alice.sync()
-    assert not any(line.startswith(":alice!") and " PRIVMSG " in line
-                   for line in alice.lines)  # no echo of her own message without echo-message
+    assert not any(
+        line.startswith(":alice!") and " PRIVMSG " in line for line in alice.lines
+    )  # no echo of her own message without echo-message
     carol.send("PART #lobby :bye now")
     for c in (alice, bob):
         assert c.expect(r" PART ").params == ["#lobby", "bye now"]
@@ -126,8 +141,9 @@ def test_nick_change_seen_once_by_each_peer(server):
 
 def test_tags_server_time_and_echo_over_sockets(server):
     tagged = Client(server.port)
-    tagged.send("CAP REQ :server-time message-tags echo-message", "NICK tagged",
-                "USER t 0 * :T", "CAP END")
+    tagged.send(
+        "CAP REQ :server-time message-tags echo-message", "NICK tagged", "USER t 0 * :T", "CAP END"
+    )
     tagged.expect_numeric("422")
     plain = server.client("plain")
     for c in (tagged, plain):
@@ -216,8 +232,7 @@ def test_bursts_from_two_senders_arrive_complete_and_in_order(server):
     got = carol.collect(r" PRIVMSG #lobby ", until=r"PRIVMSG #lobby :?(a199|b199)$")
     carol.expect(r"PRIVMSG #lobby :?(a199|b199)$")  # and the other sender's last line
     carol.sync()
-    texts = [m.params[1] for m in (parse(line) for line in carol.lines)
-             if m.command == "PRIVMSG"]
+    texts = [m.params[1] for m in (parse(line) for line in carol.lines) if m.command == "PRIVMSG"]
     assert [t for t in texts if t[0] == "a"] == [f"a{i}" for i in range(200)]
     assert [t for t in texts if t[0] == "b"] == [f"b{i}" for i in range(200)]
     assert len(got) >= 199

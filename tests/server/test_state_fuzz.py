@@ -17,8 +17,27 @@ from .util import Scripted, make_state
 NICKS = ["alice", "Bob", "[c]", "{C}", "d"]
 CHANNELS = ["#a", "#A", "#b", "#c", "#a b", ""]
 WORDS = NICKS + CHANNELS + ["*", "x*", ":", "", "0", "5", "key", "a,b", "%tnuhfr,42"]
-MODES = ["+o", "-o", "+v", "+b", "-b", "+k", "-k", "+l", "-l", "+imnst", "-imnst", "+i", "-i", "+P", "-P",
-         "+ov", "+Z", "b", "+kl"]
+MODES = [
+    "+o",
+    "-o",
+    "+v",
+    "+b",
+    "-b",
+    "+k",
+    "-k",
+    "+l",
+    "-l",
+    "+imnst",
+    "-imnst",
+    "+i",
+    "-i",
+    "+P",
+    "-P",
+    "+ov",
+    "+Z",
+    "b",
+    "+kl",
+]
 
 
 def cheap_hash(password: str) -> str:
@@ -36,8 +55,11 @@ def commands() -> st.SearchStrategy[str]:
     text = st.sampled_from(["hi", "two words", ":-)", ""])
     return st.one_of(
         st.builds("NICK {}".format, nick),
-        st.builds("JOIN {} {}".format, st.sampled_from(["#a", "#b,#c", "#A,#b", "0", "#a b"]),
-                  st.sampled_from(["", "key", "key,key"])),
+        st.builds(
+            "JOIN {} {}".format,
+            st.sampled_from(["#a", "#b,#c", "#A,#b", "0", "#a b"]),
+            st.sampled_from(["", "key", "key,key"]),
+        ),
         st.builds("PART {} :{}".format, chan, text),
         st.builds("PRIVMSG {} :{}".format, st.sampled_from(NICKS + CHANNELS + ["#a,Bob"]), text),
         st.builds("NOTICE {} :{}".format, word, text),
@@ -51,14 +73,36 @@ def commands() -> st.SearchStrategy[str]:
         st.builds("WHO {} {}".format, word, st.sampled_from(["", "%tnuhfr,42", "%n"])),
         st.builds("WHOIS {}".format, word),
         st.builds("AWAY :{}".format, text),
-        st.builds("CAP REQ :{}".format, st.sampled_from(
-            ["echo-message", "message-tags server-time", "-echo-message", "away-notify", "bad",
-             "batch draft/chathistory labeled-response", "extended-join invite-notify setname"])),
+        st.builds(
+            "CAP REQ :{}".format,
+            st.sampled_from(
+                [
+                    "echo-message",
+                    "message-tags server-time",
+                    "-echo-message",
+                    "away-notify",
+                    "bad",
+                    "batch draft/chathistory labeled-response",
+                    "extended-join invite-notify setname",
+                ]
+            ),
+        ),
         st.builds("SETNAME :{}".format, text),
         st.builds("CHATHISTORY LATEST {} * {}".format, chan, st.sampled_from(["5", "0", "x"])),
         st.builds("@label=l1 {}".format, st.sampled_from(["PING x", "PRIVMSG #a :hi", "WHO #a"])),
         st.builds("KILL {} :{}".format, word, text),
-        st.sampled_from(["OPER boss pw", "OPER boss nope", "LIST", "LUSERS", "ISON Bob d", "USERHOST alice", "QUIT :bye", "PING x"]),
+        st.sampled_from(
+            [
+                "OPER boss pw",
+                "OPER boss nope",
+                "LIST",
+                "LUSERS",
+                "ISON Bob d",
+                "USERHOST alice",
+                "QUIT :bye",
+                "PING x",
+            ]
+        ),
     )
 
 
@@ -79,8 +123,9 @@ def check_invariants(state) -> None:
     registered = sum(1 for u in state.users.values() if u.registered)
     assert state.connections - state.unregistered == registered
     assert state.opers == sum(1 for u in state.users.values() if u.oper)
-    assert state.invisible == sum(1 for u in state.users.values()
-                                  if u.registered and "i" in u.modes)
+    assert state.invisible == sum(
+        1 for u in state.users.values() if u.registered and "i" in u.modes
+    )
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])

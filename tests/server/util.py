@@ -22,8 +22,9 @@ def registered(state: ServerState, nick: str, caps: tuple[str, ...] | list[str] 
     return c
 
 
-def room(state: ServerState, *nicks: str, channel: str = "#room",
-         caps: tuple[str, ...] = ()) -> list[Scripted]:
+def room(
+    state: ServerState, *nicks: str, channel: str = "#room", caps: tuple[str, ...] = ()
+) -> list[Scripted]:
     """Register `nicks` and join each to `channel` (the first becomes its operator)."""
     clients = [registered(state, n, caps) for n in nicks]
     for c in clients:

@@ -3,6 +3,7 @@ reads would fill and stall the server), the port is read from it, and /proc give
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -16,14 +17,18 @@ LISTEN_RX = re.compile(r"listening on \S+ port (\d+)")
 
 
 class ChatdProc:
-    def __init__(self, *args: str, port: int = 0, host: str = "127.0.0.1",
-                 timeout: float = 20.0) -> None:
+    def __init__(
+        self, *args: str, port: int = 0, host: str = "127.0.0.1", timeout: float = 20.0
+    ) -> None:
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - as long as the process
-            "w", prefix="chatd-", suffix=".log", delete=False)
+            "w", prefix="chatd-", suffix=".log", delete=False
+        )
         self.log_path = self._log.name
         self.p = subprocess.Popen(
             [*CHATD, "--host", host, "--port", str(port), "--db", ":memory:", *args],
-            stdout=subprocess.DEVNULL, stderr=self._log)
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+        )
         end = time.monotonic() + timeout
         while True:
             match = LISTEN_RX.search(self.log())
@@ -74,7 +79,5 @@ class ChatdProc:
 
     def cleanup(self) -> None:
         self.stop()
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(self.log_path)
-        except OSError:
-            pass

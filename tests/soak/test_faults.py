@@ -99,8 +99,7 @@ def netns():
         yield ns, host_ip, peer_ip, peer_if
     finally:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10, check=False)
-        subprocess.run(["ip", "link", "del", host_if], capture_output=True, timeout=10,
-                       check=False)
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True, timeout=10, check=False)
 
 
 GHOST = """
@@ -123,9 +122,12 @@ def test_a_half_open_peer_is_reaped_by_the_ping_timeout(server_factory, netns):
     watcher = Client(srv.port, host=host_ip)
     watcher.register("watcher")
     watcher.join("#r")
-    ghost = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", GHOST, host_ip,
-                              str(srv.port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             text=True)
+    ghost = subprocess.Popen(
+        ["ip", "netns", "exec", ns, sys.executable, "-c", GHOST, host_ip, str(srv.port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         ready, _, _ = select.select([ghost.stdout], [], [], 15)
         assert ready and ghost.stdout.readline().strip() == "ready"
@@ -162,9 +164,21 @@ def test_a_thousand_slow_readers_while_others_chat(chatd_proc):
     if soft < n + 100:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 200), hard))
     sendq = 64 * 1024
-    proc = chatd_proc("--sendq", str(sendq), "--no-flood-limit", "--max-per-ip", "5000",
-                      "--ip-connect-burst", "5000", "--ip-connect-rate", "5000",
-                      "--max-clients", "5000", "--log-level", "INFO")
+    proc = chatd_proc(
+        "--sendq",
+        str(sendq),
+        "--no-flood-limit",
+        "--max-per-ip",
+        "5000",
+        "--ip-connect-burst",
+        "5000",
+        "--ip-connect-rate",
+        "5000",
+        "--max-clients",
+        "5000",
+        "--log-level",
+        "INFO",
+    )
     baseline = _status_kib(proc.pid, "VmRSS")
     talker = Client(proc.port)
     talker.register("talker")
@@ -208,10 +222,12 @@ def test_a_thousand_slow_readers_while_others_chat(chatd_proc):
         hwm = _status_kib(proc.pid, "VmHWM")
         end_rss = _status_kib(proc.pid, "VmRSS")
         bound = baseline + n * (sendq + 64 * 1024) // 1024
-        print(f"{n} slow readers, sendq {sendq}: {sent} messages of 400 bytes, {dropped} "
-              f"dropped for SendQ; server RSS {baseline} KiB at start, peak {hwm} KiB "
-              f"(sampled {peak}), {end_rss} KiB at the end; bound {bound} KiB; "
-              f"{round_trips} round trips for the others, worst {worst * 1000:.0f} ms")
+        print(
+            f"{n} slow readers, sendq {sendq}: {sent} messages of 400 bytes, {dropped} "
+            f"dropped for SendQ; server RSS {baseline} KiB at start, peak {hwm} KiB "
+            f"(sampled {peak}), {end_rss} KiB at the end; bound {bound} KiB; "
+            f"{round_trips} round trips for the others, worst {worst * 1000:.0f} ms"
+        )
         assert dropped >= n * 0.95, "slow readers were not dropped at their sendq"
         assert hwm < bound
         assert worst < 10

@@ -27,9 +27,14 @@ def load_soak():
 def test_short_soak_loses_nothing():
     soak = load_soak()
     seed = int(os.environ.get("CHATD_SOAK_SEED") or random.SystemRandom().randrange(1 << 32))
-    args = argparse.Namespace(seconds=float(os.environ.get("CHATD_SOAK_SECONDS", "30")),
-                              clients=int(os.environ.get("CHATD_SOAK_CLIENTS", "80")),
-                              seed=seed, sendq=131072, ping_interval=5.0, ping_timeout=5.0)
+    args = argparse.Namespace(
+        seconds=float(os.environ.get("CHATD_SOAK_SECONDS", "30")),
+        clients=int(os.environ.get("CHATD_SOAK_CLIENTS", "80")),
+        seed=seed,
+        sendq=131072,
+        ping_interval=5.0,
+        ping_timeout=5.0,
+    )
     print(f"soak seed {seed} (CHATD_SOAK_SEED={seed} to repeat)")
     report = soak.Soak(args).run()
     for key, value in report.items():

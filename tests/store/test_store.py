@@ -15,11 +15,13 @@ from chatd.store.sqlite import MAX_ID, SCHEMA_VERSION
 T0 = 1_700_000_000_000  # ms
 
 
-def fill(store: Store, n: int, target: str = "#a", start: int = T0, step: int = 1,
-         prefix: str = "m") -> None:
+def fill(
+    store: Store, n: int, target: str = "#a", start: int = T0, step: int = 1, prefix: str = "m"
+) -> None:
     for i in range(n):
-        store.append(target, start + i * step, f"{prefix}{i}", "PRIVMSG", "n!u@h", target,
-                     f"text {i}", "")
+        store.append(
+            target, start + i * step, f"{prefix}{i}", "PRIVMSG", "n!u@h", target, f"text {i}", ""
+        )
 
 
 def texts(rows) -> list[str]:
@@ -27,6 +29,7 @@ def texts(rows) -> list[str]:
 
 
 # -- schema -------------------------------------------------------------------------------------
+
 
 def test_new_database_is_wal_and_current(tmp_path):
     store = Store(str(tmp_path / "x" / "chatd.sqlite3"))  # the directory is created
@@ -76,6 +79,7 @@ def test_newer_schema_is_refused(tmp_path):
 
 # -- writes ---------------------------------------------------------------------------------------
 
+
 def test_rows_are_written_by_settle_in_one_transaction(tmp_path):
     store = Store(str(tmp_path / "db"))
     fill(store, 500)
@@ -91,8 +95,9 @@ def test_rows_are_written_by_settle_in_one_transaction(tmp_path):
 
 def test_channel_records_round_trip():
     store = Store(":memory:")
-    record = ChannelRecord("#a", "#A", 123, "topic", "n!u@h", 456, "Pnt", "key", 9,
-                           [("x!*@*", "n!u@h", 7)])
+    record = ChannelRecord(
+        "#a", "#A", 123, "topic", "n!u@h", 456, "Pnt", "key", 9, [("x!*@*", "n!u@h", 7)]
+    )
     store.save_channel(record)
     store.save_channel(ChannelRecord("#b", "#b", 1))
     store.settle(0.0, 0.0)
@@ -164,6 +169,7 @@ def test_failing_disk_drops_the_oldest_past_the_bound_and_says_how_many(caplog):
 
 # -- retention ------------------------------------------------------------------------------------
 
+
 def test_age_retention_deletes_in_bounded_batches(monkeypatch):
     monkeypatch.setattr(store_sqlite, "PRUNE_BATCH", 100)
     store = Store(":memory:", history_days=1)
@@ -224,6 +230,7 @@ def test_forget_hides_at_once_and_deletes_over_iterations(monkeypatch):
 
 # -- reads ----------------------------------------------------------------------------------------
 
+
 def test_same_millisecond_messages_page_without_gaps_or_repeats():
     store = Store(":memory:")
     fill(store, 57, step=0)  # all in one millisecond: the row id orders them
@@ -250,16 +257,23 @@ def test_timestamp_bounds_are_exclusive():
     assert texts(store.before("#a", (T0 + 2000, 0), 10)) == ["text 0", "text 1"]
     assert texts(store.after("#a", (T0 + 2000, MAX_ID), 10)) == ["text 3", "text 4"]
     assert texts(store.between("#a", (T0, MAX_ID), (T0 + 4000, 0), 10, False)) == [
-        "text 1", "text 2", "text 3"]
-    assert texts(store.between("#a", (T0, MAX_ID), (T0 + 4000, 0), 2, True)) == [
-        "text 2", "text 3"]
+        "text 1",
+        "text 2",
+        "text 3",
+    ]
+    assert texts(store.between("#a", (T0, MAX_ID), (T0 + 4000, 0), 2, True)) == ["text 2", "text 3"]
 
 
 def test_reads_use_the_target_time_index():
     store = Store(":memory:")
-    plan = " ".join(str(r) for r in store.db.execute(
-        "EXPLAIN QUERY PLAN SELECT id FROM messages WHERE target = ? AND (time, id) < (?, ?) "
-        "ORDER BY time DESC, id DESC LIMIT 10", ("#a", 1, 1)))
+    plan = " ".join(
+        str(r)
+        for r in store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM messages WHERE target = ? AND (time, id) < (?, ?) "
+            "ORDER BY time DESC, id DESC LIMIT 10",
+            ("#a", 1, 1),
+        )
+    )
     assert "messages_target_time" in plan and "TEMP B-TREE" not in plan
 
 

@@ -23,6 +23,7 @@ numerics that matter with ``bytes.find``; lines are still not split one by one.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import selectors
 import socket
@@ -54,7 +55,7 @@ _quickack = getattr(socket, "TCP_QUICKACK", None)
 
 
 def now_stamp() -> int:
-    return time.perf_counter_ns() % STAMP_MOD
+    return int(time.perf_counter_ns() % STAMP_MOD)
 
 
 class SetupError(RuntimeError):
@@ -347,10 +348,8 @@ class Load:
 
     def _close(self, c: Conn) -> None:
         if c.sock is not None:
-            try:
+            with contextlib.suppress(KeyError, ValueError):
                 self.sel.unregister(c.sock)
-            except (KeyError, ValueError):
-                pass
             c.sock.close()
         self._settle(c, CLOSED)
         c.sock = None
@@ -485,7 +484,7 @@ class Load:
                 for _ in range(due):
                     counts[turn] += 1
                     turn = (turn + 1) % len(senders)
-                for c, k in zip(senders, counts):
+                for c, k in zip(senders, counts, strict=False):
                     allowed = min(k, max(0, self.window_room(c))) if c.state == READY else 0
                     self.skipped += k - allowed
                     if allowed:

@@ -71,7 +71,8 @@ def _render(headers: list[str], rows: list[list[str]]) -> str:
 
     def line(cells: list[str]) -> str:
         return "  ".join(
-            c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+            c.ljust(w) if i < 2 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=False))
         )
 
     out = [line(headers), "  ".join("-" * w for w in widths)]

@@ -13,6 +13,7 @@ The UI only reads it (and calls its user-intention methods).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -708,10 +709,8 @@ class Session:
 
     def _reply(self, command: str, *params: str) -> None:
         """An automatic answer to the server; one that cannot be serialised is dropped."""
-        try:
+        with contextlib.suppress(ProtocolError):
             self.send(command, *params)
-        except ProtocolError:
-            pass
 
     def _on_pong(self, msg: Message, now: float) -> None:
         token = _last(msg) if msg.params else ""
@@ -778,9 +777,13 @@ class Session:
         """Our own message came back (echo-message): confirm the pending line it echoes,
         known by its label when there is one, else the oldest pending line with its text."""
         label = self._label
-        if label is not None and label.purpose == MESSAGE and label.key == buf.key:
-            if buf.confirm(kind, text, now, msgid, seq=label.seq) is not None:
-                return True
+        if (
+            label is not None
+            and label.purpose == MESSAGE
+            and label.key == buf.key
+            and buf.confirm(kind, text, now, msgid, seq=label.seq) is not None
+        ):
+            return True
         return buf.confirm(kind, text, now, msgid) is not None
 
     def _plain_replay(self, target: str, text: str, now: float) -> bool:

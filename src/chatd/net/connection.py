@@ -8,6 +8,7 @@ queued with EVENT_WRITE armed until it drains.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import socket
@@ -42,12 +43,29 @@ def _reason(exc: OSError) -> str:
 
 
 class Connection:
-    __slots__ = ("reactor", "sock", "host", "tls", "user", "reader", "out", "out_len", "flagged",
-                 "writing", "closing", "closed", "overflowed", "pending", "deadline", "timer",
-                 "wake")
+    __slots__ = (
+        "reactor",
+        "sock",
+        "host",
+        "tls",
+        "user",
+        "reader",
+        "out",
+        "out_len",
+        "flagged",
+        "writing",
+        "closing",
+        "closed",
+        "overflowed",
+        "pending",
+        "deadline",
+        "timer",
+        "wake",
+    )
 
-    def __init__(self, reactor: Reactor, sock: socket.socket, host: str, max_line: int,
-                 tls: bool = False) -> None:
+    def __init__(
+        self, reactor: Reactor, sock: socket.socket, host: str, max_line: int, tls: bool = False
+    ) -> None:
         self.reactor = reactor
         self.sock = sock
         self.host = host
@@ -230,8 +248,7 @@ class Connection:
         # else: this iteration's flush comes first and usually closes it without a selector
         # change; if the kernel takes only part, flush() switches to write interest
         self.timer_cancel()
-        self.timer = self.reactor.timers.call_at(self.reactor.state.now + LINGER,
-                                                 self.finish_close)
+        self.timer = self.reactor.timers.call_at(self.reactor.state.now + LINGER, self.finish_close)
 
     def lost(self, reason: str) -> None:
         """The socket failed or hit EOF: nothing more can be sent."""
@@ -255,10 +272,8 @@ class Connection:
         if self.wake is not None:
             self.wake.cancel()
         self.reactor.forget(self)
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
     # -- timers --------------------------------------------------------------------------------
 

@@ -25,8 +25,9 @@ COMPLAIN_EVERY = 60.0  # seconds between log lines about a listener out of descr
 def open_listener(host: str, port: int, backlog: int = 1024) -> socket.socket:
     """A non-blocking listening socket. "" means every address, IPv6 and IPv4 where possible."""
     if host == "" and socket.has_dualstack_ipv6():
-        sock = socket.create_server(("", port), family=socket.AF_INET6, backlog=backlog,
-                                    dualstack_ipv6=True)
+        sock = socket.create_server(
+            ("", port), family=socket.AF_INET6, backlog=backlog, dualstack_ipv6=True
+        )
     else:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.create_server((host or "0.0.0.0", port), family=family, backlog=backlog)
@@ -34,7 +35,7 @@ def open_listener(host: str, port: int, backlog: int = 1024) -> socket.socket:
     return sock
 
 
-def peer_host(address: tuple) -> str:
+def peer_host(address: tuple[object, ...]) -> str:
     host = str(address[0])
     if host.startswith("::ffff:") and "." in host:
         host = host[7:]
@@ -46,8 +47,9 @@ def peer_host(address: tuple) -> str:
 class Listener:
     __slots__ = ("reactor", "sock", "tls", "backoff", "paused", "complained_at")
 
-    def __init__(self, reactor: Reactor, sock: socket.socket,
-                 tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, reactor: Reactor, sock: socket.socket, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.reactor = reactor
         self.sock = sock
         self.tls = tls
@@ -77,8 +79,10 @@ class Listener:
         """Stop accepting for a while instead of spinning on a listener that stays readable."""
         now = self.reactor.state.now
         if self.complained_at is None or now - self.complained_at >= COMPLAIN_EVERY:
-            log.warning("accept failed (%s); pausing new connections, existing ones keep going",
-                        exc.strerror)
+            log.warning(
+                "accept failed (%s); pausing new connections, existing ones keep going",
+                exc.strerror,
+            )
             self.complained_at = now
         self.paused = True
         self.reactor.selector.unregister(self.sock)

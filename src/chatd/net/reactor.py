@@ -8,14 +8,16 @@ passes it lines and the time.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import selectors
 import signal
 import socket
 import threading
 import time
+from collections.abc import Callable, Sequence
 from selectors import EVENT_READ
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from ..server.admission import Admission
 from .connection import Connection
@@ -61,8 +63,12 @@ class _Waker:
 
 
 class Reactor:
-    def __init__(self, state: ServerState, listeners: list[socket.socket],
-                 tls_listeners: Sequence[tuple[socket.socket, ssl.SSLContext]] = ()) -> None:
+    def __init__(
+        self,
+        state: ServerState,
+        listeners: list[socket.socket],
+        tls_listeners: Sequence[tuple[socket.socket, ssl.SSLContext]] = (),
+    ) -> None:
         self.state = state
         config = state.config
         self.sendq = config.sendq
@@ -193,8 +199,9 @@ class Reactor:
         self.connections.add(conn)
         self.selector.register(sock, EVENT_READ, conn)
         conn.on_timer()  # arms the registration and keepalive timer
-        log.info("connect %s%s (%d connections)", host, " (TLS)" if tls else "",
-                 len(self.connections))
+        log.info(
+            "connect %s%s (%d connections)", host, " (TLS)" if tls else "", len(self.connections)
+        )
         if tls:
             conn.on_readable()  # the client's first lines may have come with the handshake
 
@@ -204,10 +211,8 @@ class Reactor:
     def forget(self, conn: Connection) -> None:
         self.connections.discard(conn)
         self.release(conn.host)
-        try:
+        with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(conn.sock)
-        except (KeyError, ValueError):
-            pass
 
     # -- stopping ------------------------------------------------------------------------------
 

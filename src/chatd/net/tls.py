@@ -7,6 +7,7 @@ log line. Only a completed handshake becomes a Connection (and a user the chat s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -38,7 +39,8 @@ class Handshake:
         self.events = EVENT_READ
         reactor.selector.register(sock, EVENT_READ, self)
         self.timer: Timer = reactor.timers.call_at(
-            reactor.state.now + reactor.state.config.tls_handshake_timeout, self.timed_out)
+            reactor.state.now + reactor.state.config.tls_handshake_timeout, self.timed_out
+        )
 
     def on_event(self, mask: int) -> None:
         self.step()
@@ -65,10 +67,8 @@ class Handshake:
     def fail(self, reason: str) -> None:
         log.info("TLS handshake with %s failed: %s", self.host, reason)
         self.timer.cancel()
-        try:
+        with contextlib.suppress(KeyError, ValueError):
             self.reactor.selector.unregister(self.sock)
-        except (KeyError, ValueError):
-            pass
         self.sock.close()
         self.reactor.release(self.host)
 

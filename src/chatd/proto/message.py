@@ -13,8 +13,17 @@ _TAG_ESCAPE = str.maketrans({";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", 
 # Commands whose last parameter is human text: always written as a trailing parameter, because
 # many scripts and older clients read the text only after " :".
 # The value is the position of the text: `PART #chan` has none, `PART #chan :reason` has one.
-_TEXT_COMMANDS = {"PRIVMSG": 1, "NOTICE": 1, "PART": 1, "TOPIC": 1, "KILL": 1, "KICK": 2,
-                  "QUIT": 0, "ERROR": 0, "AWAY": 0}
+_TEXT_COMMANDS = {
+    "PRIVMSG": 1,
+    "NOTICE": 1,
+    "PART": 1,
+    "TOPIC": 1,
+    "KILL": 1,
+    "KICK": 2,
+    "QUIT": 0,
+    "ERROR": 0,
+    "AWAY": 0,
+}
 
 
 class Message:
@@ -45,8 +54,10 @@ class Message:
         )
 
     def __repr__(self) -> str:
-        return (f"Message({self.command!r}, {self.params!r}, source={self.source!r}, "
-                f"tags={self.tags!r})")
+        return (
+            f"Message({self.command!r}, {self.params!r}, source={self.source!r}, "
+            f"tags={self.tags!r})"
+        )
 
     @property
     def nick(self) -> str | None:
@@ -153,8 +164,13 @@ def serialise(msg: Message) -> str:
         for p in middle:
             if not p or p[0] == ":" or " " in p:
                 raise ProtocolError(f"middle parameter {p[:20]!r} needs to be trailing")
-        if (_TEXT_COMMANDS.get(command) == len(middle) or command[0].isdigit() or not last
-                or last[0] == ":" or " " in last):
+        if (
+            _TEXT_COMMANDS.get(command) == len(middle)
+            or command[0].isdigit()
+            or not last
+            or last[0] == ":"
+            or " " in last
+        ):
             last = ":" + last
         line = f"{head} {' '.join(middle)} {last}" if middle else f"{head} {last}"
     else:

@@ -36,8 +36,10 @@ class Mask:
     __slots__ = ("_pieces", "_last_len")
 
     def __init__(self, mask: str) -> None:
-        pieces = [re.compile("".join("." if ch == "?" else re.escape(ch) for ch in piece),
-                             re.DOTALL) for piece in fold(mask).split("*")]
+        pieces = [
+            re.compile("".join("." if ch == "?" else re.escape(ch) for ch in piece), re.DOTALL)
+            for piece in fold(mask).split("*")
+        ]
         self._pieces = pieces
         self._last_len = len(fold(mask).rsplit("*", 1)[-1])
 
@@ -87,8 +89,20 @@ class Ban:
 
 
 class Channel:
-    __slots__ = ("name", "key", "members", "topic", "topic_by", "topic_at", "modes", "password",
-                 "limit", "bans", "created", "__weakref__")
+    __slots__ = (
+        "name",
+        "key",
+        "members",
+        "topic",
+        "topic_by",
+        "topic_at",
+        "modes",
+        "password",
+        "limit",
+        "bans",
+        "created",
+        "__weakref__",
+    )
 
     def __init__(self, name: str, created: int) -> None:
         self.name = name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import logging
 import os
@@ -10,14 +11,15 @@ import resource
 import sys
 import time
 import typing
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .. import __version__
 from ..net.listener import open_listener
 from ..net.reactor import Reactor
 from ..net.tls import server_context
-from .config import Config, ConfigError, build, load_toml
 from ..store import Store, StoreError, default_path
+from .config import Config, ConfigError, build, load_toml
 from .passwords import hash_password
 from .state import ServerState
 
@@ -30,7 +32,7 @@ def parser() -> argparse.ArgumentParser:
         prog="chatd",
         description="A chat room server speaking the IRC client protocol (RFC 1459/2812, IRCv3).",
         epilog="Every option can also be set in the TOML config file, with the same name "
-               "(dashes or underscores). Options on the command line win.",
+        "(dashes or underscores). Options on the command line win.",
     )
     a = p.add_argument
     a("--config", metavar="FILE", help="TOML configuration file")
@@ -41,47 +43,109 @@ def parser() -> argparse.ArgumentParser:
     a("--motd", metavar="FILE", help="message of the day file")
     a("--password", help="connection password clients must send with PASS")
     a("--max-clients", type=int, help=f"most simultaneous connections (default {d.max_clients})")
-    a("--sendq", type=int, metavar="BYTES",
-      help=f"output queued for one client before it is dropped (default {d.sendq})")
-    a("--ping-interval", type=float, metavar="SECONDS",
-      help=f"idle time before the server sends PING (default {d.ping_interval:g})")
-    a("--ping-timeout", type=float, metavar="SECONDS",
-      help=f"time to answer a PING before 'Ping timeout' (default {d.ping_timeout:g})")
-    a("--registration-timeout", type=float, metavar="SECONDS",
-      help=f"time to complete registration (default {d.registration_timeout:g})")
-    a("--flood-burst", type=int, metavar="LINES",
-      help=f"lines a client may send at once (default {d.flood_burst})")
-    a("--flood-rate", type=float, metavar="LINES_PER_S",
-      help=f"lines per second after the burst (default {d.flood_rate:g})")
-    a("--no-flood-limit", dest="flood_limit", action="store_false", default=None,
-      help="turn off flood control (for benchmarks)")
+    a(
+        "--sendq",
+        type=int,
+        metavar="BYTES",
+        help=f"output queued for one client before it is dropped (default {d.sendq})",
+    )
+    a(
+        "--ping-interval",
+        type=float,
+        metavar="SECONDS",
+        help=f"idle time before the server sends PING (default {d.ping_interval:g})",
+    )
+    a(
+        "--ping-timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"time to answer a PING before 'Ping timeout' (default {d.ping_timeout:g})",
+    )
+    a(
+        "--registration-timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"time to complete registration (default {d.registration_timeout:g})",
+    )
+    a(
+        "--flood-burst",
+        type=int,
+        metavar="LINES",
+        help=f"lines a client may send at once (default {d.flood_burst})",
+    )
+    a(
+        "--flood-rate",
+        type=float,
+        metavar="LINES_PER_S",
+        help=f"lines per second after the burst (default {d.flood_rate:g})",
+    )
+    a(
+        "--no-flood-limit",
+        dest="flood_limit",
+        action="store_false",
+        default=None,
+        help="turn off flood control (for benchmarks)",
+    )
     a("--tls-cert", metavar="FILE", help="TLS certificate chain (PEM); enables the TLS listener")
     a("--tls-key", metavar="FILE", help="TLS private key (PEM)")
     a("--tls-port", type=int, help=f"TLS port (default {d.tls_port})")
-    a("--max-per-ip", type=int,
-      help=f"simultaneous connections from one address (default {d.max_per_ip})")
-    a("--ip-connect-burst", type=int, metavar="N",
-      help=f"connections one address may open at once (default {d.ip_connect_burst})")
-    a("--ip-connect-rate", type=float, metavar="PER_S",
-      help=f"connections per second per address after that (default {d.ip_connect_rate:g})")
-    a("--db", metavar="PATH",
-      help="SQLite database for history and persistent channels (default "
-           "$XDG_STATE_HOME/chatd/chatd.sqlite3, i.e. ~/.local/state/chatd/chatd.sqlite3); "
-           "':memory:' keeps nothing")
-    a("--history-days", type=float, metavar="DAYS",
-      help=f"prune messages older than this; 0 keeps them (default {d.history_days:g})")
-    a("--history-max-per-channel", type=int, metavar="N",
-      help=f"keep the newest N messages per channel; 0: no cap "
-           f"(default {d.history_max_per_channel})")
-    a("--history-replay", type=int, metavar="N",
-      help=f"messages replayed on JOIN to clients without chathistory; 0: off "
-           f"(default {d.history_replay})")
-    a("--persist-all-channels", action="store_true", default=None,
-      help="make every channel persistent, as if it had mode +P")
+    a(
+        "--max-per-ip",
+        type=int,
+        help=f"simultaneous connections from one address (default {d.max_per_ip})",
+    )
+    a(
+        "--ip-connect-burst",
+        type=int,
+        metavar="N",
+        help=f"connections one address may open at once (default {d.ip_connect_burst})",
+    )
+    a(
+        "--ip-connect-rate",
+        type=float,
+        metavar="PER_S",
+        help=f"connections per second per address after that (default {d.ip_connect_rate:g})",
+    )
+    a(
+        "--db",
+        metavar="PATH",
+        help="SQLite database for history and persistent channels (default "
+        "$XDG_STATE_HOME/chatd/chatd.sqlite3, i.e. ~/.local/state/chatd/chatd.sqlite3); "
+        "':memory:' keeps nothing",
+    )
+    a(
+        "--history-days",
+        type=float,
+        metavar="DAYS",
+        help=f"prune messages older than this; 0 keeps them (default {d.history_days:g})",
+    )
+    a(
+        "--history-max-per-channel",
+        type=int,
+        metavar="N",
+        help=f"keep the newest N messages per channel; 0: no cap "
+        f"(default {d.history_max_per_channel})",
+    )
+    a(
+        "--history-replay",
+        type=int,
+        metavar="N",
+        help=f"messages replayed on JOIN to clients without chathistory; 0: off "
+        f"(default {d.history_replay})",
+    )
+    a(
+        "--persist-all-channels",
+        action="store_true",
+        default=None,
+        help="make every channel persistent, as if it had mode +P",
+    )
     a("--log-level", help=f"DEBUG, INFO, WARNING or ERROR (default {d.log_level})")
-    a("--hash-password", action="store_true",
-      help="read a password from the terminal (or stdin), print its hash for the [opers] "
-           "table of the config, and exit")
+    a(
+        "--hash-password",
+        action="store_true",
+        help="read a password from the terminal (or stdin), print its hash for the [opers] "
+        "table of the config, and exit",
+    )
     a("--version", action="version", version=f"chatd {__version__}")
     return p
 
@@ -110,7 +174,7 @@ def configure_logging(level: str) -> logging.Handler:
     return handler
 
 
-class _BatchedHandler(logging.StreamHandler):
+class _BatchedHandler(logging.StreamHandler[typing.TextIO]):
     """Collects formatted lines; `flush()` writes them in one go. logging.shutdown() flushes
     at exit, so only a kill -9 can lose the lines of the iteration it interrupts."""
 
@@ -153,10 +217,8 @@ def raise_fd_limit() -> None:
     """Use the hard RLIMIT_NOFILE: thousands of clients need thousands of descriptors."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
-        try:
+        with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        except (ValueError, OSError):
-            pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -185,8 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         plain = [open_listener(config.host, config.port)]
         tls = [(open_listener(config.host, config.tls_port), context)] if context else []
     except OSError as exc:
-        print(f"chatd: cannot listen on {config.host or '*'}: {exc.strerror or exc}",
-              file=sys.stderr)
+        print(
+            f"chatd: cannot listen on {config.host or '*'}: {exc.strerror or exc}", file=sys.stderr
+        )
         return 1
     raise_fd_limit()
     if config.db is None:
@@ -196,15 +259,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print(f"chatd: {exc}", file=sys.stderr)
         return 1
-    state = ServerState(config, time.time(), msgid_prefix=os.urandom(4).hex() + "-",
-                        store=store)
+    state = ServerState(config, time.time(), msgid_prefix=os.urandom(4).hex() + "-", store=store)
     reactor = Reactor(state, plain, tls)
     reactor.before_sleep.append(log_handler.flush)
     ports = reactor.ports
-    log.info("chatd %s listening on %s port %d%s", __version__, config.host or "*", ports[0],
-             f", TLS port {ports[1]}" if tls else "")
-    log.info("database %s (schema version %d, %d persistent channels)", config.db,
-             store.version, len(state.channels))
+    log.info(
+        "chatd %s listening on %s port %d%s",
+        __version__,
+        config.host or "*",
+        ports[0],
+        f", TLS port {ports[1]}" if tls else "",
+    )
+    log.info(
+        "database %s (schema version %d, %d persistent channels)",
+        config.db,
+        store.version,
+        len(state.channels),
+    )
     reactor.run()
     store.close()
     log.info("stopped")

@@ -70,14 +70,33 @@ class Config:
     def validate(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port {self.port} is out of range 0-65535")
-        positive = ("max_clients", "sendq", "max_per_ip", "ip_connect_burst",
-                    "unregistered_max_lines", "flood_burst", "flood_max_queue", "nicklen",
-                    "channellen", "topiclen", "kicklen", "awaylen", "max_targets", "max_channels")
+        positive = (
+            "max_clients",
+            "sendq",
+            "max_per_ip",
+            "ip_connect_burst",
+            "unregistered_max_lines",
+            "flood_burst",
+            "flood_max_queue",
+            "nicklen",
+            "channellen",
+            "topiclen",
+            "kicklen",
+            "awaylen",
+            "max_targets",
+            "max_channels",
+        )
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.replace('_', '-')} must be positive")
-        for name in ("ping_interval", "ping_timeout", "registration_timeout", "flood_rate",
-                     "tls_handshake_timeout", "ip_connect_rate"):
+        for name in (
+            "ping_interval",
+            "ping_timeout",
+            "registration_timeout",
+            "flood_rate",
+            "tls_handshake_timeout",
+            "ip_connect_rate",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.replace('_', '-')} must be positive")
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -96,7 +115,8 @@ class Config:
         for oper, hashed in self.opers.items():
             if not isinstance(hashed, str) or not hashed.startswith("scrypt$"):
                 raise ConfigError(
-                    f"oper {oper!r}: password must be a hash from `chatd --hash-password`")
+                    f"oper {oper!r}: password must be a hash from `chatd --hash-password`"
+                )
 
     def motd_lines(self) -> list[str] | None:
         if self.motd is None:
@@ -139,7 +159,8 @@ def build(values: dict[str, Any]) -> Config:
             value = float(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ConfigError(
-                f"{name.replace('_', '-')} must be {expected.__name__}, not {value!r}")
+                f"{name.replace('_', '-')} must be {expected.__name__}, not {value!r}"
+            )
         setattr(config, name, value)
     config.validate()
     return config

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime
 import itertools
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ..proto.message import Message, encode
 from .user import VIEW_TAGS, VIEW_TIME
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 def format_time(wall: float) -> str:
     """An IRCv3 server-time value: ISO 8601 UTC with milliseconds."""
-    stamp = datetime.datetime.fromtimestamp(wall, datetime.timezone.utc)
+    stamp = datetime.datetime.fromtimestamp(wall, datetime.UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 

@@ -5,7 +5,8 @@ unknown ones). Handlers only do their own work.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, NamedTuple
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..proto import numerics as N
 from ..proto.message import Message

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from ..proto.casemap import CASEMAPPING, CHANTYPES
-from .channel import (FLAG_MODES, LIST_MODES, PARAM_MODES, PREFIX_MODES, PREFIX_SYMBOLS,
-                      SET_PARAM_MODES)
+from .channel import (
+    FLAG_MODES,
+    LIST_MODES,
+    PARAM_MODES,
+    PREFIX_MODES,
+    PREFIX_SYMBOLS,
+    SET_PARAM_MODES,
+)
 from .config import Config
 
 
@@ -12,28 +18,28 @@ def tokens(config: Config) -> list[str]:
     prefix = "(" + PREFIX_MODES + ")" + "".join(PREFIX_SYMBOLS[m] for m in PREFIX_MODES)
     targets = config.max_targets
     return [
-        "AWAYLEN=%d" % config.awaylen,
+        f"AWAYLEN={config.awaylen}",
         "CASEMAPPING=" + CASEMAPPING,
-        "CHANLIMIT=%s:%d" % (CHANTYPES, config.max_channels),
-        "CHANMODES=%s,%s,%s,%s" % (LIST_MODES, PARAM_MODES, SET_PARAM_MODES, FLAG_MODES),
-        "CHANNELLEN=%d" % config.channellen,
+        f"CHANLIMIT={CHANTYPES}:{config.max_channels}",
+        f"CHANMODES={LIST_MODES},{PARAM_MODES},{SET_PARAM_MODES},{FLAG_MODES}",
+        f"CHANNELLEN={config.channellen}",
         "CHANTYPES=" + CHANTYPES,
         "HOSTLEN=64",
-        "KICKLEN=%d" % config.kicklen,
-        "MAXLIST=%s:%d" % (LIST_MODES, config.max_list_modes),
-        "MAXTARGETS=%d" % targets,
+        f"KICKLEN={config.kicklen}",
+        f"MAXLIST={LIST_MODES}:{config.max_list_modes}",
+        f"MAXTARGETS={targets}",
         "MODES=4",
         "NETWORK=" + config.network,
-        "NICKLEN=%d" % config.nicklen,
+        f"NICKLEN={config.nicklen}",
         "PREFIX=" + prefix,
-        "TARGMAX=PRIVMSG:%d,NOTICE:%d,JOIN:,PART:,NAMES:%d,WHOIS:1,KICK:%d"
-        % (targets, targets, targets, targets),
-        "TOPICLEN=%d" % config.topiclen,
-        "USERLEN=%d" % config.userlen,
+        f"TARGMAX=PRIVMSG:{targets},NOTICE:{targets},JOIN:,PART:,NAMES:{targets},WHOIS:1,"
+        f"KICK:{targets}",
+        f"TOPICLEN={config.topiclen}",
+        f"USERLEN={config.userlen}",
         "UTF8ONLY",
         "WHOX",
         # after the RFC-era tokens, so that those stay on the first 005 line
-        "CHATHISTORY=%d" % config.chathistory_max,
+        f"CHATHISTORY={config.chathistory_max}",
         "MSGREFTYPES=msgid,timestamp",
         "NAMELEN=200",  # realnames are cut at 200 (USER, SETNAME)
     ]

@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime
 import itertools
 import logging
-from typing import Callable
+from collections.abc import Callable
 
+from .. import __version__
 from ..proto import numerics as N
 from ..proto.casemap import fold
 from ..proto.errors import ProtocolError
@@ -27,13 +28,13 @@ from .user import User
 
 log = logging.getLogger("chatd")
 
-VERSION = "chatd-0.1.0"
+VERSION = f"chatd-{__version__}"
 
 
 def _wall_ms(wall: float) -> int:
     """Milliseconds since the epoch, exactly as the live `time` tag shows them (datetime rounds
     to the microsecond, delivery.format_time then cuts to the millisecond)."""
-    stamp = datetime.datetime.fromtimestamp(wall, datetime.timezone.utc)
+    stamp = datetime.datetime.fromtimestamp(wall, datetime.UTC)
     return int(stamp.replace(microsecond=0).timestamp()) * 1000 + stamp.microsecond // 1000
 
 
@@ -43,7 +44,7 @@ def _tagged(line: bytes, tag: bytes) -> bytes:
     if line[:1] != b"@":
         return b"@" + tag + b" " + line
     name = tag.split(b"=", 1)[0] + b"="
-    tags = line[1:line.find(b" ")]
+    tags = line[1 : line.find(b" ")]
     if any(item.startswith(name) for item in tags.split(b";")):
         return line
     return b"@" + tag + b";" + line[1:]
@@ -62,8 +63,13 @@ def _as_word(param: str) -> str:
 
 
 class ServerState:
-    def __init__(self, config: Config, started_wall: float, msgid_prefix: str = "",
-                 store: Store | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        started_wall: float,
+        msgid_prefix: str = "",
+        store: Store | None = None,
+    ) -> None:
         self.config = config
         self.name = config.name
         self.started_wall = started_wall
@@ -81,8 +87,11 @@ class ServerState:
         self.version = VERSION
         self._rendered: dict[str, bytes] = {}  # see reply_rendered
         # history and persistent channels (docs/storage.md); ":memory:" unless told otherwise
-        self.store = store if store is not None else Store(
-            config.db or ":memory:", config.history_days, config.history_max_per_channel)
+        self.store = (
+            store
+            if store is not None
+            else Store(config.db or ":memory:", config.history_days, config.history_max_per_channel)
+        )
         self._batch_ids = itertools.count(1)
         self.oper_next = 0.0  # when the next OPER password check may run (commands/operator.py)
         self._restore_channels()
@@ -168,13 +177,24 @@ class ServerState:
         except UnicodeDecodeError:
             word = raw.split(b" ", 1)[0]
             command = word.decode("ascii").upper() if word.isalpha() and word.isascii() else "*"
-            self.send(user, Message("FAIL", [command[:32], "INVALID_UTF8",
-                                             "Message rejected: this network speaks UTF-8 only"],
-                                    self.name))
+            self.send(
+                user,
+                Message(
+                    "FAIL",
+                    [
+                        command[:32],
+                        "INVALID_UTF8",
+                        "Message rejected: this network speaks UTF-8 only",
+                    ],
+                    self.name,
+                ),
+            )
             return
         if "\0" in text or "\r" in text:
-            self.send(user, Message("FAIL", ["*", "INVALID_MESSAGE",
-                                             "Message contains NUL or CR"], self.name))
+            self.send(
+                user,
+                Message("FAIL", ["*", "INVALID_MESSAGE", "Message contains NUL or CR"], self.name),
+            )
             return
         try:
             msg = parse(text)
@@ -189,9 +209,14 @@ class ServerState:
         except Exception:
             # A bug in one handler must cost one reply, never the server or other users.
             log.exception("error handling %r from %s", text[:200], user.prefix)
-            self.send(user, Message("FAIL", [msg.command, "INTERNAL_ERROR",
-                                             "Internal error while handling your command"],
-                                    self.name))
+            self.send(
+                user,
+                Message(
+                    "FAIL",
+                    [msg.command, "INTERNAL_ERROR", "Internal error while handling your command"],
+                    self.name,
+                ),
+            )
 
     def _dispatch_labeled(self, user: User, msg: Message, label: str) -> None:
         """IRCv3 labeled-response, for every command in one place: whatever the command makes
@@ -217,12 +242,15 @@ class ServerState:
             data = b"\r\n".join([_tagged(lines[0], tag), *lines[1:]]) + b"\r\n"
         else:
             ref = self.batch_id()
-            start = Message("BATCH", ["+" + ref, "labeled-response"], self.name,
-                            {"label": label[:64]})
+            start = Message(
+                "BATCH", ["+" + ref, "labeled-response"], self.name, {"label": label[:64]}
+            )
             inner = b"batch=" + ref.encode()
-            data = (encode(start)
-                    + b"".join(_tagged(line, inner) + b"\r\n" for line in lines)
-                    + encode(Message("BATCH", ["-" + ref], self.name)))
+            data = (
+                encode(start)
+                + b"".join(_tagged(line, inner) + b"\r\n" for line in lines)
+                + encode(Message("BATCH", ["-" + ref], self.name))
+            )
         write(data)
         if closing:
             close()
@@ -302,15 +330,18 @@ class ServerState:
             return f":{self.name} {numeric} {nick} :{params[0]}\r\n"
         return f":{self.name} {numeric} {nick}\r\n"
 
-    def reply_rendered(self, user: User, key: str,
-                       build: Callable[[], list[tuple[str, ...]]]) -> None:
+    def reply_rendered(
+        self, user: User, key: str, build: Callable[[], list[tuple[str, ...]]]
+    ) -> None:
         """Replies that never change but for the nick (the welcome's 002-005, the MOTD) are
         rendered once, with a NUL where the nick goes; each client then costs one replace and
         one write instead of a dozen replies. `build` gives (numeric, *params) tuples."""
         template = self._rendered.get(key)
         if template is None:
-            lines = (self._reply_line(NICK_SLOT, r[0], tuple(p.replace(NICK_SLOT, "")
-                                                            for p in r[1:])) for r in build())
+            lines = (
+                self._reply_line(NICK_SLOT, r[0], tuple(p.replace(NICK_SLOT, "") for p in r[1:]))
+                for r in build()
+            )
             template = self._rendered[key] = "".join(lines).encode()
         self.delivery.settle_for(user)
         user.write(template.replace(NICK_SLOT_BYTES, user.nick.encode()))
@@ -341,17 +372,35 @@ class ServerState:
         """Queue a channel PRIVMSG/NOTICE for the history (committed by the next settle)."""
         msg = event.msg
         tags = serialise_tags(event.client_tags) if event.client_tags else ""
-        self.store.append(channel.key, _wall_ms(event.wall), event.msgid, msg.command,
-                          msg.source or "", channel.name, msg.params[-1], tags)
+        self.store.append(
+            channel.key,
+            _wall_ms(event.wall),
+            event.msgid,
+            msg.command,
+            msg.source or "",
+            channel.name,
+            msg.params[-1],
+            tags,
+        )
 
     def channel_changed(self, channel: Channel) -> None:
         """A channel's topic or modes changed: store it if persistent (+P), forget it if not."""
         if "P" in channel.modes:
             bans = [(b.mask, b.setter, b.set_at) for b in channel.bans]
-            self.store.save_channel(ChannelRecord(
-                channel.key, channel.name, channel.created, channel.topic, channel.topic_by,
-                channel.topic_at, "".join(sorted(channel.modes)), channel.password,
-                channel.limit, bans))
+            self.store.save_channel(
+                ChannelRecord(
+                    channel.key,
+                    channel.name,
+                    channel.created,
+                    channel.topic,
+                    channel.topic_by,
+                    channel.topic_at,
+                    "".join(sorted(channel.modes)),
+                    channel.password,
+                    channel.limit,
+                    bans,
+                )
+            )
             return
         self.store.delete_channel(channel.key)
         if not channel.members and self.channels.get(channel.key) is channel:

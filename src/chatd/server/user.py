@@ -7,7 +7,8 @@ what is queued and then hangs up.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..proto.caps import TAG_CAPS
 from ..proto.casemap import fold
@@ -25,10 +26,35 @@ VIEW_TAGS = 2
 
 class User:
     __slots__ = (
-        "write", "close", "host", "nick", "key", "username", "realname", "modes", "channels",
-        "caps", "tag_view", "cap_version", "negotiating", "registered", "gone", "away",
-        "pass_given", "oper_name", "connected_at", "signon", "last_seen", "last_spoke",
-        "ping_sent", "flood", "invited", "prefix", "early_lines", "oper_next", "__weakref__",
+        "write",
+        "close",
+        "host",
+        "nick",
+        "key",
+        "username",
+        "realname",
+        "modes",
+        "channels",
+        "caps",
+        "tag_view",
+        "cap_version",
+        "negotiating",
+        "registered",
+        "gone",
+        "away",
+        "pass_given",
+        "oper_name",
+        "connected_at",
+        "signon",
+        "last_seen",
+        "last_spoke",
+        "ping_sent",
+        "flood",
+        "invited",
+        "prefix",
+        "early_lines",
+        "oper_next",
+        "__weakref__",
     )
 
     def __init__(

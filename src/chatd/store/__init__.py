@@ -7,15 +7,23 @@ state passes the time in.
 """
 
 from .sqlite import (
-                     ChannelRecord,
-                     HistoryRow,
-                     Ref,
-                     Store,
-                     StoreError,
-                     default_path,
-                     ms_to_iso,
-                     parse_timestamp,
+    ChannelRecord,
+    HistoryRow,
+    Ref,
+    Store,
+    StoreError,
+    default_path,
+    ms_to_iso,
+    parse_timestamp,
 )
 
-__all__ = ["ChannelRecord", "HistoryRow", "Ref", "Store", "StoreError", "default_path",
-           "ms_to_iso", "parse_timestamp"]
+__all__ = [
+    "ChannelRecord",
+    "HistoryRow",
+    "Ref",
+    "Store",
+    "StoreError",
+    "default_path",
+    "ms_to_iso",
+    "parse_timestamp",
+]

@@ -22,6 +22,7 @@ No clock is read here: `now` (monotonic seconds) and `wall` (epoch seconds) come
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime
 import json
 import logging
@@ -82,6 +83,7 @@ class ChannelRecord:
 
 # -- schema ------------------------------------------------------------------------------------
 
+
 def _to_v1(db: sqlite3.Connection) -> None:
     db.execute("""CREATE TABLE messages (
         id INTEGER PRIMARY KEY,
@@ -116,20 +118,25 @@ def _to_v2(db: sqlite3.Connection) -> None:
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_to_v1, _to_v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_INSERT = ("INSERT INTO messages (target, time, msgid, command, source, name, text, tags) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT = (
+    "INSERT INTO messages (target, time, msgid, command, source, name, text, tags) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _COLUMNS = "id, time, msgid, command, source, name, text, tags"
 _UPSERT_CHANNEL = (
     "INSERT OR REPLACE INTO channels (key, name, created, topic, topic_by, topic_at, modes, "
-    "password, user_limit, bans) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    "password, user_limit, bans) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 # -- helpers -----------------------------------------------------------------------------------
 
+
 def default_path(environ: dict[str, str] | os._Environ[str]) -> str:
     """$XDG_STATE_HOME/chatd/chatd.sqlite3, by default ~/.local/state/chatd/chatd.sqlite3."""
     base = environ.get("XDG_STATE_HOME") or os.path.join(
-        environ.get("HOME") or os.path.expanduser("~"), ".local", "state")
+        environ.get("HOME") or os.path.expanduser("~"), ".local", "state"
+    )
     return os.path.join(base, "chatd", "chatd.sqlite3")
 
 
@@ -152,11 +159,17 @@ def parse_timestamp(text: str) -> int | None:
 
 # -- the store ---------------------------------------------------------------------------------
 
+
 class Store:
     """History and persistent channels in SQLite; ":memory:" keeps them for this process only."""
 
-    def __init__(self, path: str, history_days: float = 0.0, max_per_channel: int = 0,
-                 max_pending: int = MAX_PENDING) -> None:
+    def __init__(
+        self,
+        path: str,
+        history_days: float = 0.0,
+        max_per_channel: int = 0,
+        max_pending: int = MAX_PENDING,
+    ) -> None:
         self.path = path
         self.history_days = history_days
         self.max_per_channel = max_per_channel
@@ -165,8 +178,9 @@ class Store:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: transactions are explicit (BEGIN ... COMMIT), DDL included.
             # A short busy timeout: another process holding the lock must not stall the loop.
-            self.db = sqlite3.connect(path, timeout=0.05, isolation_level=None,
-                                      check_same_thread=False)
+            self.db = sqlite3.connect(
+                path, timeout=0.05, isolation_level=None, check_same_thread=False
+            )
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA temp_store=MEMORY")
@@ -213,8 +227,8 @@ class Store:
         version = start = self.version
         if version > SCHEMA_VERSION:
             raise sqlite3.DatabaseError(
-                f"{self.path}: schema version {version} is newer than this chatd "
-                f"({SCHEMA_VERSION})")
+                f"{self.path}: schema version {version} is newer than this chatd ({SCHEMA_VERSION})"
+            )
         while version < SCHEMA_VERSION:
             self.db.execute("BEGIN IMMEDIATE")
             try:
@@ -226,8 +240,9 @@ class Store:
                 raise
             version += 1
         if start and start < SCHEMA_VERSION:
-            log.info("store %s: schema migrated from version %d to %d", self.path, start,
-                     SCHEMA_VERSION)
+            log.info(
+                "store %s: schema migrated from version %d to %d", self.path, start, SCHEMA_VERSION
+            )
 
     def close(self) -> None:
         if self._checkpointer is not None:
@@ -240,8 +255,17 @@ class Store:
     def pending(self) -> int:
         return len(self._rows) + len(self._channels)
 
-    def append(self, target: str, time_ms: int, msgid: str, command: str, source: str,
-               name: str, text: str, tags: str) -> None:
+    def append(
+        self,
+        target: str,
+        time_ms: int,
+        msgid: str,
+        command: str,
+        source: str,
+        name: str,
+        text: str,
+        tags: str,
+    ) -> None:
         """Queue one channel message; written by the next `settle`."""
         rows = self._rows
         if len(rows) == rows.maxlen:
@@ -277,8 +301,9 @@ class Store:
             self._rows.clear()
             self._rows.extend(kept)
         try:
-            found = self.db.execute("SELECT max(id) FROM messages WHERE target = ?",
-                                    (target,)).fetchone()[0]
+            found = self.db.execute(
+                "SELECT max(id) FROM messages WHERE target = ?", (target,)
+            ).fetchone()[0]
         except sqlite3.Error as exc:
             self._failed(exc, now)
             return
@@ -292,10 +317,14 @@ class Store:
         not persist are gone, and so is what was said in them). Returns how many targets."""
         keep = set(keep)
         try:  # each distinct target by index skip-scan, not by reading every row
-            targets = [row[0] for row in self.db.execute(
-                "WITH RECURSIVE t(target) AS (SELECT min(target) FROM messages UNION ALL "
-                "SELECT (SELECT min(target) FROM messages WHERE target > t.target) FROM t "
-                "WHERE t.target IS NOT NULL) SELECT target FROM t WHERE target IS NOT NULL")]
+            targets = [
+                row[0]
+                for row in self.db.execute(
+                    "WITH RECURSIVE t(target) AS (SELECT min(target) FROM messages UNION ALL "
+                    "SELECT (SELECT min(target) FROM messages WHERE target > t.target) FROM t "
+                    "WHERE t.target IS NOT NULL) SELECT target FROM t WHERE target IS NOT NULL"
+                )
+            ]
         except sqlite3.Error as exc:
             self._failed(exc, now)
             return 0
@@ -309,7 +338,9 @@ class Store:
         try:
             n = self.db.execute(
                 "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE target = ? "
-                "AND id <= ? LIMIT ?)", (target, upto, PRUNE_BATCH)).rowcount
+                "AND id <= ? LIMIT ?)",
+                (target, upto, PRUNE_BATCH),
+            ).rowcount
         except sqlite3.Error as exc:
             self._failed(exc, now)
             return
@@ -338,18 +369,20 @@ class Store:
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             if db.in_transaction:
-                try:
+                with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
             self._failed(exc, now)
             return
         self.written += len(rows)
         if self._checkpointer is not None:
             self._checkpointer.dirty = True
         if self._failing:
-            log.warning("store %s: writing again; %d queued rows written, %d dropped", self.path,
-                        len(rows), self.dropped)
+            log.warning(
+                "store %s: writing again; %d queued rows written, %d dropped",
+                self.path,
+                len(rows),
+                self.dropped,
+            )
             self._failing = False
             self._retry_delay = RETRY_FIRST
         rows.clear()
@@ -359,11 +392,20 @@ class Store:
         kind = (type(exc).__name__, str(exc))
         if kind not in self._errors_seen:
             self._errors_seen.add(kind)
-            log.error("store %s: cannot write (%s: %s); %d rows kept to retry", self.path,
-                      kind[0], kind[1], len(self._rows))
+            log.error(
+                "store %s: cannot write (%s: %s); %d rows kept to retry",
+                self.path,
+                kind[0],
+                kind[1],
+                len(self._rows),
+            )
         if self.dropped > self._dropped_logged:
-            log.error("store %s: pending buffer full (%d rows): %d messages dropped so far",
-                      self.path, self._rows.maxlen, self.dropped)
+            log.error(
+                "store %s: pending buffer full (%d rows): %d messages dropped so far",
+                self.path,
+                self._rows.maxlen,
+                self.dropped,
+            )
             self._dropped_logged = self.dropped
         self._failing = True
         self._retry_at = now + self._retry_delay
@@ -380,7 +422,8 @@ class Store:
                 cutoff = int((wall - self.history_days * 86400) * 1000)
                 n = self.db.execute(
                     "DELETE FROM messages WHERE id IN (SELECT id FROM (SELECT id, time FROM "
-                    "messages ORDER BY id LIMIT ?) WHERE time < ?)", (PRUNE_BATCH, cutoff)
+                    "messages ORDER BY id LIMIT ?) WHERE time < ?)",
+                    (PRUNE_BATCH, cutoff),
                 ).rowcount
                 removed += n
                 more = n >= PRUNE_BATCH
@@ -389,12 +432,15 @@ class Store:
                 self._unpruned.pop(target, None)
                 edge = self.db.execute(
                     "SELECT time, id FROM messages WHERE target = ? ORDER BY time DESC, id DESC "
-                    "LIMIT 1 OFFSET ?", (target, self.max_per_channel)).fetchone()
+                    "LIMIT 1 OFFSET ?",
+                    (target, self.max_per_channel),
+                ).fetchone()
                 if edge is not None:
                     n = self.db.execute(
                         "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE "
                         "target = ? AND (time, id) <= (?, ?) ORDER BY time, id LIMIT ?)",
-                        (target, edge[0], edge[1], PRUNE_BATCH)).rowcount
+                        (target, edge[0], edge[1], PRUNE_BATCH),
+                    ).rowcount
                     removed += n
                     if n >= PRUNE_BATCH:
                         self._due.add(target)
@@ -418,11 +464,14 @@ class Store:
         """The (time, id) position of a message in a target's history, or None."""
         found = self._query(
             "SELECT time, id FROM messages WHERE msgid = ? AND target = ? AND id > ? "
-            "ORDER BY id DESC LIMIT 1", (msgid, target, self._hidden.get(target, 0)))
+            "ORDER BY id DESC LIMIT 1",
+            (msgid, target, self._hidden.get(target, 0)),
+        )
         return (int(found[0][0]), int(found[0][1])) if found else None  # type: ignore[call-overload]
 
-    def _rows_where(self, target: str, where: str, params: tuple[object, ...], limit: int,
-                    newest_first: bool) -> list[HistoryRow]:
+    def _rows_where(
+        self, target: str, where: str, params: tuple[object, ...], limit: int, newest_first: bool
+    ) -> list[HistoryRow]:
         order = "DESC" if newest_first else "ASC"
         hidden = self._hidden.get(target)
         if hidden is not None:
@@ -430,7 +479,9 @@ class Store:
             params = (*params, hidden)
         cur = self._query(
             f"SELECT {_COLUMNS} FROM messages WHERE target = ? {where} "
-            f"ORDER BY time {order}, id {order} LIMIT ?", (target, *params, limit))
+            f"ORDER BY time {order}, id {order} LIMIT ?",
+            (target, *params, limit),
+        )
         rows = [HistoryRow(*r) for r in cur]  # type: ignore[arg-type]
         if newest_first:
             rows.reverse()
@@ -450,14 +501,21 @@ class Store:
             return self._rows_where(target, "", (), limit, True)
         return self._rows_where(target, "AND (time, id) > (?, ?)", point, limit, True)
 
-    def between(self, target: str, low: tuple[int, int], high: tuple[int, int], limit: int,
-                from_high: bool) -> list[HistoryRow]:
+    def between(
+        self, target: str, low: tuple[int, int], high: tuple[int, int], limit: int, from_high: bool
+    ) -> list[HistoryRow]:
         """Messages strictly between two points, `limit` of them counted from one end."""
-        return self._rows_where(target, "AND (time, id) > (?, ?) AND (time, id) < (?, ?)",
-                                (*low, *high), limit, from_high)
+        return self._rows_where(
+            target,
+            "AND (time, id) > (?, ?) AND (time, id) < (?, ?)",
+            (*low, *high),
+            limit,
+            from_high,
+        )
 
-    def targets(self, keys: Iterable[str], low_ms: int, high_ms: int,
-                limit: int) -> list[tuple[str, int]]:
+    def targets(
+        self, keys: Iterable[str], low_ms: int, high_ms: int, limit: int
+    ) -> list[tuple[str, int]]:
         """(name, time of the latest message) for those of `keys` with a message between the
         two times (exclusive), oldest first."""
         found = []
@@ -465,7 +523,8 @@ class Store:
             rows = self._query(
                 "SELECT name, time FROM messages WHERE target = ? AND time > ? AND time < ? "
                 "AND id > ? ORDER BY time DESC, id DESC LIMIT 1",
-                (key, low_ms, high_ms, self._hidden.get(key, 0)))
+                (key, low_ms, high_ms, self._hidden.get(key, 0)),
+            )
             if rows:
                 found.append((str(rows[0][0]), int(rows[0][1])))  # type: ignore[call-overload]
         found.sort(key=lambda item: item[1])
@@ -474,23 +533,41 @@ class Store:
     def count(self, target: str | None = None) -> int:
         if target is None:
             return int(self.db.execute("SELECT count(*) FROM messages").fetchone()[0])
-        return int(self.db.execute("SELECT count(*) FROM messages WHERE target = ?",
-                                   (target,)).fetchone()[0])
+        return int(
+            self.db.execute("SELECT count(*) FROM messages WHERE target = ?", (target,)).fetchone()[
+                0
+            ]
+        )
 
     def load_channels(self) -> list[ChannelRecord]:
-        cur = self.db.execute("SELECT key, name, created, topic, topic_by, topic_at, modes, "
-                              "password, user_limit, bans FROM channels ORDER BY name")
+        cur = self.db.execute(
+            "SELECT key, name, created, topic, topic_by, topic_at, modes, "
+            "password, user_limit, bans FROM channels ORDER BY name"
+        )
         records = []
         for key, name, created, topic, topic_by, topic_at, modes, password, limit, bans in cur:
             ban_list = [(str(m), str(s), int(t)) for m, s, t in json.loads(bans)]
-            records.append(ChannelRecord(key, name, created, topic, topic_by, topic_at, modes,
-                                         password, limit, ban_list))
+            records.append(
+                ChannelRecord(
+                    key, name, created, topic, topic_by, topic_at, modes, password, limit, ban_list
+                )
+            )
         return records
 
 
 def _channel_row(r: ChannelRecord) -> tuple[object, ...]:
-    return (r.key, r.name, r.created, r.topic, r.topic_by, r.topic_at, r.modes, r.password,
-            r.limit, json.dumps([list(b) for b in r.bans]))
+    return (
+        r.key,
+        r.name,
+        r.created,
+        r.topic,
+        r.topic_by,
+        r.topic_at,
+        r.modes,
+        r.password,
+        r.limit,
+        json.dumps([list(b) for b in r.bans]),
+    )
 
 
 class _Checkpointer(threading.Thread):
@@ -507,8 +584,7 @@ class _Checkpointer(threading.Thread):
         self.start()
 
     def run(self) -> None:
-        db = sqlite3.connect(self.path, timeout=1.0, isolation_level=None,
-                             check_same_thread=False)
+        db = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
         try:
             while not self._quit.wait(CHECKPOINT_INTERVAL):
                 if self.dirty:

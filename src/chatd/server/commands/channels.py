@@ -20,6 +20,7 @@ NAMES_CHUNK = 400  # bytes of names per 353 line, well inside 512 with the prefi
 
 # -- JOIN ---------------------------------------------------------------------------------------
 
+
 def handle_join(state: ServerState, user: User, msg: Message) -> None:
     if msg.params[0] == "0":
         for channel in list(user.channels):
@@ -78,8 +79,12 @@ def _announce_join(state: ServerState, user: User, channel: Channel) -> None:
     if not extended:
         delivery.to_channel(channel, event)
         return
-    long = Event(Message("JOIN", [channel.name, "*", user.realname], user.prefix), event.wall,
-                 event.msgid, {})
+    long = Event(
+        Message("JOIN", [channel.name, "*", user.realname], user.prefix),
+        event.wall,
+        event.msgid,
+        {},
+    )
     delivery.to_users((m for m in channel.members if "extended-join" not in m.caps), event)
     delivery.to_users(extended, long)
 
@@ -110,6 +115,7 @@ def _may_join(state: ServerState, user: User, channel: Channel, key: str | None)
 
 # -- PART ---------------------------------------------------------------------------------------
 
+
 def handle_part(state: ServerState, user: User, msg: Message) -> None:
     reason = msg.params[1] if len(msg.params) > 1 else None
     for name in msg.params[0].split(","):
@@ -137,6 +143,7 @@ def _member_channel(state: ServerState, user: User, name: str) -> Channel | None
 
 
 # -- TOPIC --------------------------------------------------------------------------------------
+
 
 def handle_topic(state: ServerState, user: User, msg: Message) -> None:
     name = msg.params[0]
@@ -172,6 +179,7 @@ def send_topic(state: ServerState, user: User, channel: Channel) -> None:
 
 
 # -- NAMES, LIST --------------------------------------------------------------------------------
+
 
 def handle_names(state: ServerState, user: User, msg: Message) -> None:
     if not msg.params:
@@ -217,12 +225,14 @@ def handle_list(state: ServerState, user: User, msg: Message) -> None:
         if "s" in channel.modes and user not in channel.members:
             continue
         modes, _ = channel.mode_string(show_key=False)
-        state.reply(user, N.RPL_LIST, channel.name, str(len(channel.members)),
-                    f"[{modes}] {channel.topic}")
+        state.reply(
+            user, N.RPL_LIST, channel.name, str(len(channel.members)), f"[{modes}] {channel.topic}"
+        )
     state.reply(user, N.RPL_LISTEND, "End of /LIST")
 
 
 # -- KICK, INVITE -------------------------------------------------------------------------------
+
 
 def handle_kick(state: ServerState, user: User, msg: Message) -> None:
     channel = _member_channel(state, user, msg.params[0])
@@ -237,8 +247,13 @@ def handle_kick(state: ServerState, user: User, msg: Message) -> None:
         if target is None:
             state.reply(user, N.ERR_NOSUCHNICK, nick, "No such nick/channel")
         elif target not in channel.members:
-            state.reply(user, N.ERR_USERNOTINCHANNEL, target.nick, channel.name,
-                        "They aren't on that channel")
+            state.reply(
+                user,
+                N.ERR_USERNOTINCHANNEL,
+                target.nick,
+                channel.name,
+                "They aren't on that channel",
+            )
         else:
             kick = Message("KICK", [channel.name, target.nick, reason], user.prefix)
             state.delivery.to_channel(channel, state.delivery.event(kick))
@@ -264,8 +279,7 @@ def handle_invite(state: ServerState, user: User, msg: Message) -> None:
         state.reply(user, N.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
         return
     if target in channel.members:
-        state.reply(user, N.ERR_USERONCHANNEL, target.nick, channel.name,
-                    "is already on channel")
+        state.reply(user, N.ERR_USERONCHANNEL, target.nick, channel.name, "is already on channel")
         return
     if target.invited is None:
         target.invited = set()
@@ -279,6 +293,9 @@ def handle_invite(state: ServerState, user: User, msg: Message) -> None:
     # invite-notify: members who could have invited too (everyone, or the operators of a +i
     # channel) see it
     restricted = "i" in channel.modes
-    watchers = (m for m in channel.members if m is not user and "invite-notify" in m.caps
-                and (not restricted or channel.is_op(m)))
+    watchers = (
+        m
+        for m in channel.members
+        if m is not user and "invite-notify" in m.caps and (not restricted or channel.is_op(m))
+    )
     state.delivery.to_users(watchers, invite)

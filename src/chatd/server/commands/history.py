@@ -38,6 +38,7 @@ def _fail(state: ServerState, user: User, code: str, *context: str) -> None:
 
 # -- CHATHISTORY -------------------------------------------------------------------------------
 
+
 def handle_chathistory(state: ServerState, user: User, msg: Message) -> None:
     params = msg.params
     if not params:
@@ -62,8 +63,14 @@ def handle_chathistory(state: ServerState, user: User, msg: Message) -> None:
     except _Invalid as exc:
         _fail(state, user, "INVALID_PARAMS", sub, str(exc))
     except StoreError:
-        _fail(state, user, "MESSAGE_ERROR", sub, args[0] if sub != "TARGETS" else "*",
-              "Messages could not be retrieved")
+        _fail(
+            state,
+            user,
+            "MESSAGE_ERROR",
+            sub,
+            args[0] if sub != "TARGETS" else "*",
+            "Messages could not be retrieved",
+        )
 
 
 def _limit(state: ServerState, text: str) -> int:
@@ -85,8 +92,9 @@ def _ref(text: str, star: bool = False) -> Ref | None:
     raise _Invalid(f"Invalid message reference {text[:40]}")
 
 
-def _messages(state: ServerState, user: User, sub: str, target: str, refs: list[str],
-              limit: int) -> None:
+def _messages(
+    state: ServerState, user: User, sub: str, target: str, refs: list[str], limit: int
+) -> None:
     parsed = [_ref(r, star=sub == "LATEST") for r in refs]
     if not is_channel_name(target):
         if not valid_nick(target, state.config.nicklen):
@@ -146,8 +154,7 @@ def _around(state: ServerState, key: str, ref: Ref, limit: int) -> list[HistoryR
     return older + newer
 
 
-def _between(state: ServerState, key: str, first: Ref, second: Ref,
-             limit: int) -> list[HistoryRow]:
+def _between(state: ServerState, key: str, first: Ref, second: Ref, limit: int) -> list[HistoryRow]:
     """Messages strictly between two references: the `limit` after the first one when it is
     the earlier, the `limit` before it when it is the later (always oldest first)."""
     a, b = _point(state, key, first, low=False), _point(state, key, second, low=False)
@@ -175,15 +182,23 @@ def _targets(state: ServerState, user: User, first: str, second: str, limit: int
     batch = "batch" in user.caps
     ref = state.batch_id() if batch else ""
     for name, ms in found:
-        out.append(Message("CHATHISTORY", ["TARGETS", name, "timestamp=" + ms_to_iso(ms)],
-                           state.name, {"batch": ref} if batch else None))
+        out.append(
+            Message(
+                "CHATHISTORY",
+                ["TARGETS", name, "timestamp=" + ms_to_iso(ms)],
+                state.name,
+                {"batch": ref} if batch else None,
+            )
+        )
     _write_batch(state, user, ref, "draft/chathistory-targets", [], out)
 
 
 # -- sending history ---------------------------------------------------------------------------
 
-def _history_message(user: User, row: HistoryRow, name: str, batch: str,
-                     text: str | None = None) -> Message:
+
+def _history_message(
+    user: User, row: HistoryRow, name: str, batch: str, text: str | None = None
+) -> Message:
     tags: dict[str, str] = {}
     if batch:
         tags["batch"] = batch
@@ -196,8 +211,9 @@ def _history_message(user: User, row: HistoryRow, name: str, batch: str,
     return Message(row.command, [name, row.text if text is None else text], row.source, tags)
 
 
-def _write_batch(state: ServerState, user: User, ref: str, kind: str, params: list[str],
-                 body: list[Message]) -> None:
+def _write_batch(
+    state: ServerState, user: User, ref: str, kind: str, params: list[str], body: list[Message]
+) -> None:
     lines = [encode(m) for m in body]
     if ref:
         lines.insert(0, encode(Message("BATCH", ["+" + ref, kind, *params], state.name)))
@@ -215,6 +231,7 @@ def send_history(state: ServerState, user: User, name: str, rows: list[HistoryRo
 
 
 # -- replay on JOIN ----------------------------------------------------------------------------
+
 
 def replay_on_join(state: ServerState, user: User, channel: Channel) -> None:
     """The last `history_replay` messages for a client that cannot ask for them itself."""
@@ -235,8 +252,9 @@ def replay_on_join(state: ServerState, user: User, channel: Channel) -> None:
     notice = f"Replaying the last {len(rows)} messages (times in UTC)"
     body = [Message("NOTICE", [channel.name, notice], state.name)]
     for row in rows:
-        body.append(_history_message(user, row, channel.name, "",
-                                     _stamped(row.text, row.time, today)))
+        body.append(
+            _history_message(user, row, channel.name, "", _stamped(row.text, row.time, today))
+        )
     body.append(Message("NOTICE", [channel.name, "End of replay"], state.name))
     _write_batch(state, user, "", "", [], body)
 

@@ -38,8 +38,9 @@ def _unique_targets(text: str) -> list[str]:
     return list(seen.values())
 
 
-def _relay(state: ServerState, user: User, msg: Message, errors: bool,
-           tags_only: bool = False) -> None:
+def _relay(
+    state: ServerState, user: User, msg: Message, errors: bool, tags_only: bool = False
+) -> None:
     command = msg.command
     params = msg.params
     if not params or not params[0]:
@@ -53,8 +54,12 @@ def _relay(state: ServerState, user: User, msg: Message, errors: bool,
     targets = _unique_targets(params[0])
     if len(targets) > state.config.max_targets:
         if errors:
-            state.reply(user, N.ERR_TOOMANYTARGETS, params[0][:64],
-                        f"Too many targets. Maximum is {state.config.max_targets}")
+            state.reply(
+                user,
+                N.ERR_TOOMANYTARGETS,
+                params[0][:64],
+                f"Too many targets. Maximum is {state.config.max_targets}",
+            )
         return
     user.last_spoke = state.now
     text = [] if tags_only else [params[1]]
@@ -66,8 +71,16 @@ def _relay(state: ServerState, user: User, msg: Message, errors: bool,
             _to_nick(state, user, command, target, text, tags, errors, tags_only)
 
 
-def _to_channel(state: ServerState, user: User, command: str, name: str, text: list[str],
-                tags: dict[str, str], errors: bool, tags_only: bool) -> None:
+def _to_channel(
+    state: ServerState,
+    user: User,
+    command: str,
+    name: str,
+    text: list[str],
+    tags: dict[str, str],
+    errors: bool,
+    tags_only: bool,
+) -> None:
     channel = state.find_channel(name)
     if channel is None:
         if errors:
@@ -88,8 +101,16 @@ def _to_channel(state: ServerState, user: User, command: str, name: str, text: l
         state.record_message(channel, event)
 
 
-def _to_nick(state: ServerState, user: User, command: str, nick: str, text: list[str],
-             tags: dict[str, str], errors: bool, tags_only: bool) -> None:
+def _to_nick(
+    state: ServerState,
+    user: User,
+    command: str,
+    nick: str,
+    text: list[str],
+    tags: dict[str, str],
+    errors: bool,
+    tags_only: bool,
+) -> None:
     target = state.find_user(nick)
     if target is None:
         if errors:

@@ -7,8 +7,16 @@ from typing import TYPE_CHECKING
 from ...proto import numerics as N
 from ...proto.casemap import fold, is_channel_name
 from ...proto.message import Message
-from ..channel import (FLAG_MODES, LIST_MODES, PARAM_MODES, PREFIX_MODES, SET_PARAM_MODES, Ban,
-                       Channel, normalise_mask)
+from ..channel import (
+    FLAG_MODES,
+    LIST_MODES,
+    PARAM_MODES,
+    PREFIX_MODES,
+    SET_PARAM_MODES,
+    Ban,
+    Channel,
+    normalise_mask,
+)
 
 if TYPE_CHECKING:
     from ..state import ServerState
@@ -25,6 +33,7 @@ def handle_mode(state: ServerState, user: User, msg: Message) -> None:
 
 
 # -- user modes ---------------------------------------------------------------------------------
+
 
 def _user_mode(state: ServerState, user: User, msg: Message) -> None:
     nick = msg.params[0]
@@ -70,6 +79,7 @@ def _set_user_mode(state: ServerState, user: User, sign: str, mode: str) -> None
 
 # -- channel modes ------------------------------------------------------------------------------
 
+
 class _ModeChanges:
     """Accumulates applied changes into the compact form `+ov-k nick nick key`."""
 
@@ -113,8 +123,9 @@ def _channel_mode(state: ServerState, user: User, msg: Message) -> None:
 class _ChannelModeChange:
     """One MODE command on a channel: walks the mode string, checks, applies, broadcasts."""
 
-    def __init__(self, state: ServerState, user: User, channel: Channel, modestring: str,
-                 args: list[str]) -> None:
+    def __init__(
+        self, state: ServerState, user: User, channel: Channel, modestring: str, args: list[str]
+    ) -> None:
         self.state = state
         self.user = user
         self.channel = channel
@@ -144,15 +155,19 @@ class _ChannelModeChange:
             else:
                 self.state.reply(self.user, N.ERR_UNKNOWNMODE, mode, "is unknown mode char to me")
         if self.applied:
-            msg = Message("MODE", [self.channel.name, self.applied.modes(), *self.applied.params()],
-                          self.user.prefix)
+            msg = Message(
+                "MODE",
+                [self.channel.name, self.applied.modes(), *self.applied.params()],
+                self.user.prefix,
+            )
             event = self.state.delivery.event(msg)
             self.state.delivery.to_channel(self.channel, event)
             if self.user not in self.channel.members:
                 self.state.delivery.to_user(self.user, event)  # an IRC operator from outside
             if any(mode == "P" for _, mode, _ in self.applied.items) or (
-                    "P" in self.channel.modes
-                    and any(mode not in PREFIX_MODES for _, mode, _ in self.applied.items)):
+                "P" in self.channel.modes
+                and any(mode not in PREFIX_MODES for _, mode, _ in self.applied.items)
+            ):
                 self.state.channel_changed(self.channel)  # stored, or forgotten after -P
 
     def _allowed(self) -> bool:
@@ -160,8 +175,9 @@ class _ChannelModeChange:
             return True
         if not self.denied:
             self.denied = True
-            self.state.reply(self.user, N.ERR_CHANOPRIVSNEEDED, self.channel.name,
-                             "You're not channel operator")
+            self.state.reply(
+                self.user, N.ERR_CHANOPRIVSNEEDED, self.channel.name, "You're not channel operator"
+            )
         return False
 
     def _take_arg(self) -> str | None:
@@ -190,9 +206,19 @@ class _ChannelModeChange:
         limit = state.config.max_persistent_channels
         if self.user.oper or sum("P" in c.modes for c in state.channels.values()) < limit:
             return True
-        state.send(self.user, Message("FAIL", ["MODE", "LIMIT_REACHED", self.channel.name,
-                                              f"At most {limit} persistent channels; ask an "
-                                              "IRC operator"], state.name))
+        state.send(
+            self.user,
+            Message(
+                "FAIL",
+                [
+                    "MODE",
+                    "LIMIT_REACHED",
+                    self.channel.name,
+                    f"At most {limit} persistent channels; ask an IRC operator",
+                ],
+                state.name,
+            ),
+        )
         return False
 
     def _prefix(self, sign: str, mode: str) -> None:
@@ -205,8 +231,13 @@ class _ChannelModeChange:
             return
         current = self.channel.members.get(target)
         if current is None:
-            self.state.reply(self.user, N.ERR_USERNOTINCHANNEL, target.nick, self.channel.name,
-                             "They aren't on that channel")
+            self.state.reply(
+                self.user,
+                N.ERR_USERNOTINCHANNEL,
+                target.nick,
+                self.channel.name,
+                "They aren't on that channel",
+            )
             return
         if sign == "+" and mode not in current:
             self.channel.members[target] = "".join(m for m in PREFIX_MODES if m in current + mode)
@@ -245,8 +276,14 @@ class _ChannelModeChange:
         if arg is None or not self._allowed():
             return
         if not arg.isdigit() or not 0 < int(arg) < 1_000_000:
-            self.state.reply(self.user, N.ERR_INVALIDMODEPARAM, self.channel.name, "l", arg,
-                             "Invalid limit: a positive number is needed")
+            self.state.reply(
+                self.user,
+                N.ERR_INVALIDMODEPARAM,
+                self.channel.name,
+                "l",
+                arg,
+                "Invalid limit: a positive number is needed",
+            )
             return
         self.channel.limit = int(arg)
         self.applied.add("+", "l", arg)
@@ -264,8 +301,9 @@ class _ChannelModeChange:
         existing = channel.find_ban(mask)
         if sign == "+" and existing is None:
             if len(channel.bans) >= self.state.config.max_list_modes:
-                self.state.reply(self.user, N.ERR_BANLISTFULL, channel.name, "b",
-                                 "Channel list is full")
+                self.state.reply(
+                    self.user, N.ERR_BANLISTFULL, channel.name, "b", "Channel list is full"
+                )
                 return
             channel.bans.append(Ban(mask, self.user.prefix, int(self.state.wall)))
             self.applied.add("+", "b", mask)

@@ -4,7 +4,8 @@ MOTD, LUSERS, VERSION, TIME."""
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ...proto import numerics as N
 from ...proto.casemap import fold, is_channel_name
@@ -22,6 +23,7 @@ WHOX_FIELDS = "tcuihsnfdlaor"
 
 # -- WHO ----------------------------------------------------------------------------------------
 
+
 def handle_who(state: ServerState, user: User, msg: Message) -> None:
     mask = msg.params[0] if msg.params else "*"
     whox = msg.params[1] if len(msg.params) > 1 and msg.params[1].startswith("%") else None
@@ -33,8 +35,9 @@ def handle_who(state: ServerState, user: User, msg: Message) -> None:
     state.reply(user, N.RPL_ENDOFWHO, mask, "End of WHO list")
 
 
-def _who_matches(state: ServerState, user: User, mask: str
-                 ) -> Iterable[tuple[Channel | None, User]]:
+def _who_matches(
+    state: ServerState, user: User, mask: str
+) -> Iterable[tuple[Channel | None, User]]:
     if is_channel_name(mask):
         channel = state.find_channel(mask)
         if channel is None:
@@ -42,8 +45,9 @@ def _who_matches(state: ServerState, user: User, mask: str
         member_view = user in channel.members
         if "s" in channel.modes and not member_view and not user.oper:
             return []
-        return [(channel, m) for m in channel.members
-                if member_view or "i" not in m.modes][:MAX_WHO_RESULTS]
+        return [(channel, m) for m in channel.members if member_view or "i" not in m.modes][
+            :MAX_WHO_RESULTS
+        ]
     exact = state.find_user(mask)
     if exact is not None:
         return [(None, exact)]
@@ -63,8 +67,10 @@ def _who_matches(state: ServerState, user: User, mask: str
 
 def _who_mask_matches(matcher: Mask, other: User) -> bool:
     """A WHO mask matches a user's nick, user@host prefix, host or realname (Modern IRC)."""
-    return any(matcher.fullmatch(fold(field)) for field in
-               (other.nick, other.prefix, other.username, other.host, other.realname))
+    return any(
+        matcher.fullmatch(fold(field))
+        for field in (other.nick, other.prefix, other.username, other.host, other.realname)
+    )
 
 
 def _who_flags(state: ServerState, user: User, channel: Channel | None, member: User) -> str:
@@ -77,13 +83,22 @@ def _who_flags(state: ServerState, user: User, channel: Channel | None, member: 
 
 
 def _who_reply(state: ServerState, user: User, channel: Channel | None, member: User) -> None:
-    state.reply(user, N.RPL_WHOREPLY, channel.name if channel else "*", member.username,
-                member.host, state.name, member.nick, _who_flags(state, user, channel, member),
-                f"0 {member.realname}")
+    state.reply(
+        user,
+        N.RPL_WHOREPLY,
+        channel.name if channel else "*",
+        member.username,
+        member.host,
+        state.name,
+        member.nick,
+        _who_flags(state, user, channel, member),
+        f"0 {member.realname}",
+    )
 
 
-def _whox_reply(state: ServerState, user: User, channel: Channel | None, member: User,
-                spec: str) -> None:
+def _whox_reply(
+    state: ServerState, user: User, channel: Channel | None, member: User, spec: str
+) -> None:
     fields, _, token = spec[1:].partition(",")
     values = {
         "t": token or "0",
@@ -108,6 +123,7 @@ def _whox_reply(state: ServerState, user: User, channel: Channel | None, member:
 
 # -- WHOIS, WHOWAS ------------------------------------------------------------------------------
 
+
 def handle_whois(state: ServerState, user: User, msg: Message) -> None:
     nick = msg.params[1] if len(msg.params) > 1 else msg.params[0]
     nick = nick.split(",")[0]
@@ -116,8 +132,9 @@ def handle_whois(state: ServerState, user: User, msg: Message) -> None:
         state.reply(user, N.ERR_NOSUCHNICK, nick, "No such nick/channel")
         state.reply(user, N.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
         return
-    state.reply(user, N.RPL_WHOISUSER, target.nick, target.username, target.host, "*",
-                target.realname)
+    state.reply(
+        user, N.RPL_WHOISUSER, target.nick, target.username, target.host, "*", target.realname
+    )
     channels = _visible_channels(user, target)
     if channels:
         state.reply(user, N.RPL_WHOISCHANNELS, target.nick, " ".join(channels))
@@ -127,8 +144,14 @@ def handle_whois(state: ServerState, user: User, msg: Message) -> None:
     if target.away is not None:
         state.reply(user, N.RPL_AWAY, target.nick, target.away)
     idle = max(0, int(state.now - target.last_spoke))
-    state.reply(user, N.RPL_WHOISIDLE, target.nick, str(idle), str(int(target.signon)),
-                "seconds idle, signon time")
+    state.reply(
+        user,
+        N.RPL_WHOISIDLE,
+        target.nick,
+        str(idle),
+        str(int(target.signon)),
+        "seconds idle, signon time",
+    )
     state.reply(user, N.RPL_ENDOFWHOIS, target.nick, "End of /WHOIS list")
 
 
@@ -149,6 +172,7 @@ def handle_whowas(state: ServerState, user: User, msg: Message) -> None:
 
 
 # -- ISON, USERHOST, AWAY -----------------------------------------------------------------------
+
 
 def handle_ison(state: ServerState, user: User, msg: Message) -> None:
     nicks = " ".join(msg.params).split()[:64]
@@ -185,6 +209,7 @@ def handle_away(state: ServerState, user: User, msg: Message) -> None:
 
 # -- server information -------------------------------------------------------------------------
 
+
 def handle_motd(state: ServerState, user: User, msg: Message) -> None:
     send_motd(state, user)
 
@@ -194,11 +219,15 @@ def send_motd(state: ServerState, user: User) -> None:
         state.reply(user, N.ERR_NOMOTD, "MOTD File is missing")
         return
     motd = state.motd
-    state.reply_rendered(user, "motd", lambda: [
-        (N.RPL_MOTDSTART, f"- {state.name} Message of the day - "),
-        *((N.RPL_MOTD, f"- {line}") for line in motd),
-        (N.RPL_ENDOFMOTD, "End of /MOTD command."),
-    ])
+    state.reply_rendered(
+        user,
+        "motd",
+        lambda: [
+            (N.RPL_MOTDSTART, f"- {state.name} Message of the day - "),
+            *((N.RPL_MOTD, f"- {line}") for line in motd),
+            (N.RPL_ENDOFMOTD, "End of /MOTD command."),
+        ],
+    )
 
 
 def handle_lusers(state: ServerState, user: User, msg: Message) -> None:
@@ -209,17 +238,30 @@ def send_lusers(state: ServerState, user: User) -> None:
     registered = state.connections - state.unregistered
     invisible = state.invisible
     reply = state.reply
-    reply(user, N.RPL_LUSERCLIENT,
-          f"There are {registered - invisible} users and {invisible} invisible on 1 servers")
+    reply(
+        user,
+        N.RPL_LUSERCLIENT,
+        f"There are {registered - invisible} users and {invisible} invisible on 1 servers",
+    )
     reply(user, N.RPL_LUSEROP, str(state.opers), "operator(s) online")
     reply(user, N.RPL_LUSERUNKNOWN, str(state.unregistered), "unknown connection(s)")
     reply(user, N.RPL_LUSERCHANNELS, str(len(state.channels)), "channels formed")
     reply(user, N.RPL_LUSERME, f"I have {registered} clients and 0 servers")
     peak = str(state.config.max_clients)
-    reply(user, N.RPL_LOCALUSERS, str(registered), peak,
-          f"Current local users {registered}, max {peak}")
-    reply(user, N.RPL_GLOBALUSERS, str(registered), peak,
-          f"Current global users {registered}, max {peak}")
+    reply(
+        user,
+        N.RPL_LOCALUSERS,
+        str(registered),
+        peak,
+        f"Current local users {registered}, max {peak}",
+    )
+    reply(
+        user,
+        N.RPL_GLOBALUSERS,
+        str(registered),
+        peak,
+        f"Current global users {registered}, max {peak}",
+    )
 
 
 def handle_version(state: ServerState, user: User, msg: Message) -> None:
@@ -229,7 +271,5 @@ def handle_version(state: ServerState, user: User, msg: Message) -> None:
 
 
 def handle_time(state: ServerState, user: User, msg: Message) -> None:
-    now = datetime.datetime.fromtimestamp(state.wall, datetime.timezone.utc)
+    now = datetime.datetime.fromtimestamp(state.wall, datetime.UTC)
     state.reply(user, N.RPL_TIME, state.name, now.strftime("%A %B %d %Y -- %H:%M:%S +00:00"))
-
-

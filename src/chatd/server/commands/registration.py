@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 # -- CAP ----------------------------------------------------------------------------------------
 
+
 def handle_cap(state: ServerState, user: User, msg: Message) -> None:
     sub = msg.params[0].upper()
     handler = _CAP_SUBCOMMANDS.get(sub)
@@ -59,8 +60,9 @@ def _cap_req(state: ServerState, user: User, args: list[str]) -> None:
     disable: set[str] = set()
     for item in wanted.split():
         name = item[1:] if item.startswith("-") else item
-        if name not in SUPPORTED or (item.startswith("-") and name == "cap-notify"
-                                     and user.cap_version >= 302):
+        if name not in SUPPORTED or (
+            item.startswith("-") and name == "cap-notify" and user.cap_version >= 302
+        ):
             _cap(state, user, "NAK", wanted)
             return
         (disable if item.startswith("-") else enable).add(name)
@@ -79,6 +81,7 @@ _CAP_SUBCOMMANDS = {"LS": _cap_ls, "LIST": _cap_list, "REQ": _cap_req, "END": _c
 
 
 # -- PASS, NICK, USER -------------------------------------------------------------------------
+
 
 def handle_pass(state: ServerState, user: User, msg: Message) -> None:
     if user.registered:
@@ -151,19 +154,22 @@ def try_register(state: ServerState, user: User) -> None:
 
 def welcome(state: ServerState, user: User) -> None:
     cfg = state.config
-    created = datetime.datetime.fromtimestamp(state.started_wall, datetime.timezone.utc)
+    created = datetime.datetime.fromtimestamp(state.started_wall, datetime.UTC)
     state.reply(user, N.RPL_WELCOME, f"Welcome to the {cfg.network} IRC Network {user.prefix}")
 
     def server_lines() -> list[tuple[str, ...]]:
-        chan_modes = "".join(sorted(FLAG_MODES + LIST_MODES + PARAM_MODES + SET_PARAM_MODES
-                                    + PREFIX_MODES))
+        chan_modes = "".join(
+            sorted(FLAG_MODES + LIST_MODES + PARAM_MODES + SET_PARAM_MODES + PREFIX_MODES)
+        )
         param_modes = "".join(sorted(LIST_MODES + PARAM_MODES + SET_PARAM_MODES + PREFIX_MODES))
         return [
             (N.RPL_YOURHOST, f"Your host is {state.name}, running version {state.version}"),
             (N.RPL_CREATED, f"This server was created {created:%Y-%m-%d %H:%M:%S} UTC"),
             (N.RPL_MYINFO, state.name, state.version, "io", chan_modes, param_modes),
-            *((N.RPL_ISUPPORT, *tokens, "are supported by this server")
-              for tokens in isupport.lines(cfg)),
+            *(
+                (N.RPL_ISUPPORT, *tokens, "are supported by this server")
+                for tokens in isupport.lines(cfg)
+            ),
         ]
 
     state.reply_rendered(user, "welcome", server_lines)
@@ -182,8 +188,10 @@ REALNAME_MAX = 200  # advertised as NAMELEN
 def handle_setname(state: ServerState, user: User, msg: Message) -> None:
     realname = msg.params[0]
     if not realname or len(realname) > REALNAME_MAX:
-        state.send(user, Message("FAIL", ["SETNAME", "INVALID_REALNAME",
-                                          "Realname is not valid"], state.name))
+        state.send(
+            user,
+            Message("FAIL", ["SETNAME", "INVALID_REALNAME", "Realname is not valid"], state.name),
+        )
         return
     user.realname = realname
     change = state.delivery.event(Message("SETNAME", [realname], user.prefix))
@@ -194,6 +202,7 @@ def handle_setname(state: ServerState, user: User, msg: Message) -> None:
 
 
 # -- PING, PONG, QUIT ---------------------------------------------------------------------------
+
 
 def handle_ping(state: ServerState, user: User, msg: Message) -> None:
     if not msg.params:
