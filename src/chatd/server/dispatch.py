@@ -65,6 +65,7 @@ COMMANDS: dict[str, Command] = {
     # operators
     "OPER": Command(operator.handle_oper, 2),
     "KILL": Command(operator.handle_kill, 2, oper_only=True),
+    "REHASH": Command(operator.handle_rehash, 0, oper_only=True),
 }
 
 

@@ -7,6 +7,7 @@ what is queued and then hangs up.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -14,8 +15,12 @@ from ..proto.caps import TAG_CAPS
 from ..proto.casemap import fold
 
 if TYPE_CHECKING:
+    from ..proto.framing import Line
     from .channel import Channel
     from .flood import FloodGate
+
+Write = Callable[[bytes], None]
+Close = Callable[[], None]
 
 NO_CAPS: frozenset[str] = frozenset()  # shared: most clients never change it
 
@@ -50,6 +55,7 @@ class User:
         "last_spoke",
         "ping_sent",
         "flood",
+        "inbox",
         "invited",
         "prefix",
         "early_lines",
@@ -59,8 +65,8 @@ class User:
 
     def __init__(
         self,
-        write: Callable[[bytes], None],
-        close: Callable[[], None],
+        write: Write,
+        close: Close,
         host: str,
         now: float,
         wall: float,
@@ -90,6 +96,7 @@ class User:
         self.last_spoke = now
         self.ping_sent: float | None = None
         self.flood = flood
+        self.inbox: deque[Line] | None = None  # lines held back by flood control
         # channels this user was invited to: the objects, not names, so an invitation dies
         # with its channel and never opens a new channel of the same name
         self.invited: set[Channel] | None = None
