@@ -10,8 +10,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from chatd.cli import net_settings
 from chatd.net.listener import open_listener
-from chatd.net.reactor import NetSettings, Reactor
+from chatd.net.reactor import Reactor
 from chatd.net.tls import server_context
 from chatd.proto.message import Message, parse
 from chatd.server.config import build
@@ -64,10 +65,7 @@ def start_server(**settings) -> RunningServer:
         context = server_context(config.tls_cert, config.tls_key)
         tls.append((open_listener(config.host, 0), context))
     state = ServerState(config, time.time(), msgid_prefix="t-")
-    settings = NetSettings(
-        config.sendq, config.line_length + config.tags_length, config.tls_handshake_timeout
-    )
-    reactor = Reactor(LocalCore(state), [sock], tls, settings)
+    reactor = Reactor(LocalCore(state), [sock], tls, net_settings(config))
     errors: list[BaseException] = []
 
     def run() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import getpass
 import logging
 import os
@@ -56,6 +57,26 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         metavar="BYTES",
         help=f"output queued for one client before it is dropped (default {d.sendq})",
+    )
+    a(
+        "--sendq-soft",
+        type=int,
+        metavar="BYTES",
+        help=f"a client whose queue stays over this for --sendq-soft-seconds is dropped; "
+        f"0: no soft limit (default {d.sendq_soft})",
+    )
+    a(
+        "--sendq-soft-seconds",
+        type=float,
+        metavar="SECONDS",
+        help=f"how long a queue may stay over --sendq-soft (default {d.sendq_soft_seconds:g})",
+    )
+    a(
+        "--output-budget",
+        type=int,
+        metavar="BYTES",
+        help="output queued for all clients together; past it the largest queues are dropped "
+        "(default: a quarter of the memory)",
     )
     a(
         "--ping-interval",
@@ -181,11 +202,44 @@ def raise_fd_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+OUTPUT_BUDGET_SHARE = 4  # the default output budget is this fraction (1/4) of the memory
+
+
+@functools.cache
+def memory_bytes() -> int:
+    """The memory this process may use, read once at start-up: the machine's RAM, or the
+    control group's limit (a container) when that is lower."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path) as fh:
+                text = fh.read().strip()
+        except OSError:
+            continue
+        if text.isascii() and text.isdigit() and 0 < int(text) < total:
+            total = int(text)
+    return total
+
+
+def output_budget(config: Config) -> int:
+    """The server-wide bound on queued output: the configured one, or a quarter of memory."""
+    return config.output_budget or memory_bytes() // OUTPUT_BUDGET_SHARE
+
+
 def net_settings(config: Config) -> NetSettings:
     return NetSettings(
         sendq=config.sendq,
         max_line=config.line_length + config.tags_length,
         tls_handshake_timeout=config.tls_handshake_timeout,
+        sendq_soft=config.sendq_soft,
+        sendq_soft_seconds=config.sendq_soft_seconds,
+        sndbuf=config.sndbuf,
+        output_budget=output_budget(config),
+        # a read with more lines than flood control would ever hold back is a flood whatever
+        # they say: the reader stops splitting there (proto/framing.py)
+        max_lines_per_read=config.flood_burst + config.flood_max_queue + 1
+        if config.flood_limit
+        else 0,
     )
 
 
@@ -247,7 +301,7 @@ class Reloader:
                 report.append("TLS certificate reloaded")
             else:
                 report.append("tls-cert: needs a restart (no TLS listener is open)")
-        self.reactor.settings.__dict__.update(net_settings(self.config).__dict__)
+        self.reactor.configure(net_settings(self.config))
         logging.getLogger().setLevel(self.config.log_level.upper())
         self.core.reconfigured()
         for line in report or ["configuration reloaded: nothing changed"]:
@@ -327,6 +381,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.host or "*",
         ports[0],
         f", TLS port {ports[1]}" if tls else "",
+    )
+    log.info(
+        "output budget %d MiB%s, sendq %d KiB (soft %d KiB for %g s)",
+        reactor.settings.output_budget >> 20,
+        "" if config.output_budget else f" (a quarter of {memory_bytes() >> 20} MiB)",
+        config.sendq >> 10,
+        config.sendq_soft >> 10,
+        config.sendq_soft_seconds,
     )
     log.info(
         "database %s (schema version %d, %d persistent channels)",

@@ -5,6 +5,20 @@ knows only by that interface: complete lines go to `core.receive`, the socket's 
 `core.lost`. It never writes with a blocking call: `write` only queues and flags the connection;
 the reactor flushes every flagged connection once per loop iteration, and a send the kernel only
 partly takes leaves the rest queued with EVENT_WRITE armed until it drains.
+
+The queue is a list of the very bytes objects the chat state wrote: a broadcast appends one
+object to every reader's queue, and they stay shared while they wait. A flush joins at most
+`FLUSH_CHUNK` bytes of them for one send (a single bigger object is sent as it is); what the
+kernel does not take stays as those objects, a partly sent one as a view of its rest, and the
+joined copy is freed at once. So a reader that never reads holds references to broadcasts it
+shares with everyone else, never a private copy of its backlog (which is how 500 such readers
+once kept 548 MB).
+
+Limits, all from the reactor's `NetSettings`: past the hard `sendq` the connection is marked
+`overflowed` at once (nothing more is queued; the chat state checks the flag and stops building
+replies for it) and dropped at the end of the iteration; over the soft limit for longer than
+`sendq_soft_seconds` it is dropped the same way; and the reactor adds every queue into a
+server-wide total for the output budget (`accounted`).
 """
 
 from __future__ import annotations
@@ -16,7 +30,7 @@ import ssl
 from selectors import EVENT_READ, EVENT_WRITE
 from typing import TYPE_CHECKING, Any
 
-from ..limits import LINGER, RECV_SIZE, TLS_READ_MAX
+from ..limits import FLUSH_CHUNK, FLUSH_ROUNDS, LINGER, RECV_SIZE, TLS_READ_MAX
 from ..proto.framing import LineReader
 
 if TYPE_CHECKING:
@@ -27,7 +41,7 @@ log = logging.getLogger("chatd")
 
 _TLS_WANT = (ssl.SSLWantReadError, ssl.SSLWantWriteError)
 # An idle connection holds no list of its own: most of ten thousand connections are idle.
-_NOTHING: list[bytes] = []  # never appended to: write() replaces it while out_len == 0
+_NOTHING: list[bytes | memoryview] = []  # never appended to: write() replaces it while empty
 
 
 def _reason(exc: OSError) -> str:
@@ -76,6 +90,9 @@ class Connection:
         "closing",
         "closed",
         "overflowed",
+        "done",
+        "accounted",
+        "soft_since",
         "deadline",
         "entry",
         "timer",
@@ -90,9 +107,14 @@ class Connection:
         self.host = host
         self.tls = tls
         self.client: Any = None  # the core's handle, set right after construction
-        self.reader = LineReader(max_line, keep_empty=True)
-        self.out: list[bytes] = _NOTHING  # replaced by a fresh list when output arrives
+        self.reader = LineReader(
+            max_line, keep_empty=True, max_lines=reactor.settings.max_lines_per_read
+        )
+        self.out: list[bytes | memoryview] = _NOTHING  # a fresh list once output arrives
         self.out_len = 0
+        self.done = 0  # bytes sent or dropped so far: `written` is done + out_len
+        self.accounted = 0  # out_len as last added into the reactor's server-wide total
+        self.soft_since: float | None = None  # since when the queue is over the soft limit
         self.flagged = False  # on the reactor's list of connections to flush
         self.writing = False  # EVENT_WRITE armed
         self.closing = False
@@ -159,6 +181,16 @@ class Connection:
 
     # -- output ------------------------------------------------------------------------------
 
+    @property
+    def written(self) -> int:
+        """Bytes queued for this client since it connected (sent, dropped or still waiting): the
+        difference across one command is what that command made the server send."""
+        return self.done + self.out_len
+
+    def room(self) -> int:
+        """Bytes that may still be queued before the hard sendq limit."""
+        return 0 if self.overflowed else max(0, self.reactor.settings.sendq - self.out_len)
+
     def write(self, data: bytes) -> None:
         """Queue bytes for the client (called by the chat state, possibly for many clients)."""
         if self.closing or self.overflowed:
@@ -167,19 +199,43 @@ class Connection:
             self.out.append(data)
         else:
             self.out = [data]
-        self.out_len += len(data)
+        queued = self.out_len + len(data)
+        self.out_len = queued
         if not self.flagged:
             self.flagged = True
             self.reactor.dirty.append(self)
-        if self.out_len > self.reactor.sendq:
+        if queued > self.reactor.soft_limit:
+            self._over_soft_limit(queued)
+
+    def _over_soft_limit(self, queued: int) -> None:
+        settings = self.reactor.settings
+        if queued > settings.sendq:
+            self.overflow()
+        elif self.soft_since is None:
+            self.soft_since = self.reactor.now
+            self.wake_at(self.reactor.now + settings.sendq_soft_seconds)
+
+    def overflow(self) -> None:
+        """Past the limit: queue nothing more, drop the client at the end of this iteration."""
+        if not self.overflowed and not self.closing:
             self.overflowed = True
             self.reactor.overflowed.append(self)
 
     def flush(self) -> None:
-        """One send of everything queued; keep what the kernel does not take."""
-        out = self.out
-        if out:
-            data = out[0] if len(out) == 1 else b"".join(out)
+        """Send what is queued, FLUSH_CHUNK bytes per send while the kernel takes it all (at
+        most FLUSH_ROUNDS sends); keep what it leaves and arm EVENT_WRITE for it."""
+        for _ in range(FLUSH_ROUNDS):
+            out = self.out
+            if not out:
+                break
+            count = len(out)
+            if count == 1:
+                data = out[0]
+            elif self.out_len <= FLUSH_CHUNK:
+                data = b"".join(out)
+            else:
+                count = _chunk(out)
+                data = out[0] if count == 1 else b"".join(out[:count])
             try:
                 sent = self.sock.send(data)
             except (BlockingIOError, InterruptedError, *_TLS_WANT):
@@ -187,25 +243,53 @@ class Connection:
             except OSError as exc:
                 self.lost(_reason(exc))
                 return
-            if sent < len(data):
-                self.out = [data[sent:]]
-                self.out_len = len(data) - sent
-                if self.closing:
-                    self._interest(EVENT_WRITE)  # stop read events: nothing more is read
-                elif not self.writing:
-                    self._interest(EVENT_READ | EVENT_WRITE)
-                return
-            self.out = _NOTHING
-            self.out_len = 0
+            self.done += sent
+            size = len(data)
+            if sent == size and count == len(out):
+                self.out = _NOTHING
+                self.out_len = 0
+                break
+            self.out = _unsent(out, count, data, sent)
+            self.out_len -= sent
+            if sent < size:
+                break  # the kernel is full: wait for EVENT_WRITE
+        if self.out_len != self.accounted:
+            self.account()
+        if self.out:
+            if self.soft_since is not None and self.out_len <= self.reactor.soft_limit:
+                self.soft_since = None
+            if self.closing:
+                self._interest(EVENT_WRITE)  # stop read events: nothing more is read
+            elif not self.writing:
+                self._interest(EVENT_READ | EVENT_WRITE)
+            return
+        self.soft_since = None
         if self.closing:
             self.finish_close()
         elif self.writing:
             self._interest(EVENT_READ)
 
+    def account(self) -> None:
+        """Bring this queue's share of the reactor's server-wide total up to date."""
+        queued = self.out_len
+        delta = queued - self.accounted
+        if delta:
+            reactor = self.reactor
+            reactor.queued += delta
+            self.accounted = queued
+            if queued:
+                reactor.backlog.add(self)
+            else:
+                reactor.backlog.discard(self)
+
     def drop_output(self) -> None:
+        self.reactor.released += self.out_len
+        self.done += self.out_len
         self.out = _NOTHING
         self.out_len = 0
+        self.soft_since = None
         self.overflowed = False
+        self.account()
 
     def _interest(self, events: int) -> None:
         self.writing = bool(events & EVENT_WRITE)
@@ -222,8 +306,8 @@ class Connection:
         if not self.out:
             self.finish_close()
             return
-        if not self.flagged:
-            self._interest(EVENT_WRITE)
+        if not self.flagged or self.writing:
+            self._interest(EVENT_WRITE)  # and no more read events
         # else: this iteration's flush comes first and usually closes it without a selector
         # change; if the kernel takes only part, flush() switches to write interest
         self._forget_deadline()
@@ -233,8 +317,7 @@ class Connection:
         """The socket failed or hit EOF: nothing more can be sent."""
         if self.closed:
             return
-        self.out = _NOTHING
-        self.out_len = 0
+        self.drop_output()
         self.closing = True  # queue nothing more
         if self.client is not None:
             self.core.lost(self.client, reason)
@@ -249,6 +332,8 @@ class Connection:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        if self.out_len or self.accounted:
+            self.drop_output()  # what a linger gave up on
         self.reactor.forget(self)
         try:
             self.sock.close()
@@ -265,9 +350,19 @@ class Connection:
         if self.entry is not None:
             self.entry.conn = None  # the entry that fired is spent
             self.entry = None
+        since = self.soft_since
+        if since is not None:
+            held = self.reactor.settings.sendq_soft_seconds
+            if self.reactor.now - since >= held:
+                self.overflow()  # over the soft limit for too long: dropped like a hard overflow
+                return
         deadline = self.core.on_timer(self.client)
-        if deadline is not None and not self.closing:
-            self._schedule(deadline)
+        if self.closing:
+            return
+        if since is not None and self.soft_since is not None:
+            self.wake_at(since + self.reactor.settings.sendq_soft_seconds)
+        if deadline is not None:
+            self.wake_at(deadline)  # unless the callback asked for an earlier one
 
     def wake_at(self, when: float) -> None:
         """Run on_timer at `when` if that is earlier than the current deadline."""
@@ -288,3 +383,40 @@ class Connection:
             self.entry.conn = None
             self.entry = None
             self.reactor.timers.went_stale()
+
+
+def _unsent(
+    out: list[bytes | memoryview], count: int, data: bytes | memoryview, sent: int
+) -> list[bytes | memoryview]:
+    """What is left of the queue after `sent` bytes of `data` (its first `count` objects, joined
+    when more than one) went out: the objects themselves, never the joined copy, so whatever a
+    broadcast shares stays shared; a partly sent object is kept as a view of its rest."""
+    if count == 1:
+        rest = out[1:]
+        if sent < len(data):
+            rest.insert(0, memoryview(data)[sent:] if sent else data)
+        return rest
+    first = 0
+    while sent >= len(out[first]):
+        sent -= len(out[first])
+        first += 1
+    rest = out[first:]
+    if sent:
+        rest[0] = memoryview(rest[0])[sent:]
+    return rest
+
+
+def _chunk(out: list[bytes | memoryview]) -> int:
+    """How many queued objects one flush joins: up to FLUSH_CHUNK bytes, and at least one (a
+    bigger object is sent on its own, not copied)."""
+    total = 0
+    count = 0
+    for item in out:
+        size = len(item)
+        if count and total + size > FLUSH_CHUNK:
+            break
+        total += size
+        count += 1
+        if total >= FLUSH_CHUNK:
+            break
+    return count

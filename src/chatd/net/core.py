@@ -10,13 +10,33 @@ A client handle is whatever the core returned from `connect`; the reactor only p
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..proto.framing import Line
 
-Write = Callable[[bytes], None]
-Close = Callable[[], None]
+
+class Output(Protocol):
+    """One client's output queue (the reactor's Connection): what the core and the chat state
+    may ask of it. The same shape as `server.user.Output`."""
+
+    overflowed: bool  # past a limit in this iteration: dropped at its end; build nothing more
+
+    @property
+    def written(self) -> int:
+        """Bytes queued since the client connected (a counter: differences measure work)."""
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes."""
+
+    def close(self) -> None:
+        """Flush what is queued, then hang up."""
+
+    def room(self) -> int:
+        """Bytes that may still be queued before the hard limit."""
+
+    def overflow(self) -> None:
+        """Mark the queue as over its limit without queueing more (a response that would not
+        fit): the client is dropped at the end of the iteration, as for any overflow."""
 
 
 class Core(Protocol):
@@ -33,9 +53,9 @@ class Core(Protocol):
     def release(self, host: str) -> None:
         """A connection that `admit` let in is gone (before or after `connect`)."""
 
-    def connect(self, write: Write, close: Close, host: str, tls: bool) -> Any:
-        """A new client; returns its handle. `write` queues bytes, `close` flushes and hangs
-        up."""
+    def connect(self, output: Output, host: str, tls: bool) -> Any:
+        """A new client; returns its handle. `output` is its queue: `write` queues bytes,
+        `close` flushes and hangs up."""
 
     def receive(self, client: Any, lines: list[Line]) -> float | None:
         """Complete lines from a client. Returns an earlier time at which `on_timer` must run
@@ -48,7 +68,8 @@ class Core(Protocol):
         """The socket is gone (EOF, reset, internal error). Safe to call more than once."""
 
     def overflowed(self, client: Any) -> None:
-        """The client's output queue passed its limit; its queue is already dropped."""
+        """The client's output queue passed a limit (its hard or soft sendq, or the server's
+        output budget); its queue is already dropped."""
 
     def housekeeping(self) -> None:
         """Called about once a minute: forget what is no longer needed."""

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from selectors import EVENT_READ
 from typing import TYPE_CHECKING
 
-from ..limits import HOUSEKEEPING_INTERVAL, SHUTDOWN_FLUSH
+from ..limits import HOUSEKEEPING_INTERVAL, SHUTDOWN_FLUSH, TRIM_AFTER, TRIM_INTERVAL
 from .connection import Connection
 from .listener import Listener
+from .memory import allocator_trim
 from .timers import Entry, Timer, TimerHeap
 from .tls import Handshake, wrap
 
@@ -42,11 +43,16 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
 @dataclass
 class NetSettings:
     """The few limits the reactor itself enforces (the composition root fills them from the
-    configuration, and updates them when it is reloaded)."""
+    configuration, and updates them through `Reactor.configure` when it is reloaded)."""
 
-    sendq: int = 1 << 20
+    sendq: int = 1 << 20  # hard limit of one client's queue
     max_line: int = 512 + 4096
     tls_handshake_timeout: float = 10.0
+    sendq_soft: int = 0  # soft limit (0: none)...
+    sendq_soft_seconds: float = 10.0  # ...a queue may stay over it this long
+    output_budget: int = 0  # bytes queued for all clients together (0: no server-wide bound)
+    max_lines_per_read: int = 0  # complete lines taken from one read (0: all of them)
+    sndbuf: int = 0  # SO_SNDBUF of each client socket (0: the kernel's autotuning)
 
 
 class _Waker:
@@ -84,12 +90,22 @@ class Reactor:
         settings: NetSettings | None = None,
     ) -> None:
         self.core = core
-        self.settings = settings or NetSettings()
+        self.settings = NetSettings()
+        self.soft_limit = 0  # min(soft, hard): a write past it looks closer (see configure)
+        self.configure(settings or NetSettings())
         self.selector = selectors.DefaultSelector()
         self.timers = TimerHeap()
         self.connections: set[Connection] = set()
         self.dirty: list[Connection] = []
         self.overflowed: list[Connection] = []
+        self.queued = 0  # bytes in every queue, as of each connection's last flush
+        self.backlog: set[Connection] = set()  # connections holding output after their flush
+        self.released = 0  # bytes of dropped queues since the allocator was last trimmed
+        self.trim = allocator_trim()  # gives freed memory back to the system (net/memory.py)
+        self.trimmed_at = -TRIM_INTERVAL
+        self.trim_timer: Timer | None = None
+        self.trims = 0
+        self.shed = 0  # clients dropped for the output budget
         self.stopping = False
         self.before_sleep: list[Callable[[], None]] = []  # e.g. writing out buffered log lines
         self.on_reload: Callable[[], object] | None = None  # SIGHUP
@@ -105,6 +121,12 @@ class Reactor:
         self.now = 0.0
         self._clock()
         self.timers.call_at(self.now + HOUSEKEEPING_INTERVAL, self._housekeeping)
+
+    def configure(self, settings: NetSettings) -> None:
+        """Apply (new) limits; connections already open follow them from now on."""
+        self.settings = settings
+        soft = settings.sendq_soft
+        self.soft_limit = min(soft, settings.sendq) if soft > 0 else settings.sendq
 
     @property
     def sendq(self) -> int:
@@ -137,6 +159,8 @@ class Reactor:
             self.run_ready()
             self.timers.run_due(now, self._timer_failed)
             self.reap_overflowed()
+            if self.released >= TRIM_AFTER and self.trim_timer is None:
+                self._trim_soon(now)
             if self._signals:
                 self._handle_signals()
         self._shutdown()
@@ -182,17 +206,53 @@ class Reactor:
         return max(0.0, deadline - time.monotonic())
 
     def flush_dirty(self) -> None:
+        """Settle, then one flush per connection that got output. A connection already waiting
+        for EVENT_WRITE is not tried again (its kernel buffer is full); its queue is only
+        counted. Then the server-wide output budget is checked."""
         self._guard(self.core.settle)
         while self.dirty:
             batch = self.dirty
             self.dirty = []
             for conn in batch:
                 conn.flagged = False
-                if not conn.closed:
-                    try:
-                        conn.flush()
-                    except Exception:
-                        self._contain(conn)
+                if conn.closed:
+                    continue
+                if conn.writing:
+                    conn.account()
+                    continue
+                try:
+                    conn.flush()
+                except Exception:
+                    self._contain(conn)
+        budget = self.settings.output_budget
+        if budget and self.queued > budget:
+            self._shed(budget)
+
+    def _shed(self, budget: int) -> None:
+        """Past the output budget: mark the clients with the largest queues as overflowed (they
+        are reaped this iteration, as for a sendq overflow) until the rest fits."""
+        excess = self.queued - budget
+        victims = sorted(
+            (c for c in self.backlog if not c.overflowed and not c.closing),
+            key=lambda c: c.out_len,
+            reverse=True,
+        )
+        count = freed = 0
+        for conn in victims:
+            if freed >= excess:
+                break
+            freed += conn.out_len
+            count += 1
+            conn.overflow()
+        self.shed += count
+        log.warning(
+            "output budget exceeded: %d bytes queued, budget %d; dropping the %d clients with "
+            "the largest queues (%d bytes)",
+            self.queued,
+            budget,
+            count,
+            freed,
+        )
 
     def run_ready(self) -> None:
         batch = self.ready
@@ -203,6 +263,23 @@ class Reactor:
                     conn.on_readable()
                 except Exception:
                     self._contain(conn)
+
+    def _trim_soon(self, now: float) -> None:
+        """A large drop of output (readers that never read, the output budget): give the
+        freed pages back, so the process shrinks again after an attack; at most once per
+        TRIM_INTERVAL (a drop within it is trimmed when it ends)."""
+        if now - self.trimmed_at >= TRIM_INTERVAL:
+            self._trim()
+        else:
+            self.trim_timer = self.timers.call_at(self.trimmed_at + TRIM_INTERVAL, self._trim)
+
+    def _trim(self) -> None:
+        self.trim_timer = None
+        self.released = 0
+        self.trimmed_at = self.now
+        if self.trim is not None:
+            self.trims += 1
+            self._guard(self.trim)
 
     def _housekeeping(self) -> None:
         self.timers.call_at(self.now + HOUSEKEEPING_INTERVAL, self._housekeeping)
@@ -235,6 +312,8 @@ class Reactor:
         sock.setblocking(False)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.settings.sndbuf:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.settings.sndbuf)
         except OSError:
             pass  # not TCP (a UNIX socket in tests, say)
         if listener.tls is not None:
@@ -246,7 +325,7 @@ class Reactor:
         conn = Connection(self, sock, host, self.settings.max_line, tls)
         self.connections.add(conn)
         self.selector.register(sock, EVENT_READ, conn)
-        conn.client = self.core.connect(conn.write, conn.close, host, tls)
+        conn.client = self.core.connect(conn, host, tls)
         conn.on_timer()  # arms the registration and keepalive timer
         if tls:
             conn.on_readable()  # the client's first lines may have come with the handshake

@@ -3,8 +3,13 @@
 LineReader owns the bytes that arrived but hold no complete line yet. It splits on LF, strips an
 optional CR, and never holds more than `max_line` bytes: an overlong line is reported once as
 TOO_LONG and its bytes are discarded up to the next LF. Empty lines are skipped, or, for a server
-that counts them against its limits (a flood of bare LFs is work too), returned as b"". No
-decoding, no I/O.
+that counts them against its limits (a flood of bare LFs is work too), returned as b"".
+
+With `max_lines`, one feed splits out at most that many lines: past them it returns FLOODED
+after the first `max_lines` and discards the rest of that data, so 64 KiB of bare LFs costs a
+count and a short split, not 65,536 line objects (a server sets it just above what flood
+control would ever hold back, so the client is dropped for flooding either way). No decoding,
+no I/O.
 """
 
 from __future__ import annotations
@@ -19,16 +24,25 @@ class _TooLong:
         return "TOO_LONG"
 
 
+class _Flooded:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "FLOODED"
+
+
 TOO_LONG: Final = _TooLong()
-Line = bytes | _TooLong
+FLOODED: Final = _Flooded()  # more lines in one read than `max_lines`; the rest was discarded
+Line = bytes | _TooLong | _Flooded
 
 
 class LineReader:
-    __slots__ = ("max_line", "keep_empty", "_buf", "_discarding")
+    __slots__ = ("max_line", "keep_empty", "max_lines", "_buf", "_discarding")
 
-    def __init__(self, max_line: int, keep_empty: bool = False) -> None:
+    def __init__(self, max_line: int, keep_empty: bool = False, max_lines: int = 0) -> None:
         self.max_line = max_line
         self.keep_empty = keep_empty
+        self.max_lines = max_lines  # 0: no bound
         self._buf = b""
         self._discarding = False
 
@@ -45,6 +59,14 @@ class LineReader:
             self._discarding = False
             data = data[end + 1 :]
         buf = self._buf + data if self._buf else data
+        flooded = False
+        most = self.max_lines
+        if most and buf.count(b"\n") > most:
+            end = -1
+            for _ in range(most):
+                end = buf.find(b"\n", end + 1)
+            buf = buf[: end + 1]
+            flooded = True
         pieces = buf.split(b"\n")
         tail = pieces.pop()
         out: list[Line] = []
@@ -60,6 +82,10 @@ class LineReader:
         if len(tail) > limit + 1:  # +1: the CR of a line whose LF is still on its way
             out.append(TOO_LONG)
             self._discarding = True
+            tail = b""
+        if flooded:
+            out.append(FLOODED)
+            self._discarding = True  # the rest of what it sent is not read as lines
             tail = b""
         self._buf = tail
         return out

@@ -36,6 +36,11 @@ class Config:
     flood_burst: int = 20  # lines a client may send at once
     flood_rate: float = 5.0  # lines per second after the burst
     flood_max_queue: int = 200  # lines held back before "Excess Flood"
+    flood_reply_bytes: int = 1024  # a command costs one more line per this many reply bytes
+    sendq_soft: int = 1 << 18  # a queue over this (bytes)...
+    sendq_soft_seconds: float = 10.0  # ...for this long is dropped too; 0 bytes: no soft limit
+    output_budget: int = 0  # bytes queued for all clients together; 0: a quarter of the RAM
+    sndbuf: int = 1 << 16  # kernel send buffer per client socket (SO_SNDBUF); 0: autotuned
     nicklen: int = 30
     channellen: int = 50
     topiclen: int = 390
@@ -82,6 +87,7 @@ class Config:
             "unregistered_max_lines",
             "flood_burst",
             "flood_max_queue",
+            "flood_reply_bytes",
             "nicklen",
             "channellen",
             "topiclen",
@@ -103,6 +109,7 @@ class Config:
             "flood_rate",
             "tls_handshake_timeout",
             "ip_connect_rate",
+            "sendq_soft_seconds",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.replace('_', '-')} must be positive")
@@ -111,6 +118,9 @@ class Config:
         if not 0 <= self.tls_port <= 65535:
             raise ConfigError(f"tls-port {self.tls_port} is out of range 0-65535")
         for name in ("history_days", "history_max_per_channel", "history_replay"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name.replace('_', '-')} must not be negative")
+        for name in ("sendq_soft", "output_budget", "sndbuf"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name.replace('_', '-')} must not be negative")
         if self.chathistory_max <= 0:

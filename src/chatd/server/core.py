@@ -15,15 +15,16 @@ from __future__ import annotations
 import logging
 from collections import deque
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..limits import REFUSAL_LOG_ADDRESSES, REFUSAL_LOG_INTERVAL
-from ..proto.framing import TOO_LONG, Line
+from ..proto.framing import FLOODED, TOO_LONG, Line
 from ..proto.message import Message
 from .admission import Admission
 from .config import Config
 from .flood import EXCESS, drain
 from .state import ServerState
-from .user import Close, User, Write
+from .user import Output, User
 
 log = logging.getLogger("chatd")
 
@@ -102,6 +103,14 @@ class RefusalLog:
 # -- the core -------------------------------------------------------------------------------------
 
 
+class _Queue(Output, Protocol):
+    """What `connect` gets from the reactor: the client's output queue with its two calls."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class LocalCore:
     def __init__(self, state: ServerState) -> None:
         self.state = state
@@ -130,8 +139,8 @@ class LocalCore:
         self.admission.release(host, self.state.now)
 
     # clients
-    def connect(self, write: Write, close: Close, host: str, tls: bool) -> User:
-        user = self.state.connect(write, close, host)
+    def connect(self, output: _Queue, host: str, tls: bool) -> User:
+        user = self.state.connect(output.write, output.close, host, output)
         log.info(
             "connect %s%s (%d connections)", host, " (TLS)" if tls else "", self.state.connections
         )
@@ -172,10 +181,18 @@ class LocalCore:
         return wake  # type: ignore[return-value]
 
     def _handle(self, user: User, line: Line) -> bool:
+        """One line through the state; a metered command's replies are charged to the client's
+        flood bucket, one more token per `flood_reply_bytes` bytes."""
         if line is TOO_LONG:
             self.state.input_too_long(user)
+        elif line is FLOODED:  # more lines in one read than flood control would ever hold
+            self.state.disconnect(user, "Excess Flood")
         else:
-            self.state.handle_line(user, line)  # type: ignore[arg-type]
+            cost = self.state.handle_line(user, line)  # type: ignore[arg-type]
+            if cost and user.flood is not None:
+                tokens = cost // self.state.config.flood_reply_bytes
+                if tokens:
+                    user.flood.charge(tokens)
         return not user.gone
 
     def on_timer(self, user: User) -> float | None:

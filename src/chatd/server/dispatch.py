@@ -1,6 +1,11 @@
 """The command table: every command once, with its rules, and the one dispatcher that enforces
 them (451 before registration, 461 for missing parameters, 481 for operator commands, 421 for
 unknown ones). Handlers only do their own work.
+
+`metered` commands pay flood control for the replies they make the server build for their
+sender (`ServerState.handle_line` measures them; `LocalCore` charges them), as ngIRCd and
+InspIRCd charge penalties by the work a command causes. The hot path of a chat (PRIVMSG,
+NOTICE, TAGMSG, PING, PONG) is not measured: its replies are one line or none.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ class Command(NamedTuple):
     min_params: int = 0
     before_registration: bool = False
     oper_only: bool = False
+    metered: bool = True
 
 
 COMMANDS: dict[str, Command] = {
@@ -32,9 +38,9 @@ COMMANDS: dict[str, Command] = {
     "PASS": Command(registration.handle_pass, 1, before_registration=True),
     "NICK": Command(registration.handle_nick, 0, before_registration=True),
     "USER": Command(registration.handle_user, 4, before_registration=True),
-    "PING": Command(registration.handle_ping, 0, before_registration=True),
-    "PONG": Command(registration.handle_pong, 0, before_registration=True),
-    "QUIT": Command(registration.handle_quit, 0, before_registration=True),
+    "PING": Command(registration.handle_ping, 0, before_registration=True, metered=False),
+    "PONG": Command(registration.handle_pong, 0, before_registration=True, metered=False),
+    "QUIT": Command(registration.handle_quit, 0, before_registration=True, metered=False),
     # channels
     "JOIN": Command(channels.handle_join, 1),
     "PART": Command(channels.handle_part, 1),
@@ -45,9 +51,9 @@ COMMANDS: dict[str, Command] = {
     "INVITE": Command(channels.handle_invite, 2),
     "MODE": Command(modes.handle_mode, 1),
     # messages
-    "PRIVMSG": Command(messaging.handle_privmsg),
-    "NOTICE": Command(messaging.handle_notice),
-    "TAGMSG": Command(messaging.handle_tagmsg, 1),
+    "PRIVMSG": Command(messaging.handle_privmsg, metered=False),
+    "NOTICE": Command(messaging.handle_notice, metered=False),
+    "TAGMSG": Command(messaging.handle_tagmsg, 1, metered=False),
     # history
     "CHATHISTORY": Command(history.handle_chathistory),
     # queries

@@ -25,9 +25,9 @@ from . import isupport
 from .channel import Ban, Channel
 from .config import Config
 from .delivery import Event, LocalDelivery
-from .dispatch import dispatch
+from .dispatch import COMMANDS, dispatch
 from .flood import FloodGate
-from .user import User
+from .user import UNBOUNDED, Output, User
 
 log = logging.getLogger("chatd")
 
@@ -59,6 +59,26 @@ NICK_SLOT_BYTES = NICK_SLOT.encode()
 
 def _ignore(*_: object) -> None:
     """What a gone user's write and close become."""
+
+
+class _Catch:
+    """Holds a labeled response while its command runs, up to the room left in the sendq."""
+
+    __slots__ = ("output", "caught", "room")
+
+    def __init__(self, output: Output) -> None:
+        self.output = output
+        self.caught: list[bytes] = []
+        self.room = output.room()
+
+    def write(self, data: bytes) -> None:
+        room = self.room - len(data)
+        if room < 0:
+            self.caught = []
+            self.output.overflow()  # stop building it; dropped as for any sendq overflow
+            return
+        self.room = room
+        self.caught.append(data)
 
 
 def _as_word(param: str) -> str:
@@ -132,10 +152,16 @@ class ServerState:
 
     # -- connections ------------------------------------------------------------------------
 
-    def connect(self, write: Callable[[bytes], None], close: Callable[[], None], host: str) -> User:
+    def connect(
+        self,
+        write: Callable[[bytes], None],
+        close: Callable[[], None],
+        host: str,
+        output: Output = UNBOUNDED,
+    ) -> User:
         cfg = self.config
         flood = FloodGate(cfg.flood_rate, cfg.flood_burst, self.now) if cfg.flood_limit else None
-        user = User(write, close, host, self.now, self.wall, flood)
+        user = User(write, close, host, self.now, self.wall, flood, output)
         self.clients.add(user)
         self.connections += 1
         self.unregistered += 1
@@ -174,6 +200,7 @@ class ServerState:
         self.clients.discard(user)
         close = user.close
         user.write = user.close = _ignore
+        user.output = UNBOUNDED
         user.inbox = None
         user.invited = None
         close()
@@ -196,20 +223,22 @@ class ServerState:
 
     # -- input ------------------------------------------------------------------------------
 
-    def handle_line(self, user: User, raw: bytes) -> None:
-        """One complete line (without CR/LF) from a user."""
+    def handle_line(self, user: User, raw: bytes) -> int:
+        """One complete line (without CR/LF) from a user. Returns the bytes that the command
+        made the server queue for this user (0 for the commands the table does not meter):
+        its driver charges flood control for them."""
         if user.gone:
-            return
+            return 0
         user.last_seen = self.now
         if not user.registered:
             user.early_lines += 1
             if user.early_lines > self.config.unregistered_max_lines:
                 self.disconnect(user, "Excess Flood", "Too many lines before registration")
-                return
+                return 0
         if not raw:
-            return  # an empty line: counted above and by flood control, otherwise nothing
+            return 0  # an empty line: counted above and by flood control, otherwise nothing
         if not self._within_limits(user, raw):
-            return
+            return 0
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -227,18 +256,24 @@ class ServerState:
                     self.name,
                 ),
             )
-            return
+            return 0
         if "\0" in text or "\r" in text:
             self.send(
                 user,
                 Message("FAIL", ["*", "INVALID_MESSAGE", "Message contains NUL or CR"], self.name),
             )
-            return
+            return 0
         try:
             msg = parse(text)
         except ProtocolError:
-            return  # unparseable lines are ignored, as the Modern IRC docs advise
+            return 0  # unparseable lines are ignored, as the Modern IRC docs advise
         label = msg.tags.get("label") if msg.tags else None
+        entry = COMMANDS.get(msg.command)
+        output = user.output
+        before = -1
+        if entry is None or entry.metered:
+            self.delivery.settle_for(user)  # what others said is not this command's cost
+            before = output.written
         try:
             if label and "labeled-response" in user.caps:
                 self._dispatch_labeled(user, msg, label)
@@ -255,23 +290,34 @@ class ServerState:
                     self.name,
                 ),
             )
+        return output.written - before if before >= 0 else 0
 
     def _dispatch_labeled(self, user: User, msg: Message, label: str) -> None:
         """IRCv3 labeled-response, for every command in one place: whatever the command makes
         the server send to this user is caught, then sent with the label: `ACK` for nothing,
-        the label tag on a single line, a `labeled-response` batch around several."""
+        the label tag on a single line, a `labeled-response` batch around several.
+
+        The response is held in memory until the command is done, so it is bounded like the
+        queue it goes to: once it would pass the room left in the client's sendq, nothing more
+        is kept, the client's output is marked overflowed (replies stop being built) and the
+        client is dropped at the end of the iteration with `SendQ exceeded`."""
         self.delivery.settle_for(user)  # what it was sent earlier is not part of the response
-        caught: list[bytes] = []
+        output = user.output
+        catch = _Catch(output)
         closing: list[bool] = []
         write, close = user.write, user.close
-        user.write = caught.append
+        user.write = catch.write
         user.close = lambda: closing.append(True)
         try:
             dispatch(self, user, msg)
             self.delivery.settle_for(user)  # an echo-message reply is part of the response
         finally:
             user.write, user.close = write, close
-        lines = b"".join(caught).split(b"\r\n")[:-1]
+        if output.overflowed:
+            if user.gone:
+                user.write = user.close = _ignore
+            return
+        lines = b"".join(catch.caught).split(b"\r\n")[:-1]
         tag = b"label=" + escape_tag_value(label[:LABEL_MAX]).encode()
         if not lines:
             data = encode(Message("ACK", [], self.name, {"label": label[:LABEL_MAX]}))
@@ -315,6 +361,8 @@ class ServerState:
     # -- replies ----------------------------------------------------------------------------
 
     def send(self, user: User, msg: Message) -> None:
+        if user.output.overflowed:
+            return  # it is being dropped: build nothing more for it
         self.delivery.settle_for(user)  # each client sees lines in the order they were made
         user.write(encode(msg))
 
@@ -327,6 +375,8 @@ class ServerState:
         # Built directly rather than through serialise(): replies are the bulk of registration
         # and queries, and every part is already known to be safe (lines cannot hold CR, LF or
         # NUL once parsed; words were just made safe).
+        if user.output.overflowed:
+            return  # it is being dropped: build nothing more for it
         line = self._reply_line(user.nick, numeric, params)
         self.delivery.settle_for(user)
         user.write(line.encode())
@@ -345,6 +395,8 @@ class ServerState:
         """Replies that never change but for the nick (the welcome's 002-005, the MOTD) are
         rendered once, with a NUL where the nick goes; each client then costs one replace and
         one write instead of a dozen replies. `build` gives (numeric, *params) tuples."""
+        if user.output.overflowed:
+            return
         template = self._rendered.get(key)
         if template is None:
             lines = (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..proto.caps import TAG_CAPS
 from ..proto.casemap import fold
@@ -22,6 +22,43 @@ if TYPE_CHECKING:
 Write = Callable[[bytes], None]
 Close = Callable[[], None]
 
+
+class Output(Protocol):
+    """A client's output queue as the state sees it: the reactor's Connection, or a stand-in.
+
+    The state reads `overflowed` before building a reply (a client already over its limit in
+    this iteration gets nothing more built), asks `room()` before it builds a response it
+    holds in memory first (a labeled response, a batch), and calls `overflow()` when that
+    response would not fit: the client is then dropped as for any sendq overflow. `written`
+    counts the bytes queued so far: the difference across a command is what it cost.
+    """
+
+    overflowed: bool
+
+    @property
+    def written(self) -> int: ...
+
+    def room(self) -> int: ...
+
+    def overflow(self) -> None: ...
+
+
+class Unbounded:
+    """The output of a client without a queue of its own (a test's recorder, a gone user)."""
+
+    __slots__ = ()
+    overflowed = False
+    written = 0
+
+    def room(self) -> int:
+        return 1 << 62
+
+    def overflow(self) -> None:
+        pass
+
+
+UNBOUNDED: Output = Unbounded()
+
 NO_CAPS: frozenset[str] = frozenset()  # shared: most clients never change it
 
 # Bits of User.tag_view: which optional tags this client sees on relayed messages.
@@ -33,6 +70,7 @@ class User:
     __slots__ = (
         "write",
         "close",
+        "output",
         "host",
         "nick",
         "key",
@@ -71,9 +109,11 @@ class User:
         now: float,
         wall: float,
         flood: FloodGate | None,
+        output: Output = UNBOUNDED,
     ) -> None:
         self.write = write
         self.close = close
+        self.output = output  # the queue behind write: its limits and counters
         self.host = host
         self.nick = "*"
         self.key = ""  # casefolded nick; "" until NICK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ...limits import KEYLEN
@@ -134,6 +135,7 @@ class _ChannelModeChange:
         self.param_modes = 0
         self.denied = False
         self.is_op = channel.is_op(user) or user.oper
+        self.listed = ""  # list modes and unknown letters answered on this line (once each)
 
     def run(self) -> None:
         sign = "+"
@@ -151,7 +153,8 @@ class _ChannelModeChange:
                 self._limit(sign)
             elif mode in FLAG_MODES:
                 self._flag(sign, mode)
-            else:
+            elif mode not in self.listed:  # each unknown letter answered once per line too
+                self.listed += mode
                 self.state.reply(self.user, N.ERR_UNKNOWNMODE, mode, "is unknown mode char to me")
         if self.applied:
             msg = Message(
@@ -292,7 +295,7 @@ class _ChannelModeChange:
         channel = self.channel
         if mask is None:
             if sign == "+":
-                self._list_bans()
+                self._list_query("b")
             return
         if not self._allowed() or not _is_word(mask):
             return
@@ -310,6 +313,14 @@ class _ChannelModeChange:
             channel.bans.remove(existing)
             self.applied.add("-", "b", existing.mask)
 
+    def _list_query(self, mode: str) -> None:
+        """A list mode without a parameter asks for the list: answered at most once per MODE
+        line and list mode, so `MODE #c bbb...b` (490 letters) costs one list, not 490."""
+        if mode in self.listed:
+            return
+        self.listed += mode
+        _LIST_QUERIES[mode](self)
+
     def _list_bans(self) -> None:
         state, user, channel = self.state, self.user, self.channel
         for ban in channel.bans:
@@ -320,3 +331,9 @@ class _ChannelModeChange:
 def _is_word(arg: str) -> bool:
     """Whether a mode argument can be stored and shown again as a middle parameter (367)."""
     return bool(arg) and " " not in arg and arg[0] != ":"
+
+
+# What a query of each list mode (LIST_MODES) answers.
+_LIST_QUERIES: dict[str, Callable[[_ChannelModeChange], None]] = {
+    "b": _ChannelModeChange._list_bans,
+}
