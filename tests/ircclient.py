@@ -181,17 +181,41 @@ class Client:
 
 
 class Recorder:
-    """A socket-free sink for a User: collects what the state writes, notes close()."""
+    """A socket-free sink for a User: collects what the state writes, notes close().
 
-    def __init__(self) -> None:
+    It is also the user's output queue (`server.user.Output`): `written` counts what was
+    written, and with a `limit` it behaves like a sendq of that size that nobody drains:
+    past it, or after `overflow()`, it is `overflowed` and keeps nothing more."""
+
+    def __init__(self, limit: int | None = None) -> None:
         self.data: list[bytes] = []
         self.closed = False
+        self.limit = limit
+        self.written = 0
+        self.overflowed = False
+        self.overflows = 0  # times overflow() was asked for
+        self.late_writes = 0  # writes that came while overflowed (work the state could skip)
 
     def write(self, data: bytes) -> None:
+        if self.overflowed:
+            self.late_writes += 1
+            return
         self.data.append(data)
+        self.written += len(data)
+        if self.limit is not None and self.written > self.limit:
+            self.overflowed = True
 
     def close(self) -> None:
         self.closed = True
+
+    def room(self) -> int:
+        if self.overflowed:
+            return 0
+        return 1 << 62 if self.limit is None else max(0, self.limit - self.written)
+
+    def overflow(self) -> None:
+        self.overflows += 1
+        self.overflowed = True
 
     def take(self) -> list[str]:
         text = b"".join(self.data).decode()
@@ -202,10 +226,10 @@ class Recorder:
 class Scripted:
     """A scripted client wired straight to a ServerState: no sockets, no clock."""
 
-    def __init__(self, state: ServerState, host: str = "127.0.0.1") -> None:
+    def __init__(self, state: ServerState, host: str = "127.0.0.1", limit: int | None = None):
         self.state = state
-        self.sink = Recorder()
-        self.user = state.connect(self.sink.write, self.sink.close, host)
+        self.sink = Recorder(limit)
+        self.user = state.connect(self.sink.write, self.sink.close, host, self.sink)
 
     def send(self, *lines: str | bytes) -> list[str]:
         for line in lines:

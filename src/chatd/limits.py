@@ -36,4 +36,5 @@ LABEL_MAX = 64  # bytes of a labeled-response label kept
 NAMES_CHUNK = 400  # bytes of names per 353 line, well inside 512 with the prefix
 ISON_MAX = 64  # nicks one ISON looks up
 USERHOST_MAX = 5  # nicks one USERHOST looks up (RFC 2812)
+SCAN_COST = 100  # a user a WHO mask examined, in bytes of replies it is worth (~4 µs each)
 ERROR_LOG_EXCERPT = 200  # characters of a failing line written to the log

@@ -1,4 +1,4 @@
-from chatd.proto.framing import TOO_LONG, LineReader
+from chatd.proto.framing import FLOODED, TOO_LONG, LineReader
 
 STREAM = b"NICK a\r\nUSER u 0 * :Real\nPRIVMSG #x :hi there\r\n"
 EXPECTED = [b"NICK a", b"USER u 0 * :Real", b"PRIVMSG #x :hi there"]
@@ -51,3 +51,17 @@ def test_line_exactly_at_limit_with_crlf_split():
     reader = LineReader(10)
     assert reader.feed(b"0123456789\r") == []
     assert reader.feed(b"\n") == [b"0123456789"]
+
+
+def test_a_read_with_more_lines_than_max_lines_is_cut_short():
+    reader = LineReader(512, keep_empty=True, max_lines=5)
+    assert reader.feed(b"\n" * 65536) == [b""] * 5 + [FLOODED]
+    assert reader.buffered == 0
+    # the rest of that data is not read as lines; framing starts again after the next LF
+    assert reader.feed(b"rest of a line\nPING x\n") == [b"PING x"]
+
+
+def test_max_lines_counts_complete_lines_only():
+    reader = LineReader(512, max_lines=3)
+    assert reader.feed(b"A\nB\nC\npartial") == [b"A", b"B", b"C"]
+    assert reader.feed(b" line\n") == [b"partial line"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from .. import __version__
 from ..limits import ERROR_LOG_EXCERPT, LABEL_MAX
@@ -125,6 +125,7 @@ class ServerState:
             else Store(config.db or ":memory:", config.history_days, config.history_max_per_channel)
         )
         self._batch_ids = itertools.count(1)
+        self.work = 0  # see charge()
         self.oper_next = 0.0  # when the next OPER password check may run (commands/operator.py)
         self._restore_channels()
 
@@ -274,6 +275,7 @@ class ServerState:
         if entry is None or entry.metered:
             self.delivery.settle_for(user)  # what others said is not this command's cost
             before = output.written
+            self.work = 0
         try:
             if label and "labeled-response" in user.caps:
                 self._dispatch_labeled(user, msg, label)
@@ -290,7 +292,30 @@ class ServerState:
                     self.name,
                 ),
             )
-        return output.written - before if before >= 0 else 0
+        return output.written - before + self.work if before >= 0 else 0
+
+    def charge(self, cost: int) -> None:
+        """Work a command does besides its replies (a scan over every user), in bytes of
+        replies it is worth: its driver charges it to flood control with the replies."""
+        self.work += cost
+
+    def write_lines(self, user: User, lines: Iterable[bytes]) -> None:
+        """A response held in memory before it is queued (a batch): built line by line and
+        written as one bytes object. Once it would pass the room left in the client's sendq it
+        stops being built and the client is dropped, as for any sendq overflow."""
+        output = user.output
+        if output.overflowed:
+            return
+        room = output.room()
+        parts: list[bytes] = []
+        for line in lines:
+            room -= len(line)
+            if room < 0:
+                output.overflow()
+                return
+            parts.append(line)
+        if parts:
+            user.write(b"".join(parts))
 
     def _dispatch_labeled(self, user: User, msg: Message, label: str) -> None:
         """IRCv3 labeled-response, for every command in one place: whatever the command makes

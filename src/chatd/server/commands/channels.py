@@ -205,6 +205,8 @@ def send_names(state: ServerState, user: User, channel: Channel) -> None:
         entry = channel.prefix_of(member, multi) + (member.prefix if full else member.nick)
         if size + len(entry) > NAMES_CHUNK and chunk:
             state.reply(user, N.RPL_NAMREPLY, symbol, channel.name, " ".join(chunk))
+            if user.output.overflowed:
+                return  # being dropped: build no more of it
             chunk, size = [], 0
         chunk.append(entry)
         size += len(entry) + 1
@@ -221,6 +223,8 @@ def handle_list(state: ServerState, user: User, msg: Message) -> None:
         channels = list(state.channels.values())
     state.reply(user, N.RPL_LISTSTART, "Channel", "Users  Name")
     for channel in channels:
+        if user.output.overflowed:
+            return  # being dropped: build no more of it
         if "s" in channel.modes and user not in channel.members:
             continue
         modes, _ = channel.mode_string(show_key=False)

@@ -10,6 +10,7 @@ marked plain replay.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ...proto.casemap import is_channel_name, valid_nick
@@ -214,13 +215,16 @@ def _history_message(
 def _write_batch(
     state: ServerState, user: User, ref: str, kind: str, params: list[str], body: list[Message]
 ) -> None:
-    lines = [encode(m) for m in body]
-    if ref:
-        lines.insert(0, encode(Message("BATCH", ["+" + ref, kind, *params], state.name)))
-        lines.append(encode(Message("BATCH", ["-" + ref], state.name)))
+    def lines() -> Iterator[bytes]:
+        if ref:
+            yield encode(Message("BATCH", ["+" + ref, kind, *params], state.name))
+        for message in body:
+            yield encode(message)
+        if ref:
+            yield encode(Message("BATCH", ["-" + ref], state.name))
+
     state.delivery.settle()  # in order with what was produced before
-    if lines:
-        user.write(b"".join(lines))
+    state.write_lines(user, lines())  # bounded by the room left in the client's sendq
 
 
 def send_history(state: ServerState, user: User, name: str, rows: list[HistoryRow]) -> None:

@@ -7,7 +7,7 @@ import datetime
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ...limits import ISON_MAX, USERHOST_MAX
+from ...limits import ISON_MAX, SCAN_COST, USERHOST_MAX
 from ...proto import numerics as N
 from ...proto.casemap import fold, is_channel_name
 from ...proto.message import Message
@@ -54,7 +54,9 @@ def _who_matches(
     matcher = compile_mask(mask if mask not in ("0", "") else "*")
     shared = user.neighbours()
     found: list[tuple[Channel | None, User]] = []
+    scanned = 0
     for other in state.users.values():
+        scanned += 1
         if not other.registered or not _who_mask_matches(matcher, other):
             continue
         if "i" in other.modes and other is not user and other not in shared and not user.oper:
@@ -62,6 +64,7 @@ def _who_matches(
         found.append((None, other))
         if len(found) >= state.config.who_max:
             break
+    state.charge(scanned * SCAN_COST)  # a scan with few matches costs flood control too
     return found
 
 
