@@ -63,12 +63,11 @@ LINGER_WAIT = 3.0  # after the attackers leave: the server's LINGER (2 s) and th
 class Server:
     """chatd as a subprocess: its log in a file, RSS and CPU from /proc."""
 
-    def __init__(self, extra: list[str]) -> None:
+    def __init__(self, extra: list[str], runner: str | None = None) -> None:
         self.dir = tempfile.TemporaryDirectory(prefix="chatd-attack-")
         self.logfile = open(os.path.join(self.dir.name, "chatd.log"), "w+")  # noqa: SIM115
         # the history goes to a file, as in a deployment: messages the attack's talkers send
         # are stored on disk, not counted in the RSS as an in-memory database would be
-        runner = os.environ.get("ATTACKS_RUNNER")  # a wrapper script instead (profiling)
         self.cmd = [
             sys.executable,
             *([runner] if runner else ["-m", "chatd"]),
@@ -349,9 +348,11 @@ def attack_mode_list(server: Server, args: argparse.Namespace, label: bool) -> R
     drain = Drain(server, marker=b"PONG")
     drain.add(op)
     drain.done.add(op)
+    connections = args.connections or 10
+    addresses = args.addresses or 1
     attackers = []
-    for i in range(args.connections):
-        sock = connect(server.port, source(i % args.addresses))
+    for i in range(connections):
+        sock = connect(server.port, source(i % addresses))
         register(sock, f"mode{i}", "labeled-response batch" if label else "")
         attackers.append(sock)
     query = "MODE #t " + "b" * 490
@@ -362,19 +363,18 @@ def attack_mode_list(server: Server, args: argparse.Namespace, label: bool) -> R
         sock.sendall("".join(line + "\r\n" for line in lines).encode())
         drain.add(sock)
     started = time.monotonic()
-    finished = drain.run(lambda: len(drain.done | drain.closed) > args.connections, 300)
+    finished = drain.run(lambda: len(drain.done | drain.closed) > connections, args.window or 300)
     seconds = time.monotonic() - started
     dropped = sum(1 for s in attackers if s in drain.closed and s not in drain.done)
     drain.close_all()
     return Result(
         "mode-list-label" if label else "mode-list",
         {
-            "connections": args.connections,
-            "addresses": args.addresses,
+            "connections": connections,
+            "addresses": addresses,
             "bans": args.bans,
             "lines_each": args.lines,
-            "seconds_until_answered": round(seconds, 2),
-            "finished": finished,
+            "seconds_until_answered" if finished else "seconds_watched": round(seconds, 2),
             "attackers_dropped": dropped,
             "bytes_to_attackers": drain.received,
         },
@@ -382,8 +382,8 @@ def attack_mode_list(server: Server, args: argparse.Namespace, label: bool) -> R
 
 
 def attack_empty_lines(server: Server, args: argparse.Namespace) -> Result:
-    count = args.connections if args.connections != 10 else 200
-    addresses = max(1, count // 20)
+    count = args.connections or 200
+    addresses = args.addresses or max(1, count // 20)
     sel = selectors.DefaultSelector()
     flood = b"\n" * 65536
     state = {"sent": 0, "drops": 0, "connects": 0, "refused": 0}
@@ -564,7 +564,7 @@ def attack_churn(server: Server, args: argparse.Namespace) -> Result:
 
 
 def attack_non_readers(server: Server, args: argparse.Namespace) -> Result:
-    readers_n = 500 if args.connections == 10 else args.connections
+    readers_n = args.readers
     readers = []
     for i in range(readers_n):
         sock = connect(server.port, source(i // 20), rcvbuf=4096)
@@ -624,13 +624,10 @@ ATTACKS = ["mode-list", "mode-list-label", "empty-lines", "connect-storm", "non-
 
 
 def run(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    server = Server(args.chatd_arg)
+    server = Server(args.chatd_arg, args.runner)
     try:
         bystander = Bystander(server.port)
-        time.sleep(1.0)  # a baseline of round trips, and the process settled
-        if os.environ.get("ATTACKS_DUMP"):
-            open("/tmp/bounds/dump-request", "w").close()
-            time.sleep(1)
+        time.sleep(0.5)  # a baseline of round trips, and the process settled
         rss_before = server.rss()
         cpu_before = server.cpu_seconds()
         server.peak = rss_before
@@ -653,16 +650,13 @@ def run(name: str, args: argparse.Namespace) -> dict[str, Any]:
             server.sample()
             time.sleep(0.05)
         rss_after = server.rss()
-        if os.environ.get("ATTACKS_DUMP"):
-            open("/tmp/bounds/dump-request", "w").close()
-            time.sleep(3)
         by = bystander.stop()
         cpu = server.cpu_seconds() - cpu_before
         alive = server.alive()
         log = server.log()
     finally:
-        if os.environ.get("ATTACKS_KEEP_LOG"):
-            with open(os.environ["ATTACKS_KEEP_LOG"], "w") as fh:
+        if args.keep_log:
+            with open(args.keep_log, "w") as fh:
                 fh.write(server.log())
         server.stop()
     figures = {
@@ -684,26 +678,33 @@ def run(name: str, args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--attack", default="all", choices=[*ATTACKS, "all"])
-    p.add_argument("--connections", type=int, default=10, help="attack connections")
-    p.add_argument("--addresses", type=int, default=1, help="source addresses (mode-list)")
-    p.add_argument("--lines", type=int, default=20, help="lines each (mode-list)")
-    p.add_argument("--bans", type=int, default=100, help="bans on #t (mode-list)")
-    p.add_argument("--seconds", type=float, default=5.0, help="duration (storms)")
-    p.add_argument("--talkers", type=int, default=40, help="talkers (non-readers)")
-    p.add_argument(
-        "--rate", type=float, default=12000.0, help="connects a second aimed at (storms)"
-    )
-    p.add_argument("--max-seconds", type=float, default=120.0, help="give up after (non-readers)")
-    p.add_argument("--chatd-arg", action="append", default=[], help="extra chatd option")
-    p.add_argument("--json", action="store_true", help="one JSON object per attack")
-    args = p.parse_args(argv)
+    a = p.add_argument
+    a("--attack", default="all", choices=[*ATTACKS, "all"])
+    a("--connections", type=int, help="attack connections (mode-list 10, empty-lines 200)")
+    a("--addresses", type=int, help="source addresses (mode-list 1, empty-lines one per 20)")
+    a("--lines", type=int, default=20, help="lines each (mode-list)")
+    a("--bans", type=int, default=100, help="bans on #t (mode-list)")
+    a("--window", type=float, help="stop watching after this many seconds (mode-list)")
+    a("--seconds", type=float, help="duration (storms 5, churn 10)")
+    a("--rate", type=float, default=12000.0, help="connects a second aimed at (storm, churn)")
+    a("--readers", type=int, default=500, help="readers that never read (non-readers)")
+    a("--talkers", type=int, default=40, help="talkers (non-readers)")
+    a("--max-seconds", type=float, default=120.0, help="give up after (non-readers)")
+    a("--chatd-arg", action="append", default=[], help="one more chatd option (repeatable)")
+    a("--keep-log", metavar="FILE", help="copy the server's log here")
+    a("--runner", metavar="SCRIPT", help="start chatd through this script (a profiler, say)")
+    a("--json", action="store_true", help="one JSON object per attack")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     names = ATTACKS if args.attack == "all" else [args.attack]
+    seconds = args.seconds
     for name in names:
-        if name == "churn" and args.seconds == 5.0 and args.attack == "all":
-            args.seconds = 10.0
+        args.seconds = seconds or (10.0 if name == "churn" else 5.0)
         figures = run(name, args)
         if args.json:
             print(json.dumps(figures), flush=True)
