@@ -195,25 +195,28 @@ class Connection:
         """Queue bytes for the client (called by the chat state, possibly for many clients)."""
         if self.closing or self.overflowed:
             return
+        queued = self.out_len + len(data)
+        if queued > self.reactor.soft_limit and self._past_limits(queued):
+            return  # not queued: the queue never holds more than the hard limit
         if self.out_len:
             self.out.append(data)
         else:
             self.out = [data]
-        queued = self.out_len + len(data)
         self.out_len = queued
         if not self.flagged:
             self.flagged = True
             self.reactor.dirty.append(self)
-        if queued > self.reactor.soft_limit:
-            self._over_soft_limit(queued)
 
-    def _over_soft_limit(self, queued: int) -> None:
+    def _past_limits(self, queued: int) -> bool:
+        """Over the soft limit: start its clock. Past the hard one: overflowed (True)."""
         settings = self.reactor.settings
         if queued > settings.sendq:
             self.overflow()
-        elif self.soft_since is None:
+            return True
+        if self.soft_since is None:
             self.soft_since = self.reactor.now
             self.wake_at(self.reactor.now + settings.sendq_soft_seconds)
+        return False
 
     def overflow(self) -> None:
         """Past the limit: queue nothing more, drop the client at the end of this iteration."""

@@ -40,7 +40,7 @@ class Config:
     sendq_soft: int = 1 << 18  # a queue over this (bytes)...
     sendq_soft_seconds: float = 10.0  # ...for this long is dropped too; 0 bytes: no soft limit
     output_budget: int = 0  # bytes queued for all clients together; 0: a quarter of the RAM
-    sndbuf: int = 1 << 16  # kernel send buffer per client socket (SO_SNDBUF); 0: autotuned
+    sndbuf: int = 1 << 18  # kernel send buffer per client socket (SO_SNDBUF); 0: autotuned
     nicklen: int = 30
     channellen: int = 50
     topiclen: int = 390
