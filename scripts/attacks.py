@@ -549,7 +549,10 @@ def attack_connect_storm(server: Server, args: argparse.Namespace) -> Result:
 def attack_churn(server: Server, args: argparse.Namespace) -> Result:
     sources = [source(i) for i in range(240)]
     payload = b"NICK churn\r\nUSER churn 0 * :churn\r\nQUIT :bye\r\n"
+    served_before = server.log().count(" INFO connect ")
     attempted, connected, failed = _run_storm(server, sources, args.seconds, payload, args.rate)
+    time.sleep(0.5)  # the server's last log lines
+    served = server.log().count(" INFO connect ") - served_before
     return Result(
         "churn",
         {
@@ -559,6 +562,7 @@ def attack_churn(server: Server, args: argparse.Namespace) -> Result:
             "connects_per_second": round(attempted / args.seconds),
             "connects_completed": connected,
             "connects_failed_or_dropped": failed,
+            "connections_served": served,
         },
     )
 
