@@ -232,3 +232,29 @@ def make_state(**settings) -> ServerState:
 def numerics(lines: list[str]) -> list[str]:
     """The numeric (or command) of each line, for compact assertions."""
     return [parse(l).command for l in lines]
+
+
+class Effects:
+    """Carries out what a sans-IO state asked for (ServerState.defer/later) with no threads and
+    no clock: deferred jobs run at once, timers when `run(now)` reaches them."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self.timers: list = []
+
+    def run(self, now: float | None = None) -> None:
+        from chatd.server.state import Later
+
+        state = self.state
+        while True:
+            for request in state.take_requests():
+                if isinstance(request, Later):
+                    self.timers.append(request)
+                else:
+                    state.resume(request.user, request.kind, request.job())
+            due = [t for t in self.timers if now is not None and t.when <= now]
+            if not due:
+                return
+            for timer in due:
+                self.timers.remove(timer)
+                state.resume(timer.user, timer.kind, timer.value)

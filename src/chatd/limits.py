@@ -25,6 +25,9 @@ LISTEN_BACKLOG = 1024
 REFUSAL_LOG_INTERVAL = 10.0  # seconds: refusals of one address are logged at most this often
 REFUSAL_LOG_ADDRESSES = 10_000  # addresses whose refusals are being counted, at most
 
+# -- work off the loop (server/core.py) -----------------------------------------------------------
+DEFERRED_WORKERS = 2  # threads for work the state defers (password hashes): the loop never waits
+
 # -- the protocol (server/) -----------------------------------------------------------------------
 HOSTLEN = 64  # advertised as HOSTLEN
 KEYLEN = 23  # a channel key's length (+k)

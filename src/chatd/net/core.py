@@ -20,6 +20,10 @@ Close = Callable[[], None]
 
 
 class Core(Protocol):
+    def attach(self, loop: Any) -> None:
+        """The reactor that drives this core: `call_at(when, callback)` and
+        `call_soon_threadsafe(callback)` for work the core schedules itself."""
+
     def set_clock(self, now: float, wall: float) -> None:
         """The loop's monotonic and wall-clock time for the work that follows."""
 

@@ -12,6 +12,7 @@ connection concerned, and the loop keeps serving everyone else.
 
 from __future__ import annotations
 
+import collections
 import logging
 import selectors
 import signal
@@ -102,9 +103,11 @@ class Reactor:
             self.selector.register(listener.sock, EVENT_READ, listener)
         self._waker = _Waker()
         self.selector.register(self._waker.rsock, EVENT_READ, self._waker)
+        self._soon: collections.deque[Callable[[], None]] = collections.deque()
         self.now = 0.0
         self._clock()
         self.timers.call_at(self.now + HOUSEKEEPING_INTERVAL, self._housekeeping)
+        core.attach(self)
 
     @property
     def sendq(self) -> int:
@@ -135,11 +138,25 @@ class Reactor:
                 except Exception:
                     self._contain(key.data)
             self.run_ready()
+            if self._soon:
+                self._run_soon()
             self.timers.run_due(now, self._timer_failed)
             self.reap_overflowed()
             if self._signals:
                 self._handle_signals()
         self._shutdown()
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> Timer:
+        return self.timers.call_at(when, callback)
+
+    def call_soon_threadsafe(self, callback: Callable[[], None]) -> None:
+        """From any thread: run `callback` on the loop as soon as it can."""
+        self._soon.append(callback)  # deque.append is atomic
+        self._waker.wake()
+
+    def _run_soon(self) -> None:
+        for _ in range(len(self._soon)):
+            self._guard(self._soon.popleft())
 
     def _contain(self, source: object, what: str = "serving") -> None:
         """A bug while serving one socket (or in one timer) drops the connection concerned,
@@ -174,7 +191,7 @@ class Reactor:
         return now
 
     def _timeout(self) -> float | None:
-        if self.overflowed or self.dirty or self.ready or self._signals:
+        if self.overflowed or self.dirty or self.ready or self._signals or self._soon:
             return 0.0
         deadline = self.timers.next_deadline()
         if deadline is None:

@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from typing import Protocol
 
-from ..limits import REFUSAL_LOG_ADDRESSES, REFUSAL_LOG_INTERVAL
+from ..limits import DEFERRED_WORKERS, REFUSAL_LOG_ADDRESSES, REFUSAL_LOG_INTERVAL
 from ..proto.framing import TOO_LONG, Line
 from ..proto.message import Message
 from .admission import Admission
 from .config import Config
 from .flood import EXCESS, drain
-from .state import ServerState
+from .state import Later, ServerState
 from .user import Close, User, Write
 
 log = logging.getLogger("chatd")
@@ -102,18 +106,67 @@ class RefusalLog:
 # -- the core -------------------------------------------------------------------------------------
 
 
+class Loop(Protocol):
+    """What the core needs from the loop that drives it (the reactor provides it)."""
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> object: ...
+
+    def call_soon_threadsafe(self, callback: Callable[[], None]) -> None: ...
+
+
 class LocalCore:
-    def __init__(self, state: ServerState) -> None:
+    def __init__(self, state: ServerState, workers: int = DEFERRED_WORKERS) -> None:
         self.state = state
         self.admission = Admission(state.config)
         self.refusals = RefusalLog()
+        self.loop: Loop | None = None
+        self.workers = workers
+        self._executor: ThreadPoolExecutor | None = None
+
+    def attach(self, loop: Loop) -> None:
+        self.loop = loop
 
     # clock and output
     def set_clock(self, now: float, wall: float) -> None:
         self.state.set_clock(now, wall)
 
     def settle(self) -> None:
-        self.state.settle()
+        state = self.state
+        state.settle()
+        if state.requests:
+            self.run_requests()
+
+    # work the state asked for (state.defer / state.later)
+    def run_requests(self) -> None:
+        loop = self.loop
+        if loop is None:
+            raise RuntimeError("the core is not attached to a loop")
+        for request in self.state.take_requests():
+            user, kind = request.user, request.kind
+            if isinstance(request, Later):
+                value = request.value
+                loop.call_at(request.when, partial(self._resume, user, kind, value))
+                continue
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="chatd-work")
+            future = self._executor.submit(request.job)
+            future.add_done_callback(partial(self._finished, user, kind))
+
+    def _finished(self, user: User, kind: str, future: Future[object]) -> None:
+        """On a worker thread: hand the result to the loop."""
+        assert self.loop is not None
+        self.loop.call_soon_threadsafe(partial(self._resume_future, user, kind, future))
+
+    def _resume_future(self, user: User, kind: str, future: Future[object]) -> None:
+        try:
+            value = future.result()
+        except Exception:
+            log.exception("deferred %s for %s failed", kind, user.prefix)
+            value = None
+        self._resume(user, kind, value)
+
+    def _resume(self, user: User, kind: str, value: object) -> None:
+        self.state.resume(user, kind, value)
 
     # admission
     def admit(self, host: str) -> str | None:
@@ -221,3 +274,5 @@ class LocalCore:
         state = self.state
         for user in list(state.every_user()):
             state.farewell(user, reason)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)

@@ -13,6 +13,7 @@ import datetime
 import itertools
 import logging
 from collections.abc import Callable
+from typing import NamedTuple
 
 from .. import __version__
 from ..limits import ERROR_LOG_EXCERPT, LABEL_MAX
@@ -25,7 +26,7 @@ from . import isupport
 from .channel import Ban, Channel
 from .config import Config
 from .delivery import Event, LocalDelivery
-from .dispatch import dispatch
+from .dispatch import RESUMERS, dispatch
 from .flood import FloodGate
 from .user import User
 
@@ -55,6 +56,24 @@ def _tagged(line: bytes, tag: bytes) -> bytes:
 
 NICK_SLOT = "\0"  # where the nick goes in a pre-rendered reply; no line can hold a NUL
 NICK_SLOT_BYTES = NICK_SLOT.encode()
+
+
+class Deferred(NamedTuple):
+    """Work the state asked to have done off the loop: `job()`'s result goes to
+    `resume(user, kind, result)`."""
+
+    user: User
+    kind: str
+    job: Callable[[], object]
+
+
+class Later(NamedTuple):
+    """A timer the state asked for: `resume(user, kind, value)` at monotonic time `when`."""
+
+    user: User
+    when: float
+    kind: str
+    value: object
 
 
 def _ignore(*_: object) -> None:
@@ -98,6 +117,7 @@ class ServerState:
         # itself reads no files). Returns a line per change.
         self.reload_hook: Callable[[], list[str]] | None = None
         self.config_file = "-"  # the file REHASH re-reads, for 382
+        self.requests: list[Deferred | Later] = []  # see defer() and later()
         # history and persistent channels (docs/storage.md); ":memory:" unless told otherwise
         self.store = (
             store
@@ -193,6 +213,36 @@ class ServerState:
 
     def log_connect(self, user: User) -> None:
         log.debug("registered %s as %s (%d users)", user.host, user.prefix, len(self.users))
+
+    # -- work done outside the state machine -------------------------------------------------
+
+    def defer(self, user: User, kind: str, job: Callable[[], object]) -> None:
+        """Run `job` away from the loop (a password hash, say); its result comes back later
+        through `resume(user, kind, result)`. The job must not touch the state; its result
+        must be plain data. Only for local users: on a cluster node, the node the user is
+        connected to does the work and the result reaches every node as an input."""
+        if user.local and not user.gone:
+            self.requests.append(Deferred(user, kind, job))
+
+    def later(self, user: User, when: float, kind: str, value: object = None) -> None:
+        """`resume(user, kind, value)` at monotonic time `when` (a grace period, say)."""
+        if user.local and not user.gone:
+            self.requests.append(Later(user, when, kind, value))
+
+    def take_requests(self) -> list[Deferred | Later]:
+        """The driver collects what the state asked for (once per loop iteration)."""
+        requests, self.requests = self.requests, []
+        return requests
+
+    def resume(self, user: User, kind: str, value: object) -> None:
+        """A deferred result or a timer for `user` is back; applied like one more input."""
+        if user.gone:
+            return
+        try:
+            RESUMERS[kind](self, user, value)
+        except Exception:
+            log.exception("error resuming %s for %s", kind, user.prefix)
+            self.send(user, Message("FAIL", ["*", "INTERNAL_ERROR", "Internal error"], self.name))
 
     # -- input ------------------------------------------------------------------------------
 

@@ -60,6 +60,7 @@ class User:
         "prefix",
         "early_lines",
         "oper_next",
+        "local",
         "__weakref__",
     )
 
@@ -103,6 +104,10 @@ class User:
         self.early_lines = 0  # lines received before registration completed
         self.oper_next = 0.0  # when this connection may try OPER again (commands/operator.py)
         self.prefix = "*"  # nick!user@host, kept current by set_nick and set_username
+        # connected to this process (always, but on a cluster node for the replicas of users
+        # on other nodes): only a local user's work that is not deterministic (a password
+        # check, a random nonce, a timer) is done here, and its result comes back as an input
+        self.local = True
 
     def __repr__(self) -> str:
         return f"<User {self.nick} {self.host}>"
