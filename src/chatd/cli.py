@@ -4,6 +4,9 @@
 config → store → chat state → core → reactor (a cluster node adds its link to the network's log
 here). Nothing else in chatd constructs these; everything else receives what it needs. SIGHUP
 and the operators' REHASH reload the configuration file through `Reloader`.
+
+`chatd account add|list|passwd|remove NAME` manages accounts in the same database without a
+server (`account_main`); a running server picks the changes up on SIGHUP or REHASH.
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ from .logs import configure_logging
 from .net.listener import open_listener
 from .net.reactor import NetSettings, Reactor
 from .net.tls import server_context
+from .proto.casemap import fold
+from .server.accounts import Account, account_name_problem, email_problem, password_problem
 from .server.config import Config, ConfigError, build, load_toml
 from .server.core import LocalCore
 from .server.passwords import hash_password
+from .server.sasl import make_credentials
 from .server.state import ServerState
 from .store import Store, StoreError, default_path
 
@@ -209,7 +215,13 @@ class Reloader:
     def reload(self) -> list[str]:
         """Apply the configuration file again; returns a line per change (or the error)."""
         if not self.args.config:
-            return ["no configuration file to reload (chatd was started without --config)"]
+            accounts = self.core.state.reload_accounts()
+            for line in accounts:
+                log.info("reload: %s", line)
+            return [
+                "no configuration file to reload (chatd was started without --config)",
+                *accounts,
+            ]
         try:
             new = config_from(self.args)
         except ConfigError as exc:
@@ -250,6 +262,7 @@ class Reloader:
         self.reactor.settings.__dict__.update(net_settings(self.config).__dict__)
         logging.getLogger().setLevel(self.config.log_level.upper())
         self.core.reconfigured()
+        report += self.core.state.reload_accounts()
         for line in report or ["configuration reloaded: nothing changed"]:
             log.info("reload: %s", line)
         return report or ["nothing changed"]
@@ -271,6 +284,9 @@ def log_status(state: ServerState, reactor: Reactor) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["account"]:
+        return account_main(argv[1:])
     args = parser().parse_args(argv)
     if args.hash_password:
         password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline()
@@ -311,7 +327,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print(f"chatd: {exc}", file=sys.stderr)
         return 1
-    state = ServerState(config, time.time(), msgid_prefix=os.urandom(4).hex() + "-", store=store)
+    # keys the decoy credentials of names that are not accounts: one per database, so that a
+    # name's challenge is the same after a restart (server/sasl.py)
+    secret = store.secret("decoy", lambda: os.urandom(32))
+    state = ServerState(
+        config, time.time(), msgid_prefix=os.urandom(4).hex() + "-", store=store, secret=secret
+    )
     core = LocalCore(state)
     reactor = Reactor(core, plain, tls, net_settings(config))
     reactor.before_sleep.append(log_handler.flush)
@@ -338,6 +359,126 @@ def main(argv: Sequence[str] | None = None) -> int:
     store.close()
     log.info("stopped")
     return 0
+
+
+# -- chatd account ---------------------------------------------------------------------------
+
+
+def account_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="chatd account",
+        description="Manage chatd's accounts in its database. Passwords are read from the "
+        "terminal (asked twice) or from the first line of stdin; only SCRAM-SHA-256 "
+        "credentials are stored. A running chatd picks changes up on SIGHUP or REHASH.",
+    )
+    p.add_argument("--config", metavar="FILE", help="TOML configuration file (for db and limits)")
+    p.add_argument("--db", metavar="PATH", help="the database (default: as chatd would use)")
+    sub = p.add_subparsers(dest="action", required=True, metavar="add|list|passwd|remove")
+    add = sub.add_parser("add", help="create an account")
+    add.add_argument("name")
+    add.add_argument("--email", help="stored with the account, never verified")
+    sub.add_parser("list", help="list the accounts")
+    passwd = sub.add_parser("passwd", help="set an account's password")
+    passwd.add_argument("name")
+    remove = sub.add_parser(
+        "remove", help="delete an account, its rooms' registrations and its private history"
+    )
+    remove.add_argument("name")
+    return p
+
+
+class AccountCommandError(Exception):
+    """One line for stderr, exit status 1."""
+
+
+def read_password(confirm: bool) -> str:
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if confirm and getpass.getpass("Again: ") != password:
+            raise AccountCommandError("the passwords differ")
+        return password
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def account_main(argv: Sequence[str]) -> int:
+    args = account_parser().parse_args(argv)
+    try:
+        values: dict[str, Any] = load_toml(args.config) if args.config else {}
+        if args.db:
+            values["db"] = args.db
+        config = build(values)
+    except ConfigError as exc:
+        print(f"chatd account: {exc}", file=sys.stderr)
+        return 2
+    db = config.db or default_path(os.environ)
+    try:
+        store = Store(db)
+    except StoreError as exc:
+        print(f"chatd account: {exc}", file=sys.stderr)
+        return 1
+    try:
+        for line in _account_action(args, config, store):
+            print(line)
+        store.flush(0.0)
+        if store.account_writes:
+            raise AccountCommandError(f"cannot write {db} (see the log line above)")
+    except AccountCommandError as exc:
+        print(f"chatd account: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    return 0
+
+
+def _account_action(args: argparse.Namespace, config: Config, store: Store) -> list[str]:
+    records = {r.key: r for r in store.load_accounts()}
+    owners = {nick: r for r in records.values() for nick, _ in r.nicks} | {
+        key: r for key, r in records.items()
+    }
+    if args.action == "list":
+        lines = []
+        for r in records.values():
+            created = time.strftime("%Y-%m-%d", time.gmtime(r.created))
+            nicks = ",".join(name for _, name in r.nicks) or r.name
+            lines.append(
+                f"{r.name}\tcreated {created}\tnicks {nicks}\tcertificates {len(r.certs)}"
+                f"\temail {r.email or '-'}"
+            )
+        return lines or ["no accounts"]
+    name = args.name
+    key = fold(name)
+    if args.action == "add":
+        problem = account_name_problem(name, config.nicklen)
+        if problem is not None:
+            raise AccountCommandError(f"{name}: {problem}")
+        if key in owners:
+            raise AccountCommandError(f"{name} is already registered")
+        if args.email is not None and email_problem(args.email):
+            raise AccountCommandError(f"{args.email}: {email_problem(args.email)}")
+        credentials = _new_credentials(config)
+        account = Account(name, key, int(time.time()), credentials, args.email, {key: name})
+        store.save_account(account.record())
+        return [f"account {name} added"]
+    record = records.get(key)
+    if record is None:
+        raise AccountCommandError(f"no account {name}")
+    if args.action == "passwd":
+        account = Account.from_record(record)
+        account.credentials = _new_credentials(config)
+        store.save_account(account.record())
+        return [f"password of {record.name} changed"]
+    store.delete_account(key)
+    store.flush(0.0)
+    removed = store.delete_private_history(key)
+    return [f"account {record.name} removed ({removed} private messages deleted)"]
+
+
+def _new_credentials(config: Config) -> Any:
+    password = read_password(confirm=True)
+    problem = password_problem(password, config.account_password_min)
+    if problem is not None:
+        raise AccountCommandError(problem)
+    return make_credentials(password, config.scram_iterations)
 
 
 if __name__ == "__main__":

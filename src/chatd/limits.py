@@ -36,3 +36,11 @@ NAMES_CHUNK = 400  # bytes of names per 353 line, well inside 512 with the prefi
 ISON_MAX = 64  # nicks one ISON looks up
 USERHOST_MAX = 5  # nicks one USERHOST looks up (RFC 2812)
 ERROR_LOG_EXCERPT = 200  # characters of a failing line written to the log
+
+# -- accounts and SASL (server/sasl.py, server/accounts.py) -------------------------------------
+SASL_CHUNK = 400  # bytes of base64 per AUTHENTICATE piece (IRCv3 sasl-3.1)
+SASL_MAX_CHUNKS = 16  # pieces in one response: 6,400 base64 bytes, 4,800 decoded, at most
+AUTH_THROTTLE_MAX = 50_000  # account names whose failed logins are being counted, at most
+ACCOUNT_MAX_CERTS = 5  # client certificate fingerprints per account (NickServ CERT ADD)
+CHANSERV_MAX_AMODES = 100  # accounts with an auto-mode in one registered channel
+GUEST_PREFIX = "Guest"  # what a nick taken back from someone who did not identify becomes

@@ -259,11 +259,13 @@ class Reactor:
         else:
             self.open_connection(sock, host, tls=False)
 
-    def open_connection(self, sock: socket.socket, host: str, tls: bool) -> None:
+    def open_connection(
+        self, sock: socket.socket, host: str, tls: bool, certfp: str | None = None
+    ) -> None:
         conn = Connection(self, sock, host, self.settings.max_line, tls)
         self.connections.add(conn)
         self.selector.register(sock, EVENT_READ, conn)
-        conn.client = self.core.connect(conn.write, conn.close, host, tls)
+        conn.client = self.core.connect(conn.write, conn.close, host, tls, certfp)
         conn.on_timer()  # arms the registration and keepalive timer
         if tls:
             conn.on_readable()  # the client's first lines may have come with the handshake

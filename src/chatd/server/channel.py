@@ -20,7 +20,10 @@ PREFIX_SYMBOLS = {"o": "@", "v": "+"}
 LIST_MODES = "b"
 PARAM_MODES = "k"  # a parameter to set and to unset
 SET_PARAM_MODES = "l"  # a parameter only to set
-FLAG_MODES = "Pimnst"  # P: persistent (kept with no members, stored, restored on restart)
+FLAG_MODES = "MPRimnst"  # P: persistent (kept with no members, stored, restored on restart)
+# M: only identified users (and voiced) may speak; R: only identified users may join
+EXTBAN_PREFIX = "$"
+EXTBAN_ACCOUNT = "a"  # $a: any identified user; $a:name: users logged in as `name`
 
 
 class Mask:
@@ -68,7 +71,10 @@ def compile_mask(mask: str) -> Mask:
 
 
 def normalise_mask(mask: str) -> str:
-    """Complete a partial ban mask the way other servers do: nick -> nick!*@*, etc."""
+    """Complete a partial ban mask the way other servers do: nick -> nick!*@*, etc. An
+    extban (`$a`, `$a:account`) stays as it is; `account_ban` says whether it is valid."""
+    if mask.startswith(EXTBAN_PREFIX):
+        return mask
     if "!" not in mask and "@" not in mask:
         return mask + "!*@*"
     if "!" not in mask:
@@ -78,14 +84,36 @@ def normalise_mask(mask: str) -> str:
     return mask
 
 
+def account_ban(mask: str) -> str | None:
+    """For an account extban, the casefolded account it names ("" for `$a`: anyone
+    identified); None if `mask` is not a valid one."""
+    if mask == EXTBAN_PREFIX + EXTBAN_ACCOUNT:
+        return ""
+    prefix = EXTBAN_PREFIX + EXTBAN_ACCOUNT + ":"
+    name = mask[len(prefix) :]
+    if not mask.startswith(prefix) or not name or any(ch in name for ch in " ,*?!@"):
+        return None
+    return fold(name)
+
+
 class Ban:
-    __slots__ = ("mask", "setter", "set_at", "matcher")
+    __slots__ = ("mask", "setter", "set_at", "matcher", "account")
 
     def __init__(self, mask: str, setter: str, set_at: int) -> None:
         self.mask = mask
         self.setter = setter
         self.set_at = set_at
+        # an account extban matches the account a user is logged in as, never a prefix
+        self.account = account_ban(mask) if mask.startswith(EXTBAN_PREFIX) else None
         self.matcher = compile_mask(mask)
+
+    def matches(self, user: User, folded_prefix: str) -> bool:
+        account = self.account
+        if account is None:
+            return self.matcher.fullmatch(folded_prefix)
+        if user.account is None:
+            return False
+        return not account or fold(user.account) == account
 
 
 class Channel:
@@ -101,6 +129,10 @@ class Channel:
         "limit",
         "bans",
         "created",
+        "founder",
+        "amodes",
+        "registered_at",
+        "opless",
         "__weakref__",
     )
 
@@ -116,6 +148,13 @@ class Channel:
         self.limit: int | None = None
         self.bans: list[Ban] = []
         self.created = created
+        # ChanServ (services/chanserv.py): the founder's account key, auto-modes by account
+        self.founder: str | None = None
+        self.amodes: dict[str, str] = {}
+        self.registered_at = 0
+        # restored at start-up with no registration: joining gives nobody ops until an IRC
+        # operator gives them (docs/protocol.md, "Who runs a room")
+        self.opless = False
 
     def __repr__(self) -> str:
         return f"<Channel {self.name} {len(self.members)} members>"
@@ -126,16 +165,22 @@ class Channel:
     def can_speak(self, user: User) -> bool:
         prefixes = self.members.get(user)
         if prefixes is None:
-            return not ({"n", "m"} & self.modes) and not self.is_banned(user)
+            return (
+                not ({"n", "m"} & self.modes)
+                and ("M" not in self.modes or user.account is not None)
+                and not self.is_banned(user)
+            )
         if prefixes:
-            return True  # voice or op speak through +m and bans
+            return True  # voice or op speak through +m, +M and bans
+        if "M" in self.modes and user.account is None:
+            return False
         return "m" not in self.modes and not self.is_banned(user)
 
     def is_banned(self, user: User) -> bool:
         if not self.bans:
             return False
         target = fold(user.prefix)
-        return any(ban.matcher.fullmatch(target) for ban in self.bans)
+        return any(ban.matches(user, target) for ban in self.bans)
 
     def find_ban(self, mask: str) -> Ban | None:
         key = fold(mask)

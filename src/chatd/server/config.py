@@ -70,6 +70,18 @@ class Config:
     ip_connect_burst: int = 20  # connections one address may open at once...
     ip_connect_rate: float = 2.0  # ...then this many per second
     unregistered_max_lines: int = 40  # lines before registration completes
+    # Accounts (docs/protocol.md "Accounts", docs/security.md "Accounts and passwords")
+    account_registration: str = "open"  # "open", "opers" (IRC operators only), "closed" (CLI)
+    account_password_min: int = 8  # characters
+    scram_iterations: int = 600_000  # PBKDF2-SHA-256 rounds of new credentials (>= 4096)
+    nick_grace: float = 30.0  # seconds to identify before a registered nick is taken back
+    account_max_nicks: int = 5  # nicks one account may hold, its own name included
+    auth_max_failures: int = 3  # failed logins per connection, then no more attempts
+    auth_account_burst: int = 5  # failed logins per account name before the back-off starts
+    auth_account_backoff_max: float = 300.0  # seconds; the back-off doubles up to this
+    auth_max_pending: int = 4  # password checks and hashes running at once on this server
+    chanserv_max_channels: int = 10  # channels one account may register
+    private_history: bool = True  # keep identified users' private messages (CHATHISTORY)
 
     def validate(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -92,6 +104,12 @@ class Config:
             "realnamelen",
             "modes_per_line",
             "who_max",
+            "account_password_min",
+            "account_max_nicks",
+            "auth_max_failures",
+            "auth_account_burst",
+            "auth_max_pending",
+            "chanserv_max_channels",
         )
         for name in positive:
             if getattr(self, name) <= 0:
@@ -106,6 +124,12 @@ class Config:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.replace('_', '-')} must be positive")
+        if self.account_registration not in ("open", "opers", "closed"):
+            raise ConfigError("account-registration must be open, opers or closed")
+        if not 4096 <= self.scram_iterations <= 10_000_000:
+            raise ConfigError("scram-iterations must be between 4096 and 10000000")
+        if self.nick_grace < 0 or self.auth_account_backoff_max <= 0:
+            raise ConfigError("nick-grace must not be negative, auth-account-backoff-max positive")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("tls-cert and tls-key go together")
         if not 0 <= self.tls_port <= 65535:

@@ -183,10 +183,15 @@ class LocalCore:
         self.admission.release(host, self.state.now)
 
     # clients
-    def connect(self, write: Write, close: Close, host: str, tls: bool) -> User:
-        user = self.state.connect(write, close, host)
+    def connect(
+        self, write: Write, close: Close, host: str, tls: bool, certfp: str | None = None
+    ) -> User:
+        user = self.state.connect(write, close, host, certfp)
         log.info(
-            "connect %s%s (%d connections)", host, " (TLS)" if tls else "", self.state.connections
+            "connect %s%s (%d connections)",
+            host,
+            " (TLS, client certificate)" if certfp else " (TLS)" if tls else "",
+            self.state.connections,
         )
         return user
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..proto import numerics as N
 from ..proto.message import Message
-from .commands import channels, history, messaging, modes, operator, queries, registration
+from .commands import accounts, channels, history, messaging, modes, operator, queries, registration
 
 if TYPE_CHECKING:
     from .state import ServerState
@@ -66,6 +66,13 @@ COMMANDS: dict[str, Command] = {
     "OPER": Command(operator.handle_oper, 2),
     "KILL": Command(operator.handle_kill, 2, oper_only=True),
     "REHASH": Command(operator.handle_rehash, 0, oper_only=True),
+    # accounts (commands/accounts.py, services/)
+    "AUTHENTICATE": Command(accounts.handle_authenticate, 1, before_registration=True),
+    "REGISTER": Command(accounts.handle_register, 0, before_registration=True),
+    "NICKSERV": Command(messaging.handle_nickserv),
+    "NS": Command(messaging.handle_nickserv),
+    "CHANSERV": Command(messaging.handle_chanserv),
+    "CS": Command(messaging.handle_chanserv),
 }
 
 
@@ -73,7 +80,7 @@ COMMANDS: dict[str, Command] = {
 # (state, user, value). The value is plain data (JSON-able), so a cluster can carry it in its
 # log and every node applies the same result.
 Resumer = Callable[["ServerState", "User", Any], None]
-RESUMERS: dict[str, Resumer] = {}
+RESUMERS: dict[str, Resumer] = {**accounts.RESUMES}
 
 
 def dispatch(state: ServerState, user: User, msg: Message) -> None:

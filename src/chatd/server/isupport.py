@@ -5,6 +5,8 @@ from __future__ import annotations
 from ..limits import HOSTLEN
 from ..proto.casemap import CASEMAPPING, CHANTYPES
 from .channel import (
+    EXTBAN_ACCOUNT,
+    EXTBAN_PREFIX,
     FLAG_MODES,
     LIST_MODES,
     PARAM_MODES,
@@ -43,6 +45,8 @@ def tokens(config: Config) -> list[str]:
         f"CHATHISTORY={config.chathistory_max}",
         "MSGREFTYPES=msgid,timestamp",
         f"NAMELEN={config.realnamelen}",  # realnames (USER, SETNAME)
+        f"EXTBAN={EXTBAN_PREFIX},{EXTBAN_ACCOUNT}",  # +b $a:account (IRCv3 account-extban)
+        f"ACCOUNTEXTBAN={EXTBAN_ACCOUNT}",
     ]
 
 

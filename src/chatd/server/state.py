@@ -22,7 +22,9 @@ from ..proto.casemap import fold
 from ..proto.errors import ProtocolError
 from ..proto.message import Message, encode, escape_tag_value, parse, serialise_tags
 from ..store import ChannelRecord, Store
+from ..store.accounts import UNIDENTIFIED, RegistrationRecord, private_key
 from . import isupport
+from .accounts import Accounts, Pending
 from .channel import Ban, Channel
 from .config import Config
 from .delivery import Event, LocalDelivery
@@ -95,6 +97,7 @@ class ServerState:
         started_wall: float,
         msgid_prefix: str = "",
         store: Store | None = None,
+        secret: bytes = b"",
     ) -> None:
         self.config = config
         self.name = config.name
@@ -126,7 +129,17 @@ class ServerState:
         )
         self._batch_ids = itertools.count(1)
         self.oper_next = 0.0  # when the next OPER password check may run (commands/operator.py)
+        # Accounts (server/accounts.py): loaded from the store, changed by inputs only.
+        # `secret` keys the decoy credentials of names that are not accounts (made once per
+        # database by the composition root; tests leave it empty).
+        self.secret = secret
+        self.accounts = Accounts(config.auth_account_burst, config.auth_account_backoff_max)
+        self.accounts.load(self.store.load_accounts())
+        self.auth_pending = Pending()  # local: password checks running on this node
+        self.guest_serial = 0  # the last Guest<N> nick handed out
+        self.delivery.account_of = self._account_of
         self._restore_channels()
+        self._restore_registrations()
 
     # -- time -------------------------------------------------------------------------------
 
@@ -143,6 +156,8 @@ class ServerState:
         self.motd = self.config.motd_lines()
         self._rendered.clear()
         isupport.forget()
+        self.accounts.throttle.burst = self.config.auth_account_burst
+        self.accounts.throttle.ceiling = self.config.auth_account_backoff_max
 
     def settle(self) -> None:
         """Deliver any batched channel messages and commit what the store has queued; the
@@ -152,10 +167,18 @@ class ServerState:
 
     # -- connections ------------------------------------------------------------------------
 
-    def connect(self, write: Callable[[bytes], None], close: Callable[[], None], host: str) -> User:
+    def connect(
+        self,
+        write: Callable[[bytes], None],
+        close: Callable[[], None],
+        host: str,
+        certfp: str | None = None,
+    ) -> User:
+        """A new connection; `certfp` is the SHA-256 of its TLS client certificate, if any."""
         cfg = self.config
         flood = FloodGate(cfg.flood_rate, cfg.flood_burst, self.now) if cfg.flood_limit else None
         user = User(write, close, host, self.now, self.wall, flood)
+        user.certfp = certfp
         self.clients.add(user)
         self.connections += 1
         self.unregistered += 1
@@ -179,6 +202,9 @@ class ServerState:
                 self.invisible -= 1
         else:
             self.unregistered -= 1
+        if user.account is not None:
+            self.accounts.logged_in -= 1
+        user.sasl = None
         for channel in list(user.channels):
             self.remove_member(channel, user)
         if user.key and self.users.get(user.key) is user:
@@ -442,6 +468,40 @@ class ServerState:
             tags,
         )
 
+    def record_private(self, sender: User, target: User, event: Event) -> None:
+        """Queue a private PRIVMSG/NOTICE for the history of each participant that is logged
+        in (committed by the next settle, like channel messages). The peer of a conversation
+        is its account, or its nick if it was not logged in."""
+        if not self.config.private_history or (sender.account is None and target.account is None):
+            return
+        msg = event.msg
+        tags = serialise_tags(event.client_tags) if event.client_tags else ""
+        row = (_wall_ms(event.wall), event.msgid, msg.command, msg.source or "", msg.params[0])
+        sender_peer = fold(sender.account) if sender.account else UNIDENTIFIED + sender.key
+        target_peer = fold(target.account) if target.account else UNIDENTIFIED + target.key
+        if target.account is not None:
+            self.store.append(private_key(target_peer, sender_peer), *row, msg.params[-1], tags)
+        if sender.account is not None and target is not sender:
+            self.store.append(private_key(sender_peer, target_peer), *row, msg.params[-1], tags)
+
+    def _account_of(self, source: str) -> str | None:
+        """The account the user behind a message source is logged in to (account-tag)."""
+        if not self.accounts.logged_in:
+            return None
+        user = self.users.get(fold(source.split("!", 1)[0]))
+        return user.account if user is not None else None
+
+    def registration_changed(self, channel: Channel) -> None:
+        """A channel's ChanServ registration changed: store it (or its removal)."""
+        if channel.founder is None:
+            self.store.delete_registration(channel.key)
+            return
+        self.store.save_registration(
+            RegistrationRecord(
+                channel.key, channel.name, channel.founder, channel.registered_at, channel.amodes
+            )
+        )
+
     def channel_changed(self, channel: Channel) -> None:
         """A channel's topic or modes changed: store it if persistent (+P), forget it if not."""
         if "P" in channel.modes:
@@ -475,7 +535,55 @@ class ServerState:
             channel.password, channel.limit = record.password, record.limit
             channel.bans = [Ban(mask, setter, at) for mask, setter, at in record.bans]
             self.channels[channel.key] = channel
+            channel.opless = True  # until ChanServ or an IRC operator says who runs it
         if self.channels:
             log.info("restored %d persistent channels", len(self.channels))
         # what was said in channels that did not persist went with them
         self.store.forget_others(self.channels, self.now)
+
+    def _restore_registrations(self) -> None:
+        """ChanServ registrations: each channel gets its founder and auto-modes back (a
+        registered channel is persistent; one whose channel row went missing is remade)."""
+        count = 0
+        for record in self.store.load_registrations():
+            if record.founder not in self.accounts.by_key:
+                continue  # the founder's account was removed
+            channel = self.channels.get(record.key)
+            if channel is None:
+                channel = Channel(record.name, record.registered)
+                channel.modes.add("P")
+                self.channels[channel.key] = channel
+                self.channel_changed(channel)
+            channel.founder = record.founder
+            channel.registered_at = record.registered
+            channel.amodes = {
+                k: v for k, v in record.amodes.items() if k in self.accounts.by_key and v in "ov"
+            }
+            channel.opless = False
+            count += 1
+        if count:
+            log.info("restored %d registered channels", count)
+
+    def reload_accounts(self) -> list[str]:
+        """Read accounts and registrations from the store again (after `chatd account ...`
+        changed them on the command line; SIGHUP and REHASH call this). Users logged in to
+        an account that is gone are logged out. Returns a line per change."""
+        from .commands import accounts as account_commands
+
+        self.store.flush(self.now)
+        before = set(self.accounts.by_key)
+        self.accounts.load(self.store.load_accounts())
+        after = set(self.accounts.by_key)
+        for user in list(self.clients):
+            if user.account is not None and fold(user.account) not in after:
+                account_commands.logout(self, user)
+        for channel in self.channels.values():
+            channel.founder = None
+            channel.amodes = {}
+        self._restore_registrations()
+        lines = []
+        if after - before:
+            lines.append(f"accounts: {len(after - before)} added")
+        if before - after:
+            lines.append(f"accounts: {len(before - after)} removed")
+        return lines

@@ -27,6 +27,8 @@ NO_CAPS: frozenset[str] = frozenset()  # shared: most clients never change it
 # Bits of User.tag_view: which optional tags this client sees on relayed messages.
 VIEW_TIME = 1
 VIEW_TAGS = 2
+VIEW_ACCOUNT = 4  # account-tag
+VIEWS = 8  # distinct tag views (encodings of one event)
 
 
 class User:
@@ -61,6 +63,13 @@ class User:
         "early_lines",
         "oper_next",
         "local",
+        # accounts (server/accounts.py, commands/accounts.py)
+        "account",
+        "certfp",
+        "auth_failures",
+        "nick_serial",
+        "sasl",
+        "auth_busy",
         "__weakref__",
     )
 
@@ -108,6 +117,14 @@ class User:
         # on other nodes): only a local user's work that is not deterministic (a password
         # check, a random nonce, a timer) is done here, and its result comes back as an input
         self.local = True
+        self.account: str | None = None  # the account logged in to, as registered
+        self.certfp: str | None = None  # SHA-256 of the TLS client certificate, hex
+        self.auth_failures = 0  # failed logins on this connection
+        self.nick_serial = 0  # counts nick changes: a nick-protection timer names its nick
+        # Local to this node, never replicated: the SASL conversation in progress (nonces,
+        # partial responses) and whether a password check is out for this connection.
+        self.sasl: object | None = None
+        self.auth_busy = False
 
     def __repr__(self) -> str:
         return f"<User {self.nick} {self.host}>"
@@ -127,8 +144,10 @@ class User:
 
     def set_caps(self, caps: frozenset[str]) -> None:
         self.caps = caps
-        self.tag_view = (VIEW_TIME if TAG_CAPS[0] in caps else 0) | (
-            VIEW_TAGS if TAG_CAPS[1] in caps else 0
+        self.tag_view = (
+            (VIEW_TIME if TAG_CAPS[0] in caps else 0)
+            | (VIEW_TAGS if TAG_CAPS[1] in caps else 0)
+            | (VIEW_ACCOUNT if TAG_CAPS[2] in caps else 0)
         )
 
     def neighbours(self) -> set[User]:

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from .accounts import PRIVATE_PREFIX, AccountStore, migrate_accounts
+
 log = logging.getLogger("chatd")
 
 MAX_ID = (1 << 63) - 1
@@ -115,7 +117,7 @@ def _to_v2(db: sqlite3.Connection) -> None:
 
 
 # MIGRATIONS[i] takes a database from schema version i to i + 1; version 0 is an empty file.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_to_v1, _to_v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_to_v1, _to_v2, migrate_accounts]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _INSERT = (
@@ -160,8 +162,9 @@ def parse_timestamp(text: str) -> int | None:
 # -- the store ---------------------------------------------------------------------------------
 
 
-class Store:
-    """History and persistent channels in SQLite; ":memory:" keeps them for this process only."""
+class Store(AccountStore):
+    """History and persistent channels in SQLite; ":memory:" keeps them for this process only.
+    Accounts and channel registrations: `store/accounts.py`."""
 
     def __init__(
         self,
@@ -215,6 +218,7 @@ class Store:
         self.dropped = 0  # rows lost because the pending buffer was full
         self._dropped_logged = 0
         self.pruned = 0  # rows removed by retention
+        self._init_accounts()
 
     # -- schema --------------------------------------------------------------------------------
 
@@ -286,6 +290,7 @@ class Store:
         """Once per loop iteration: commit what is queued, and prune a little when due."""
         if (self._rows or self._channels) and now >= self._retry_at:
             self._commit(now)
+        self.settle_accounts(now)
         if self._hidden and not self._failing:
             self._forget_step(now)
         if (self.history_days > 0 or self.max_per_channel > 0) and now >= self._prune_at:
@@ -328,7 +333,8 @@ class Store:
         except sqlite3.Error as exc:
             self._failed(exc, now)
             return 0
-        gone = [target for target in targets if target not in keep]
+        # private conversations (store/accounts.py) belong to accounts, not channels
+        gone = [t for t in targets if t not in keep and not t.startswith(PRIVATE_PREFIX)]
         for target in gone:
             self.forget(target, now)
         return len(gone)
@@ -352,6 +358,7 @@ class Store:
         """Commit what is queued now (before a read, so it sees every message sent)."""
         if (self._rows or self._channels) and not self._failing:
             self._commit(now)
+        self.settle_accounts(now)
 
     def _commit(self, now: float) -> None:
         rows = self._rows

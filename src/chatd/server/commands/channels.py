@@ -10,6 +10,7 @@ from ...proto.casemap import valid_channel
 from ...proto.message import Message
 from ..channel import Channel
 from ..delivery import Event
+from ..services import chanserv
 from . import history
 
 if TYPE_CHECKING:
@@ -53,14 +54,18 @@ def join(state: ServerState, user: User, name: str, key: str | None) -> None:
     else:
         if not _may_join(state, user, channel, key):
             return
-        # the first to join an empty persistent channel runs it, as for a new one
-        prefixes = "" if channel.members else "o"
+        # The first to join an empty persistent channel runs it, as for a new one; but not a
+        # registered channel (ChanServ gives its founder ops), nor one restored at start-up
+        # that nobody was given ops in since (docs/protocol.md, "Who runs a room").
+        empty = not channel.members and channel.founder is None and not channel.opless
+        prefixes = "o" if empty else ""
     if user.invited:
         user.invited.discard(channel)
     state.delivery.settle()  # what was said before this JOIN is not the joiner's to read
     channel.members[user] = prefixes
     user.channels.add(channel)
     _announce_join(state, user, channel)
+    chanserv.auto_modes(state, user, channel)
     if user.away is not None:
         _announce_away(state, user, channel)
     if channel.topic:
@@ -70,8 +75,8 @@ def join(state: ServerState, user: User, name: str, key: str | None) -> None:
 
 
 def _announce_join(state: ServerState, user: User, channel: Channel) -> None:
-    """JOIN to every member; extended-join members also get the account ("*": chatd has no
-    accounts) and the realname."""
+    """JOIN to every member; extended-join members also get the account (or "*") and the
+    realname."""
     delivery = state.delivery
     event = delivery.event(Message("JOIN", [channel.name], user.prefix))
     extended = [m for m in channel.members if "extended-join" in m.caps]
@@ -79,10 +84,11 @@ def _announce_join(state: ServerState, user: User, channel: Channel) -> None:
         delivery.to_channel(channel, event)
         return
     long = Event(
-        Message("JOIN", [channel.name, "*", user.realname], user.prefix),
+        Message("JOIN", [channel.name, user.account or "*", user.realname], user.prefix),
         event.wall,
         event.msgid,
         {},
+        event.account,
     )
     delivery.to_users((m for m in channel.members if "extended-join" not in m.caps), event)
     delivery.to_users(extended, long)
@@ -104,6 +110,8 @@ def _may_join(state: ServerState, user: User, channel: Channel, key: str | None)
         refusal = (N.ERR_CHANNELISFULL, "Cannot join channel (+l)")
     elif "i" in channel.modes and not invited:
         refusal = (N.ERR_INVITEONLYCHAN, "Cannot join channel (+i)")
+    elif "R" in channel.modes and user.account is None:
+        refusal = (N.ERR_NEEDREGGEDNICK, "Cannot join channel (+R): log in to an account first")
     elif not invited and channel.is_banned(user):
         refusal = (N.ERR_BANNEDFROMCHAN, "Cannot join channel (+b)")
     if refusal is not None:

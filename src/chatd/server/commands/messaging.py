@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from ...proto import numerics as N
 from ...proto.casemap import fold, is_channel_name
 from ...proto.message import Message
+from ..services import CHANSERV, NICKSERV, chanserv, nickserv
 
 if TYPE_CHECKING:
     from ..state import ServerState
@@ -24,6 +25,18 @@ def handle_notice(state: ServerState, user: User, msg: Message) -> None:
 
 def handle_tagmsg(state: ServerState, user: User, msg: Message) -> None:
     _relay(state, user, msg, errors=True, tags_only=True)
+
+
+def handle_nickserv(state: ServerState, user: User, msg: Message) -> None:
+    """NICKSERV / NS <command...>: as PRIVMSG NickServ."""
+    nickserv.handle(state, user, " ".join(msg.params))
+
+
+def handle_chanserv(state: ServerState, user: User, msg: Message) -> None:
+    chanserv.handle(state, user, " ".join(msg.params))
+
+
+_SERVICES = {fold(NICKSERV): nickserv.handle, fold(CHANSERV): chanserv.handle}
 
 
 def _client_tags(msg: Message) -> dict[str, str]:
@@ -111,6 +124,11 @@ def _to_nick(
     errors: bool,
     tags_only: bool,
 ) -> None:
+    service = _SERVICES.get(fold(nick))
+    if service is not None:
+        if command == "PRIVMSG" and text:
+            service(state, user, text[0])  # never relayed, never stored: it may hold a password
+        return
     target = state.find_user(nick)
     if target is None:
         if errors:
@@ -122,5 +140,7 @@ def _to_nick(
         delivery.to_user(target, event)
     if "echo-message" in user.caps and target is not user:
         delivery.to_user(user, event)
+    if not tags_only:
+        state.record_private(user, target, event)
     if command == "PRIVMSG" and target.away is not None and target is not user:
         state.reply(user, N.RPL_AWAY, target.nick, target.away)

@@ -16,6 +16,7 @@ from ..channel import (
     SET_PARAM_MODES,
     Ban,
     Channel,
+    account_ban,
     normalise_mask,
 )
 
@@ -55,7 +56,7 @@ def _user_mode(state: ServerState, user: User, msg: Message) -> None:
             if (sign == "+") != (ch in user.modes):
                 _set_user_mode(state, user, sign, ch)
                 applied.add(sign, ch)
-        elif ch != "o":
+        elif ch not in "or":  # +o comes from OPER, +r from logging in: never set by hand
             unknown = True
     if unknown:
         state.reply(user, N.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
@@ -194,6 +195,20 @@ class _ChannelModeChange:
                 return
             modes.add(mode)
             self.applied.add(sign, mode)
+        elif sign == "-" and mode == "P" and self.channel.founder is not None:
+            self.state.send(
+                self.user,
+                Message(
+                    "FAIL",
+                    [
+                        "MODE",
+                        "REGISTERED",
+                        self.channel.name,
+                        "A registered channel stays persistent (ChanServ DROP first)",
+                    ],
+                    self.state.name,
+                ),
+            )
         elif sign == "-" and mode in modes:
             modes.discard(mode)
             self.applied.add(sign, mode)
@@ -240,6 +255,8 @@ class _ChannelModeChange:
             return
         if sign == "+" and mode not in current:
             self.channel.members[target] = "".join(m for m in PREFIX_MODES if m in current + mode)
+            if mode == "o":
+                self.channel.opless = False  # someone runs it again
         elif sign == "-" and mode in current:
             self.channel.members[target] = current.replace(mode, "")
         else:
@@ -297,6 +314,16 @@ class _ChannelModeChange:
         if not self._allowed() or not _is_word(mask):
             return
         mask = normalise_mask(mask)
+        if mask.startswith("$") and account_ban(mask) is None:
+            self.state.reply(
+                self.user,
+                N.ERR_INVALIDMODEPARAM,
+                channel.name,
+                "b",
+                mask,
+                "Unknown extban: $a or $a:account",
+            )
+            return
         existing = channel.find_ban(mask)
         if sign == "+" and existing is None:
             if len(channel.bans) >= self.state.config.max_list_modes:

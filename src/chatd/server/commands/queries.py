@@ -111,7 +111,7 @@ def _whox_reply(
         "f": _who_flags(state, user, channel, member),
         "d": "0",
         "l": str(int(state.now - member.last_spoke)),
-        "a": "0",
+        "a": member.account or "0",
         "o": "n/a",
         "r": member.realname,
     }
@@ -141,6 +141,8 @@ def handle_whois(state: ServerState, user: User, msg: Message) -> None:
     state.reply(user, N.RPL_WHOISSERVER, target.nick, state.name, state.config.network)
     if target.oper:
         state.reply(user, N.RPL_WHOISOPERATOR, target.nick, "is an IRC operator")
+    if target.account is not None:
+        state.reply(user, N.RPL_WHOISACCOUNT, target.nick, target.account, "is logged in as")
     if target.away is not None:
         state.reply(user, N.RPL_AWAY, target.nick, target.away)
     idle = max(0, int(state.now - target.last_spoke))

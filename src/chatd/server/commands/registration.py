@@ -8,11 +8,12 @@ import hmac
 from typing import TYPE_CHECKING
 
 from ...proto import numerics as N
-from ...proto.caps import SUPPORTED
 from ...proto.casemap import fold, valid_nick
 from ...proto.message import Message
 from .. import isupport
+from ..accounts import is_reserved
 from ..channel import FLAG_MODES, LIST_MODES, PARAM_MODES, PREFIX_MODES, SET_PARAM_MODES
+from . import accounts as account_commands
 from . import channels, queries
 
 if TYPE_CHECKING:
@@ -44,7 +45,8 @@ def _cap_ls(state: ServerState, user: User, args: list[str]) -> None:
         user.cap_version = max(user.cap_version, version)
         user.set_caps(user.caps | {"cap-notify"})
     with_values = user.cap_version >= 302
-    caps = [f"{k}={v}" if v and with_values else k for k, v in SUPPORTED.items()]
+    offered = account_commands.offered_caps(state.config)
+    caps = [f"{k}={v}" if v and with_values else k for k, v in offered.items()]
     _cap(state, user, "LS", " ".join(caps))
 
 
@@ -58,9 +60,10 @@ def _cap_req(state: ServerState, user: User, args: list[str]) -> None:
     wanted = args[0] if args else ""
     enable: set[str] = set()
     disable: set[str] = set()
+    offered = account_commands.offered_caps(state.config)
     for item in wanted.split():
         name = item[1:] if item.startswith("-") else item
-        if name not in SUPPORTED or (
+        if name not in offered or (
             item.startswith("-") and name == "cap-notify" and user.cap_version >= 302
         ):
             _cap(state, user, "NAK", wanted)
@@ -74,6 +77,7 @@ def _cap_end(state: ServerState, user: User, args: list[str]) -> None:
     if user.registered:
         return
     user.negotiating = False
+    account_commands.registration_ending(state, user)
     try_register(state, user)
 
 
@@ -98,6 +102,9 @@ def handle_nick(state: ServerState, user: User, msg: Message) -> None:
     if not valid_nick(nick, state.config.nicklen):
         state.reply(user, N.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
         return
+    if is_reserved(nick):
+        state.reply(user, N.ERR_ERRONEUSNICKNAME, nick, "Reserved for services")
+        return
     key = fold(nick)
     holder = state.users.get(key)
     if holder is not None and holder is not user:
@@ -109,10 +116,17 @@ def handle_nick(state: ServerState, user: User, msg: Message) -> None:
         _take_nick(state, user, nick)
         try_register(state, user)
         return
+    change_nick(state, user, nick)
+
+
+def change_nick(state: ServerState, user: User, nick: str) -> None:
+    """A registered user's nick changes (NICK, or services renaming it): seen once by the user
+    and by everyone sharing a channel; a registered nick starts its grace period."""
     change = state.delivery.event(Message("NICK", [nick], user.prefix))
     _take_nick(state, user, nick)
     state.delivery.to_user(user, change)
     state.delivery.to_users(user.neighbours(), change)
+    account_commands.protect_nick(state, user)
 
 
 def _take_nick(state: ServerState, user: User, nick: str) -> None:
@@ -165,7 +179,7 @@ def welcome(state: ServerState, user: User) -> None:
         return [
             (N.RPL_YOURHOST, f"Your host is {state.name}, running version {state.version}"),
             (N.RPL_CREATED, f"This server was created {created:%Y-%m-%d %H:%M:%S} UTC"),
-            (N.RPL_MYINFO, state.name, state.version, "io", chan_modes, param_modes),
+            (N.RPL_MYINFO, state.name, state.version, "ior", chan_modes, param_modes),
             *(
                 (N.RPL_ISUPPORT, *tokens, "are supported by this server")
                 for tokens in isupport.lines(cfg)
@@ -178,6 +192,7 @@ def welcome(state: ServerState, user: User) -> None:
     state.log_connect(user)
     for name in cfg.default_channels:
         channels.join(state, user, name, None)
+    account_commands.protect_nick(state, user)
 
 
 # -- SETNAME (IRCv3 setname) -------------------------------------------------------------------
