@@ -254,6 +254,8 @@ class Effects:
                     state.resume(request.user, request.kind, request.job())
             due = [t for t in self.timers if now is not None and t.when <= now]
             if not due:
+                if state.requests:
+                    continue  # a resumed job asked for more (a result handed on as an input)
                 return
             for timer in due:
                 self.timers.remove(timer)

@@ -105,13 +105,13 @@ def _messages(
             # kept only for users logged in to an account: an honest, empty answer
             send_history(state, user, target, [])
             return
-        key, name = private, target
+        key, name, private_rows = private, target, True
     else:
         channel = state.find_channel(target)
         if channel is None or user not in channel.members:
             _fail(state, user, "INVALID_TARGET", sub, target, "Messages could not be retrieved")
             return
-        key, name = channel.key, channel.name
+        key, name, private_rows = channel.key, channel.name, False
     store = state.store
     store.flush(state.now)
     rows: list[HistoryRow] = []
@@ -137,7 +137,7 @@ def _messages(
         first, second = parsed
         assert first is not None and second is not None
         rows = _between(state, key, first, second, limit)
-    send_history(state, user, name, rows)
+    send_history(state, user, name, rows, private_rows)
 
 
 def _private_key(state: ServerState, user: User, nick: str) -> str | None:
@@ -257,10 +257,13 @@ def _write_batch(
         user.write(b"".join(lines))
 
 
-def send_history(state: ServerState, user: User, name: str, rows: list[HistoryRow]) -> None:
-    """Rows of one target in a `chathistory` batch (plain lines without the batch cap)."""
+def send_history(
+    state: ServerState, user: User, name: str, rows: list[HistoryRow], private: bool = False
+) -> None:
+    """Rows of one target in a `chathistory` batch (plain lines without the batch cap). A
+    private conversation's lines keep the target each was sent to (one nick or the other)."""
     ref = state.batch_id() if "batch" in user.caps else ""
-    body = [_history_message(user, row, name, ref) for row in rows]
+    body = [_history_message(user, row, row.name if private else name, ref) for row in rows]
     _write_batch(state, user, ref, "chathistory", [name], body)
 
 
