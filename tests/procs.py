@@ -22,10 +22,14 @@ class Proc:
             preexec_fn=preexec,
         )
         self.log: list[str] = []
-        line = self.p.stderr.readline()
-        self.log.append(line)
-        match = re.search(r"listening on \S+ port (\d+)", line)
-        assert match, f"chatd did not start: {line!r}"
+        match = None
+        while match is None and len(self.log) < 20:  # start-up may log a few lines first
+            line = self.p.stderr.readline()
+            self.log.append(line)
+            match = re.search(r"listening on \S+ port (\d+)", line) if line else None
+            if not line:
+                break
+        assert match, f"chatd did not start: {self.log!r}"
         self.port = int(match.group(1))
 
     def cpu_seconds(self) -> float:
