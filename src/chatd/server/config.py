@@ -11,6 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..store.sqlite import PENDING_BYTES
+
+# The smallest history bounds that make sense: room for a few rows of the longest kind (4.6 KB
+# with tags) in the retry queue, and a database cap above what an empty database takes.
+MIN_PENDING_BYTES = 64 << 10
+MIN_HISTORY_BYTES = 1 << 20
+
 
 class ConfigError(ValueError):
     """A configuration value that chatd cannot run with."""
@@ -50,6 +57,9 @@ class Config:
     history_days: float = 30.0  # messages older than this are pruned; 0 keeps them all
     history_max_per_channel: int = 10000  # newest messages kept per channel; 0: no cap
     history_replay: int = 50  # messages replayed on JOIN to clients without chathistory
+    # memory for messages queued while the database cannot be written; the oldest go first
+    history_pending_bytes: int = PENDING_BYTES  # 16 MiB
+    history_max_bytes: int = 1 << 30  # database bytes history may use server-wide; 0: no cap
     chathistory_max: int = 100  # messages one CHATHISTORY request may return (CHATHISTORY=)
     max_persistent_channels: int = 100  # +P by channel operators; IRC operators are not bound
     persist_all_channels: bool = False  # every channel as if it had mode +P
@@ -106,6 +116,12 @@ class Config:
         for name in ("history_days", "history_max_per_channel", "history_replay"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name.replace('_', '-')} must not be negative")
+        if self.history_pending_bytes < MIN_PENDING_BYTES:
+            raise ConfigError(f"history-pending-bytes must be at least {MIN_PENDING_BYTES}")
+        if self.history_max_bytes and self.history_max_bytes < MIN_HISTORY_BYTES:
+            raise ConfigError(
+                f"history-max-bytes must be 0 (no cap) or at least {MIN_HISTORY_BYTES}"
+            )
         if self.chathistory_max <= 0:
             raise ConfigError("chathistory-max must be positive")
         if self.line_length < 64:

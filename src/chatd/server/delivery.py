@@ -149,6 +149,8 @@ class LocalDelivery:
                     )
                 user.write(data)
                 continue
+            if len(mine) == len(events):
+                continue  # the whole batch is its own
             tree = joined[view]
             if tree is None:
                 tree = joined[view] = _Joined([e.for_view(view) for e in events])

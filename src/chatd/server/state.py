@@ -92,6 +92,7 @@ class ServerState:
             if store is not None
             else Store(config.db or ":memory:", config.history_days, config.history_max_per_channel)
         )
+        self.store.set_limits(config.history_pending_bytes, config.history_max_bytes)
         self._batch_ids = itertools.count(1)
         self.oper_next = 0.0  # when the next OPER password check may run (commands/operator.py)
         self._restore_channels()
