@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...limits import KEYLEN
 from ...proto import numerics as N
 from ...proto.casemap import fold, is_channel_name
 from ...proto.message import Message
@@ -21,8 +22,6 @@ from ..channel import (
 if TYPE_CHECKING:
     from ..state import ServerState
     from ..user import User
-
-MAX_PARAM_MODES = 4  # advertised as MODES=4
 
 
 def handle_mode(state: ServerState, user: User, msg: Message) -> None:
@@ -181,7 +180,7 @@ class _ChannelModeChange:
         return False
 
     def _take_arg(self) -> str | None:
-        if not self.args or self.param_modes >= MAX_PARAM_MODES:
+        if not self.args or self.param_modes >= self.state.config.modes_per_line:
             return None
         self.param_modes += 1
         return self.args.pop(0)
@@ -260,7 +259,7 @@ class _ChannelModeChange:
                 self.applied.add("-", "k", "*")
             return
         assert key is not None
-        if not key or " " in key or "," in key or len(key) > 23:
+        if not key or " " in key or "," in key or len(key) > KEYLEN:
             self.state.reply(self.user, N.ERR_INVALIDKEY, channel.name, "Key is not well-formed")
             return
         channel.password = key

@@ -132,7 +132,7 @@ def handle_user(state: ServerState, user: User, msg: Message) -> None:
         return
     cleaned = "".join(ch for ch in username if ch.isalnum() or ch in "-_.")
     user.set_username("~" + (cleaned or "user")[: state.config.userlen - 1])
-    user.realname = msg.params[3][:200]
+    user.realname = msg.params[3][: state.config.realnamelen]
     try_register(state, user)
 
 
@@ -182,12 +182,10 @@ def welcome(state: ServerState, user: User) -> None:
 
 # -- SETNAME (IRCv3 setname) -------------------------------------------------------------------
 
-REALNAME_MAX = 200  # advertised as NAMELEN
-
 
 def handle_setname(state: ServerState, user: User, msg: Message) -> None:
     realname = msg.params[0]
-    if not realname or len(realname) > REALNAME_MAX:
+    if not realname or len(realname) > state.config.realnamelen:
         state.send(
             user,
             Message("FAIL", ["SETNAME", "INVALID_REALNAME", "Realname is not valid"], state.name),
