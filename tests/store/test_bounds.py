@@ -220,3 +220,22 @@ def test_a_capped_server_keeps_chatting_and_keeps_the_newest(tmp_path, monkeypat
     assert store.used_bytes() <= MIN_HISTORY_BYTES and store.capped > 0
     assert store.latest("#big", None, 1)[0].text.endswith(" 2999")
     assert store.count("#big") < 3000
+
+
+def test_a_reload_applies_the_new_bounds_to_the_open_store(tmp_path):
+    store = Store(str(tmp_path / "h.sqlite3"))
+    state = ServerState(build({}), 1_700_000_000.0, msgid_prefix="t-", store=store)
+    make_read_only(store)
+    for i in range(400):
+        store.append("#a", T0 + i, f"m{i}", "PRIVMSG", "n!u@h", "#a", "q" * 300, "")
+    store.settle(0.0, 0.0)
+    assert store.dropped == 0 and store.pending == 400
+    config = state.config
+    config.history_pending_bytes = MIN_PENDING_BYTES
+    config.history_max_bytes = 3 << 20
+    config.history_max_per_channel = 500
+    config.history_days = 7.0
+    state.reconfigured()  # what SIGHUP / REHASH does after changing the config in place
+    assert store.pending_bytes <= MIN_PENDING_BYTES and store.dropped > 0
+    assert store.max_bytes == 3 << 20 and store.max_per_channel == 500 and store.slack == 50
+    assert store.history_days == 7.0

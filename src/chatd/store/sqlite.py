@@ -273,9 +273,16 @@ class Store:
     def pending(self) -> int:
         return len(self._rows) + len(self._channels)
 
-    def set_limits(self, pending_bytes: int, max_bytes: int) -> None:
-        """Set the retry queue's byte bound and the server-wide cap (0: none) after opening."""
+    def set_limits(
+        self, history_days: float, max_per_channel: int, pending_bytes: int, max_bytes: int
+    ) -> None:
+        """Set every bound after opening (at start and when the configuration is reloaded):
+        retention by age and per channel, the retry queue's bytes, the server-wide cap."""
+        self.history_days = history_days
+        self.max_per_channel = max_per_channel
+        self.slack = max(10, max_per_channel // 10)
         self.pending_limit = pending_bytes
+        self._trim()
         self.max_bytes = max_bytes
         self._cap_due = max_bytes > 0
         self._cap_written = 0
@@ -304,15 +311,19 @@ class Store:
         self._sizes.append(size)
         self._rows_bytes += size
         if self._rows_bytes > self.pending_limit:
-            sizes = self._sizes
-            while self._rows_bytes > self.pending_limit:
-                rows.popleft()
-                self._rows_bytes -= sizes.popleft()
-                self.dropped += 1
+            self._trim()
         written = self._unpruned.get(target, 0) + 1
         self._unpruned[target] = written
         if written == self.slack:
             self._due.add(target)
+
+    def _trim(self) -> None:
+        """Drop the oldest queued rows until they hold at most pending_limit bytes."""
+        rows, sizes = self._rows, self._sizes
+        while self._rows_bytes > self.pending_limit:
+            rows.popleft()
+            self._rows_bytes -= sizes.popleft()
+            self.dropped += 1
 
     def save_channel(self, record: ChannelRecord) -> None:
         self._channels[record.key] = record
