@@ -151,6 +151,7 @@ class RunningCluster:
         self.nodes = [Node(redis.url, **settings) for _ in range(n)]
         self.state = self.nodes[0].state
         self.port = self.nodes[0].port
+        self.thread = self.nodes[0].thread
         self.tls_port = None
         self._turn = 0
 

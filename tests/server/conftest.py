@@ -42,3 +42,29 @@ def backend(request):
         ircclient.BACKEND, ircclient.WORLD_FACTORY = "single", None
         for cluster in clusters:
             cluster.stop()
+
+
+@pytest.fixture
+def server_factory(backend, request):
+    """The socket tests' server: one process, or a 3-node cluster whose `client()` spreads
+    clients across the nodes."""
+    started = []
+
+    def make(**settings):
+        if backend == "cluster":
+            from cluster_harness import RunningCluster
+
+            srv = RunningCluster(request.getfixturevalue("redis_server"), 3, **settings)
+        else:
+            srv = ircclient.start_server(**settings)
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture
+def server(server_factory):
+    return server_factory(flood_limit=False)
