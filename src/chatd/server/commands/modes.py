@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from ...proto import numerics as N
 from ...proto.casemap import fold, is_channel_name
 from ...proto.message import Message
+from ...proto.numbers import parse_uint
 from ..channel import (
     FLAG_MODES,
     LIST_MODES,
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from ..user import User
 
 MAX_PARAM_MODES = 4  # advertised as MODES=4
+MAX_CHANNEL_LIMIT = 999_999  # the largest +l
 
 
 def handle_mode(state: ServerState, user: User, msg: Message) -> None:
@@ -275,7 +277,8 @@ class _ChannelModeChange:
         arg = self._take_arg()
         if arg is None or not self._allowed():
             return
-        if not arg.isdigit() or not 0 < int(arg) < 1_000_000:
+        limit = parse_uint(arg, MAX_CHANNEL_LIMIT)
+        if not limit:
             self.state.reply(
                 self.user,
                 N.ERR_INVALIDMODEPARAM,
@@ -285,8 +288,8 @@ class _ChannelModeChange:
                 "Invalid limit: a positive number is needed",
             )
             return
-        self.channel.limit = int(arg)
-        self.applied.add("+", "l", arg)
+        self.channel.limit = limit
+        self.applied.add("+", "l", str(limit))
 
     def _ban(self, sign: str) -> None:
         mask = self._take_arg()

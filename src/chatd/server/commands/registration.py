@@ -11,6 +11,7 @@ from ...proto import numerics as N
 from ...proto.caps import SUPPORTED
 from ...proto.casemap import fold, valid_nick
 from ...proto.message import Message
+from ...proto.numbers import parse_uint
 from .. import isupport
 from ..channel import FLAG_MODES, LIST_MODES, PARAM_MODES, PREFIX_MODES, SET_PARAM_MODES
 from . import channels, queries
@@ -36,8 +37,11 @@ def _cap(state: ServerState, user: User, *params: str) -> None:
     state.send(user, Message("CAP", [user.nick, *params], state.name))
 
 
+CAP_VERSION_MAX = 999_999  # a bigger `CAP LS` version counts as this one
+
+
 def _cap_ls(state: ServerState, user: User, args: list[str]) -> None:
-    version = int(args[0]) if args and args[0].isdigit() else 0
+    version = (parse_uint(args[0], CAP_VERSION_MAX, clamp=True) if args else None) or 0
     if not user.registered:
         user.negotiating = True
     if version >= 302:
