@@ -286,6 +286,49 @@ def test_invite_rules():
     assert numerics(b.send("INVITE carol #room")) == ["482"]
 
 
+def test_plain_members_invite_does_not_pass_a_ban():
+    """Only a channel operator's invitation passes +b: a plain member of a -i channel may
+    invite (the target is told) but cannot let a banned user in."""
+    state = make_state()
+    a, b = room(state, "alice", "bob")
+    evil = registered(state, "evil")
+    a.send("MODE #room +b evil!*@*")
+    b.take()
+    assert numerics(b.send("INVITE evil #room")) == ["341"]
+    assert numerics(evil.take()) == ["INVITE"]
+    assert numerics(evil.send("JOIN #room")) == ["474"]
+    a.send("INVITE evil #room")
+    assert numerics(evil.send("JOIN #room")) == ["INVITE", "JOIN", "353", "366"]
+
+
+def test_plain_members_invite_does_not_pass_a_later_plus_i():
+    state = make_state()
+    a, b = room(state, "alice", "bob")
+    c = registered(state, "carol")
+    b.send("INVITE carol #room")
+    a.send("MODE #room +i")
+    assert numerics(c.send("JOIN #room"))[-1] == "473"
+
+
+def test_full_invitation_set_evicts_the_oldest():
+    """The invitation set holds max_channels entries: a new invitation evicts the oldest
+    (it used to be dropped silently while the inviter got 341)."""
+    state = make_state(max_channels=3)
+    ops = [registered(state, f"op{i}") for i in range(4)]
+    for i, op in enumerate(ops):
+        op.send(f"JOIN #c{i}", f"MODE #c{i} +i")
+    bob = registered(state, "bob")
+    for i, op in enumerate(ops[:3]):
+        assert numerics(op.send(f"INVITE bob #c{i}")) == ["341"]
+    ops[0].send("INVITE bob #c0")  # invited again: #c0 is now the newest
+    assert numerics(ops[3].send("INVITE bob #c3")) == ["341"]  # evicts #c1, the oldest
+    bob.take()
+    assert [c.name for c in bob.user.invited] == ["#c2", "#c0", "#c3"]
+    assert numerics(bob.send("JOIN #c3"))[-1] == "366"
+    assert numerics(bob.send("JOIN #c1")) == ["473"]
+    assert numerics(bob.send("JOIN #c0"))[-1] == "366"
+
+
 def test_invite_reports_away_target():
     state = make_state()
     (a,) = room(state, "alice")

@@ -90,9 +90,10 @@ class User:
         self.last_spoke = now
         self.ping_sent: float | None = None
         self.flood = flood
-        # channels this user was invited to: the objects, not names, so an invitation dies
-        # with its channel and never opens a new channel of the same name
-        self.invited: set[Channel] | None = None
+        # channels a channel operator invited this user to, oldest first (the values are
+        # unused): the objects, not names, so an invitation dies with its channel and never
+        # opens a new channel of the same name; at most max_channels, the oldest evicted
+        self.invited: dict[Channel, None] | None = None
         self.early_lines = 0  # lines received before registration completed
         self.oper_next = 0.0  # when this connection may try OPER again (commands/operator.py)
         self.prefix = "*"  # nick!user@host, kept current by set_nick and set_username
