@@ -271,6 +271,21 @@ def test_persistent_channels_survive_a_restart(tmp_path):
     second.store.close()
 
 
+def test_stored_bans_too_long_for_a_367_are_dropped_on_restore(tmp_path):
+    from chatd.store import ChannelRecord, Store
+
+    db = str(tmp_path / "chatd.sqlite3")
+    store = Store(db)
+    long_mask = "x!y@" + "*" * 400  # stored by a chatd that did not bound masks
+    bans = [("ok!*@*", "alice!~u@h", 1), (long_mask, "alice!~u@h", 2)]
+    store.save_channel(ChannelRecord("#old", "#old", 1, modes="Pnt", bans=bans))
+    store.settle(0.0, 0.0)
+    store.close()
+    state = make_state(db=db)
+    assert [ban.mask for ban in state.find_channel("#old").bans] == ["ok!*@*"]
+    state.store.close()
+
+
 def test_persist_all_channels_setting():
     state = make_state(persist_all_channels=True)
     (a,) = room(state, "alice")

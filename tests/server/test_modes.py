@@ -295,3 +295,88 @@ def test_non_op_cannot_ban():
     _a, b = room(state, "alice", "bob")
     assert numerics(b.send("MODE #room +b alice")) == ["482"]
     assert state.find_channel("#room").bans == []
+
+
+# -- ban lists of secret channels, long masks, nick changes under a ban -------------------------
+
+
+@pytest.fixture(scope="module")
+def oper_hash() -> str:
+    from chatd.server.passwords import hash_password
+
+    return hash_password("pw")  # scrypt: hash once for the module
+
+
+def test_non_member_cannot_read_a_secret_channels_ban_list(oper_hash):
+    state = make_state(opers={"root": oper_hash})
+    a, b = room(state, "alice", "bob", channel="#secret")
+    a.send("MODE #secret +s", "MODE #secret +b evil")
+    outsider = registered(state, "eve")
+    assert msgs(outsider.send("MODE #secret b")) == msgs(
+        [":chatd.local 442 eve #secret :You're not on that channel"]
+    )
+    assert numerics(b.take() + b.send("MODE #secret b")) == ["MODE", "MODE", "367", "368"]
+    oper = registered(state, "oper")
+    oper.send("OPER root pw")
+    assert numerics(oper.send("MODE #secret b")) == ["367", "368"]  # IRC operators may look
+    a.send("MODE #secret -s")
+    assert numerics(outsider.send("MODE #secret b")) == ["367", "368"]  # a public channel's are
+
+
+def test_ban_mask_is_bounded_and_every_367_fits_in_512_bytes():
+    nick, channel = "n" * 30, "#" + "c" * 49
+    state = make_state(name="s" * 63)
+    op = registered(state, nick)
+    op.user.set_username("~" + "u" * 15)
+    op.send(f"JOIN {channel}")
+    longest = 30 + 1 + 16 + 1 + 64
+    too_long = "x" * 30 + "!" + "y" * 16 + "@" + "*" * 65
+    lines = op.send(f"MODE {channel} +b {too_long}")
+    assert numerics(lines) == ["696"] and "Ban mask is too long" in lines[0]
+    assert len(lines[0]) + 2 <= 512
+    mask = "x" * 30 + "!" + "y" * 16 + "@" + "*" * 64
+    assert len(mask) == longest
+    assert numerics(op.send(f"MODE {channel} +b {mask}")) == ["MODE"]
+    # the setter's host at its longest: a 64-character host
+    op.user.host = "h" * 64
+    op.user.set_nick(op.user.nick)
+    op.send(f"MODE {channel} +b {'z' * 30}!{'y' * 16}@{'*' * 64}")
+    listing = op.send(f"MODE {channel} b")
+    assert numerics(listing) == ["367", "367", "368"]
+    assert max(len(line.encode()) + 2 for line in listing) <= 512
+
+
+def test_nick_change_while_banned_is_refused():
+    state = make_state()
+    a, b = room(state, "alice", "bob")
+    a.send("MODE #room +b bob!*@*")
+    b.take()
+    assert msgs(b.send("NICK notbob")) == msgs(
+        [":chatd.local 435 bob notbob #room :Cannot change nickname while banned on channel"]
+    )
+    assert b.user.nick == "bob" and numerics(b.send("PRIVMSG #room :hi")) == ["404"]
+    assert numerics(b.send("NICK BOB")) == ["NICK"]  # the same nick in another case is fine
+    a.send("MODE #room +v BOB")  # voiced: bans no longer bind it
+    b.take()
+    assert numerics(b.send("NICK notbob")) == ["NICK"]
+    a.take()
+
+
+def test_nick_change_after_leaving_the_banning_channel():
+    state = make_state()
+    a, b = room(state, "alice", "bob")
+    a.send("MODE #room +b bob")
+    b.send("PART #room")
+    assert numerics(b.send("NICK notbob")) == ["NICK"]
+
+
+def test_a_ban_on_the_new_nick_applies_at_once():
+    state = make_state()
+    a, b = room(state, "alice", "bob")
+    a.send("MODE #room +b evil!*@*")
+    b.take()
+    assert numerics(b.send("NICK evil")) == ["NICK"]
+    assert numerics(b.send("PRIVMSG #room :hi")) == ["404"]
+    assert numerics(b.send("NICK good")) == ["435"]  # and now it holds that nick
+    b.send("PART #room")
+    assert numerics(b.send("JOIN #room")) == ["474"]

@@ -21,6 +21,13 @@ LIST_MODES = "b"
 PARAM_MODES = "k"  # a parameter to set and to unset
 SET_PARAM_MODES = "l"  # a parameter only to set
 FLAG_MODES = "Pimnst"  # P: persistent (kept with no members, stored, restored on restart)
+HOSTLEN = 64  # the longest host shown (ISUPPORT HOSTLEN): IPv6 addresses and cloaks fit
+
+
+def max_mask_length(nicklen: int, userlen: int) -> int:
+    """The longest ban mask kept: nick!user@host at their limits. Longer masks cannot match
+    anyone, and with them a 367 line could pass 512 bytes."""
+    return nicklen + 1 + userlen + 1 + HOSTLEN
 
 
 class Mask:

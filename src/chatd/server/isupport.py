@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..proto.casemap import CASEMAPPING, CHANTYPES
 from .channel import (
     FLAG_MODES,
+    HOSTLEN,
     LIST_MODES,
     PARAM_MODES,
     PREFIX_MODES,
@@ -24,7 +25,7 @@ def tokens(config: Config) -> list[str]:
         f"CHANMODES={LIST_MODES},{PARAM_MODES},{SET_PARAM_MODES},{FLAG_MODES}",
         f"CHANNELLEN={config.channellen}",
         "CHANTYPES=" + CHANTYPES,
-        "HOSTLEN=64",
+        f"HOSTLEN={HOSTLEN}",
         f"KICKLEN={config.kicklen}",
         f"MAXLIST={LIST_MODES}:{config.max_list_modes}",
         f"MAXTARGETS={targets}",

@@ -19,7 +19,7 @@ from ..proto.casemap import fold
 from ..proto.errors import ProtocolError
 from ..proto.message import Message, encode, escape_tag_value, parse, serialise_tags
 from ..store import ChannelRecord, Store
-from .channel import Ban, Channel
+from .channel import Ban, Channel, max_mask_length
 from .config import Config
 from .delivery import Event, LocalDelivery
 from .dispatch import dispatch
@@ -414,7 +414,17 @@ class ServerState:
             channel.topic_at = record.topic_at
             channel.modes = set(record.modes) | {"P"}
             channel.password, channel.limit = record.password, record.limit
-            channel.bans = [Ban(mask, setter, at) for mask, setter, at in record.bans]
+            longest = max_mask_length(self.config.nicklen, self.config.userlen)
+            channel.bans = [
+                Ban(mask, setter, at) for mask, setter, at in record.bans if len(mask) <= longest
+            ]
+            if len(channel.bans) < len(record.bans):
+                log.warning(
+                    "%s: dropped %d stored bans longer than %d characters",
+                    record.name,
+                    len(record.bans) - len(channel.bans),
+                    longest,
+                )
             self.channels[channel.key] = channel
         if self.channels:
             log.info("restored %d persistent channels", len(self.channels))

@@ -16,6 +16,7 @@ from ..channel import (
     SET_PARAM_MODES,
     Ban,
     Channel,
+    max_mask_length,
     normalise_mask,
 )
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 MAX_PARAM_MODES = 4  # advertised as MODES=4
 MAX_CHANNEL_LIMIT = 999_999  # the largest +l
+MASK_ECHO = 64  # characters of a refused mask echoed back in 696
 
 
 def handle_mode(state: ServerState, user: User, msg: Message) -> None:
@@ -301,6 +303,17 @@ class _ChannelModeChange:
         if not self._allowed() or not _is_word(mask):
             return
         mask = normalise_mask(mask)
+        cfg = self.state.config
+        if sign == "+" and len(mask) > max_mask_length(cfg.nicklen, cfg.userlen):
+            self.state.reply(
+                self.user,
+                N.ERR_INVALIDMODEPARAM,
+                channel.name,
+                "b",
+                mask[:MASK_ECHO],
+                "Ban mask is too long",
+            )
+            return
         existing = channel.find_ban(mask)
         if sign == "+" and existing is None:
             if len(channel.bans) >= self.state.config.max_list_modes:
@@ -316,6 +329,10 @@ class _ChannelModeChange:
 
     def _list_bans(self) -> None:
         state, user, channel = self.state, self.user, self.channel
+        if "s" in channel.modes and user not in channel.members and not user.oper:
+            # a secret channel's bans (masks, setters) are its members' business
+            state.reply(user, N.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+            return
         for ban in channel.bans:
             state.reply(user, N.RPL_BANLIST, channel.name, ban.mask, ban.setter, str(ban.set_at))
         state.reply(user, N.RPL_ENDOFBANLIST, channel.name, "End of channel ban list")

@@ -13,7 +13,14 @@ from ...proto.casemap import fold, valid_nick
 from ...proto.message import Message
 from ...proto.numbers import parse_uint
 from .. import isupport
-from ..channel import FLAG_MODES, LIST_MODES, PARAM_MODES, PREFIX_MODES, SET_PARAM_MODES
+from ..channel import (
+    FLAG_MODES,
+    LIST_MODES,
+    PARAM_MODES,
+    PREFIX_MODES,
+    SET_PARAM_MODES,
+    Channel,
+)
 from . import channels, queries
 
 if TYPE_CHECKING:
@@ -113,10 +120,29 @@ def handle_nick(state: ServerState, user: User, msg: Message) -> None:
         _take_nick(state, user, nick)
         try_register(state, user)
         return
+    if key != user.key:
+        banned = _banned_on(user)
+        if banned is not None:
+            state.reply(
+                user,
+                N.ERR_BANNICKCHANGE,
+                nick,
+                banned.name,
+                "Cannot change nickname while banned on channel",
+            )
+            return
     change = state.delivery.event(Message("NICK", [nick], user.prefix))
     _take_nick(state, user, nick)
     state.delivery.to_user(user, change)
     state.delivery.to_users(user.neighbours(), change)
+
+
+def _banned_on(user: User) -> Channel | None:
+    """A channel the user is on, neither voiced nor opped, where a ban matches it: a new nick
+    would escape that ban, so it keeps its nick (435) until the ban goes or it parts. A ban
+    matching the nick it changes *to* applies as soon as it has changed."""
+    banned = [c for c in user.channels if not c.members[user] and c.is_banned(user)]
+    return min(banned, key=lambda c: c.key) if banned else None  # the same on every node
 
 
 def _take_nick(state: ServerState, user: User, nick: str) -> None:
