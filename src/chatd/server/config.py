@@ -66,6 +66,8 @@ class Config:
     ip_connect_burst: int = 20  # connections one address may open at once...
     ip_connect_rate: float = 2.0  # ...then this many per second
     unregistered_max_lines: int = 40  # lines before registration completes
+    ipv6_prefix: int = 64  # IPv6 addresses count per /64 for the limits above
+    ipv4_prefix: int = 32  # IPv4 per address (a smaller prefix counts a whole network)
 
     def validate(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -99,6 +101,10 @@ class Config:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.replace('_', '-')} must be positive")
+        if not 0 <= self.ipv6_prefix <= 128:
+            raise ConfigError(f"ipv6-prefix {self.ipv6_prefix} is out of range 0-128")
+        if not 0 <= self.ipv4_prefix <= 32:
+            raise ConfigError(f"ipv4-prefix {self.ipv4_prefix} is out of range 0-32")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("tls-cert and tls-key go together")
         if not 0 <= self.tls_port <= 65535:
