@@ -294,3 +294,25 @@ def test_forget_others_keeps_only_the_given_targets():
     store.settle(2.0, 0.0)
     store.settle(3.0, 0.0)
     assert store.count() == 6
+
+
+def test_damaged_database_is_refused_at_open(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    store = Store(str(path))
+    for i in range(2000):
+        store.append("#a", i, f"m{i}", "PRIVMSG", "a!~u@h", "#a", "x" * 200, "")
+    store.settle(0.0, 0.0)
+    store.close()
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 4096 // 2 * 4096
+    data[middle : middle + 4096] = b"\xa5" * 4096
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match=r"is damaged \(.*\); .*\.recover"):
+        Store(str(path))
+
+
+def test_file_that_is_not_a_database_gets_the_recovery_advice_too(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    path.write_bytes(b"this is not an SQLite file at all" * 200)
+    with pytest.raises(StoreError, match="is damaged .*move"):
+        Store(str(path))

@@ -132,6 +132,16 @@ _UPSERT_CHANNEL = (
 # -- helpers -----------------------------------------------------------------------------------
 
 
+def _damaged(path: str, problem: str) -> str:
+    """The one line chatd prints for a damaged database: what, and how to get going again."""
+    problem = " ".join(problem.split())[:200]
+    return (
+        f"database {path} is damaged ({problem}); chatd will not serve from it. Recover what "
+        f"is readable with `sqlite3 {path} .recover | sqlite3 {path}.recovered` and start "
+        f"with --db {path}.recovered, or move {path} away to start with an empty one"
+    )
+
+
 def default_path(environ: dict[str, str] | os._Environ[str]) -> str:
     """$XDG_STATE_HOME/chatd/chatd.sqlite3, by default ~/.local/state/chatd/chatd.sqlite3."""
     base = environ.get("XDG_STATE_HOME") or os.path.join(
@@ -181,6 +191,8 @@ class Store:
             self.db = sqlite3.connect(
                 path, timeout=0.05, isolation_level=None, check_same_thread=False
             )
+            if path != ":memory:":
+                self.check_integrity()
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA temp_store=MEMORY")
@@ -193,6 +205,10 @@ class Store:
                 # after a checkpoint a WAL that grew during a burst is cut back to 64 MiB
                 self.db.execute("PRAGMA journal_size_limit=67108864")
                 self._checkpointer = _Checkpointer(path)
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+                raise StoreError(_damaged(path, str(exc))) from exc
+            raise StoreError(f"cannot open database {path}: {exc}") from exc
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
         self._rows: collections.deque[tuple[object, ...]] = collections.deque(maxlen=max_pending)
@@ -221,6 +237,15 @@ class Store:
     @property
     def version(self) -> int:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def check_integrity(self) -> None:
+        """`PRAGMA quick_check` before anything else touches the file: a damaged page would
+        otherwise fail every read and write that reaches it for the whole run. Raises
+        StoreError with one line saying how to recover (docs/storage.md)."""
+        found = [str(row[0]) for row in self.db.execute("PRAGMA quick_check(1)")]
+        if found != ["ok"]:
+            self.db.close()
+            raise StoreError(_damaged(self.path, found[0] if found else "no answer"))
 
     def migrate(self) -> None:
         """Bring the schema up to SCHEMA_VERSION, one transaction per step."""
