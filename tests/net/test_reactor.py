@@ -235,12 +235,18 @@ def test_excess_flood_disconnects(server_factory):
 def test_ipv6_host_is_safe_in_prefixes(server_factory, family, host):
     if not socket.has_ipv6:
         pytest.skip("no IPv6 on this machine")
-    server = server_factory(host="::1")
+    server = server_factory(host="::1", cloak_hosts=False)  # the address itself is shown
     c = Client(server.port, host="::1")
     c.register("six")
     c.send("WHOIS six")
     whois = c.expect_numeric("311")
     assert whois.params[3] == "0::1"
+    cloaked = server_factory(host="::1")
+    d = Client(cloaked.port, host="::1")
+    d.register("six")
+    d.send("WHOIS six")
+    assert d.expect_numeric("311").params[3].endswith(".ip")
+    assert d.expect_numeric("378").params[2] == "is connecting from ~u@0::1 0::1"
 
 
 def test_batched_room_messages_keep_their_order_with_everything_else(server):

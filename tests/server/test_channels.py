@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .util import make_state, msgs, numerics, one, only, registered, room
+from .util import HOST, make_state, msgs, numerics, one, only, registered, room
 
 
 def test_join_creates_channel_with_creator_as_op():
@@ -14,7 +14,7 @@ def test_join_creates_channel_with_creator_as_op():
     lines = a.send("JOIN #Room")
     assert numerics(lines) == ["JOIN", "353", "366"]
     join, names, end = msgs(lines)
-    assert join.source == "alice!~u@127.0.0.1" and join.params == ["#Room"]
+    assert join.source == f"alice!~u@{HOST}" and join.params == ["#Room"]
     assert names.params == ["alice", "=", "#Room", "@alice"]
     assert end.params == ["alice", "#Room", "End of /NAMES list"]
     channel = state.find_channel("#room")
@@ -33,10 +33,10 @@ def test_second_joiner_is_announced_to_members_and_gets_topic():
     m = msgs(lines)
     assert m[0].params == ["#room"]  # the channel keeps its original spelling
     assert m[1].params == ["bob", "#room", "Today: tests"]
-    assert m[2].params[:3] == ["bob", "#room", "alice!~u@127.0.0.1"]
+    assert m[2].params[:3] == ["bob", "#room", f"alice!~u@{HOST}"]
     assert m[2].params[3] == "1700000000"
     assert m[3].params[3].split() == ["@alice", "bob"]
-    assert [x.source for x in msgs(a.take())] == ["bob!~u@127.0.0.1"]
+    assert [x.source for x in msgs(a.take())] == [f"bob!~u@{HOST}"]
 
 
 def test_join_twice_is_silent():
@@ -74,9 +74,9 @@ def test_part_with_reason_and_without():
     state = make_state()
     a, b, c = room(state, "alice", "bob", "carol")
     lines = b.send("PART #room :gone for lunch")
-    assert msgs(lines) == msgs([":bob!~u@127.0.0.1 PART #room :gone for lunch"])
+    assert msgs(lines) == msgs([f":bob!~u@{HOST} PART #room :gone for lunch"])
     assert msgs(a.take()) == msgs(lines) == msgs(c.take())
-    assert msgs(c.send("PART #room")) == msgs([":carol!~u@127.0.0.1 PART #room"])
+    assert msgs(c.send("PART #room")) == msgs([f":carol!~u@{HOST} PART #room"])
     assert set(state.find_channel("#room").members) == {a.user}
 
 
@@ -97,7 +97,7 @@ def test_topic_query_set_and_clear():
     a, b = room(state, "alice", "bob")
     assert numerics(b.send("TOPIC #room")) == ["331"]
     lines = a.send("TOPIC #room :New topic here")
-    assert msgs(lines) == msgs([":alice!~u@127.0.0.1 TOPIC #room :New topic here"])
+    assert msgs(lines) == msgs([f":alice!~u@{HOST} TOPIC #room :New topic here"])
     assert msgs(b.take()) == msgs(lines)
     got = b.send("TOPIC #room")
     assert numerics(got) == ["332", "333"]
@@ -141,11 +141,11 @@ def test_topic_of_secret_channel_hidden_from_outsiders():
         (("multi-prefix",), ["@+alice", "+bob", "carol"]),
         (
             ("userhost-in-names",),
-            ["@alice!~u@127.0.0.1", "+bob!~u@127.0.0.1", "carol!~u@127.0.0.1"],
+            [f"@alice!~u@{HOST}", f"+bob!~u@{HOST}", f"carol!~u@{HOST}"],
         ),
         (
             ("multi-prefix", "userhost-in-names"),
-            ["@+alice!~u@127.0.0.1", "+bob!~u@127.0.0.1", "carol!~u@127.0.0.1"],
+            [f"@+alice!~u@{HOST}", f"+bob!~u@{HOST}", f"carol!~u@{HOST}"],
         ),
     ],
 )
@@ -210,7 +210,7 @@ def test_kick_with_reason_and_default_reason():
     state = make_state()
     a, b, c = room(state, "alice", "bob", "carol")
     lines = a.send("KICK #room bob :behave")
-    assert msgs(lines) == msgs([":alice!~u@127.0.0.1 KICK #room bob :behave"])
+    assert msgs(lines) == msgs([f":alice!~u@{HOST} KICK #room bob :behave"])
     assert msgs(b.take()) == msgs(lines) and msgs(c.take()) == msgs(lines)
     assert b.user not in state.find_channel("#room").members
     assert not b.user.channels
@@ -255,7 +255,7 @@ def test_invite_lets_a_user_into_invite_only_channel_once():
     assert numerics(b.send("JOIN #room")) == ["473"]
     lines = a.send("INVITE bob #room")
     assert msgs(lines) == msgs([":chatd.local 341 alice bob #room"])
-    assert msgs(b.take()) == msgs([":alice!~u@127.0.0.1 INVITE bob #room"])
+    assert msgs(b.take()) == msgs([f":alice!~u@{HOST} INVITE bob #room"])
     assert numerics(b.send("JOIN #room")) == ["JOIN", "353", "366"]
     b.send("PART #room")
     assert numerics(b.send("JOIN #room")) == ["473"]  # the invitation was used up
@@ -351,13 +351,13 @@ def test_nick_change_seen_once_by_each_peer_sharing_several_channels():
     for x in (a, b, c):
         x.take()
     lines = a.send("NICK Alicia")
-    expected = msgs([":alice!~u@127.0.0.1 NICK Alicia"])
+    expected = msgs([f":alice!~u@{HOST} NICK Alicia"])
     assert msgs(lines) == expected
     assert msgs(b.take()) == expected
     assert msgs(c.take()) == expected
     assert outsider.take() == []
     assert state.find_user("alicia") is a.user and state.find_user("alice") is None
-    assert a.user.prefix == "Alicia!~u@127.0.0.1"
+    assert a.user.prefix == f"Alicia!~u@{HOST}"
 
 
 def test_nick_case_change_and_same_nick():

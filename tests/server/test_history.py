@@ -7,7 +7,7 @@ import pytest
 
 from chatd.proto.message import Message
 
-from .util import join_all, make_state, msgs, numerics, only, registered, room
+from .util import HOST, join_all, make_state, msgs, numerics, only, registered, room
 
 HISTORY_CAPS = ("draft/chathistory", "batch", "server-time", "message-tags")
 
@@ -260,7 +260,7 @@ def test_persistent_channels_survive_a_restart(tmp_path):
     second = make_state(db=db)
     channel = second.find_channel("#ROOM")
     assert channel is not None and second.find_channel("#transient") is None
-    assert channel.topic == "still here" and channel.topic_by == "alice!~u@127.0.0.1"
+    assert channel.topic == "still here" and channel.topic_by == f"alice!~u@{HOST}"
     assert channel.modes >= {"P", "n", "t"} and channel.limit == 7
     assert channel.password == "sesame"
     assert [ban.mask for ban in channel.bans] == ["bad!*@*"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .util import Scripted, make_state, msgs, numerics, registered, room
+from .util import HOST, Scripted, make_state, msgs, numerics, registered, room
 
 T0 = 100.0  # make_state's monotonic clock
 WALL0 = 1_700_000_000.0
@@ -41,7 +41,7 @@ def test_idle_client_is_pinged_then_dropped():
     at(state, 180.0)
     assert state.on_timer(a.user) is None
     assert a.sink.closed
-    assert msgs(b.take()) == msgs([":alice!~u@127.0.0.1 QUIT :Ping timeout: 180 seconds"])
+    assert msgs(b.take()) == msgs([f":alice!~u@{HOST} QUIT :Ping timeout: 180 seconds"])
 
 
 def test_ping_is_the_servers_line():

@@ -139,10 +139,17 @@ class Channel:
         return "m" not in self.modes and not self.is_banned(user)
 
     def is_banned(self, user: User) -> bool:
+        """Whether a ban matches the user's nick!user@host: the cloaked host as others see it,
+        or the real address (an operator may ban either)."""
         if not self.bans:
             return False
         target = fold(user.prefix)
-        return any(ban.matcher.fullmatch(target) for ban in self.bans)
+        if any(ban.matcher.fullmatch(target) for ban in self.bans):
+            return True
+        if not user.cloaked:
+            return False
+        real = fold(user.real_prefix)
+        return any(ban.matcher.fullmatch(real) for ban in self.bans)
 
     def find_ban(self, mask: str) -> Ban | None:
         key = fold(mask)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+CLOAK_KEY_MIN = 16  # characters: a shorter cloak_key could be guessed offline
+
 
 class ConfigError(ValueError):
     """A configuration value that chatd cannot run with."""
@@ -66,6 +68,9 @@ class Config:
     ip_connect_burst: int = 20  # connections one address may open at once...
     ip_connect_rate: float = 2.0  # ...then this many per second
     unregistered_max_lines: int = 40  # lines before registration completes
+    # Host cloaking (docs/security.md): others see a keyed hash of a user's address
+    cloak_hosts: bool = True
+    cloak_key: str | None = None  # None: generated once and kept in the database
     ipv6_prefix: int = 64  # IPv6 addresses count per /64 for the limits above
     ipv4_prefix: int = 32  # IPv4 per address (a smaller prefix counts a whole network)
 
@@ -105,6 +110,11 @@ class Config:
             raise ConfigError(f"ipv6-prefix {self.ipv6_prefix} is out of range 0-128")
         if not 0 <= self.ipv4_prefix <= 32:
             raise ConfigError(f"ipv4-prefix {self.ipv4_prefix} is out of range 0-32")
+        if self.cloak_key is not None and len(self.cloak_key) < CLOAK_KEY_MIN:
+            raise ConfigError(
+                f"cloak-key must be at least {CLOAK_KEY_MIN} characters "
+                "(a short one can be guessed from a known address and its cloak)"
+            )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("tls-cert and tls-key go together")
         if not 0 <= self.tls_port <= 65535:

@@ -29,6 +29,7 @@ class User:
         "write",
         "close",
         "host",
+        "ip",
         "nick",
         "key",
         "username",
@@ -65,10 +66,12 @@ class User:
         now: float,
         wall: float,
         flood: FloodGate | None,
+        ip: str | None = None,
     ) -> None:
         self.write = write
         self.close = close
-        self.host = host
+        self.host = host  # what others see: the cloak, or the address without cloaking
+        self.ip = ip if ip is not None else host  # the real address (the user and opers see it)
         self.nick = "*"
         self.key = ""  # casefolded nick; "" until NICK
         self.username = ""
@@ -113,6 +116,20 @@ class User:
     def set_username(self, username: str) -> None:
         self.username = username
         self.prefix = f"{self.nick}!{username}@{self.host}"
+
+    @property
+    def cloaked(self) -> bool:
+        return self.ip != self.host
+
+    @property
+    def real_prefix(self) -> str:
+        """nick!user@address, for bans on the real address and for the user's own eyes."""
+        return f"{self.nick}!{self.username}@{self.ip}"
+
+    def host_for(self, viewer: User) -> str:
+        """The host `viewer` is shown in replies about this user: the real address for the
+        user itself and for IRC operators, the cloak for everyone else."""
+        return self.ip if viewer is self or viewer.oper else self.host
 
     def set_caps(self, caps: frozenset[str]) -> None:
         self.caps = caps

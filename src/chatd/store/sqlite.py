@@ -114,8 +114,13 @@ def _to_v2(db: sqlite3.Connection) -> None:
         bans TEXT NOT NULL)""")
 
 
+def _to_v3(db: sqlite3.Connection) -> None:
+    # small named values the server keeps across restarts (the generated cloak key)
+    db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
 # MIGRATIONS[i] takes a database from schema version i to i + 1; version 0 is an empty file.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_to_v1, _to_v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_to_v1, _to_v2, _to_v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _INSERT = (
@@ -273,6 +278,23 @@ class Store:
         if self._checkpointer is not None:
             self._checkpointer.stop()
         self.db.close()  # the last connection to close checkpoints what is left
+
+    # -- metadata ------------------------------------------------------------------------------
+
+    def get_meta(self, name: str) -> str | None:
+        """A value kept across restarts (e.g. the generated cloak key), or None."""
+        row = self._query("SELECT value FROM meta WHERE name = ?", (name,))
+        return str(row[0][0]) if row else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Store a value at once, in its own transaction (not queued: it is rare, and it must
+        be there at the next start even if nothing else is ever written)."""
+        try:
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value)
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
 
     # -- writes (queued) -----------------------------------------------------------------------
 
