@@ -11,11 +11,12 @@ import time
 from collections.abc import Callable
 
 from chatd.net.listener import open_listener
-from chatd.net.reactor import Reactor
+from chatd.net.reactor import NetSettings, Reactor
 from chatd.net.tls import server_context
 from chatd.proto.message import Message, parse
 from chatd.server.cloak import Cloak
 from chatd.server.config import build
+from chatd.server.core import LocalCore
 from chatd.server.state import ServerState
 
 DEADLINE = 5.0
@@ -40,7 +41,8 @@ def wait_for(predicate: Callable[[], object], timeout: float = DEADLINE, what: s
 class RunningServer:
     def __init__(self, reactor: Reactor, thread: threading.Thread) -> None:
         self.reactor = reactor
-        self.state = reactor.state
+        self.core: LocalCore = reactor.core  # type: ignore[assignment]
+        self.state = self.core.state
         self.thread = thread
         self.port = reactor.ports[0]
         self.tls_port = reactor.ports[1] if len(reactor.ports) > 1 else None
@@ -68,7 +70,10 @@ def start_server(**settings) -> RunningServer:
         context = server_context(config.tls_cert, config.tls_key)
         tls.append((open_listener(config.host, 0), context))
     state = ServerState(config, time.time(), msgid_prefix="t-")
-    reactor = Reactor(state, [sock], tls)
+    settings = NetSettings(
+        config.sendq, config.line_length + config.tags_length, config.tls_handshake_timeout
+    )
+    reactor = Reactor(LocalCore(state), [sock], tls, settings)
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -234,3 +239,29 @@ def make_state(**settings) -> ServerState:
 def numerics(lines: list[str]) -> list[str]:
     """The numeric (or command) of each line, for compact assertions."""
     return [parse(l).command for l in lines]
+
+
+class Effects:
+    """Carries out what a sans-IO state asked for (ServerState.defer/later) with no threads and
+    no clock: deferred jobs run at once, timers when `run(now)` reaches them."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self.timers: list = []
+
+    def run(self, now: float | None = None) -> None:
+        from chatd.server.state import Later
+
+        state = self.state
+        while True:
+            for request in state.take_requests():
+                if isinstance(request, Later):
+                    self.timers.append(request)
+                else:
+                    state.resume(request.user, request.kind, request.job())
+            due = [t for t in self.timers if now is not None and t.when <= now]
+            if not due:
+                return
+            for timer in due:
+                self.timers.remove(timer)
+                state.resume(timer.user, timer.kind, timer.value)

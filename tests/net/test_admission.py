@@ -121,3 +121,52 @@ def test_slow_loris_is_dropped_by_the_registration_timeout(server_factory):
     loris.send_raw(b"NICK lor")  # and never a newline
     loris.expect("^ERROR :Closing Link: .*Registration timeout")
     loris.wait_closed()
+
+
+def test_empty_lines_count_before_registration(server_factory):
+    server = server_factory(flood_limit=False)  # the line limit alone, without flood control
+    c = Client(server.port)
+    c.send_raw(b"\n" * 5000)
+    c.expect("^ERROR :Closing Link: .*Too many lines before registration")
+    c.wait_closed()
+
+
+def test_empty_lines_count_for_flood_control(server_factory):
+    server = server_factory(flood_max_queue=50)
+    flooder = server.client("flooder")
+    calm = server.client("calm")
+    flooder.send_raw(b"\r\n" * 20000)
+    flooder.expect("^ERROR :Closing Link: .*Excess Flood")
+    calm.sync()
+
+
+def test_refusals_are_logged_once_per_interval_with_a_count(caplog):
+    from chatd.server.core import RefusalLog
+
+    refusals = RefusalLog(interval=10.0)
+    with caplog.at_level("INFO", logger="chatd"):
+        for i in range(1000):
+            refusals.refused("10.0.0.1", "Connecting too fast", i * 0.001)
+        refusals.refused("10.0.0.2", "Connecting too fast", 0.5)
+        refusals.refused("10.0.0.1", "Connecting too fast", 11.0)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "refused 10.0.0.1: Connecting too fast",
+        "refused 10.0.0.2: Connecting too fast",
+        "refused 10.0.0.1: Connecting too fast (and 999 more since the last line)",
+    ]
+    assert refusals.suppressed == 999
+
+
+def test_a_connection_storm_writes_a_bounded_log(server_factory, caplog):
+    server = server_factory(ip_connect_burst=2, ip_connect_rate=0.001)
+    keep = [Client(server.port) for _ in range(2)]
+    with caplog.at_level("INFO", logger="chatd"):
+        for _ in range(200):
+            c = Client(server.port)
+            c.expect("^ERROR :Closing Link: .*Connecting too fast")
+            c.close()
+    refused = [r for r in caplog.records if r.getMessage().startswith("refused")]
+    assert len(refused) == 1, [r.getMessage() for r in refused]
+    for c in keep:
+        c.close()

@@ -12,7 +12,7 @@ from ircclient import Client, wait_for
 
 
 def _conn_of(server, nick):
-    return next(c for c in server.reactor.connections if c.user.nick == nick)
+    return next(c for c in server.reactor.connections if c.client.nick == nick)
 
 
 def test_line_split_at_every_byte_position_across_reads(server):

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from chatd.limits import HOSTLEN
 from chatd.proto.message import parse, serialise
-from chatd.server.channel import HOSTLEN
 from chatd.server.cloak import KEY_META, Cloak
 from chatd.server.config import ConfigError, build
 from chatd.server.passwords import hash_password

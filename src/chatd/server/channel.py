@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from ..limits import HOSTLEN
 from ..proto.casemap import fold
 
 if TYPE_CHECKING:
@@ -21,7 +22,6 @@ LIST_MODES = "b"
 PARAM_MODES = "k"  # a parameter to set and to unset
 SET_PARAM_MODES = "l"  # a parameter only to set
 FLAG_MODES = "Pimnst"  # P: persistent (kept with no members, stored, restored on restart)
-HOSTLEN = 64  # the longest host shown (ISUPPORT HOSTLEN): IPv6 addresses and cloaks fit
 
 
 def max_mask_length(nicklen: int, userlen: int) -> int:

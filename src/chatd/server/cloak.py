@@ -27,6 +27,7 @@ import os
 from collections.abc import Callable
 from typing import Protocol
 
+from ..limits import CLOAK_MEMO
 from .config import Config
 
 log = logging.getLogger("chatd")
@@ -34,7 +35,6 @@ log = logging.getLogger("chatd")
 KEY_META = "cloak_key"  # the store metadata entry holding a generated key
 PIECE = 8  # hex digits per part: 32 bits of HMAC output each
 SUFFIX = "ip"
-RECENT_MAX = 4096  # cloaks remembered; the memo is cleared when full
 
 
 class MetaStore(Protocol):
@@ -79,7 +79,7 @@ class Cloak:
     def host(self, address: str) -> str:
         shown = self._recent.get(address)
         if shown is None:
-            if len(self._recent) >= RECENT_MAX:
+            if len(self._recent) >= CLOAK_MEMO:
                 self._recent.clear()
             shown = self._recent[address] = self._compute(address)
         return shown

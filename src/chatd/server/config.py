@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CLOAK_KEY_MIN = 16  # characters: a shorter cloak_key could be guessed offline
+from ..limits import CLOAK_KEY_MIN
 
 
 class ConfigError(ValueError):
@@ -22,6 +22,7 @@ class ConfigError(ValueError):
 class Config:
     host: str = ""  # "" listens on every IPv4 and IPv6 address
     port: int = 8520
+    reuse_port: bool = False  # SO_REUSEPORT: several processes on one port
     name: str = "chatd.local"
     network: str = "chatd"
     motd: str | None = None  # path to the message of the day
@@ -43,7 +44,10 @@ class Config:
     kicklen: int = 255
     awaylen: int = 200
     userlen: int = 16
+    realnamelen: int = 200  # USER and SETNAME; advertised as NAMELEN
     max_targets: int = 4
+    modes_per_line: int = 4  # mode changes with a parameter per MODE line; advertised as MODES
+    who_max: int = 500  # WHO replies at most (a WHO * on a busy server must not fill a sendq)
     max_channels: int = 50  # channels one user may be on
     max_list_modes: int = 100  # bans per channel
     # Storage (docs/storage.md). db None: $XDG_STATE_HOME/chatd/chatd.sqlite3, resolved by the
@@ -92,6 +96,9 @@ class Config:
             "awaylen",
             "max_targets",
             "max_channels",
+            "realnamelen",
+            "modes_per_line",
+            "who_max",
         )
         for name in positive:
             if getattr(self, name) <= 0:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from ..limits import HOSTLEN
 from ..proto.casemap import CASEMAPPING, CHANTYPES
 from .channel import (
     FLAG_MODES,
-    HOSTLEN,
     LIST_MODES,
     PARAM_MODES,
     PREFIX_MODES,
@@ -29,7 +29,7 @@ def tokens(config: Config) -> list[str]:
         f"KICKLEN={config.kicklen}",
         f"MAXLIST={LIST_MODES}:{config.max_list_modes}",
         f"MAXTARGETS={targets}",
-        "MODES=4",
+        f"MODES={config.modes_per_line}",
         "NETWORK=" + config.network,
         f"NICKLEN={config.nicklen}",
         "PREFIX=" + prefix,
@@ -42,7 +42,7 @@ def tokens(config: Config) -> list[str]:
         # after the RFC-era tokens, so that those stay on the first 005 line
         f"CHATHISTORY={config.chathistory_max}",
         "MSGREFTYPES=msgid,timestamp",
-        "NAMELEN=200",  # realnames are cut at 200 (USER, SETNAME)
+        f"NAMELEN={config.realnamelen}",  # realnames (USER, SETNAME)
     ]
 
 
@@ -57,3 +57,8 @@ def lines(config: Config, per_line: int = 13) -> list[list[str]]:
 
 
 _LINES: dict[int, tuple[Config, list[list[str]]]] = {}
+
+
+def forget() -> None:
+    """The configuration changed: build the lines again on next use."""
+    _LINES.clear()

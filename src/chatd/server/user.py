@@ -7,6 +7,7 @@ what is queued and then hangs up.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -14,8 +15,12 @@ from ..proto.caps import TAG_CAPS
 from ..proto.casemap import fold
 
 if TYPE_CHECKING:
+    from ..proto.framing import Line
     from .channel import Channel
     from .flood import FloodGate
+
+Write = Callable[[bytes], None]
+Close = Callable[[], None]
 
 NO_CAPS: frozenset[str] = frozenset()  # shared: most clients never change it
 
@@ -51,17 +56,19 @@ class User:
         "last_spoke",
         "ping_sent",
         "flood",
+        "inbox",
         "invited",
         "prefix",
         "early_lines",
         "oper_next",
+        "local",
         "__weakref__",
     )
 
     def __init__(
         self,
-        write: Callable[[bytes], None],
-        close: Callable[[], None],
+        write: Write,
+        close: Close,
         host: str,
         now: float,
         wall: float,
@@ -93,6 +100,7 @@ class User:
         self.last_spoke = now
         self.ping_sent: float | None = None
         self.flood = flood
+        self.inbox: deque[Line] | None = None  # lines held back by flood control
         # channels a channel operator invited this user to, oldest first (the values are
         # unused): the objects, not names, so an invitation dies with its channel and never
         # opens a new channel of the same name; at most max_channels, the oldest evicted
@@ -100,6 +108,10 @@ class User:
         self.early_lines = 0  # lines received before registration completed
         self.oper_next = 0.0  # when this connection may try OPER again (commands/operator.py)
         self.prefix = "*"  # nick!user@host, kept current by set_nick and set_username
+        # connected to this process (always, but on a cluster node for the replicas of users
+        # on other nodes): only a local user's work that is not deterministic (a password
+        # check, a random nonce, a timer) is done here, and its result comes back as an input
+        self.local = True
 
     def __repr__(self) -> str:
         return f"<User {self.nick} {self.host}>"

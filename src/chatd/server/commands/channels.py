@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...limits import NAMES_CHUNK
 from ...proto import numerics as N
 from ...proto.casemap import valid_channel
 from ...proto.message import Message
@@ -14,8 +15,6 @@ from . import history
 if TYPE_CHECKING:
     from ..state import ServerState
     from ..user import User
-
-NAMES_CHUNK = 400  # bytes of names per 353 line, well inside 512 with the prefix
 
 
 # -- JOIN ---------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...limits import CHANNEL_LIMIT_MAX, KEYLEN, MASK_ECHO
 from ...proto import numerics as N
 from ...proto.casemap import fold, is_channel_name
 from ...proto.message import Message
@@ -23,10 +24,6 @@ from ..channel import (
 if TYPE_CHECKING:
     from ..state import ServerState
     from ..user import User
-
-MAX_PARAM_MODES = 4  # advertised as MODES=4
-MAX_CHANNEL_LIMIT = 999_999  # the largest +l
-MASK_ECHO = 64  # characters of a refused mask echoed back in 696
 
 
 def handle_mode(state: ServerState, user: User, msg: Message) -> None:
@@ -185,7 +182,7 @@ class _ChannelModeChange:
         return False
 
     def _take_arg(self) -> str | None:
-        if not self.args or self.param_modes >= MAX_PARAM_MODES:
+        if not self.args or self.param_modes >= self.state.config.modes_per_line:
             return None
         self.param_modes += 1
         return self.args.pop(0)
@@ -264,7 +261,7 @@ class _ChannelModeChange:
                 self.applied.add("-", "k", "*")
             return
         assert key is not None
-        if not key or " " in key or "," in key or len(key) > 23:
+        if not key or " " in key or "," in key or len(key) > KEYLEN:
             self.state.reply(self.user, N.ERR_INVALIDKEY, channel.name, "Key is not well-formed")
             return
         channel.password = key
@@ -279,7 +276,7 @@ class _ChannelModeChange:
         arg = self._take_arg()
         if arg is None or not self._allowed():
             return
-        limit = parse_uint(arg, MAX_CHANNEL_LIMIT)
+        limit = parse_uint(arg, CHANNEL_LIMIT_MAX)
         if not limit:
             self.state.reply(
                 self.user,

@@ -7,6 +7,7 @@ import datetime
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from ...limits import ISON_MAX, USERHOST_MAX
 from ...proto import numerics as N
 from ...proto.casemap import fold, is_channel_name
 from ...proto.message import Message
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
     from ..state import ServerState
     from ..user import User
 
-MAX_WHO_RESULTS = 500  # a WHO * on a busy server must not fill a sendq
 WHOX_FIELDS = "tcuihsnfdlaor"
 HIDDEN_IP = "255.255.255.255"  # WHOX %i for a cloaked user, as other servers answer
 
@@ -47,7 +47,7 @@ def _who_matches(
         if "s" in channel.modes and not member_view and not user.oper:
             return []
         return [(channel, m) for m in channel.members if member_view or "i" not in m.modes][
-            :MAX_WHO_RESULTS
+            : state.config.who_max
         ]
     exact = state.find_user(mask)
     if exact is not None:
@@ -61,7 +61,7 @@ def _who_matches(
         if "i" in other.modes and other is not user and other not in shared and not user.oper:
             continue
         found.append((None, other))
-        if len(found) >= MAX_WHO_RESULTS:
+        if len(found) >= state.config.who_max:
             break
     return found
 
@@ -186,14 +186,14 @@ def handle_whowas(state: ServerState, user: User, msg: Message) -> None:
 
 
 def handle_ison(state: ServerState, user: User, msg: Message) -> None:
-    nicks = " ".join(msg.params).split()[:64]
+    nicks = " ".join(msg.params).split()[:ISON_MAX]
     online = [u.nick for u in map(state.find_user, nicks) if u is not None]
     state.reply(user, N.RPL_ISON, " ".join(online))
 
 
 def handle_userhost(state: ServerState, user: User, msg: Message) -> None:
     replies = []
-    for nick in " ".join(msg.params).split()[:5]:
+    for nick in " ".join(msg.params).split()[:USERHOST_MAX]:
         target = state.find_user(nick)
         if target is not None:
             oper = "*" if target.oper else ""

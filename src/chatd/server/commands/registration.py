@@ -7,6 +7,7 @@ import datetime
 import hmac
 from typing import TYPE_CHECKING
 
+from ...limits import CAP_VERSION_MAX
 from ...proto import numerics as N
 from ...proto.caps import SUPPORTED
 from ...proto.casemap import fold, valid_nick
@@ -42,9 +43,6 @@ def handle_cap(state: ServerState, user: User, msg: Message) -> None:
 
 def _cap(state: ServerState, user: User, *params: str) -> None:
     state.send(user, Message("CAP", [user.nick, *params], state.name))
-
-
-CAP_VERSION_MAX = 999_999  # a bigger `CAP LS` version counts as this one
 
 
 def _cap_ls(state: ServerState, user: User, args: list[str]) -> None:
@@ -162,7 +160,7 @@ def handle_user(state: ServerState, user: User, msg: Message) -> None:
         return
     cleaned = "".join(ch for ch in username if ch.isalnum() or ch in "-_.")
     user.set_username("~" + (cleaned or "user")[: state.config.userlen - 1])
-    user.realname = msg.params[3][:200]
+    user.realname = msg.params[3][: state.config.realnamelen]
     try_register(state, user)
 
 
@@ -212,12 +210,10 @@ def welcome(state: ServerState, user: User) -> None:
 
 # -- SETNAME (IRCv3 setname) -------------------------------------------------------------------
 
-REALNAME_MAX = 200  # advertised as NAMELEN
-
 
 def handle_setname(state: ServerState, user: User, msg: Message) -> None:
     realname = msg.params[0]
-    if not realname or len(realname) > REALNAME_MAX:
+    if not realname or len(realname) > state.config.realnamelen:
         state.send(
             user,
             Message("FAIL", ["SETNAME", "INVALID_REALNAME", "Realname is not valid"], state.name),

@@ -1,27 +1,35 @@
-"""The `chatd` command line: options over the TOML config, then run the reactor."""
+"""The `chatd` command line and the one composition root of the server.
+
+`main` reads the options over the TOML config, then wires the parts in one place:
+config → store → chat state → core → reactor (a cluster node adds its link to the network's log
+here). Nothing else in chatd constructs these; everything else receives what it needs. SIGHUP
+and the operators' REHASH reload the configuration file through `Reloader`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import getpass
 import logging
 import os
 import resource
 import sys
 import time
-import typing
 from collections.abc import Sequence
 from typing import Any
 
-from .. import __version__
-from ..net.listener import open_listener
-from ..net.reactor import Reactor
-from ..net.tls import server_context
-from ..store import Store, StoreError, default_path
-from .config import Config, ConfigError, build, load_toml
-from .passwords import hash_password
-from .state import ServerState
+from . import __version__
+from .logs import configure_logging
+from .net.listener import open_listener
+from .net.reactor import NetSettings, Reactor
+from .net.tls import server_context
+from .server.config import Config, ConfigError, build, load_toml
+from .server.core import LocalCore
+from .server.passwords import hash_password
+from .server.state import ServerState
+from .store import Store, StoreError, default_path
 
 log = logging.getLogger("chatd")
 
@@ -139,6 +147,12 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="make every channel persistent, as if it had mode +P",
     )
+    a(
+        "--reuse-port",
+        action="store_true",
+        default=None,
+        help="listen with SO_REUSEPORT, so several chatd processes can share one port",
+    )
     a("--log-level", help=f"DEBUG, INFO, WARNING or ERROR (default {d.log_level})")
     a(
         "--hash-password",
@@ -159,66 +173,101 @@ def config_from(args: argparse.Namespace) -> Config:
     return build(values)
 
 
-def configure_logging(level: str) -> logging.Handler:
-    """Log lines to stderr. A line per connect and disconnect is on the hot path of a
-    connection storm, so logging skips what chatd's format never shows (caller, thread and
-    process look-ups), and lines are written out once per loop iteration, not one system call
-    each (the reactor flushes the returned handler before it sleeps)."""
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    handler = _BatchedHandler(sys.stderr)
-    handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logging.basicConfig(level=level.upper(), handlers=[handler])
-    return handler
-
-
-class _BatchedHandler(logging.StreamHandler[typing.TextIO]):
-    """Collects formatted lines; `flush()` writes them in one go. logging.shutdown() flushes
-    at exit, so only a kill -9 can lose the lines of the iteration it interrupts."""
-
-    def __init__(self, stream: typing.TextIO) -> None:
-        super().__init__(stream)
-        self.pending: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.pending.append(self.format(record) + self.terminator)
-        except Exception:
-            self.handleError(record)
-
-    def flush(self) -> None:
-        if self.pending:
-            text = "".join(self.pending)
-            self.pending.clear()
-            try:
-                self.stream.write(text)
-                self.stream.flush()
-            except (OSError, ValueError):
-                pass  # stderr closed: nowhere left to log
-
-
-class _Formatter(logging.Formatter):
-    """Formats the date once per second instead of once per line."""
-
-    _second = -1
-    _stamp = ""
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        second = int(record.created)
-        if second != self._second:
-            self._second = second
-            self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
-        return f"{self._stamp},{int(record.msecs):03d}"
-
-
 def raise_fd_limit() -> None:
     """Use the hard RLIMIT_NOFILE: thousands of clients need thousands of descriptors."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def net_settings(config: Config) -> NetSettings:
+    return NetSettings(
+        sendq=config.sendq,
+        max_line=config.line_length + config.tags_length,
+        tls_handshake_timeout=config.tls_handshake_timeout,
+    )
+
+
+# Settings that only a restart can change: the sockets and files opened at start-up.
+RESTART_ONLY = ("host", "port", "tls_port", "db", "reuse_port")
+
+
+class Reloader:
+    """Re-reads the configuration (the file, with the same command-line options on top) and
+    applies what changed to the running server: limits, MOTD, operators, passwords, TLS
+    certificates. Nobody is disconnected; settings in RESTART_ONLY are reported, not applied."""
+
+    def __init__(
+        self, args: argparse.Namespace, config: Config, core: LocalCore, reactor: Reactor
+    ) -> None:
+        self.args = args
+        self.config = config
+        self.core = core
+        self.reactor = reactor
+
+    def reload(self) -> list[str]:
+        """Apply the configuration file again; returns a line per change (or the error)."""
+        if not self.args.config:
+            return ["no configuration file to reload (chatd was started without --config)"]
+        try:
+            new = config_from(self.args)
+        except ConfigError as exc:
+            log.error("reload failed, configuration kept: %s", exc)
+            return [f"reload failed, configuration kept: {exc}"]
+        if new.motd and new.motd_lines() is None:
+            return [f"reload failed, configuration kept: cannot read MOTD file {new.motd}"]
+        new.db = self.config.db if new.db is None else new.db
+        report: list[str] = []
+        context = None
+        tls_changed = (new.tls_cert, new.tls_key) != (self.config.tls_cert, self.config.tls_key)
+        if new.tls_cert and new.tls_key and (tls_changed or self.config.tls_cert):
+            try:  # certificates are re-read even if the paths stay (renewed in place)
+                context = server_context(new.tls_cert, new.tls_key)
+            except (OSError, ValueError) as exc:
+                return [f"reload failed, configuration kept: cannot load TLS certificate: {exc}"]
+        for field in dataclasses.fields(Config):
+            name = field.name
+            old_value, new_value = getattr(self.config, name), getattr(new, name)
+            if old_value == new_value:
+                continue
+            if name in RESTART_ONLY:
+                report.append(f"{name}: needs a restart (kept {old_value!r})")
+                continue
+            setattr(self.config, name, new_value)
+            shown = (
+                "(changed)" if name in ("opers", "password") else f"{old_value!r} -> {new_value!r}"
+            )
+            report.append(f"{name}: {shown}")
+        if context is not None:
+            tls_listeners = [lst for lst in self.reactor.listeners if lst.tls is not None]
+            for listener in tls_listeners:
+                listener.tls = context
+            if tls_listeners:
+                report.append("TLS certificate reloaded")
+            else:
+                report.append("tls-cert: needs a restart (no TLS listener is open)")
+        self.reactor.settings.__dict__.update(net_settings(self.config).__dict__)
+        logging.getLogger().setLevel(self.config.log_level.upper())
+        self.core.reconfigured()
+        for line in report or ["configuration reloaded: nothing changed"]:
+            log.info("reload: %s", line)
+        return report or ["nothing changed"]
+
+
+def log_status(state: ServerState, reactor: Reactor) -> None:
+    """SIGUSR1: one line about what the server holds."""
+    queued = sum(conn.out_len for conn in reactor.connections)
+    log.info(
+        "status: %d connections (%d unregistered), %d channels, %d bytes queued, "
+        "%d timer entries, %d history rows waiting",
+        state.connections,
+        state.unregistered,
+        len(state.channels),
+        queued,
+        len(reactor.timers),
+        state.store.pending,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -244,8 +293,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chatd: cannot load TLS certificate/key: {exc}", file=sys.stderr)
         return 2
     try:
-        plain = [open_listener(config.host, config.port)]
-        tls = [(open_listener(config.host, config.tls_port), context)] if context else []
+        plain = [open_listener(config.host, config.port, reuse_port=config.reuse_port)]
+        tls = []
+        if context:
+            sock = open_listener(config.host, config.tls_port, reuse_port=config.reuse_port)
+            tls.append((sock, context))
     except OSError as exc:
         print(
             f"chatd: cannot listen on {config.host or '*'}: {exc.strerror or exc}", file=sys.stderr
@@ -260,8 +312,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chatd: {exc}", file=sys.stderr)
         return 1
     state = ServerState(config, time.time(), msgid_prefix=os.urandom(4).hex() + "-", store=store)
-    reactor = Reactor(state, plain, tls)
+    core = LocalCore(state)
+    reactor = Reactor(core, plain, tls, net_settings(config))
     reactor.before_sleep.append(log_handler.flush)
+    reloader = Reloader(args, config, core, reactor)
+    reactor.on_reload = reloader.reload
+    state.reload_hook = reloader.reload
+    state.config_file = args.config or "-"
+    reactor.on_status = lambda: log_status(state, reactor)
     ports = reactor.ports
     log.info(
         "chatd %s listening on %s port %d%s",
