@@ -154,13 +154,15 @@ def test_failing_disk_keeps_rows_retries_and_logs_once(caplog):
 
 
 def test_failing_disk_drops_the_oldest_past_the_bound_and_says_how_many(caplog):
-    store = Store(":memory:", max_pending=10)
+    sizes = [store_sqlite._row_size(f"m{i}", "n!u@h", f"text {i}", "") for i in range(25)]
+    store = Store(":memory:", pending_bytes=sum(sizes[15:]))  # room for the newest 10 rows
     broken = FailingDB(store.db)
     store.db = broken  # type: ignore[assignment]
     with caplog.at_level(logging.WARNING, "chatd"):
         fill(store, 25)
         store.settle(1.0, 0.0)
     assert store.dropped == 15 and store.pending == 10
+    assert store.pending_bytes == sum(sizes[15:])
     assert "15 messages dropped so far" in caplog.text
     broken.failing = False
     store.settle(5.0, 0.0)

@@ -125,6 +125,7 @@ class ServerState:
             if store is not None
             else Store(config.db or ":memory:", config.history_days, config.history_max_per_channel)
         )
+        self._limit_store()
         self._batch_ids = itertools.count(1)
         self.oper_next = 0.0  # when the next OPER password check may run (commands/operator.py)
         # host cloaking: the key is read (or made and stored) once, here, never in a handler
@@ -146,6 +147,16 @@ class ServerState:
         self.motd = self.config.motd_lines()
         self._rendered.clear()
         isupport.forget()
+        self._limit_store()
+
+    def _limit_store(self) -> None:
+        cfg = self.config
+        self.store.set_limits(
+            cfg.history_days,
+            cfg.history_max_per_channel,
+            cfg.history_pending_bytes,
+            cfg.history_max_bytes,
+        )
 
     def settle(self) -> None:
         """Deliver any batched channel messages and commit what the store has queued; the
