@@ -208,3 +208,12 @@ def test_cloaking_can_be_turned_off():
 def test_a_short_key_is_refused():
     with pytest.raises(ConfigError, match="cloak-key must be at least 16"):
         build({"cloak_key": "short"})
+
+
+def test_a_cluster_needs_a_configured_key():
+    """Every node applies the same connect events: with a key of its own, each would show
+    another cloak for the same user, and the replicas would differ."""
+    with pytest.raises(ConfigError, match="a cluster with cloak-hosts needs cloak-key"):
+        build({"cluster_url": "redis://127.0.0.1:6379/0"})
+    build({"cluster_url": "redis://127.0.0.1:6379/0", "cloak_key": "one key for the network"})
+    build({"cluster_url": "redis://127.0.0.1:6379/0", "cloak_hosts": False})

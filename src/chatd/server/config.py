@@ -132,6 +132,11 @@ class Config:
             raise ConfigError(f"ipv6-prefix {self.ipv6_prefix} is out of range 0-128")
         if not 0 <= self.ipv4_prefix <= 32:
             raise ConfigError(f"ipv4-prefix {self.ipv4_prefix} is out of range 0-32")
+        if self.cluster_url and self.cloak_hosts and self.cloak_key is None:
+            raise ConfigError(
+                "a cluster with cloak-hosts needs cloak-key, the same on every node "
+                "(each node would otherwise make its own key and show other cloaks)"
+            )
         if self.cloak_key is not None and len(self.cloak_key) < CLOAK_KEY_MIN:
             raise ConfigError(
                 f"cloak-key must be at least {CLOAK_KEY_MIN} characters "
