@@ -13,7 +13,7 @@ import time
 
 import pytest
 from cluster_harness import Node, RunningCluster
-from ircclient import Client, wait_for
+from ircclient import TEST_CLOAK_KEY, Client, wait_for
 
 FULL_TAGS = "CAP REQ :server-time message-tags"
 
@@ -173,6 +173,7 @@ def test_every_command_family_crosses_nodes(cluster):
     bob.send("KICK #x alicia :bye")
     alice.expect("KICK #x alicia")
     bob.send("MODE #x +i")
+    bob.expect("MODE #x \\+i")  # applied everywhere before alicia's JOIN is in the log
     alice.send("JOIN #x")
     alice.expect_numeric("473")  # +i set on the other node holds here
     bob.send("INVITE alicia #x")
@@ -218,7 +219,10 @@ def test_a_node_joining_a_busy_network_sees_its_state_and_history(cluster, redis
 
 def _node_config(tmp_path, name: str, lease: float = 2.0) -> str:
     path = tmp_path / f"{name}.toml"
-    path.write_text(f'flood-limit = false\n[cluster]\nnode-name = "{name}"\nlease = {lease}\n')
+    path.write_text(
+        f'flood-limit = false\ncloak-key = "{TEST_CLOAK_KEY}"\n'
+        f'[cluster]\nnode-name = "{name}"\nlease = {lease}\n'
+    )
     return str(path)
 
 
