@@ -14,11 +14,16 @@ from chatd.net.listener import open_listener
 from chatd.net.reactor import NetSettings, Reactor
 from chatd.net.tls import server_context
 from chatd.proto.message import Message, parse
+from chatd.server.cloak import Cloak
 from chatd.server.config import build
 from chatd.server.core import LocalCore
 from chatd.server.state import ServerState
 
 DEADLINE = 5.0
+# Tests run with cloaking on, as a server does by default, under a fixed key: HOST is what
+# everyone else sees of a client on 127.0.0.1 (the client itself and opers see the address).
+TEST_CLOAK_KEY = "chatd-tests-cloak-key"
+HOST = Cloak(TEST_CLOAK_KEY.encode()).host("127.0.0.1")
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = DEADLINE, what: str = "") -> object:
@@ -57,6 +62,7 @@ class RunningServer:
 def start_server(**settings) -> RunningServer:
     settings.setdefault("host", "127.0.0.1")
     settings.setdefault("port", 0)
+    settings.setdefault("cloak_key", TEST_CLOAK_KEY)
     config = build(settings)
     sock = open_listener(config.host, config.port)
     tls = []
@@ -201,8 +207,23 @@ class Recorder:
         return [l for l in text.split("\r\n") if l]
 
 
+# Which world make_state() builds: "single" (a ServerState, no sockets) or "cluster" (a
+# 3-node cluster through Redis, see tests/server/conftest.py). The same tests run on both.
+BACKEND = "single"
+WORLD_FACTORY: Callable[..., object] | None = None  # builds a cluster world when BACKEND says
+
+
 class Scripted:
-    """A scripted client wired straight to a ServerState: no sockets, no clock."""
+    """A scripted client wired straight to a ServerState: no sockets, no clock. Given a cluster
+    world instead, it is a socket client of one of its nodes (cluster_harness.ClusterScripted)
+    with the same send/take/register."""
+
+    def __new__(cls, state, host: str = "127.0.0.1"):  # noqa: ANN001
+        if not isinstance(state, ServerState):
+            from cluster_harness import ClusterScripted
+
+            return ClusterScripted(state, host)
+        return super().__new__(cls)
 
     def __init__(self, state: ServerState, host: str = "127.0.0.1") -> None:
         self.state = state
@@ -224,6 +245,10 @@ class Scripted:
 
 def make_state(**settings) -> ServerState:
     settings.setdefault("flood_limit", False)
+    settings.setdefault("cloak_key", TEST_CLOAK_KEY)
+    if BACKEND == "cluster":
+        assert WORLD_FACTORY is not None
+        return WORLD_FACTORY(**settings)  # type: ignore[return-value]
     state = ServerState(build(settings), 1_700_000_000.0, msgid_prefix="t-")
     state.set_clock(100.0, 1_700_000_000.0)
     return state

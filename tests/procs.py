@@ -23,13 +23,11 @@ class Proc:
         )
         self.log: list[str] = []
         match = None
-        while match is None and len(self.log) < 20:  # start-up may log a few lines first
+        while match is None:
             line = self.p.stderr.readline()
             self.log.append(line)
-            match = re.search(r"listening on \S+ port (\d+)", line) if line else None
-            if not line:
-                break
-        assert match, f"chatd did not start: {self.log!r}"
+            assert line, f"chatd did not start: {''.join(self.log)!r}"
+            match = re.search(r"listening on \S+ port (\d+)", line)
         self.port = int(match.group(1))
 
     def cpu_seconds(self) -> float:

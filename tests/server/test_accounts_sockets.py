@@ -8,7 +8,7 @@ import base64
 import ssl
 
 import pytest
-from ircclient import Client
+from ircclient import HOST, Client
 
 from .account_helpers import ITERATIONS, PASSWORD, ScramClient, b64, plain
 
@@ -43,7 +43,7 @@ def test_sasl_plain_during_registration(accounts_server):
     c.send("AUTHENTICATE " + plain("alice", PASSWORD))
     logged_in = c.expect_numeric("900")
     assert logged_in.params[1:] == [
-        "someone!~u@127.0.0.1",
+        f"someone!~u@{HOST}",
         "alice",
         "You are now logged in as alice",
     ]
@@ -69,6 +69,7 @@ def test_sasl_scram_sha_256_during_registration(accounts_server):
     c.expect_numeric("903")
 
 
+@pytest.mark.single_process  # the cluster harness's nodes listen without TLS
 def test_sasl_external_with_a_client_certificate(server_factory, certificate, client_certificate):
     cert, key = certificate
     server = server_factory(tls_cert=cert, tls_key=key, **ACCOUNTS)

@@ -8,7 +8,7 @@ import base64
 import json
 
 import pytest
-from ircclient import numerics
+from ircclient import HOST, numerics
 
 from chatd.server import sasl
 from chatd.server.state import Deferred, Later
@@ -24,6 +24,9 @@ from .account_helpers import (
     run,
     sasl_client,
 )
+
+# Sans-IO: the state is driven directly, time travels (Effects); once, on one process.
+pytestmark = pytest.mark.single_process
 
 # -- RFC 7677 section 3: the SCRAM-SHA-256 test vector --------------------------------------------
 
@@ -169,7 +172,7 @@ def test_plain_during_registration():
     lines = c.take()
     assert numerics(lines) == ["900", "903"]
     assert lines[0] == (
-        ":chatd.local 900 guest guest!~u@127.0.0.1 alice :You are now logged in as alice"
+        f":chatd.local 900 guest guest!~u@{HOST} alice :You are now logged in as alice"
     )
     welcome = c.send("CAP END")
     assert numerics(welcome)[0] == "001"

@@ -4,13 +4,17 @@ GHOST/REGAIN, grouped nicks, certificates, and rooms that keep their founders.""
 
 from __future__ import annotations
 
-from ircclient import Scripted, numerics
+import pytest
+from ircclient import HOST, Scripted, numerics
 
 from chatd.proto.message import parse
 from chatd.store.accounts import private_key
 
 from .account_helpers import PASSWORD, account_state, add_account, run
 from .util import one, only, registered
+
+# Sans-IO: the state is driven directly, time travels (Effects); once, on one process.
+pytestmark = pytest.mark.single_process
 
 
 def ns(client: Scripted, text: str) -> list[str]:
@@ -181,8 +185,8 @@ def test_nick_stealing_attempt_is_renamed_after_the_grace():
     run(state, fx, later=1.0)
     lines = thief.take()
     assert notices(lines) == ["You did not identify for alice: your nick is now Guest1"]
-    assert lines[-1] == ":alice!~u@127.0.0.1 NICK Guest1"
-    assert friend.take() == [":alice!~u@127.0.0.1 NICK Guest1"]
+    assert lines[-1] == f":alice!~u@{HOST} NICK Guest1"
+    assert friend.take() == [f":alice!~u@{HOST} NICK Guest1"]
     # the owner can now take it
     owner = registered(state, "someone")
     owner.send("NICK alice")
@@ -226,7 +230,7 @@ def test_ghost_and_regain():
     owner.take()
     lines = ns(owner, "REGAIN alice")
     assert owner.user.nick == "alice" and squatter.user.nick == "Guest1"
-    assert ":temp!~u@127.0.0.1 NICK alice" in lines
+    assert f":temp!~u@{HOST} NICK alice" in lines
     assert "alice was taken back by its owner" in notices(squatter.take())
     second = registered(state, "temp2")
     ns(second, f"IDENTIFY alice {PASSWORD}")
@@ -306,7 +310,7 @@ def test_account_notify_extended_join_tag_whois_and_whox():
     run(state, fx)
     [notify] = [parse(line) for line in watcher.take()]
     assert (notify.source, notify.command, notify.params) == (
-        "alice!~u@127.0.0.1",
+        f"alice!~u@{HOST}",
         "ACCOUNT",
         ["alice"],
     )

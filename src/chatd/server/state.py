@@ -10,6 +10,7 @@ and reads no randomness: the same inputs give the same state on every node.
 from __future__ import annotations
 
 import datetime
+import hmac
 import itertools
 import logging
 from collections.abc import Callable
@@ -25,7 +26,8 @@ from ..store import ChannelRecord, Store
 from ..store.accounts import UNIDENTIFIED, RegistrationRecord, private_key
 from . import isupport
 from .accounts import Accounts, Pending
-from .channel import Ban, Channel
+from .channel import Ban, Channel, max_mask_length
+from .cloak import Cloak, startup_key
 from .config import Config
 from .delivery import Event, LocalDelivery
 from .dispatch import RESUMERS, dispatch
@@ -97,7 +99,7 @@ class ServerState:
         started_wall: float,
         msgid_prefix: str = "",
         store: Store | None = None,
-        secret: bytes = b"",
+        secret: bytes | None = None,
     ) -> None:
         self.config = config
         self.name = config.name
@@ -127,11 +129,17 @@ class ServerState:
             if store is not None
             else Store(config.db or ":memory:", config.history_days, config.history_max_per_channel)
         )
+        self._limit_store()
         self._batch_ids = itertools.count(1)
         self.oper_next = 0.0  # when the next OPER password check may run (commands/operator.py)
+        # host cloaking: the key is read (or made and stored) once, here, never in a handler
+        self.cloak = Cloak(startup_key(config, self.store)) if config.cloak_hosts else None
         # Accounts (server/accounts.py): loaded from the store, changed by inputs only.
-        # `secret` keys the decoy credentials of names that are not accounts (made once per
-        # database by the composition root; tests leave it empty).
+        # `secret` keys the decoy credentials of names that are not accounts: derived from the
+        # network's one key (cloak_key, or the key kept in the database), so that a name that
+        # is no account shows the same salt after a restart and on every node that has it.
+        if secret is None:
+            secret = hmac.new(startup_key(config, self.store), b"sasl decoy", "sha256").digest()
         self.secret = secret
         self.accounts = Accounts(config.auth_account_burst, config.auth_account_backoff_max)
         self.accounts.load(self.store.load_accounts())
@@ -158,6 +166,16 @@ class ServerState:
         isupport.forget()
         self.accounts.throttle.burst = self.config.auth_account_burst
         self.accounts.throttle.ceiling = self.config.auth_account_backoff_max
+        self._limit_store()
+
+    def _limit_store(self) -> None:
+        cfg = self.config
+        self.store.set_limits(
+            cfg.history_days,
+            cfg.history_max_per_channel,
+            cfg.history_pending_bytes,
+            cfg.history_max_bytes,
+        )
 
     def settle(self) -> None:
         """Deliver any batched channel messages and commit what the store has queued; the
@@ -177,7 +195,8 @@ class ServerState:
         """A new connection; `certfp` is the SHA-256 of its TLS client certificate, if any."""
         cfg = self.config
         flood = FloodGate(cfg.flood_rate, cfg.flood_burst, self.now) if cfg.flood_limit else None
-        user = User(write, close, host, self.now, self.wall, flood)
+        shown = self.cloak.host(host) if self.cloak is not None else host
+        user = User(write, close, shown, self.now, self.wall, flood, ip=host)
         user.certfp = certfp
         self.clients.add(user)
         self.connections += 1
@@ -210,8 +229,8 @@ class ServerState:
         if user.key and self.users.get(user.key) is user:
             del self.users[user.key]
         text = error if error is not None else reason
-        self.send(user, Message("ERROR", [f"Closing Link: {user.host} ({text})"]))
-        log.info("disconnect %s %s: %s", user.host, user.nick, reason)
+        self.send(user, Message("ERROR", [f"Closing Link: {user.ip} ({text})"]))
+        log.info("disconnect %s %s: %s", user.ip, user.nick, reason)
         self._let_go(user)
 
     def _let_go(self, user: User) -> None:
@@ -234,11 +253,11 @@ class ServerState:
         if user.gone:
             return
         user.gone = True
-        self.send(user, Message("ERROR", [f"Closing Link: {user.host} ({reason})"]))
+        self.send(user, Message("ERROR", [f"Closing Link: {user.ip} ({reason})"]))
         self._let_go(user)
 
     def log_connect(self, user: User) -> None:
-        log.debug("registered %s as %s (%d users)", user.host, user.prefix, len(self.users))
+        log.debug("registered %s as %s (%d users)", user.ip, user.prefix, len(self.users))
 
     # -- work done outside the state machine -------------------------------------------------
 
@@ -533,7 +552,17 @@ class ServerState:
             channel.topic_at = record.topic_at
             channel.modes = set(record.modes) | {"P"}
             channel.password, channel.limit = record.password, record.limit
-            channel.bans = [Ban(mask, setter, at) for mask, setter, at in record.bans]
+            longest = max_mask_length(self.config.nicklen, self.config.userlen)
+            channel.bans = [
+                Ban(mask, setter, at) for mask, setter, at in record.bans if len(mask) <= longest
+            ]
+            if len(channel.bans) < len(record.bans):
+                log.warning(
+                    "%s: dropped %d stored bans longer than %d characters",
+                    record.name,
+                    len(record.bans) - len(channel.bans),
+                    longest,
+                )
             self.channels[channel.key] = channel
             channel.opless = True  # until ChanServ or an IRC operator says who runs it
         if self.channels:

@@ -1,6 +1,6 @@
 """The store's part for accounts: accounts with their credentials, grouped nicks and certificate
-fingerprints, channel registrations (founder and auto-modes), server secrets, and the listing of
-private conversations. Mixed into `sqlite.Store`, on the same database and connection.
+fingerprints, channel registrations (founder and auto-modes), and the listing of private
+conversations. Mixed into `sqlite.Store`, on the same database and connection.
 
 Private messages themselves are rows of the `messages` table like channel messages, under a
 target key that no channel can have (`private_key`): `@<owner account>/<peer>`, one row per
@@ -64,8 +64,7 @@ class RegistrationRecord:
 
 
 def migrate_accounts(db: sqlite3.Connection) -> None:
-    """Schema version 3: accounts, their nicks and certificates, channel registrations, and
-    server secrets."""
+    """Schema version 4: accounts, their nicks and certificates, and channel registrations."""
     db.execute("""CREATE TABLE accounts (
         key TEXT PRIMARY KEY,
         name TEXT NOT NULL,
@@ -90,7 +89,6 @@ def migrate_accounts(db: sqlite3.Connection) -> None:
         founder TEXT NOT NULL,
         registered INTEGER NOT NULL,
         amodes TEXT NOT NULL)""")
-    db.execute("CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)")
 
 
 _Op = tuple[str, object]
@@ -196,15 +194,6 @@ class AccountStore:
                 "ORDER BY key"
             )
         ]
-
-    def secret(self, name: str, make: Callable[[], bytes]) -> bytes:
-        """A server secret kept in the database (made once with `make`, on first use)."""
-        found = self.db.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
-        if found is not None:
-            return bytes(found[0])
-        value = make()
-        self.db.execute("INSERT INTO secrets (name, value) VALUES (?, ?)", (name, value))
-        return value
 
     def private_targets(
         self, owner: str, low_ms: int, high_ms: int, limit: int
