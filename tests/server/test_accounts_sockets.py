@@ -28,6 +28,13 @@ def make_account(server, nick: str, port: int | None = None, tls=None) -> Client
     return c
 
 
+def any_node(server) -> int:
+    """A port to connect to: on a cluster the next node in turn, so that an account made
+    through one node logs in through another."""
+    next_node = getattr(server, "next_node", None)
+    return next_node().port if next_node is not None else server.port
+
+
 def sasl_start(port: int, nick: str = "someone", tls=None) -> Client:
     c = Client(port, tls=tls)
     c.send("CAP LS 302", "CAP REQ :sasl", f"NICK {nick}", "USER u 0 * :Real Name")
@@ -37,7 +44,7 @@ def sasl_start(port: int, nick: str = "someone", tls=None) -> Client:
 
 def test_sasl_plain_during_registration(accounts_server):
     make_account(accounts_server, "alice").close()
-    c = sasl_start(accounts_server.port)
+    c = sasl_start(any_node(accounts_server))
     c.send("AUTHENTICATE PLAIN")
     c.expect(r"^AUTHENTICATE \+$")
     c.send("AUTHENTICATE " + plain("alice", PASSWORD))
@@ -56,7 +63,7 @@ def test_sasl_plain_during_registration(accounts_server):
 
 def test_sasl_scram_sha_256_during_registration(accounts_server):
     make_account(accounts_server, "alice").close()
-    c = sasl_start(accounts_server.port)
+    c = sasl_start(any_node(accounts_server))
     client = ScramClient("alice", PASSWORD)
     c.send("AUTHENTICATE SCRAM-SHA-256")
     c.expect(r"^AUTHENTICATE \+$")
@@ -99,7 +106,7 @@ def test_sasl_external_with_a_client_certificate(server_factory, certificate, cl
 
 def test_bad_credentials_abort_and_overlong(accounts_server):
     make_account(accounts_server, "alice").close()
-    c = sasl_start(accounts_server.port)
+    c = sasl_start(any_node(accounts_server))
     c.send("AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("alice", "wrong-password"))
     c.expect_numeric("904")
     c.send("AUTHENTICATE PLAIN", "AUTHENTICATE *")
@@ -131,7 +138,7 @@ def test_a_registered_nick_is_announced_and_private_history_is_kept(accounts_ser
     thief.send("NICK alice")
     assert "alice is a registered nick" in thief.expect("NOTICE alice :").params[1]
     bob.send("CAP REQ :draft/chathistory batch", "PRIVMSG alice :not you, I hope")
-    reader = Client(accounts_server.port)
+    reader = Client(any_node(accounts_server))
     reader.register("alice_")
     reader.send("PRIVMSG NickServ :IDENTIFY alice " + PASSWORD)
     reader.expect_numeric("900")
