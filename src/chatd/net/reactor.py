@@ -331,6 +331,9 @@ class Reactor:
                 self.selector.unregister(listener.sock)
             listener.sock.close()
         self._guard(lambda: self.core.shutdown("Server shutting down"))
+        for conn in list(self.connections):
+            if conn.client is None and not conn.closing:
+                conn.close()  # a WebSocket still in its handshake: nobody to tell
         deadline = time.monotonic() + SHUTDOWN_FLUSH
         self.flush_dirty()
         while self.connections and time.monotonic() < deadline:

@@ -76,6 +76,13 @@ _NOT_WEBSOCKET = (
 )
 
 
+# The last output framed, per kind (text frames or binary): delivery hands every member of a
+# room the same bytes object, and a server's frames (unmasked, no extension) depend on nothing
+# but the payload, so each member after the first costs an identity check. One tuple per kind,
+# replaced whole, so reactors on several threads (tests) never see half of another's entry.
+_FRAMED: dict[bool, tuple[bytes, bytes]] = {}
+
+
 def http_error(status: int, reason: str, headers: Sequence[tuple[str, str]] = ()) -> bytes:
     """A complete HTTP/1.1 error response whose body says why, in one line."""
     body = f"chatd: {reason}\n".encode()
@@ -271,6 +278,9 @@ class IrcWebSocket:
         ws = self.ws
         if not self.open or ws.state is not ConnectionState.OPEN:
             return b""
+        last = _FRAMED.get(self.text)
+        if last is not None and last[0] is data:
+            return last[1]  # the same broadcast to the next WebSocket member of the room
         lines = data.split(b"\r\n")
         if not lines[-1]:
             lines.pop()
@@ -278,7 +288,9 @@ class IrcWebSocket:
             frames = [ws.send(TextMessage(l.decode("utf-8", "replace"))) for l in lines]
         else:
             frames = [ws.send(BytesMessage(l)) for l in lines]
-        return b"".join(frames)
+        framed = b"".join(frames)
+        _FRAMED[self.text] = (data, framed)
+        return framed
 
     def close_frame(self, going_away: bool = False) -> bytes:
         """The close frame that ends an open connection (b"" if there is nothing to close)."""
