@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import socket
 import ssl
 import time
@@ -151,6 +152,8 @@ def test_what_is_not_a_websocket_upgrade_gets_an_http_error(data, status):
     assert got.out.startswith(f"HTTP/1.1 {status} ".encode()), got.out
     assert got.out.endswith(b"\n") and b"chatd: " in got.out
     assert not got.opened and got.end and not got.lines
+    if b"Sec-WebSocket-Version: 8" in data:
+        assert b"\r\nSec-WebSocket-Version: 13\r\n" in got.out  # RFC 6455 4.4
 
 
 def test_an_upgrade_request_past_the_handshake_limit_gets_431():
@@ -541,3 +544,61 @@ def test_hostile_input_after_the_handshake_never_crashes_the_server(ws_server, c
     assert ws_server.state.connections == 1
     wait_for(lambda: ws_server.core.admission._open == {"127.0.0.1": 1}, what="slots given back")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+# -- configuration and the command line ------------------------------------------------------------
+
+
+def test_command_line_options_make_the_websocket_settings():
+    from chatd.cli import config_from, net_settings, parser
+
+    args = ["--websocket-port", "8097", "--websocket-origin", "https://a.example"]
+    args += ["--websocket-origin", "http://localhost:*"]
+    config = config_from(parser().parse_args(args))
+    assert config.websocket_port == 8097 and config.websocket_tls_port is None
+    assert net_settings(config).websocket_origins == ("https://a.example", "http://localhost:*")
+    assert config_from(parser().parse_args([])).websocket_port is None  # off by default
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--websocket-tls-port", "8443"], "chatd: websocket-tls-port needs tls-cert and tls-key"),
+        (["--websocket-port", "70000"], "chatd: websocket-port 70000 is out of range 0-65535"),
+        (
+            ["--websocket-port", "0", "--websocket-origin", "https://chat.example.org/"],
+            "chatd: websocket-origins: 'https://chat.example.org/' is not an origin",
+        ),
+    ],
+)
+def test_bad_websocket_settings_are_one_line_and_exit_2(args, message, capsys):
+    from chatd.cli import main
+
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
+
+
+def test_the_chatd_process_opens_the_websocket_port_and_reloads_origins(tmp_path):
+    """chatd as a process: the port in the start-up line, the warning about an empty origin
+    list, and a SIGHUP that changes the origins for the next connections."""
+    import signal
+
+    from procs import Proc, _read_log
+
+    conf = tmp_path / "chatd.toml"
+    conf.write_text("websocket-port = 0\n")
+    proc = Proc("--config", str(conf), "--db", ":memory:")
+    try:
+        port = int(re.search(r"WebSocket port (\d+)", proc.log[0]).group(1))
+        assert WsClient(port, origin="https://b.example").wait_response()[0] == 403
+        # (read after a later line: _read_log sees the start-up batch once more output follows)
+        wait_for(lambda: "refused: 403" in "".join(_read_log(proc)), what="the refusal")
+        assert "WARNING websocket-origins is empty" in "".join(proc.log)
+        WsClient(port).register("noorigin")  # not a browser page: let in
+        conf.write_text('websocket-port = 0\nwebsocket-origins = ["https://b.example"]\n')
+        proc.p.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reload: websocket_origins" in "".join(_read_log(proc)))
+        WsClient(port, origin="https://b.example").register("allowed")
+    finally:
+        assert proc.stop() == 0

@@ -242,8 +242,12 @@ class IrcWebSocket:
             if "Upgrade" in text:  # a plain HTTP request (a browser opened the URL, say)
                 return self.refuse(426, _NOT_WEBSOCKET, [("Upgrade", "websocket")])
             hint = exc.event_hint
-            status = hint.status_code if isinstance(hint, RejectConnection) else 400
-            return self.refuse(status, f"not a WebSocket upgrade request: {text}")
+            if not isinstance(hint, RejectConnection):
+                return self.refuse(400, f"not a WebSocket upgrade request: {text}")
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in hint.headers]
+            return self.refuse(
+                hint.status_code, f"not a WebSocket upgrade request: {text}", headers
+            )
         for event in events:
             if isinstance(event, Request):
                 return self._request(event)
