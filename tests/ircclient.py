@@ -99,9 +99,19 @@ class Client:
     """A raw IRC client on a blocking socket; every wait has a deadline."""
 
     def __init__(
-        self, port: int, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        tls: ssl.SSLContext | None = None,
+        rcvbuf: int | None = None,  # a small receive buffer: the server's sendq fills fast
     ) -> None:
-        self.sock = socket.create_connection((host, port), timeout=DEADLINE)
+        if rcvbuf is None:
+            self.sock = socket.create_connection((host, port), timeout=DEADLINE)
+        else:
+            self.sock = socket.socket()
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(DEADLINE)
+            self.sock.connect((host, port))
         if tls is not None:
             self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
         self.buf = b""

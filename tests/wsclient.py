@@ -56,8 +56,9 @@ class WsClient(Client):
         subprotocols: tuple[str, ...] = (TEXT,),
         origin: str | None = None,
         handshake: bool = True,
+        rcvbuf: int | None = None,
     ) -> None:
-        super().__init__(port, host, tls)
+        super().__init__(port, host, tls, rcvbuf)
         self.ws = WSConnection(ConnectionType.CLIENT)
         self.origin = origin
         self.subprotocols = subprotocols

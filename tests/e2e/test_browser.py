@@ -140,7 +140,7 @@ def _js(driver, expression: str):
     return driver.execute_script(f"return {expression};")
 
 
-def test_a_browser_page_chats_with_a_tcp_client(proc_factory, web_server, browser, capsys):
+def test_a_browser_page_chats_with_a_tcp_client(proc_factory, web_server, browser):
     http_port = web_server.server_address[1]
     origin = f"http://127.0.0.1:{http_port}"
     proc = proc_factory("--websocket-port", "0", "--websocket-origin", origin)
@@ -182,10 +182,9 @@ def test_a_browser_page_chats_with_a_tcp_client(proc_factory, web_server, browse
         ),
         what="the refusal in the log",
     )
-    with capsys.disabled():
-        print(f"\nbrowser session ({elapsed:.2f} s from page load to close):")
-        for line in transcript:
-            print("   ", line)
+    print(f"browser session ({elapsed:.2f} s from page load to close):")  # shown with -s
+    for line in transcript:
+        print("   ", line)
 
 
 @pytest.mark.parametrize(

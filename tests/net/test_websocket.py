@@ -12,6 +12,8 @@ import ssl
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ircclient import wait_for
 from wsclient import BINARY, TEXT, WsClient, masked_frame
 from wsproto import ConnectionType, WSConnection
@@ -130,6 +132,12 @@ def test_a_page_from_another_origin_is_refused_with_403():
     assert not got.opened and got.end
 
 
+UPGRADE = (
+    b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+)
+
+
 @pytest.mark.parametrize(
     ("data", "status"),
     [
@@ -144,6 +152,9 @@ def test_a_page_from_another_origin_is_refused_with_403():
             426,  # an old protocol version: wsproto names the one it speaks
         ),
         (b"GET / HTTP/1.1\r\nHost: x\r\nbroken header line\r\n\r\n", 400),
+        (UPGRADE + b"Host: \xc3\xa9.example\r\n\r\n", 400),  # not ASCII (wsproto raised)
+        (UPGRADE + b"Host: xn--zz\r\n\r\n", 400),  # not IDNA either
+        (UPGRADE + b"Host: x\r\nSec-WebSocket-Protocol: \xff\r\n\r\n", 400),
     ],
 )
 def test_what_is_not_a_websocket_upgrade_gets_an_http_error(data, status):
@@ -245,6 +256,46 @@ def test_broken_frames_close_with_1002(frame):
     assert got.end == "WebSocket: protocol error" and not got.lines
     [close] = messages(client, server.close_frame())
     assert close.code == 1002 and close.reason
+
+
+def test_an_empty_close_frame_is_answered_with_an_empty_one():
+    server, client = opened()
+    got = server.receive(masked_frame(0x8, b""))
+    assert got.end == "Remote host closed the connection"
+    assert messages(client, got.out) == [CloseConnection(1005, "")]  # 1005: "no code given"
+
+
+_frames = st.builds(
+    masked_frame,
+    st.sampled_from([0x0, 0x1, 0x2, 0x3, 0x8, 0x9, 0xA, 0xB]),
+    st.binary(max_size=200) | st.text(max_size=100).map(str.encode),
+    st.booleans(),
+    st.booleans(),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(chunks=st.lists(_frames | st.binary(max_size=40), max_size=8), cut=st.integers(1, 50))
+def test_no_input_after_the_handshake_raises_or_yields_a_raw_line_break(chunks, cut):
+    """Whatever bytes follow the handshake, in whatever pieces: receive() returns (lines
+    without LF, an end), it never raises; and once it ends, nothing more is framed."""
+    server, client = opened()
+    data = b"".join(chunks)
+    for i in range(0, len(data), cut):
+        got = server.receive(data[i : i + cut])
+        assert all(line is TOO_LONG or b"\n" not in line for line in got.lines)
+        if got.end is not None:
+            server.close_frame()
+            assert server.frame(b"PING x\r\n") == b""
+            break
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=300) | st.sampled_from([UPGRADE]).map(lambda u: u + b"Host: x\r\n"))
+def test_no_upgrade_request_raises(data):
+    server = IrcWebSocket(LineReader(MAX_LINE, keep_empty=True), ("https://ok",))
+    got = server.receive(data)
+    assert got.out == b"" or got.out.startswith(b"HTTP/1.1 ")
 
 
 def test_ping_is_answered_once_per_read():
@@ -478,20 +529,18 @@ def test_admission_refusal_is_an_http_503(server_factory):
 
 def test_a_websocket_client_that_never_reads_is_dropped_at_its_sendq(server_factory):
     srv = server_factory(flood_limit=False, websocket_port=0, sendq=64 * 1024)
-    sleeper = WsClient(srv.websocket_port)
+    sleeper = WsClient(srv.websocket_port, rcvbuf=4096)
     sleeper.register("sleeper")
     sleeper.join("#busy")
-    sleeper.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     talker = srv.client("talker")
     talker.join("#busy")
-    text = "y" * 400
-    for burst in range(40):
-        talker.send_raw(
-            b"".join(f"PRIVMSG #busy :{burst} {i} {text}\r\n".encode() for i in range(50))
-        )
-        if any("QUIT :SendQ exceeded" in l for l in talker.lines):
-            break
-        talker._read(0.01)
+    burst = b"".join(f"PRIVMSG #busy :{i} {'y' * 400}\r\n".encode() for i in range(50))
+    end = time.monotonic() + 15
+    # past the kernel's buffers (the server's send buffer autotunes up to 4 MiB) and the sendq
+    while not any("QUIT :SendQ exceeded" in l for l in talker.lines):
+        assert time.monotonic() < end, "the sleeper was never dropped"
+        talker.send_raw(burst)
+        talker._read(0.001)
     talker.expect(r"^:sleeper!\S+ QUIT :SendQ exceeded$")
     talker.sync()
     wait_for(lambda: srv.state.connections == 1, what="the sleeper dropped")

@@ -33,6 +33,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from wsproto import ConnectionType, WSConnection
+from wsproto.connection import Connection as FrameConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import (
     AcceptConnection,
@@ -156,7 +157,7 @@ class IrcWebSocket:
     )
 
     def __init__(self, reader: LineReader, origins: Sequence[str]) -> None:
-        self.ws = WSConnection(ConnectionType.SERVER)
+        self.ws: WSConnection | FrameConnection = WSConnection(ConnectionType.SERVER)
         self.reader = reader  # bounded like a TCP client's: the line limit applies per message
         self.origins = origins
         self.open = False
@@ -224,6 +225,8 @@ class IrcWebSocket:
         return "WebSocket: " + _CLOSE_TEXT.get(code, "protocol error")
 
     def _handshake(self, data: bytes) -> Received:
+        if not data:
+            return Received()
         first = self.head == 0
         self.head += len(data)
         if self.head > WS_HANDSHAKE_MAX:
@@ -237,6 +240,8 @@ class IrcWebSocket:
         try:
             self.ws.receive_data(data)
             events = list(self.ws.events())
+        except UnicodeError:  # wsproto decodes Host (IDNA) and the subprotocols (ASCII)
+            return self.refuse(400, "not a WebSocket upgrade request: a header is not ASCII")
         except RemoteProtocolError as exc:
             text = str(exc)
             if "Upgrade" in text:  # a plain HTTP request (a browser opened the URL, say)
@@ -265,7 +270,12 @@ class IrcWebSocket:
                 400,
                 f"no supported subprotocol in {', '.join(offered)}: offer {BINARY} or {TEXT}",
             )
-        out = self.ws.send(AcceptConnection(subprotocol=chosen))
+        handshake = self.ws
+        assert isinstance(handshake, WSConnection)
+        out = handshake.send(AcceptConnection(subprotocol=chosen))
+        opened = handshake.connection
+        assert opened is not None  # wsproto has one once it accepted
+        self.ws = opened  # the frames' state alone: the handshake's HTTP parser is let go
         self.open = True
         self.subprotocol = chosen
         self.text = chosen != BINARY
