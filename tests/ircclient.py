@@ -224,8 +224,23 @@ class Recorder:
         return [l for l in text.split("\r\n") if l]
 
 
+# Which world make_state() builds: "single" (a ServerState, no sockets) or "cluster" (a
+# 3-node cluster through Redis, see tests/server/conftest.py). The same tests run on both.
+BACKEND = "single"
+WORLD_FACTORY: Callable[..., object] | None = None  # builds a cluster world when BACKEND says
+
+
 class Scripted:
-    """A scripted client wired straight to a ServerState: no sockets, no clock."""
+    """A scripted client wired straight to a ServerState: no sockets, no clock. Given a cluster
+    world instead, it is a socket client of one of its nodes (cluster_harness.ClusterScripted)
+    with the same send/take/register."""
+
+    def __new__(cls, state, host: str = "127.0.0.1"):  # noqa: ANN001
+        if not isinstance(state, ServerState):
+            from cluster_harness import ClusterScripted
+
+            return ClusterScripted(state, host)
+        return super().__new__(cls)
 
     def __init__(self, state: ServerState, host: str = "127.0.0.1") -> None:
         self.state = state
@@ -247,6 +262,9 @@ class Scripted:
 
 def make_state(**settings) -> ServerState:
     settings.setdefault("flood_limit", False)
+    if BACKEND == "cluster":
+        assert WORLD_FACTORY is not None
+        return WORLD_FACTORY(**settings)  # type: ignore[return-value]
     state = ServerState(build(settings), 1_700_000_000.0, msgid_prefix="t-")
     state.set_clock(100.0, 1_700_000_000.0)
     return state

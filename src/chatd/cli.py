@@ -23,6 +23,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
+from .cluster import bootstrap
+from .cluster.bootstrap import network_settings
+from .cluster.core import ClusterCore, ClusterSettings, Keys
 from .logs import configure_logging
 from .net.listener import open_listener
 from .net.reactor import NetSettings, Reactor
@@ -177,6 +180,18 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="listen with SO_REUSEPORT, so several chatd processes can share one port",
     )
+    a(
+        "--cluster",
+        dest="cluster_url",
+        metavar="URL",
+        help="join a cluster through Redis, e.g. redis://127.0.0.1:6379/0 (docs/cluster.md)",
+    )
+    a(
+        "--node-name",
+        dest="cluster_node_name",
+        metavar="NAME",
+        help="this node's name in the cluster, unique per node (default: host name and pid)",
+    )
     a("--log-level", help=f"DEBUG, INFO, WARNING or ERROR (default {d.log_level})")
     a(
         "--hash-password",
@@ -233,12 +248,17 @@ class Reloader:
     certificates. Nobody is disconnected; settings in RESTART_ONLY are reported, not applied."""
 
     def __init__(
-        self, args: argparse.Namespace, config: Config, core: LocalCore, reactor: Reactor
+        self,
+        args: argparse.Namespace,
+        config: Config,
+        core: LocalCore | ClusterCore,
+        reactor: Reactor,
     ) -> None:
         self.args = args
         self.config = config
         self.core = core
         self.reactor = reactor
+        self.frozen: frozenset[str] = frozenset()  # a cluster's network-wide settings
 
     def reload(self) -> list[str]:
         """Apply the configuration file again; returns a line per change (or the error)."""
@@ -267,6 +287,9 @@ class Reloader:
                 continue
             if name in RESTART_ONLY:
                 report.append(f"{name}: needs a restart (kept {old_value!r})")
+                continue
+            if name in self.frozen:
+                report.append(f"{name}: network-wide: restart every node with the new value")
                 continue
             setattr(self.config, name, new_value)
             shown = (
@@ -356,7 +379,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     raise_fd_limit()
-    if config.db is None:
+    asked_db = config.db
+    if config.cluster_url:
+        config.db = ":memory:"  # the network's store comes from the cluster (see below)
+    elif config.db is None:
         config.db = default_path(os.environ)
     try:
         store = Store(config.db, config.history_days, config.history_max_per_channel)
@@ -364,10 +390,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chatd: {exc}", file=sys.stderr)
         return 1
     state = ServerState(config, time.time(), msgid_prefix=os.urandom(4).hex() + "-", store=store)
-    core = LocalCore(state)
+    node: ClusterNode | None = None
+    core: LocalCore | ClusterCore
+    if config.cluster_url:
+        joined = ClusterNode.join(config, state)
+        if isinstance(joined, str):
+            print(f"chatd: {joined}", file=sys.stderr)
+            return 1
+        node = joined
+        core = node.core
+        log.info(
+            "cluster: --db %s is not used: a node keeps the network's history and "
+            "channels in memory, from the cluster's log and snapshots",
+            asked_db or "(default)",
+        )
+    else:
+        core = LocalCore(state)
     reactor = Reactor(core, plain, tls, net_settings(config), websocket)
     reactor.before_sleep.append(log_handler.flush)
+    if node is not None:
+        node.start(reactor)
     reloader = Reloader(args, config, core, reactor)
+    if node is not None:
+        reloader.frozen = frozenset(network_settings(config))
     reactor.on_reload = reloader.reload
     state.reload_hook = reloader.reload
     state.config_file = args.config or "-"
@@ -384,9 +429,102 @@ def main(argv: Sequence[str] | None = None) -> int:
         len(state.channels),
     )
     reactor.run()
+    if node is not None:
+        node.stop()
     store.close()
     log.info("stopped")
+    if node is not None and node.restart:
+        log_handler.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "chatd", *sys.argv[1:]])
     return 0
+
+
+class ClusterNode:
+    """The parts of a cluster node that do I/O: a blocking Redis client for joining and
+    leaving, two non-blocking links for the reactor (the log's reader, and a writer)."""
+
+    def __init__(self, core: ClusterCore, client: Any, url: Any) -> None:
+        self.core = core
+        self.client = client
+        self.url = url
+        self.links: list[Any] = []
+        self.restart = False
+        self.reactor: Reactor | None = None
+
+    @classmethod
+    def join(cls, config: Config, state: ServerState) -> ClusterNode | str:
+        try:
+            import redis
+
+            from .net.redis import RedisURL
+        except ImportError:
+            return "--cluster needs the redis and hiredis packages: pip install 'chatd[cluster]'"
+        assert config.cluster_url is not None
+        try:
+            url = RedisURL(config.cluster_url)
+        except ValueError as exc:
+            return str(exc)
+        name = config.cluster_node_name or f"{socket.gethostname()}-{os.getpid()}"
+        config.name = name if "." in name else f"{name}.{config.name}"
+        state.reconfigured()
+        node_id = f"{config.name}~{os.urandom(3).hex()}"
+        keys = Keys(f"chatd:{config.network}:")
+        settings = ClusterSettings(config.cluster_lease, config.cluster_snapshot_interval)
+        core = ClusterCore(state, node_id, keys, settings)
+        client = redis.Redis(
+            host=url.host,
+            port=url.port,
+            db=url.db,
+            password=url.password,
+            username=url.username,
+            unix_socket_path=url.unix,
+            socket_timeout=10,
+            socket_connect_timeout=5,
+        )
+        try:
+            bootstrap.join(client, core, os.urandom(8).hex())
+        except (redis.RedisError, OSError) as exc:
+            return f"cannot join the cluster at {url}: {exc}"
+        except bootstrap.JoinError as exc:
+            return str(exc)
+        return cls(core, client, url)
+
+    def start(self, reactor: Reactor) -> None:
+        from .net.redis import RedisLink
+
+        core = self.core
+        self.reactor = reactor
+        reader = RedisLink(
+            reactor, self.url, f"chatd-{core.node}-log", core.reader_up, core.link_down
+        )
+        writer = RedisLink(reactor, self.url, f"chatd-{core.node}", core.writer_up, core.link_down)
+        self.links = [reader, writer]
+        core.use_links(reader, writer)
+        core.on_data_lost = self._data_lost
+        reader.start()
+        writer.start()
+        reactor.call_at(reactor.now + core.settings.lease / 3, core.tick)
+
+    def _data_lost(self) -> None:
+        self.restart = True
+        if self.reactor is not None:
+            self.reactor.stop()
+
+    def stop(self) -> None:
+        """The node's last entries (its clients leaving) reach the log before it exits."""
+        core = self.core
+        for link in self.links:
+            link.close()
+        try:
+            for seq, payload in list(core.unacked):
+                self.client.xadd(core.keys.log, {"n": core.node, "s": seq, "d": payload})
+            self.client.delete(core.keys.node(core.node))
+        except Exception as exc:
+            log.warning(
+                "cluster: could not tell the network this node stopped (%s); the "
+                "others will notice when its lease runs out",
+                exc,
+            )
 
 
 if __name__ == "__main__":

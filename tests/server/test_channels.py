@@ -22,6 +22,7 @@ def test_join_creates_channel_with_creator_as_op():
     assert channel.modes == {"n", "t"}
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_second_joiner_is_announced_to_members_and_gets_topic():
     state = make_state()
     (a,) = room(state, "alice")

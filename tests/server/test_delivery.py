@@ -11,12 +11,16 @@ import random
 import sys
 import tracemalloc
 
+import pytest
+
 from chatd.proto.message import Message
 from chatd.server.channel import Channel
 from chatd.server.delivery import Event, LocalDelivery
 from chatd.server.user import User
 
 from .util import join_all, make_state, registered
+
+pytestmark = pytest.mark.single_process  # drives the sans-IO state directly (time, internals)
 
 VIEW_CAPS = [
     frozenset(),

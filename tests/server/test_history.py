@@ -32,6 +32,7 @@ def batch_body(lines: list[str]) -> tuple[list[str], list[Message]]:
 # -- CHATHISTORY --------------------------------------------------------------------------------
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_chathistory_latest_in_a_batch_with_original_tags():
     state = make_state()
     a = registered(state, "alice", HISTORY_CAPS)
@@ -53,6 +54,7 @@ def test_chathistory_latest_in_a_batch_with_original_tags():
     assert len({m.tags["msgid"] for m in body}) == 3
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_chathistory_limit_before_after_and_between():
     state = make_state()
     a = registered(state, "alice", HISTORY_CAPS)
@@ -74,6 +76,7 @@ def test_chathistory_limit_before_after_and_between():
     assert texts("CHATHISTORY AFTER #room msgid=unknown 5") == []
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_chathistory_limit_is_capped_by_config():
     state = make_state(chathistory_max=3)
     a = registered(state, "alice", HISTORY_CAPS)
@@ -124,6 +127,7 @@ def test_notices_are_stored_and_tagmsg_is_not():
     assert [m.command for m in body] == ["NOTICE", "PRIVMSG"]
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_chathistory_targets():
     state = make_state()
     a = registered(state, "alice", HISTORY_CAPS)
@@ -146,6 +150,7 @@ def test_chathistory_targets():
 # -- replay on JOIN -----------------------------------------------------------------------------
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_plain_client_gets_a_marked_replay_on_join():
     state = make_state()
     (a,) = room(state, "alice")
@@ -162,6 +167,7 @@ def test_plain_client_gets_a_marked_replay_on_join():
     assert replay[3] == Message("NOTICE", ["#room", "End of replay"], "chatd.local")
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_replay_is_a_batch_for_batch_and_server_time_clients():
     state = make_state()
     (a,) = room(state, "alice")
@@ -173,6 +179,7 @@ def test_replay_is_a_batch_for_batch_and_server_time_clients():
     assert [m.params[1] for m in body] == ["hello"]
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_no_replay_for_chathistory_clients_or_when_turned_off():
     state = make_state()
     (a,) = room(state, "alice")
@@ -186,6 +193,7 @@ def test_no_replay_for_chathistory_clients_or_when_turned_off():
     assert numerics(d.send("JOIN #room")) == ["JOIN", "353", "366"]
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_replay_is_bounded_by_history_replay():
     state = make_state(history_replay=2)
     (a,) = room(state, "alice")
@@ -242,6 +250,7 @@ def test_minus_p_on_an_empty_channel_forgets_it():
     assert state.find_channel("#room") is None
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_persistent_channels_survive_a_restart(tmp_path):
     db = str(tmp_path / "chatd.sqlite3")
     first = make_state(db=db)

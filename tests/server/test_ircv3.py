@@ -130,6 +130,7 @@ def test_no_response_is_an_ack():
     assert numerics(b.take()) == ["PRIVMSG"]
 
 
+@pytest.mark.single_process  # changes the state directly
 def test_several_lines_come_in_a_labeled_batch():
     state = make_state()
     (a,) = room(state, "alice")
@@ -143,6 +144,7 @@ def test_several_lines_come_in_a_labeled_batch():
     assert m[-1].params == ["-" + ref]
 
 
+@pytest.mark.single_process  # changes the state directly
 def test_several_lines_without_batch_label_the_first():
     state = make_state()
     (a,) = room(state, "alice")

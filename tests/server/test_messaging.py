@@ -85,6 +85,7 @@ def test_echo_message_on_and_off(target):
     assert echo.send(f"NOTICE {target} :z") != []
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_server_time_tag_on_and_off():
     state = make_state()
     plain, timed = room(state, "plain", "timed")
@@ -102,6 +103,7 @@ def parse_one(lines):
     return msgs(lines)[0]
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_message_tags_relays_client_tags_and_msgid():
     state = make_state()
     a = registered(state, "alice")
@@ -162,6 +164,7 @@ def test_away_and_back():
     assert b.send("PRIVMSG alice :back?") == []
 
 
+@pytest.mark.single_process  # changes the state directly
 def test_away_notify_cap():
     state = make_state()
     a, watcher, plain = room(state, "alice", "watcher", "plain")

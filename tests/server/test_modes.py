@@ -44,6 +44,7 @@ def test_user_mode_on_others():
 # -- channel modes ------------------------------------------------------------------------------
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_channel_mode_query():
     state = make_state()
     (a,) = room(state, "alice")
@@ -241,6 +242,7 @@ BAN_CASES = [
 ]
 
 
+@pytest.mark.single_process  # changes the state directly
 @pytest.mark.parametrize("mask,nick,username,banned", BAN_CASES)
 def test_ban_matching(mask, nick, username, banned):
     state = make_state()
@@ -252,6 +254,7 @@ def test_ban_matching(mask, nick, username, banned):
     assert numerics(c.send("JOIN #room"))[0] == ("474" if banned else "JOIN")
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_ban_mask_is_completed_listed_and_removed():
     state = make_state()
     a, b = room(state, "alice", "bob")

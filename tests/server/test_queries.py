@@ -90,6 +90,7 @@ def test_whox(spec, expected):
 # -- WHOIS, WHOWAS ------------------------------------------------------------------------------
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_whois(oper_hash):
     state = make_state(opers={"boss": oper_hash})
     a, b = room(state, "alice", "bob")
@@ -136,6 +137,7 @@ def test_userhost(oper_hash):
     assert len(one(a.send(f"USERHOST {six}"), "302").params[1].split()) == 5
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_ison():
     state = make_state()
     a = registered(state, "alice")
@@ -175,6 +177,7 @@ def test_version():
     assert numerics(lines) == ["351", "005", "005"]
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_time():
     state = make_state()
     a = registered(state, "alice")
@@ -187,6 +190,7 @@ def test_time():
 # -- OPER, KILL ---------------------------------------------------------------------------------
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_oper_right_and_wrong(oper_hash):
     state = make_state(opers={"boss": oper_hash})
     a = registered(state, "alice")
@@ -273,6 +277,7 @@ def test_quit_without_reason_is_quit_colon(line):
     assert msgs(a.take()) == msgs([":bob!~u@127.0.0.1 QUIT :Quit: "])
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_who_mask_matches_host_user_and_realname():
     state = make_state()
     a = Scripted(state, host="10.1.2.3")

@@ -8,6 +8,8 @@ from chatd.server.core import LocalCore
 
 from .util import Scripted, make_state, msgs, numerics, registered, room
 
+pytestmark = pytest.mark.single_process  # drives the sans-IO state directly (time, internals)
+
 T0 = 100.0  # make_state's monotonic clock
 WALL0 = 1_700_000_000.0
 

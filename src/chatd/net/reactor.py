@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import ssl
 
     from .core import Core
+    from .redis import RedisLink
 
 log = logging.getLogger("chatd")
 
@@ -94,6 +95,7 @@ class Reactor:
         self.timers = TimerHeap()
         self.connections: set[Connection] = set()
         self.dirty: list[Connection] = []
+        self.dirty_links: list[RedisLink] = []  # Redis links with commands to write
         self.overflowed: list[Connection] = []
         self.stopping = False
         self.before_sleep: list[Callable[[], None]] = []  # e.g. writing out buffered log lines
@@ -167,6 +169,9 @@ class Reactor:
         """A bug while serving one socket (or in one timer) drops the connection concerned,
         never the server. Called from an `except` block: the traceback goes to the log."""
         log.exception("internal error %s %r", what, source)
+        reset = getattr(source, "reset", None)
+        if reset is not None:  # a Redis link: start it over
+            self._guard(reset)
         if isinstance(source, Connection) and not source.closed:
             try:
                 source.lost("Internal error")
@@ -205,6 +210,10 @@ class Reactor:
 
     def flush_dirty(self) -> None:
         self._guard(self.core.settle)
+        if self.dirty_links:
+            links, self.dirty_links = self.dirty_links, []
+            for link in links:
+                self._guard(link.flush)
         while self.dirty:
             batch = self.dirty
             self.dirty = []

@@ -93,6 +93,12 @@ class Config:
     ip_connect_burst: int = 20  # connections one address may open at once...
     ip_connect_rate: float = 2.0  # ...then this many per second
     unregistered_max_lines: int = 40  # lines before registration completes
+    # Cluster (docs/cluster.md): one network of many chatd processes through Redis. In the
+    # TOML file these are the [cluster] table: url, node-name, lease, snapshot-interval.
+    cluster_url: str | None = None  # redis://host:port/db; None: one process on its own
+    cluster_node_name: str | None = None  # unique per node; default host name and pid
+    cluster_lease: float = 15.0  # seconds before a silent node's users are shown leaving
+    cluster_snapshot_interval: float = 30.0  # seconds between snapshots written by the leader
 
     def validate(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -158,6 +164,17 @@ class Config:
             )
         if self.chathistory_max <= 0:
             raise ConfigError("chathistory-max must be positive")
+        if self.cluster_lease < 1.0 or self.cluster_snapshot_interval < 1.0:
+            raise ConfigError("cluster lease and snapshot-interval must be at least 1 second")
+        node = self.cluster_node_name
+        if node is not None and (not node or any(c in node for c in " :~,*?!@\x00")):
+            raise ConfigError(f"node name {node!r}: letters, digits, '.', '-' and '_' only")
+        if self.cluster_url is not None and not self.cluster_url.startswith(
+            ("redis://", "unix://")
+        ):
+            raise ConfigError(
+                f"cluster url {self.cluster_url!r} must start with redis:// or unix://"
+            )
         if self.line_length < 64:
             raise ConfigError("line-length must be at least 64")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -197,6 +214,11 @@ def load_toml(path: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {path}: {exc}") from None
     values: dict[str, Any] = {}
+    table = raw.pop("cluster", None)
+    if isinstance(table, dict):
+        raw.update({"cluster-" + key: value for key, value in table.items()})
+    elif table is not None:
+        raise ConfigError(f"config {path}: [cluster] must be a table")
     for key, value in raw.items():
         name = key.replace("-", "_")
         if name not in _FIELDS:

@@ -74,6 +74,12 @@ class LocalDelivery:
         self._channel: Channel | None = None  # the channel whose messages are being batched
         self._batch: list[tuple[Event, User | None]] = []
 
+    def restart_ids(self, prefix: str) -> None:
+        """Number the next events from 1 under `prefix` (a cluster numbers them per log entry,
+        so every node gives a message the same msgid)."""
+        self._prefix = prefix
+        self._ids = itertools.count(1)
+
     def event(self, msg: Message, client_tags: dict[str, str] | None = None) -> Event:
         msgid = f"{self._prefix}{next(self._ids):x}"
         return Event(msg, self.wall, msgid, client_tags or {})

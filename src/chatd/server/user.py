@@ -61,6 +61,8 @@ class User:
         "early_lines",
         "oper_next",
         "local",
+        "origin",
+        "server",
         "__weakref__",
     )
 
@@ -108,6 +110,8 @@ class User:
         # on other nodes): only a local user's work that is not deterministic (a password
         # check, a random nonce, a timer) is done here, and its result comes back as an input
         self.local = True
+        self.origin = ""  # on a cluster: the client id, "<node id>:<n>"
+        self.server = ""  # on a cluster: the server name of the node it is connected to
 
     def __repr__(self) -> str:
         return f"<User {self.nick} {self.host}>"

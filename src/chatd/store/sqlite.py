@@ -29,6 +29,7 @@ import datetime
 import json
 import logging
 import os
+import pickle
 import sqlite3
 import sys
 import threading
@@ -646,6 +647,31 @@ class Store:
                 )
             )
         return records
+
+    # -- the whole store as bytes (a cluster's snapshot) ------------------------------------------
+
+    # What besides the database pages a copy needs to behave the same: hidden (forgotten) rows
+    # and the pruning counters.
+    _EXPORTED = ("_unpruned", "_due", "_hidden")
+
+    def export(self, now: float) -> bytes:
+        """The database and the store's bookkeeping, as bytes (everything queued is committed
+        first). A cluster node's snapshot carries this to nodes that start later."""
+        self.flush(now)
+        extra = {name: getattr(self, name) for name in self._EXPORTED}
+        return pickle.dumps((self.db.serialize(), extra), protocol=pickle.HIGHEST_PROTOCOL)
+
+    def load(self, blob: bytes) -> None:
+        """Replace this store's content with an `export` (of a node of the same network)."""
+        pages, extra = pickle.loads(blob)
+        self._rows.clear()
+        self._sizes.clear()
+        self._rows_bytes = 0
+        self._channels.clear()
+        self.db.deserialize(pages)
+        self.db.execute("PRAGMA journal_mode=MEMORY")  # a deserialized database has no WAL
+        for name in self._EXPORTED:
+            setattr(self, name, extra[name])
 
 
 # What a queued row holds besides its strings: the 8-tuple, the time int, the deque slots of

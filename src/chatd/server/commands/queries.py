@@ -138,7 +138,8 @@ def handle_whois(state: ServerState, user: User, msg: Message) -> None:
     channels = _visible_channels(user, target)
     if channels:
         state.reply(user, N.RPL_WHOISCHANNELS, target.nick, " ".join(channels))
-    state.reply(user, N.RPL_WHOISSERVER, target.nick, state.name, state.config.network)
+    server = target.server or state.name  # on a cluster, the node the target is on
+    state.reply(user, N.RPL_WHOISSERVER, target.nick, server, state.config.network)
     if target.oper:
         state.reply(user, N.RPL_WHOISOPERATOR, target.nick, "is an IRC operator")
     if target.away is not None:
