@@ -144,7 +144,7 @@ def test_a_browser_page_chats_with_a_tcp_client(proc_factory, web_server, browse
     http_port = web_server.server_address[1]
     origin = f"http://127.0.0.1:{http_port}"
     proc = proc_factory("--websocket-port", "0", "--websocket-origin", origin)
-    match = re.search(r"WebSocket port (\d+)", proc.log[0])
+    match = re.search(r"WebSocket port (\d+)", proc.log[-1])
     assert match, proc.log
     _Pages.page = (PAGE % {"port": int(match.group(1))}).encode()
 

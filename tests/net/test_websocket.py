@@ -14,7 +14,7 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ircclient import wait_for
+from ircclient import Client, wait_for
 from wsclient import BINARY, TEXT, WsClient, masked_frame
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
@@ -639,7 +639,7 @@ def test_the_chatd_process_opens_the_websocket_port_and_reloads_origins(tmp_path
     conf.write_text("websocket-port = 0\n")
     proc = Proc("--config", str(conf), "--db", ":memory:")
     try:
-        port = int(re.search(r"WebSocket port (\d+)", proc.log[0]).group(1))
+        port = int(re.search(r"WebSocket port (\d+)", proc.log[-1]).group(1))
         assert WsClient(port, origin="https://b.example").wait_response()[0] == 403
         # (read after a later line: _read_log sees the start-up batch once more output follows)
         wait_for(lambda: "refused: 403" in "".join(_read_log(proc)), what="the refusal")
@@ -651,3 +651,32 @@ def test_the_chatd_process_opens_the_websocket_port_and_reloads_origins(tmp_path
         WsClient(port, origin="https://b.example").register("allowed")
     finally:
         assert proc.stop() == 0
+
+
+def test_a_websocket_client_on_one_cluster_node_chats_with_tcp_on_another(redis_server):
+    """The WebSocket connection feeds the same Core interface: on a cluster node its lines go
+    through the network's log like any other client's (chatd --cluster, as processes)."""
+    from procs import Proc
+
+    redis_server.flush()
+    common = ("--cluster", redis_server.url, "--no-flood-limit")
+    web_node = Proc(*common, "--node-name", "a", "--websocket-port", "0")
+    tcp_node = Proc(*common, "--node-name", "b")
+    try:
+        port = int(re.search(r"WebSocket port (\d+)", web_node.log[-1]).group(1))
+        web = WsClient(port, subprotocols=(BINARY, TEXT))
+        web.register("webnode")
+        tcp = Client(tcp_node.port)
+        tcp.register("tcpnode")
+        web.join("#net")
+        tcp.join("#net")
+        web.expect(r"^:tcpnode!\S+ JOIN #net$")
+        web.send("PRIVMSG #net :from a browser on node a")
+        tcp.expect(r"^:webnode!\S+ PRIVMSG #net :from a browser on node a$")
+        tcp.send("PRIVMSG #net :from TCP on node b")
+        web.expect(r"^:tcpnode!\S+ PRIVMSG #net :from TCP on node b$")
+        web.send_close()
+        tcp.expect(r"^:webnode!\S+ QUIT :Remote host closed the connection$")
+        assert set(web.kinds) == {"binary"}
+    finally:
+        assert web_node.stop() == 0 and tcp_node.stop() == 0
