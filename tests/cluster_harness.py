@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ircclient import DEADLINE, Client, wait_for
+from ircclient import DEADLINE, TEST_CLOAK_KEY, Client, wait_for
 
 from chatd.cli import ClusterNode, net_settings
 from chatd.net.listener import open_listener
@@ -48,6 +48,7 @@ class RedisServer:
     def __init__(self, folder: Path | None = None, port: int | None = None) -> None:
         self.binary = need_redis()
         self.folder = folder or Path(tempfile.mkdtemp(prefix="chatd-redis-"))
+        self.folder.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.start()
@@ -55,6 +56,16 @@ class RedisServer:
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def fresh_url(self) -> str:
+        """A URL of a database of its own, emptied (several networks in one test)."""
+        self._db = (getattr(self, "_db", 0) + 1) % 16
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(f"SELECT {self._db}\r\nFLUSHDB\r\n".encode())
+            got = b""
+            while got.count(b"\r\n") < 2:
+                got += s.recv(64)
+        return f"redis://127.0.0.1:{self.port}/{self._db}"
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
@@ -111,6 +122,7 @@ class Node:
         settings.setdefault("host", "127.0.0.1")
         settings.setdefault("port", 0)
         settings.setdefault("cluster_lease", 3.0)
+        settings.setdefault("cloak_key", TEST_CLOAK_KEY)
         config = build({**settings, "cluster_url": redis_url, "cluster_node_name": name})
         config.db = ":memory:"
         self.config = config
@@ -145,10 +157,11 @@ class RunningCluster:
     """N nodes of one network; `client()` spreads clients across them in turn. Looks enough
     like tests/ircclient.py:RunningServer for the socket tests to run on it unchanged."""
 
-    def __init__(self, redis: RedisServer, n: int = 3, **settings) -> None:
+    def __init__(self, redis: RedisServer, n: int = 3, url: str | None = None, **settings) -> None:
         self.redis = redis
         self.settings = settings
-        self.nodes = [Node(redis.url, **settings) for _ in range(n)]
+        self.url = url or redis.url
+        self.nodes = [Node(self.url, **settings) for _ in range(n)]
         self.state = self.nodes[0].state
         self.port = self.nodes[0].port
         self.thread = self.nodes[0].thread
@@ -206,6 +219,8 @@ class ClusterScripted:
     a PING round trip (so everything the lines caused, on every node, is there)."""
 
     def __init__(self, world: ClusterWorld, host: str = "127.0.0.1") -> None:
+        if host != "127.0.0.1":
+            pytest.skip("a socket client of a cluster node connects from 127.0.0.1 only")
         self.world = world
         world.clients.append(self)
         self.node = world.cluster.next_node()

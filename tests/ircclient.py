@@ -14,11 +14,16 @@ from chatd.net.listener import open_listener
 from chatd.net.reactor import NetSettings, Reactor
 from chatd.net.tls import server_context
 from chatd.proto.message import Message, parse
+from chatd.server.cloak import Cloak
 from chatd.server.config import build
 from chatd.server.core import LocalCore
 from chatd.server.state import ServerState
 
 DEADLINE = 5.0
+# Tests run with cloaking on, as a server does by default, under a fixed key: HOST is what
+# everyone else sees of a client on 127.0.0.1 (the client itself and opers see the address).
+TEST_CLOAK_KEY = "chatd-tests-cloak-key"
+HOST = Cloak(TEST_CLOAK_KEY.encode()).host("127.0.0.1")
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = DEADLINE, what: str = "") -> object:
@@ -60,6 +65,7 @@ class RunningServer:
 def start_server(**settings) -> RunningServer:
     settings.setdefault("host", "127.0.0.1")
     settings.setdefault("port", 0)
+    settings.setdefault("cloak_key", TEST_CLOAK_KEY)
     config = build(settings)
     sock = open_listener(config.host, config.port)
     tls = []
@@ -262,6 +268,7 @@ class Scripted:
 
 def make_state(**settings) -> ServerState:
     settings.setdefault("flood_limit", False)
+    settings.setdefault("cloak_key", TEST_CLOAK_KEY)
     if BACKEND == "cluster":
         assert WORLD_FACTORY is not None
         return WORLD_FACTORY(**settings)  # type: ignore[return-value]

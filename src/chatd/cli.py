@@ -239,7 +239,13 @@ RESTART_ONLY = (
     "websocket_tls_port",
     "db",
     "reuse_port",
+    # cloaks and per-network admission counts of connected users were made with these
+    "cloak_hosts",
+    "cloak_key",
+    "ipv4_prefix",
+    "ipv6_prefix",
 )
+SECRET = ("opers", "password", "cloak_key")  # a change is reported, never the value
 
 
 class Reloader:
@@ -286,15 +292,14 @@ class Reloader:
             if old_value == new_value:
                 continue
             if name in RESTART_ONLY:
-                report.append(f"{name}: needs a restart (kept {old_value!r})")
+                kept = "" if name in SECRET else f" (kept {old_value!r})"
+                report.append(f"{name}: needs a restart{kept}")
                 continue
             if name in self.frozen:
                 report.append(f"{name}: network-wide: restart every node with the new value")
                 continue
             setattr(self.config, name, new_value)
-            shown = (
-                "(changed)" if name in ("opers", "password") else f"{old_value!r} -> {new_value!r}"
-            )
+            shown = "(changed)" if name in SECRET else f"{old_value!r} -> {new_value!r}"
             report.append(f"{name}: {shown}")
         if context is not None:
             tls_listeners = [lst for lst in self.reactor.listeners if lst.tls is not None]

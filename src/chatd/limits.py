@@ -41,3 +41,10 @@ NAMES_CHUNK = 400  # bytes of names per 353 line, well inside 512 with the prefi
 ISON_MAX = 64  # nicks one ISON looks up
 USERHOST_MAX = 5  # nicks one USERHOST looks up (RFC 2812)
 ERROR_LOG_EXCERPT = 200  # characters of a failing line written to the log
+CHANNEL_LIMIT_MAX = 999_999  # the largest +l
+CAP_VERSION_MAX = 999_999  # a bigger `CAP LS` version counts as this one
+MASK_ECHO = 64  # characters of a refused ban mask echoed back in 696
+
+# -- host cloaking (server/cloak.py) --------------------------------------------------------------
+CLOAK_KEY_MIN = 16  # characters of cloak_key: a shorter key could be found offline
+CLOAK_MEMO = 4096  # cloaks of recent addresses remembered; the memo is cleared when full

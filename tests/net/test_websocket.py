@@ -653,13 +653,16 @@ def test_the_chatd_process_opens_the_websocket_port_and_reloads_origins(tmp_path
         assert proc.stop() == 0
 
 
-def test_a_websocket_client_on_one_cluster_node_chats_with_tcp_on_another(redis_server):
+def test_a_websocket_client_on_one_cluster_node_chats_with_tcp_on_another(redis_server, tmp_path):
     """The WebSocket connection feeds the same Core interface: on a cluster node its lines go
     through the network's log like any other client's (chatd --cluster, as processes)."""
+    from cluster_harness import TEST_CLOAK_KEY
     from procs import Proc
 
     redis_server.flush()
-    common = ("--cluster", redis_server.url, "--no-flood-limit")
+    conf = tmp_path / "node.toml"
+    conf.write_text(f'cloak-key = "{TEST_CLOAK_KEY}"\n')
+    common = ("--cluster", redis_server.url, "--config", str(conf), "--no-flood-limit")
     web_node = Proc(*common, "--node-name", "a", "--websocket-port", "0")
     tcp_node = Proc(*common, "--node-name", "b")
     try:

@@ -31,7 +31,7 @@ def backend(request):
     clusters: list[RunningCluster] = []
 
     def world(**settings):
-        cluster = RunningCluster(redis, 3, **settings)
+        cluster = RunningCluster(redis, 3, url=redis.fresh_url(), **settings)
         clusters.append(cluster)
         return ClusterWorld(cluster)
 

@@ -7,7 +7,7 @@ import pytest
 
 from chatd.proto.message import Message
 
-from .util import join_all, make_state, msgs, numerics, only, registered, room
+from .util import HOST, join_all, make_state, msgs, numerics, only, registered, room
 
 HISTORY_CAPS = ("draft/chathistory", "batch", "server-time", "message-tags")
 
@@ -269,7 +269,7 @@ def test_persistent_channels_survive_a_restart(tmp_path):
     second = make_state(db=db)
     channel = second.find_channel("#ROOM")
     assert channel is not None and second.find_channel("#transient") is None
-    assert channel.topic == "still here" and channel.topic_by == "alice!~u@127.0.0.1"
+    assert channel.topic == "still here" and channel.topic_by == f"alice!~u@{HOST}"
     assert channel.modes >= {"P", "n", "t"} and channel.limit == 7
     assert channel.password == "sesame"
     assert [ban.mask for ban in channel.bans] == ["bad!*@*"]
@@ -278,6 +278,22 @@ def test_persistent_channels_survive_a_restart(tmp_path):
     _, body = batch_body(b.send("CHATHISTORY LATEST #room * 10"))
     assert [m.params[1] for m in body] == ["remember me"]
     second.store.close()
+
+
+@pytest.mark.single_process  # a restart of one process
+def test_stored_bans_too_long_for_a_367_are_dropped_on_restore(tmp_path):
+    from chatd.store import ChannelRecord, Store
+
+    db = str(tmp_path / "chatd.sqlite3")
+    store = Store(db)
+    long_mask = "x!y@" + "*" * 400  # stored by a chatd that did not bound masks
+    bans = [("ok!*@*", "alice!~u@h", 1), (long_mask, "alice!~u@h", 2)]
+    store.save_channel(ChannelRecord("#old", "#old", 1, modes="Pnt", bans=bans))
+    store.settle(0.0, 0.0)
+    store.close()
+    state = make_state(db=db)
+    assert [ban.mask for ban in state.find_channel("#old").bans] == ["ok!*@*"]
+    state.store.close()
 
 
 def test_persist_all_channels_setting():

@@ -43,6 +43,7 @@ NODE_FIELDS = frozenset(
         "delivery",
         "reload_hook",
         "config_file",
+        "cloak",  # built from the (network-wide) cloak_key at start-up
         "requests",
         "_rendered",
         "motd",

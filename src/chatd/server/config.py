@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..limits import CLOAK_KEY_MIN
 from ..store.sqlite import PENDING_BYTES
 
 # The smallest history bounds that make sense: room for a few rows of the longest kind (4.6 KB
@@ -93,6 +94,11 @@ class Config:
     ip_connect_burst: int = 20  # connections one address may open at once...
     ip_connect_rate: float = 2.0  # ...then this many per second
     unregistered_max_lines: int = 40  # lines before registration completes
+    # Host cloaking (docs/security.md): others see a keyed hash of a user's address
+    cloak_hosts: bool = True
+    cloak_key: str | None = None  # None: generated once and kept in the database
+    ipv6_prefix: int = 64  # IPv6 addresses count per /64 for the limits above
+    ipv4_prefix: int = 32  # IPv4 per address (a smaller prefix counts a whole network)
     # Cluster (docs/cluster.md): one network of many chatd processes through Redis. In the
     # TOML file these are the [cluster] table: url, node-name, lease, snapshot-interval.
     cluster_url: str | None = None  # redis://host:port/db; None: one process on its own
@@ -136,6 +142,20 @@ class Config:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.replace('_', '-')} must be positive")
+        if not 0 <= self.ipv6_prefix <= 128:
+            raise ConfigError(f"ipv6-prefix {self.ipv6_prefix} is out of range 0-128")
+        if not 0 <= self.ipv4_prefix <= 32:
+            raise ConfigError(f"ipv4-prefix {self.ipv4_prefix} is out of range 0-32")
+        if self.cluster_url and self.cloak_hosts and self.cloak_key is None:
+            raise ConfigError(
+                "a cluster with cloak-hosts needs cloak-key, the same on every node "
+                "(each node would otherwise make its own key and show other cloaks)"
+            )
+        if self.cloak_key is not None and len(self.cloak_key) < CLOAK_KEY_MIN:
+            raise ConfigError(
+                f"cloak-key must be at least {CLOAK_KEY_MIN} characters "
+                "(a short one can be guessed from a known address and its cloak)"
+            )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("tls-cert and tls-key go together")
         if not 0 <= self.tls_port <= 65535:

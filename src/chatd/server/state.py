@@ -23,7 +23,8 @@ from ..proto.errors import ProtocolError
 from ..proto.message import Message, encode, escape_tag_value, parse, serialise_tags
 from ..store import ChannelRecord, Store
 from . import isupport
-from .channel import Ban, Channel
+from .channel import Ban, Channel, max_mask_length
+from .cloak import Cloak, startup_key
 from .config import Config
 from .delivery import Event, LocalDelivery
 from .dispatch import RESUMERS, dispatch
@@ -127,6 +128,8 @@ class ServerState:
         self._limit_store()
         self._batch_ids = itertools.count(1)
         self.oper_next = 0.0  # when the next OPER password check may run (commands/operator.py)
+        # host cloaking: the key is read (or made and stored) once, here, never in a handler
+        self.cloak = Cloak(startup_key(config, self.store)) if config.cloak_hosts else None
         self._restore_channels()
 
     # -- time -------------------------------------------------------------------------------
@@ -166,7 +169,8 @@ class ServerState:
     def connect(self, write: Callable[[bytes], None], close: Callable[[], None], host: str) -> User:
         cfg = self.config
         flood = FloodGate(cfg.flood_rate, cfg.flood_burst, self.now) if cfg.flood_limit else None
-        user = User(write, close, host, self.now, self.wall, flood)
+        shown = self.cloak.host(host) if self.cloak is not None else host
+        user = User(write, close, shown, self.now, self.wall, flood, ip=host)
         self.clients.add(user)
         self.connections += 1
         self.unregistered += 1
@@ -195,8 +199,8 @@ class ServerState:
         if user.key and self.users.get(user.key) is user:
             del self.users[user.key]
         text = error if error is not None else reason
-        self.send(user, Message("ERROR", [f"Closing Link: {user.host} ({text})"]))
-        log.info("disconnect %s %s: %s", user.host, user.nick, reason)
+        self.send(user, Message("ERROR", [f"Closing Link: {user.ip} ({text})"]))
+        log.info("disconnect %s %s: %s", user.ip, user.nick, reason)
         self._let_go(user)
 
     def _let_go(self, user: User) -> None:
@@ -219,11 +223,11 @@ class ServerState:
         if user.gone:
             return
         user.gone = True
-        self.send(user, Message("ERROR", [f"Closing Link: {user.host} ({reason})"]))
+        self.send(user, Message("ERROR", [f"Closing Link: {user.ip} ({reason})"]))
         self._let_go(user)
 
     def log_connect(self, user: User) -> None:
-        log.debug("registered %s as %s (%d users)", user.host, user.prefix, len(self.users))
+        log.debug("registered %s as %s (%d users)", user.ip, user.prefix, len(self.users))
 
     # -- work done outside the state machine -------------------------------------------------
 
@@ -484,7 +488,17 @@ class ServerState:
             channel.topic_at = record.topic_at
             channel.modes = set(record.modes) | {"P"}
             channel.password, channel.limit = record.password, record.limit
-            channel.bans = [Ban(mask, setter, at) for mask, setter, at in record.bans]
+            longest = max_mask_length(self.config.nicklen, self.config.userlen)
+            channel.bans = [
+                Ban(mask, setter, at) for mask, setter, at in record.bans if len(mask) <= longest
+            ]
+            if len(channel.bans) < len(record.bans):
+                log.warning(
+                    "%s: dropped %d stored bans longer than %d characters",
+                    record.name,
+                    len(record.bans) - len(channel.bans),
+                    longest,
+                )
             self.channels[channel.key] = channel
         if self.channels:
             log.info("restored %d persistent channels", len(self.channels))

@@ -121,8 +121,13 @@ def _to_v2(db: sqlite3.Connection) -> None:
         bans TEXT NOT NULL)""")
 
 
+def _to_v3(db: sqlite3.Connection) -> None:
+    # small named values the server keeps across restarts (the generated cloak key)
+    db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
 # MIGRATIONS[i] takes a database from schema version i to i + 1; version 0 is an empty file.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_to_v1, _to_v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_to_v1, _to_v2, _to_v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _INSERT = (
@@ -137,6 +142,16 @@ _UPSERT_CHANNEL = (
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def _damaged(path: str, problem: str) -> str:
+    """The one line chatd prints for a damaged database: what, and how to get going again."""
+    problem = " ".join(problem.split())[:200]
+    return (
+        f"database {path} is damaged ({problem}); chatd will not serve from it. Recover what "
+        f"is readable with `sqlite3 {path} .recover | sqlite3 {path}.recovered` and start "
+        f"with --db {path}.recovered, or move {path} away to start with an empty one"
+    )
 
 
 def default_path(environ: dict[str, str] | os._Environ[str]) -> str:
@@ -191,6 +206,8 @@ class Store:
             self.db = sqlite3.connect(
                 path, timeout=0.05, isolation_level=None, check_same_thread=False
             )
+            if path != ":memory:":
+                self.check_integrity()
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA temp_store=MEMORY")
@@ -204,6 +221,10 @@ class Store:
                 # after a checkpoint a WAL that grew during a burst is cut back to 64 MiB
                 self.db.execute("PRAGMA journal_size_limit=67108864")
                 self._checkpointer = _Checkpointer(path)
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+                raise StoreError(_damaged(path, str(exc))) from exc
+            raise StoreError(f"cannot open database {path}: {exc}") from exc
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
         self._rows: collections.deque[tuple[object, ...]] = collections.deque()
@@ -241,6 +262,15 @@ class Store:
     def version(self) -> int:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
+    def check_integrity(self) -> None:
+        """`PRAGMA quick_check` before anything else touches the file: a damaged page would
+        otherwise fail every read and write that reaches it for the whole run. Raises
+        StoreError with one line saying how to recover (docs/storage.md)."""
+        found = [str(row[0]) for row in self.db.execute("PRAGMA quick_check(1)")]
+        if found != ["ok"]:
+            self.db.close()
+            raise StoreError(_damaged(self.path, found[0] if found else "no answer"))
+
     def migrate(self) -> None:
         """Bring the schema up to SCHEMA_VERSION, one transaction per step."""
         version = start = self.version
@@ -267,6 +297,23 @@ class Store:
         if self._checkpointer is not None:
             self._checkpointer.stop()
         self.db.close()  # the last connection to close checkpoints what is left
+
+    # -- metadata ------------------------------------------------------------------------------
+
+    def get_meta(self, name: str) -> str | None:
+        """A value kept across restarts (e.g. the generated cloak key), or None."""
+        row = self._query("SELECT value FROM meta WHERE name = ?", (name,))
+        return str(row[0][0]) if row else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Store a value at once, in its own transaction (not queued: it is rare, and it must
+        be there at the next start even if nothing else is ever written)."""
+        try:
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value)
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
 
     # -- writes (queued) -----------------------------------------------------------------------
 
