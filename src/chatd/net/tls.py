@@ -92,12 +92,15 @@ def fingerprint(sock: ssl.SSLSocket) -> str | None:
 
 
 class Handshake:
-    __slots__ = ("reactor", "sock", "host", "timer", "events")
+    __slots__ = ("reactor", "sock", "host", "websocket", "timer", "events")
 
-    def __init__(self, reactor: Reactor, sock: ssl.SSLSocket, host: str) -> None:
+    def __init__(
+        self, reactor: Reactor, sock: ssl.SSLSocket, host: str, websocket: bool = False
+    ) -> None:
         self.reactor = reactor
         self.sock = sock
         self.host = host
+        self.websocket = websocket  # a WebSocket handshake follows (wss://)
         self.events = EVENT_READ
         reactor.selector.register(sock, EVENT_READ, self)
         self.timer: Timer = reactor.timers.call_at(
@@ -121,7 +124,9 @@ class Handshake:
             return
         self.timer.cancel()
         self.reactor.selector.unregister(self.sock)
-        self.reactor.open_connection(self.sock, self.host, tls=True, certfp=fingerprint(self.sock))
+        self.reactor.open_connection(
+            self.sock, self.host, tls=True, websocket=self.websocket, certfp=fingerprint(self.sock)
+        )
 
     def timed_out(self) -> None:
         self.fail("handshake timeout")
