@@ -526,3 +526,50 @@ def test_removed_accounts_lose_their_rooms_and_auto_modes(tmp_path):
     assert record.amodes == {}  # a new "bob" must not inherit the ops
     assert state.reload_accounts() == ["accounts: 1 removed"]
     assert state.find_channel("#home").amodes == {}
+
+
+def test_a_nick_made_an_account_on_the_command_line_is_protected_after_a_reload(tmp_path):
+    from chatd.proto.casemap import fold
+    from chatd.server import sasl
+    from chatd.server.accounts import Account
+
+    state, fx = account_state(db=str(tmp_path / "chatd.sqlite3"))
+    holder = registered(state, "carol")
+    creds = sasl.make_credentials(PASSWORD, 4096)
+    state.store.save_account(
+        Account("carol", fold("carol"), 0, creds, None, {"carol": "carol"}).record()
+    )
+    state.store.flush(state.now)  # what `chatd account add carol` did to the database
+    assert state.reload_accounts() == ["accounts: 1 added"]
+    assert "carol is a registered nick" in notices(holder.take())[0]
+    assert state.reload_accounts() == []  # told once, not at every reload
+    assert holder.take() == []
+
+
+def test_a_password_saslprep_refuses_costs_a_check_and_matches_nothing():
+    from chatd.server import sasl
+
+    creds = sasl.make_credentials(PASSWORD, 4096)
+    assert not sasl.verify_password(creds, PASSWORD + "\u0007")
+
+
+def test_a_private_message_is_committed_before_its_recipient_can_read_it(tmp_path):
+    import sqlite3
+
+    db = str(tmp_path / "chatd.sqlite3")
+    state, fx = account_state(db=db)
+    add_account(state, "alice")
+    add_account(state, "bob")
+    a = identified(state, fx, "alice")
+    b = identified(state, fx, "bob")
+    state.handle_line(a.user, b"PRIVMSG bob :kept before you see it")
+    # queued for bob; the reactor sends queues only after the settle, which commits first
+    assert b"kept before you see it" in b"".join(b.sink.data)
+    state.settle()
+    other = sqlite3.connect(db)  # another connection: only committed rows are visible
+    rows = other.execute("SELECT target, text FROM messages WHERE target LIKE '@%'").fetchall()
+    other.close()
+    assert sorted(rows) == [
+        ("@alice/bob", "kept before you see it"),
+        ("@bob/alice", "kept before you see it"),
+    ]

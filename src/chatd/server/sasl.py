@@ -98,9 +98,11 @@ def _xor(a: bytes, b: bytes) -> bytes:
 
 def salted_password(password: str, salt: bytes, iterations: int) -> bytes:
     """Hi(Normalize(password), salt, i): PBKDF2-HMAC-SHA-256. The slow part: a deferred job."""
-    return hashlib.pbkdf2_hmac(
-        "sha256", saslprep(password, stored=False).encode(), salt, iterations
-    )
+    return _pbkdf2(saslprep(password, stored=False), salt, iterations)
+
+
+def _pbkdf2(text: str, salt: bytes, iterations: int) -> bytes:
+    return hashlib.pbkdf2_hmac("sha256", text.encode("utf-8", "surrogatepass"), salt, iterations)
 
 
 def client_key(salted: bytes) -> bytes:
@@ -174,10 +176,12 @@ def verify_password(credentials: Credentials, password: str) -> bool:
     """Whether a PLAIN password matches SCRAM credentials: one PBKDF2 at the account's
     iteration count, compared in constant time (a deferred job)."""
     try:
-        salted = salted_password(password, credentials.salt, credentials.iterations)
+        prepared, usable = saslprep(password, stored=False), True
     except SaslError:
-        salted = b"\0" * 32  # a password SASLprep refuses matches nothing; the time is alike
-    return hmac.compare_digest(stored_key(client_key(salted)), credentials.stored_key)
+        prepared, usable = password, False  # matches nothing, but costs the same PBKDF2
+    salted = _pbkdf2(prepared, credentials.salt, credentials.iterations)
+    matched = hmac.compare_digest(stored_key(client_key(salted)), credentials.stored_key)
+    return matched and usable
 
 
 def decoy_credentials(secret: bytes, name: str, iterations: int) -> Credentials:

@@ -601,6 +601,7 @@ class ServerState:
 
         self.store.flush(self.now)
         before = set(self.accounts.by_key)
+        owned_before = set(self.accounts.nick_owner)
         self.accounts.load(self.store.load_accounts())
         after = set(self.accounts.by_key)
         for user in list(self.clients):
@@ -610,6 +611,9 @@ class ServerState:
             channel.founder = None
             channel.amodes = {}
         self._restore_registrations()
+        for user in sorted(self.users.values(), key=lambda u: u.key):
+            if user.key not in owned_before:
+                account_commands.protect_nick(self, user)  # a nick just made someone's
         lines = []
         if after - before:
             lines.append(f"accounts: {len(after - before)} added")

@@ -367,7 +367,7 @@ def _login_failed(
 ) -> None:
     user.auth_failures += 1
     log.warning("failed %s login as %r by %s", mechanism, name[:32], user.prefix)
-    if counts:
+    if counts and valid_nick(name, state.config.nicklen):  # only names that could be accounts
         throttle = state.accounts.throttle
         failures = throttle.failed(fold(name), state.now)
         if failures == throttle.burst:
