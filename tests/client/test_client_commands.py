@@ -59,6 +59,7 @@ def test_join_adds_hash_and_switches_when_joined(s: Session) -> None:
     assert sent(s) == ["JOIN #dev key"]
     s.receive(":alice!u@h JOIN #dev", NOW)
     assert s.current_buffer.name == "#dev"
+    assert sent(s) == ["MODE #dev"]
     run(s, "/join #lobby")  # already there: just switch
     assert sent(s) == [] and s.current_buffer.name == "#lobby"
 

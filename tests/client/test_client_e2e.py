@@ -205,7 +205,7 @@ def test_real_terminal_session_two_rooms_and_a_private_buffer(
         screen = tmux.shows("4:bob(1!)")
         assert "3:#dev(1)" in screen
         assert re.search(r"\d\d:\d\d <bob> hello alice, welcome", tmux.shows("<bob> hello alice"))
-        assert "#lobby (2 users)" in screen
+        assert "#lobby +nt (2 users)" in screen  # its modes, asked for on joining
         tmux.keys("hi bob", "Enter")
         bob.expect(r"PRIVMSG #lobby :hi bob")
         tmux.shows("<alice> hi bob")

@@ -57,7 +57,9 @@ def joined(s: Session, channel: str = "#lobby", others: str = "bob @carol") -> S
         f":srv 332 {s.nick} {channel} :Talk here",
         f":srv 353 {s.nick} = {channel} :{s.nick} {others}",
         f":srv 366 {s.nick} {channel} :End of /NAMES list",
+        f":srv 324 {s.nick} {channel} +nt",
     )
+    assert f"MODE {channel}" in sent(s)  # asked on joining, for the status line
     return s
 
 
@@ -164,9 +166,9 @@ def test_multi_prefix_and_userhost_in_names() -> None:
 
 def test_mode_changes_update_prefixes_and_channel_modes() -> None:
     s = joined(registered())
-    feed(s, ":carol!c@h MODE #lobby +ovn bob bob", ":carol!c@h MODE #lobby +k-o secret carol")
     buf = s.get_buffer("#lobby")
-    assert buf is not None
+    assert buf is not None and buf.modes == "nt" and buf.modes_known
+    feed(s, ":carol!c@h MODE #lobby +ovn-t bob bob", ":carol!c@h MODE #lobby +k-o secret carol")
     assert buf.member("bob").prefixes == "@+"  # type: ignore[union-attr]
     assert buf.member("carol").prefixes == ""  # type: ignore[union-attr]
     assert buf.modes == "n"
@@ -239,10 +241,11 @@ def test_action_and_ctcp_version() -> None:
         ":bob!b@h PRIVMSG #lobby :\x01ACTION waves\x01",
         ":bob!b@h PRIVMSG alice :\x01VERSION\x01",
     )
-    line = s.get_buffer("#lobby").lines[-1]  # type: ignore[union-attr]
+    line = s.get_buffer("#lobby").lines[-2]  # type: ignore[union-attr]
     assert line.kind is Kind.ACTION and line.text == "waves" and line.nick == "bob"
     assert sent(s) == ["NOTICE bob \x01VERSION chatd chat-client\x01"]
     assert s.get_buffer("bob") is None
+    assert texts(s, "#lobby")[-1] == "bob asked your VERSION"  # where the user is reading
 
 
 def test_say_logs_locally_without_echo_message() -> None:
@@ -444,8 +447,9 @@ def test_nick_fallback_gives_up_after_a_while_and_nick_works_before_welcome() ->
     for _ in range(20):
         feed(s, f":srv 432 * {s.nick} :Erroneous nickname")
         tried += sent(s)
-    assert len(tried) == 12 and all(len(t.split()[1]) <= 9 for t in tried[5:])
-    assert "no fallback left" in s.server_buffer.lines[-1].text
+    # Cut down (16, then RFC 1459's 9), never lengthened; then it stops and says why.
+    assert tried == ["NICK averyveryverylon", "NICK averyvery"]
+    assert "refused by the server (Erroneous nickname)" in s.server_buffer.lines[-1].text
     s.change_nick("short", NOW)
     assert sent(s) == ["NICK short"]
 
@@ -553,7 +557,7 @@ def history_session() -> Session:
 def test_chathistory_latest_on_join_and_older_pages_on_request() -> None:
     s = history_session()
     feed(s, ":alice!u@h JOIN #lobby")
-    assert sent(s) == ["CHATHISTORY LATEST #lobby * 3"]
+    assert sent(s) == ["MODE #lobby", "CHATHISTORY LATEST #lobby * 3"]
     assert s.loading_history("#lobby") and not s.request_older("#lobby")  # first page first
     feed(
         s,
@@ -649,7 +653,7 @@ def test_a_server_replay_batch_without_chathistory_goes_above_the_join() -> None
         "@batch=r;msgid=x1;time=2023-11-14T22:13:20Z :bob!b@h PRIVMSG #lobby :replayed",
         ":srv BATCH -r",
     )
-    assert sent(s) == []  # without draft/chathistory, nothing is asked for
+    assert sent(s) == ["MODE #lobby"]  # without draft/chathistory, no history is asked for
     got = texts(s, "#lobby")
     assert got[:3] == ["replayed", "new messages", "You joined #lobby"]
 
@@ -720,7 +724,9 @@ def test_labels_route_history_to_the_buffer_that_asked() -> None:
     s = labeled_session()
     feed(s, ":alice!u@h JOIN #lobby", ":alice!u@h JOIN #dev")
     assert wire(s) == [
+        "MODE #lobby",
         "@label=c1 CHATHISTORY LATEST #lobby * 3",
+        "MODE #dev",
         "@label=c2 CHATHISTORY LATEST #dev * 3",
     ]
     # Answers nested in labeled-response batches; the label, not the batch's target, decides.

@@ -526,13 +526,14 @@ def test_history_on_join_has_original_times_a_divider_and_pages_up(tmp_path: Pat
         echoes = await asyncio.to_thread(say_all, alice, "#room", said)
         async with running(server.port, nick="bob", rooms=("#room",)) as h:
             requests: list[tuple[str, ...]] = []
-            send = h.session.send
+            send = h.session.outbox.send
 
-            def spy(command: str, *params: str, tags: dict[str, str] | None = None) -> None:
+            def spy(command: str, *params: str, **kw: Any) -> Any:
                 requests.append((command, *params))
-                send(command, *params, tags=tags)
+                return send(command, *params, **kw)
 
-            h.session.send = spy  # type: ignore[method-assign]
+            h.session.outbox.send = spy  # type: ignore[method-assign]
+            h.session.router._send = spy
             buf = h.session.get_buffer("#room")
             assert buf is not None
 
