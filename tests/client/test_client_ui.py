@@ -162,8 +162,10 @@ def test_messages_from_others_land_in_the_right_buffer(chatd: ChatdProcess) -> N
             assert ("bob", "\x02deploy\x02 is \x0303done\x0f") in h.lines("#dev")
             assert ("bob", "alice: lunch?") in h.lines("#lobby")
             lobby = h.session.get_buffer("#lobby")
-            assert lobby is not None and lobby.lines[-1].highlight
+            assert lobby is not None and lobby.lines[-2].highlight
             await h.shows("<bob> alice: lunch?")
+            # Reading #lobby, the private message is announced where you are.
+            await h.shows("-- private message from bob (Alt-4)")
             await h.shows("3:#dev(1)")  # the room bar: unread count
             await h.shows("4:bob(1!)")  # a private message counts as a mention
             h.type(alt("4"))
