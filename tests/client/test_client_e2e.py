@@ -273,7 +273,8 @@ def test_line_mode_last_line_without_newline_and_ctrl_c(chatd: ChatdProcess) -> 
 
 
 def test_line_mode_password(tmp_path: Path) -> None:
-    server = ChatdProcess(log_dir=tmp_path, extra=["--password", "sekrit"]).start()
+    extra = ["--password", "sekrit", "--persist-all-channels"]  # a line to an empty room keeps
+    server = ChatdProcess(log_dir=tmp_path, extra=extra).start()
     try:
         base = [*CLIENT, f"ci@127.0.0.1:{server.port}"]
         run = functools.partial(
@@ -288,9 +289,10 @@ def test_line_mode_password(tmp_path: Path) -> None:
         assert good.returncode == 0, good.stderr.decode()
         bad = run([*base, "--password", "wrong"])
         assert bad.returncode == 1
-        assert (
-            "Password incorrect" in bad.stderr.decode() and "Traceback" not in bad.stderr.decode()
-        )
+        err = bad.stderr.decode()
+        assert "Password incorrect" in err and "--password" in err and "Traceback" not in err
+        assert len(err.splitlines()) == 1, err  # one line saying why, no "closed"/"reset" after it
+        assert "reset" not in err and "closed" not in err
     finally:
         server.stop()
 

@@ -442,10 +442,10 @@ def on_channelmodeis(s: Session, msg: Message, now: float) -> None:
         return
     buf.modes = ""
     s.apply_channel_modes(buf, msg.params[2:])
-    asked = not buf.modes_known and buf.key in s.mode_queries
+    automatic = not buf.modes_known and buf.key in s.mode_queries
     buf.modes_known = True
     s.mode_queries.discard(buf.key)
-    if not asked:  # the automatic query on joining is only shown in the status line
+    if not automatic:  # the query made on joining is only shown in the status line
         s.log(buf, now, Kind.MODE, f"Modes: {' '.join(msg.params[2:])}")
 
 
@@ -518,7 +518,10 @@ def on_ignore_quietly(s: Session, msg: Message, now: float) -> None:
 def on_error_numeric(s: Session, msg: Message, now: float) -> None:
     subject = " ".join(msg.params[1:-1])
     text = f"{subject}: {last(msg)}" if subject else last(msg)
-    buf = s.get_buffer(msg.param(1)) if s.is_channel(msg.param(1)) else None
+    room = msg.param(1)
+    buf = s.get_buffer(room) if s.is_channel(room) else None
+    if s.is_channel(room) and (buf is None or not buf.joined):
+        s.refused[fold(room)] = text  # a JOIN refused (invite only, banned, full, bad key…)
     s.error(text, now, buf)
 
 

@@ -141,6 +141,7 @@ class Session:
         self.closing_reason = ""  # the text of the server's last ERROR line
         self.autojoin: list[str] = [c for c in channels if c]
         self.mode_queries: set[str] = set()  # rooms whose MODE we asked for on joining
+        self.refused: dict[str, str] = {}  # folded room -> why the server refused it
         self._ping_token: str | None = None
         self._ping_sent = 0.0
         self._ping_counter = 0
