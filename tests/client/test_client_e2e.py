@@ -233,7 +233,8 @@ def test_real_terminal_session_two_rooms_and_a_private_buffer(
             return (
                 len(rows) >= 20
                 and rows[19].startswith("[#lobby]")
-                and rows[18].startswith(" alice @")
+                and rows[18].startswith(" alice │ #lobby")  # the server name gave way
+                and rows[18].rstrip().endswith("│ connected")
             )
 
         wait_for(redrawn, what="status and input lines redrawn at 50x20")

@@ -127,7 +127,9 @@ def test_sasl_scram_aborts_when_the_server_cannot_prove_itself() -> None:
     reg.on_cap(parse(":srv CAP alice ACK :sasl"))
     reg.on_authenticate(parse("AUTHENTICATE +"))
     out.pull()
-    reg.on_authenticate(parse("AUTHENTICATE " + base64.b64encode(b"r=wrongnonce,s=QQ==,i=4096").decode()))
+    reg.on_authenticate(
+        parse("AUTHENTICATE " + base64.b64encode(b"r=wrongnonce,s=QQ==,i=4096").decode())
+    )
     assert lines(out) == ["AUTHENTICATE *"]
     assert "does not extend ours" in notes[-1][0] and notes[-1][1]
     reg.on_sasl_numeric(parse(":srv 906 alice :SASL authentication aborted"))
@@ -171,7 +173,11 @@ def test_sasl_through_the_session() -> None:
     s.connection_made(NOW)
     sent(s)
     feed(s, ":srv CAP * LS :sasl", ":srv CAP alice ACK :sasl", "AUTHENTICATE +")
-    assert sent(s) == ["CAP REQ sasl", "AUTHENTICATE PLAIN", "AUTHENTICATE " + base64.b64encode(b"alice\0alice\0pw").decode()]
+    assert sent(s) == [
+        "CAP REQ sasl",
+        "AUTHENTICATE PLAIN",
+        "AUTHENTICATE " + base64.b64encode(b"alice\0alice\0pw").decode(),
+    ]
     feed(s, ":srv 903 alice :SASL authentication successful", ":srv 001 alice :Welcome")
     assert sent(s) == ["CAP END", "JOIN #lobby"]
     assert "SASL PLAIN: logged in" in texts(s, "")
@@ -269,7 +275,12 @@ def two_servers() -> tuple[Workspace, Session, Session]:
 def test_workspace_numbers_every_buffer_and_switches_across_servers() -> None:
     ws, home, work = two_servers()
     names = [(s.name, b.name) for s, b in ws.entries()]
-    assert names == [("home", "test:8520"), ("home", "#lobby"), ("work", "test:8520"), ("work", "#ops")]
+    assert names == [
+        ("home", "test:8520"),
+        ("home", "#lobby"),
+        ("work", "test:8520"),
+        ("work", "#ops"),
+    ]
     assert ws.session is home and ws.current_index() == 1
     ws.switch_index(3)
     assert ws.session is work and work.current_buffer.name == "#ops"
@@ -297,7 +308,12 @@ def test_a_private_message_elsewhere_is_announced_where_you_read_and_rings() -> 
     feed(home, ":carol!c@h PRIVMSG #lobby :alice: again")
     assert not ws.take_bell()
     found = [(s.name, m.text) for s, m in ws.mentions()]  # same time here: server order
-    assert found == [("home", "alice: look"), ("home", "alice: again"), ("work", "psst"), ("work", "again")]
+    assert found == [
+        ("home", "alice: look"),
+        ("home", "alice: again"),
+        ("work", "psst"),
+        ("work", "again"),
+    ]
 
 
 def test_a_private_message_in_the_buffer_you_read_is_not_announced() -> None:

@@ -912,8 +912,15 @@ def test_ctcp_requests_are_shown_and_own_echoes_are_hidden() -> None:
     )
     assert texts(s, "#lobby") + texts(s, "") == before and sent(s) == []
     assert s.get_buffer("bob") is None
-    feed(s, ":bob!b@h NOTICE alice :\x01VERSION irssi 1.4\x01", ":bob!b@h PRIVMSG #lobby :\x01PING 42\x01")
-    assert texts(s, "#lobby")[-2:] == ["bob's VERSION: irssi 1.4", "bob asked your PING (in #lobby)"]
+    feed(
+        s,
+        ":bob!b@h NOTICE alice :\x01VERSION irssi 1.4\x01",
+        ":bob!b@h PRIVMSG #lobby :\x01PING 42\x01",
+    )
+    assert texts(s, "#lobby")[-2:] == [
+        "bob's VERSION: irssi 1.4",
+        "bob asked your PING (in #lobby)",
+    ]
     assert sent(s) == ["NOTICE bob \x01PING 42\x01"]
 
 
@@ -951,7 +958,10 @@ def test_alternative_nicks_are_tried_first() -> None:
 def test_nick_after_registration_explains_the_length_limit() -> None:
     s = registered()  # NICKLEN=16
     feed(s, ":srv 432 alice averyverylongnickname :Erroneous nickname")
-    assert texts(s, "")[-1] == "Nick averyverylongnickname is too long: this server allows at most 16 characters"
+    assert (
+        texts(s, "")[-1]
+        == "Nick averyverylongnickname is too long: this server allows at most 16 characters"
+    )
 
 
 # ------------------------------------------------------------ refusals for good

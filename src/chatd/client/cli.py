@@ -267,7 +267,9 @@ def _run_line_mode(session: Session, endpoint: Endpoint, room: str) -> int:
     return asyncio.run(linemode.run(session, endpoint, room, sys.stdin.buffer))
 
 
-def _run_ui(pairs: list[tuple[Session, Endpoint]], config: ConfigFile, args: argparse.Namespace) -> int:
+def _run_ui(
+    pairs: list[tuple[Session, Endpoint]], config: ConfigFile, args: argparse.Namespace
+) -> int:
     from .logs import LogWriter
     from .transport import Timing
     from .ui.app import ChatApp
@@ -310,7 +312,9 @@ def _run_ui(pairs: list[tuple[Session, Endpoint]], config: ConfigFile, args: arg
         make_server=make_server,
     )
     if logger is not None:
-        logger.on_error = lambda text: app.session.error(text, app.clock(), app.session.server_buffer)
+        logger.on_error = lambda text: app.session.error(
+            text, app.clock(), app.session.server_buffer
+        )
     return app.run()
 
 

@@ -26,7 +26,7 @@ import shutil
 import subprocess
 import time
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -297,15 +297,17 @@ def from_dict(data: dict[str, Any], source: str = "config.toml") -> Settings:
     seen: set[str] = set()
     for index, entry in enumerate(servers, start=1):
         name = entry.get("name", "") if isinstance(entry, dict) else ""
+        name = name if isinstance(name, str) else ""
         where = f"{source}: [[server]] {index}" + (f" ({name})" if name else "")
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: must be a table")
         entry = dict(entry)
         sasl_data = entry.pop("sasl", None)
+        values = _table(entry, SERVER_FIELDS, where)
         for required in ("name", "host"):
-            if required not in entry:
+            if required not in values:
                 raise ConfigError(f"{where}: {required} is required")
-        server = ServerConfig(**_table(entry, SERVER_FIELDS, where))
+        server = ServerConfig(**values)
         if sasl_data is not None:
             if not isinstance(sasl_data, dict):
                 raise ConfigError(f"{where}: sasl must be a table")
@@ -501,7 +503,3 @@ def sasl_password(server: ServerConfig) -> str:
     if sasl.password_command:
         return run_secret_command(sasl.password_command, f"{server.name}.sasl.password_command")
     return sasl.password
-
-
-def field_names(cls: type) -> list[str]:
-    return [f.name for f in fields(cls)]

@@ -100,15 +100,15 @@ def fit_items(items: list[tuple[str, str]], current: int, width: int) -> StyleAn
     if not items:
         return []
 
-    def size(a: int, b: int) -> int:
-        return sum(width_of(t) for _, t in items[a:b])
+    def fits(a: int, b: int) -> bool:
+        marks = (1 if a else 0) + (1 if b < len(items) else 0)
+        return marks + sum(width_of(t) for _, t in items[a:b]) <= width
 
     start = 0
-    while start < current and size(start, current + 1) + 1 > width:
+    while start < current and not fits(start, current + 1):
         start += 1
-    left = 1 if start else 0
     end = len(items)
-    while end > current + 1 and left + size(start, end) + (1 if end < len(items) else 0) > width:
+    while end > current + 1 and not fits(start, end):
         end -= 1
     out: StyleAndTextTuples = [("class:roombar.item", "«")] if start else []
     out.extend(items[start:end])
@@ -144,8 +144,9 @@ def nicklist_rows(
     if len(members) <= space:
         offset, shown, above, below = 0, list(members), 0, 0
     else:
-        inner = max(1, space - 2)  # one row each for the ▲ and ▼ marks
-        offset = max(0, min(offset, len(members) - inner))
+        last = len(members) - max(1, space - 1)  # the offset that shows the end (▲ only)
+        offset = max(0, min(offset, last))
+        inner = max(1, space - 1 if offset in (0, last) else space - 2)  # rows for ▲ / ▼
         shown = list(members[offset : offset + inner])
         above, below = offset, len(members) - offset - len(shown)
     if above:
@@ -233,77 +234,98 @@ def connection_text(app: ChatApp) -> tuple[str, bool]:
 
 @dataclass
 class Part:
-    """One piece of the status line: `keep` pieces are never dropped (the state)."""
+    """One piece of the status line. `give` says in which order pieces give way when the
+    line is too long (1 first; 0 never: the nick, the connection state); a `cut` piece (the
+    topic) is shortened before it is dropped."""
 
     style: str
     text: str
-    keep: bool = False
+    give: int = 0
+    cut: bool = False
+    prefix: str = ""
+
+    @property
+    def width(self) -> int:
+        return width_of(self.prefix + self.text)
 
 
-def fit_status(left: list[Part], right: list[Part], topic: str, width: int) -> StyleAndTextTuples:
-    """The status line in `width` cells. What gives way, in order: the topic (cut, then
-    dropped), the optional pieces on the right, then the left pieces from the last. The
-    connection state always stays."""
-    sep = "│ "
+# Who gives way first: the topic, the server's name, the mouse mark, loading…, the lag, the room.
+GIVE_TOPIC, GIVE_SERVER, GIVE_MOUSE, GIVE_LOADING, GIVE_LAG, GIVE_ROOM = 1, 2, 3, 4, 5, 6
 
-    def total(parts: list[Part], topic_text: str) -> int:
-        extra = width_of(f"{sep}{topic_text} ") if topic_text else 0
-        return sum(width_of(p.text) for p in parts) + extra
 
-    left, right = list(left), list(right)
-    shown_topic = topic
-    room = width - total(left + right, "")
-    if topic and total(left + right, topic) > width:
-        budget = room - width_of(sep) - 1
-        shown_topic = cut(topic, budget) if budget >= MIN_TOPIC else ""
-    while total(left + right, shown_topic) > width and any(not p.keep for p in right):
-        drop = max(i for i, p in enumerate(right) if not p.keep)
-        right.pop(drop)
-    while total(left + right, shown_topic) > width and len(left) > 1:
-        left.pop()
-    out: StyleAndTextTuples = [(p.style, p.text) for p in left]
-    if shown_topic:
-        out.append(("", f"{sep}{shown_topic} "))
-    out.extend((p.style, p.text) for p in right)
-    over = total(left + right, shown_topic) - width
-    if over > 0 and out:  # only the nick and the state are left: cut the nick
+def fit_status(parts: list[Part], width: int) -> StyleAndTextTuples:
+    """The status line in `width` cells: pieces give way in their order; the topic is cut
+    first, and comes back into the room left if only the server's name had to go."""
+
+    def total(ps: list[Part]) -> int:
+        return sum(p.width for p in ps)
+
+    def shortened(part: Part, room: int) -> Part | None:
+        keep = room - width_of(part.prefix) - 1
+        if keep < MIN_TOPIC:
+            return None
+        return Part(part.style, cut(part.text, keep) + " ", part.give, part.cut, part.prefix)
+
+    shown = [p for p in parts if p.text]
+    while total(shown) > width:
+        droppable = [p for p in shown if p.give]
+        if not droppable:
+            break
+        victim = min(droppable, key=lambda p: p.give)
+        index = shown.index(victim)
+        if victim.cut:
+            smaller = shortened(victim, width - (total(shown) - victim.width))
+            if smaller is not None:
+                shown[index] = smaller
+                break
+        shown.pop(index)
+    dropped = [p for p in parts if p.text and p not in shown]
+    topic = next((p for p in dropped if p.cut), None)
+    if topic is not None and all(p.give <= GIVE_SERVER for p in dropped):
+        smaller = shortened(topic, width - total(shown))
+        if smaller is not None:
+            where = parts.index(topic)
+            shown.insert(sum(1 for p in shown if parts.index(p) < where), smaller)
+    out: StyleAndTextTuples = [(p.style, p.prefix + p.text) for p in shown]
+    over = total(shown) - width
+    if over > 0 and out:  # only what never gives way is left: cut the nick
         style, text = out[0][0], out[0][1]
         out[0] = (style, cut(text, max(1, width_of(text) - over)))
     return out
 
 
-def status_parts(app: ChatApp) -> tuple[list[Part], list[Part], str]:
+def status_parts(app: ChatApp) -> list[Part]:
     session = app.session
     buf = session.current_buffer
-    left = [
+    parts = [
         Part("class:status.nick", f" {session.nick}{' (away)' if session.away else ''} "),
-        Part("", f"@ {session.name} "),
+        Part("", f"@ {session.name} ", GIVE_SERVER),
     ]
-    topic = ""
     if buf.kind == "channel":
         modes = f" +{buf.modes}" if buf.modes else ""
         users = plural(len(buf.members), "user")
-        left.append(Part("class:status.nick", f"│ {buf.name}{modes} ({users}) "))
+        parts.append(Part("class:status.nick", f"│ {buf.name}{modes} ({users}) ", GIVE_ROOM))
         topic = formatting.display(app.strip(buf.topic))
+        if topic:
+            parts.append(Part("", f"{topic} ", GIVE_TOPIC, cut=True, prefix="│ "))
     elif buf.kind == "query":
-        left.append(Part("class:status.nick", f"│ private: {buf.name} "))
+        parts.append(Part("class:status.nick", f"│ private: {buf.name} ", GIVE_ROOM))
     state, bad = connection_text(app)
-    right = [Part("class:status.state.bad" if bad else "class:status.state", f"│ {state}", True)]
+    parts.append(Part("class:status.state.bad" if bad else "class:status.state", f"│ {state}"))
     if session.lag is not None and session.state is ConnState.CONNECTED:
-        right.append(Part("", f" │ lag {session.lag * 1000:.0f} ms"))
+        parts.append(Part("", f" │ lag {session.lag * 1000:.0f} ms", GIVE_LAG))
     if app.search_state is not None:
-        right.append(Part("class:status.search", f" │ {app.search_status()}", True))
+        parts.append(Part("class:status.search", f" │ {app.search_status()}"))
     if session.loading_history(session.current):
-        right.append(Part("", " │ loading history…"))
+        parts.append(Part("", " │ loading history…", GIVE_LOADING))
     if app.mouse_enabled:
-        right.append(Part("", " │ mouse"))
-    return left, right, topic
+        parts.append(Part("", " │ mouse", GIVE_MOUSE))
+    return parts
 
 
 def status_line(app: ChatApp) -> Window:
     def fragments() -> StyleAndTextTuples:
-        left, right, topic = status_parts(app)
-        return fit_status(left, right, topic, app.application.output.get_size().columns)
+        return fit_status(status_parts(app), app.application.output.get_size().columns)
 
     return Window(FormattedTextControl(fragments), height=1, style="class:status")
 
