@@ -163,7 +163,7 @@ def test_nick_list_says_how_many_are_out_of_sight_and_scrolls() -> None:
     rows, offset = nicklist_rows(members, 18, 30, 0, color=False)
     shown = text(rows)
     assert shown[0] == "41 users" and len(shown) == 30
-    assert shown[-1] == "▼ 13 more (Alt-Pg…"  # cut to the width, with … when cut
+    assert shown[-1] == "▼ 13 more Alt-PgDn"
     assert shown[1] == " user00" and offset == 0
     rows, offset = nicklist_rows(members, 18, 30, 100, color=False)  # clamped at the end
     shown = text(rows)

@@ -89,12 +89,6 @@ class Pacer:
             return True
         return False
 
-    def charge(self, count: int, now: float) -> None:
-        """Lines sent without waiting for tokens: they still use up the budget."""
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        self.tokens = max(-self.burst, self.tokens - count)
-
     def wait(self) -> float:
         """Seconds until the next token."""
         return max(0.0, 1.0 - self.tokens) / self.rate
@@ -308,9 +302,9 @@ class Transport:
             self._queue.clear()
             return
         now = self._mono()
+        # Urgent lines are not charged to the pacer: they are few (a PONG per server PING, a
+        # lag probe every 30 s), and the pacer keeps under the server's limit with room to spare.
         out: list[bytes] = urgent
-        if urgent:
-            pacer.charge(len(urgent), now)  # the server counts them too
         while self._queue and pacer.take(now):
             out.append(self._queue.popleft())
         if out:

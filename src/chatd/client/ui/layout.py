@@ -65,7 +65,7 @@ def cut(text: str, width: int) -> str:
             break
         out.append(ch)
         used += w
-    return "".join(out) + ELLIPSIS
+    return "".join(out).rstrip() + ELLIPSIS
 
 
 # ---------------------------------------------------------------- room bar
@@ -155,7 +155,10 @@ def nicklist_rows(
         style = "class:nicklist.away" if m.away else nick_style(m.nick, color)
         rows.append([("", m.prefixes[:1] or " "), (style, cut(m.nick, width - 1))])
     if below:
-        rows.append([("class:nicklist.more", cut(f"▼ {below} more (Alt-PgDn)", width))])
+        mark = f"▼ {below} more Alt-PgDn"
+        rows.append(
+            [("class:nicklist.more", mark if width_of(mark) <= width else f"▼ {below} more")]
+        )
     return rows[: max(height, 1)], offset
 
 
@@ -303,7 +306,7 @@ def status_parts(app: ChatApp) -> list[Part]:
     ]
     if buf.kind == "channel":
         modes = f" +{buf.modes}" if buf.modes else ""
-        users = plural(len(buf.members), "user")
+        users = plural(len(buf.members), "user") if buf.joined else "not joined"
         parts.append(Part("class:status.nick", f"│ {buf.name}{modes} ({users}) ", GIVE_ROOM))
         topic = formatting.display(app.strip(buf.topic))
         if topic:
