@@ -108,9 +108,14 @@ def _printer(
         talk = line.kind in (Kind.MESSAGE, Kind.ACTION, Kind.NOTICE)
         if talk and not line.own and not line.history and buf.kind != "server":
             print(format_line(buf, line), file=stdout, flush=True)
-        elif line.kind is Kind.ERROR and session.state is ConnState.CONNECTED:
-            # From the server once registered (a refused join, cannot send). Failures before
-            # that (a bad password, a full server) are reported once, by _fail, with the reason.
+        elif (
+            line.kind is Kind.ERROR
+            and session.state in (ConnState.REGISTERING, ConnState.CONNECTED)
+            and not session.fatal
+            and not session.closing_reason
+        ):
+            # From the server (a refused join, a failed SASL login). What ends the connection
+            # (a bad password, a full server) is reported once, by _fail, with the reason.
             print(f"chat-client: {formatting.strip(line.text)}", file=stderr, flush=True)
 
     return on_line
