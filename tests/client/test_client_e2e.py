@@ -6,11 +6,9 @@ import functools
 import os
 import re
 import selectors
-import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from client_helpers import (
     DEADLINE,
     ChatdProcess,
     RawClient,
+    Tmux,
     client_env,
     free_port,
     wait_for,
@@ -135,42 +134,6 @@ def test_help_explains_arguments_and_options() -> None:
 
 
 # ------------------------------------------------------------------ tmux
-
-
-class Tmux:
-    def __init__(self) -> None:
-        self.socket = f"chatd-client-test-{os.getpid()}-{time.monotonic_ns()}"
-        self.target = "chat"
-
-    def run(self, *args: str, check: bool = True) -> str:
-        out = subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, timeout=DEADLINE, check=False
-        )
-        if check and out.returncode != 0:
-            raise AssertionError(f"tmux {args}: {out.stderr.decode()}")
-        return out.stdout.decode()
-
-    def capture(self) -> str:
-        return self.run("capture-pane", "-p", "-t", self.target, check=False)
-
-    def keys(self, *keys: str) -> None:
-        self.run("send-keys", "-t", self.target, *keys)
-
-    def shows(self, text: str, timeout: float = DEADLINE) -> str:
-        return str(
-            wait_for(
-                lambda: text in (screen := self.capture()) and screen, timeout, f"{text!r} in pane"
-            )
-        )
-
-
-@pytest.fixture
-def tmux() -> Iterator[Tmux]:
-    if shutil.which("tmux") is None:
-        pytest.skip("tmux not installed")
-    t = Tmux()
-    yield t
-    t.run("kill-server", check=False)
 
 
 def test_real_terminal_session_two_rooms_and_a_private_buffer(

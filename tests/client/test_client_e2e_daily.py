@@ -11,10 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from client_helpers import CLIENT, DEADLINE, ChatdProcess, RawClient, client_env, wait_for
+from client_helpers import CLIENT, DEADLINE, ChatdProcess, RawClient, Tmux, client_env, wait_for
 from prompt_toolkit.utils import get_cwidth
 from sasl_server import SaslProxy
-from test_client_e2e import Tmux, tmux  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.e2e
 
