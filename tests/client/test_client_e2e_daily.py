@@ -177,7 +177,7 @@ def test_the_80_column_status_line_during_a_reconnection(
         f"alice@127.0.0.1:{chatd.port}",
         "--no-log",
         "--reconnect-delay",
-        "2",
+        "1",
         columns=80,
     )
     tmux.shows("You joined #lobby")
