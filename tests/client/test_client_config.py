@@ -4,6 +4,7 @@ and the command line's use of both."""
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -248,3 +249,18 @@ def test_a_log_that_cannot_be_written_turns_logging_off_with_one_message(tmp_pat
     for _ in range(3):
         writer.write("home", room, room.add(time.time(), Kind.MESSAGE, "hi", nick="bob"))
     assert len(errors) == 1 and "Logging turned off" in errors[0] and not writer.enabled
+
+
+def test_the_docs_describe_every_command_and_every_setting() -> None:
+    from chatd.client import commands
+
+    docs = (Path(__file__).parents[2] / "docs" / "client.md").read_text()
+    rows = [line for line in docs.splitlines() if line.startswith("| `/")]
+    for name in commands.names():
+        assert any(f"/{name} " in row or f"`/{name}`" in row for row in rows), name
+    for key in [*cfg.SETTINGS, *cfg.SERVER_FIELDS, *cfg.SASL_FIELDS]:
+        assert re.search(rf"^{key} = ", docs, re.M), key
+    from chatd.client.ui.style import STYLE_NAMES
+
+    for style in STYLE_NAMES:
+        assert f"`{style}`" in docs, style

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from client_helpers import ChatdProcess, RawClient, until
@@ -49,6 +49,7 @@ async def app_on(
     rows: int = 30,
     config: ConfigFile | None = None,
     logger: LogWriter | None = None,
+    make_server: Callable[[str], tuple[Session, Endpoint]] | None = None,
 ) -> AsyncIterator[Harness]:
     """A ChatApp connected to each (name, port, rooms); waits until every room is joined."""
     with create_pipe_input() as keys:
@@ -66,6 +67,7 @@ async def app_on(
             output=BellOutput(rows, columns),
             timing=timing(),
             logger=logger,
+            make_server=make_server,
         )
         task = asyncio.create_task(app.run_async())
         harness = Harness(app, keys)
@@ -342,3 +344,40 @@ def test_a_paste_then_everything_is_still_delivered_in_order(chatd: ChatdProcess
         bob.close()
 
     asyncio.run(scenario())
+
+
+def test_connect_and_disconnect_while_running(chatd: ChatdProcess, chatd_pool: object) -> None:
+    other = chatd_pool.take()  # type: ignore[attr-defined]
+
+    def make_server(target: str) -> tuple[Session, Endpoint]:
+        if target != "work":
+            raise ValueError(f"no server {target!r} in the configuration")
+        session = Session("alice", channels=["#ops"], server_label="w", name="work")
+        return session, Endpoint("127.0.0.1", other.port)
+
+    async def scenario() -> None:
+        bob = await raw_client(other.port, "bob", "#ops")
+        async with app_on([("home", chatd.port, ("#lobby",))], make_server=make_server) as h:
+            h.type("/connect nowhere" + ENTER)
+            await h.shows("no server 'nowhere' in the configuration")
+            h.type("/connect work" + ENTER)
+            await h.until(
+                lambda: h.app.session.name == "work" and h.app.session.state is ConnState.CONNECTED
+            )
+            await h.shows(" 1:home  2:#lobby  3:work [4:#ops]")
+            await asyncio.to_thread(bob.expect, r":alice!\S+ JOIN #ops")
+            h.type("/connect work" + ENTER)
+            await h.shows("already connected to work")
+            h.type("/disconnect see you" + ENTER)
+            await asyncio.to_thread(bob.expect, r":alice!\S+ QUIT :.*see you")
+            await h.until(lambda: h.app.session.state is ConnState.DISCONNECTED)
+            assert h.app.workspace.sessions[0].state is ConnState.CONNECTED  # home stays
+            h.type("/connect work" + ENTER)
+            await asyncio.to_thread(bob.expect, r":alice!\S+ JOIN #ops")
+            await h.until(lambda: h.app.session.get_buffer("#ops").joined)  # type: ignore[union-attr]
+        bob.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        other.stop()

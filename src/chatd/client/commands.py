@@ -584,6 +584,6 @@ def _help(ctx: Context, args: str) -> None:
     )
 
 
-@command("quit", "/quit [message]", "Leave the server and exit", needs_connection=False)
+@command("quit", "/quit [message]", "Leave every server and exit", needs_connection=False)
 def _quit(ctx: Context, args: str) -> None:
     ctx.request_quit(args or DEFAULT_QUIT_MESSAGE)
