@@ -27,6 +27,16 @@ def _hermetic_state_dir(tmp_path_factory):
         os.environ["XDG_STATE_HOME"] = saved
 
 
+@pytest.fixture(scope="session")
+def redis_server():
+    """One redis-server for the session (tests flush it before use)."""
+    from cluster_harness import RedisServer
+
+    redis = RedisServer()
+    yield redis
+    redis.stop()
+
+
 @pytest.fixture
 def server_factory():
     started: list[RunningServer] = []

@@ -11,13 +11,19 @@ import time
 from collections.abc import Callable
 
 from chatd.net.listener import open_listener
-from chatd.net.reactor import Reactor
+from chatd.net.reactor import NetSettings, Reactor
 from chatd.net.tls import server_context
 from chatd.proto.message import Message, parse
+from chatd.server.cloak import Cloak
 from chatd.server.config import build
+from chatd.server.core import LocalCore
 from chatd.server.state import ServerState
 
 DEADLINE = 5.0
+# Tests run with cloaking on, as a server does by default, under a fixed key: HOST is what
+# everyone else sees of a client on 127.0.0.1 (the client itself and opers see the address).
+TEST_CLOAK_KEY = "chatd-tests-cloak-key"
+HOST = Cloak(TEST_CLOAK_KEY.encode()).host("127.0.0.1")
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = DEADLINE, what: str = "") -> object:
@@ -35,7 +41,8 @@ def wait_for(predicate: Callable[[], object], timeout: float = DEADLINE, what: s
 class RunningServer:
     def __init__(self, reactor: Reactor, thread: threading.Thread) -> None:
         self.reactor = reactor
-        self.state = reactor.state
+        self.core: LocalCore = reactor.core  # type: ignore[assignment]
+        self.state = self.core.state
         self.thread = thread
         self.port = reactor.ports[0]
         self.tls_port = reactor.ports[1] if len(reactor.ports) > 1 else None
@@ -55,6 +62,7 @@ class RunningServer:
 def start_server(**settings) -> RunningServer:
     settings.setdefault("host", "127.0.0.1")
     settings.setdefault("port", 0)
+    settings.setdefault("cloak_key", TEST_CLOAK_KEY)
     config = build(settings)
     sock = open_listener(config.host, config.port)
     tls = []
@@ -62,7 +70,10 @@ def start_server(**settings) -> RunningServer:
         context = server_context(config.tls_cert, config.tls_key)
         tls.append((open_listener(config.host, 0), context))
     state = ServerState(config, time.time(), msgid_prefix="t-")
-    reactor = Reactor(state, [sock], tls)
+    settings = NetSettings(
+        config.sendq, config.line_length + config.tags_length, config.tls_handshake_timeout
+    )
+    reactor = Reactor(LocalCore(state), [sock], tls, settings)
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -196,8 +207,23 @@ class Recorder:
         return [l for l in text.split("\r\n") if l]
 
 
+# Which world make_state() builds: "single" (a ServerState, no sockets) or "cluster" (a
+# 3-node cluster through Redis, see tests/server/conftest.py). The same tests run on both.
+BACKEND = "single"
+WORLD_FACTORY: Callable[..., object] | None = None  # builds a cluster world when BACKEND says
+
+
 class Scripted:
-    """A scripted client wired straight to a ServerState: no sockets, no clock."""
+    """A scripted client wired straight to a ServerState: no sockets, no clock. Given a cluster
+    world instead, it is a socket client of one of its nodes (cluster_harness.ClusterScripted)
+    with the same send/take/register."""
+
+    def __new__(cls, state, host: str = "127.0.0.1"):  # noqa: ANN001
+        if not isinstance(state, ServerState):
+            from cluster_harness import ClusterScripted
+
+            return ClusterScripted(state, host)
+        return super().__new__(cls)
 
     def __init__(self, state: ServerState, host: str = "127.0.0.1") -> None:
         self.state = state
@@ -219,6 +245,10 @@ class Scripted:
 
 def make_state(**settings) -> ServerState:
     settings.setdefault("flood_limit", False)
+    settings.setdefault("cloak_key", TEST_CLOAK_KEY)
+    if BACKEND == "cluster":
+        assert WORLD_FACTORY is not None
+        return WORLD_FACTORY(**settings)  # type: ignore[return-value]
     state = ServerState(build(settings), 1_700_000_000.0, msgid_prefix="t-")
     state.set_clock(100.0, 1_700_000_000.0)
     return state
@@ -227,3 +257,29 @@ def make_state(**settings) -> ServerState:
 def numerics(lines: list[str]) -> list[str]:
     """The numeric (or command) of each line, for compact assertions."""
     return [parse(l).command for l in lines]
+
+
+class Effects:
+    """Carries out what a sans-IO state asked for (ServerState.defer/later) with no threads and
+    no clock: deferred jobs run at once, timers when `run(now)` reaches them."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self.timers: list = []
+
+    def run(self, now: float | None = None) -> None:
+        from chatd.server.state import Later
+
+        state = self.state
+        while True:
+            for request in state.take_requests():
+                if isinstance(request, Later):
+                    self.timers.append(request)
+                else:
+                    state.resume(request.user, request.kind, request.job())
+            due = [t for t in self.timers if now is not None and t.when <= now]
+            if not due:
+                return
+            for timer in due:
+                self.timers.remove(timer)
+                state.resume(timer.user, timer.kind, timer.value)

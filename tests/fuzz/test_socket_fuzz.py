@@ -126,7 +126,7 @@ def queued_bytes(reactor) -> int:
     total = 0
     for conn in conns:
         total += conn.out_len + conn.reader.buffered
-        pending = conn.pending
+        pending = conn.client.inbox if conn.client is not None else None
         for _ in range(100):
             try:
                 total += (

@@ -111,7 +111,7 @@ def test_tls_listener_fuzz(server_factory, certificate):
         # table holds the keeper alone
         wait_for(lambda: len(srv.reactor.connections) == 1, what="TLS connections gone")
         wait_for(
-            lambda: srv.reactor.admission._open == {"127.0.0.1": 1},
+            lambda: srv.reactor.core.admission._open == {"127.0.0.1": 1},
             what="admission slots given back",
         )
         keeper.sync()
@@ -139,7 +139,7 @@ def test_many_stalled_handshakes_are_reaped(server_factory, certificate):
         s.sendall(hello[: 1 + i % (len(hello) - 1)])
         socks.append(s)
     start = time.monotonic()
-    wait_for(lambda: not srv.reactor.admission._open, what="stalled handshakes reaped")
+    wait_for(lambda: not srv.reactor.core.admission._open, what="stalled handshakes reaped")
     assert time.monotonic() - start < 4
     for s in socks:
         s.close()

@@ -27,6 +27,11 @@ def test_empty_lines_are_skipped():
     assert LineReader(512).feed(b"\r\n\n\r\nPING x\r\n") == [b"PING x"]
 
 
+def test_a_server_reader_returns_empty_lines_to_count_them():
+    reader = LineReader(512, keep_empty=True)
+    assert reader.feed(b"\r\n\n\r\nPING x\r\n") == [b"", b"", b"", b"PING x"]
+
+
 def test_overlong_line_reported_once_and_discarded_then_recovers():
     reader = LineReader(100)
     out = reader.feed(b"A" * 150)

@@ -3,7 +3,7 @@ of users and a channel, all driven through ServerState without sockets."""
 
 from __future__ import annotations
 
-from ircclient import Scripted, make_state, numerics  # noqa: F401  (re-exported)
+from ircclient import HOST, Scripted, make_state, numerics  # noqa: F401  (re-exported)
 
 from chatd.proto.message import Message, parse
 from chatd.server.state import ServerState

@@ -148,7 +148,7 @@ def chatd_command(host: str, port: int) -> list[str]:
     """The chatd command line for a benchmark: flood control and per-address limits off,
     history in memory (bench/history_cost.py measures the store on its own)."""
     exe = shutil.which("chatd")
-    argv = [exe] if exe else [sys.executable, "-m", "chatd.server.cli"]
+    argv = [exe] if exe else [sys.executable, "-m", "chatd"]
     helptext = subprocess.run([*argv, "--help"], check=False, capture_output=True, text=True)
     argv += ["--host", host, "--port", str(port), "--no-flood-limit", "--max-clients", "20000"]
     for flag, value in CHATD_BENCH_FLAGS.items():

@@ -1,37 +1,33 @@
-"""One client socket: its input buffer, held-back lines, output queue and timers.
+"""One client socket: its input buffer, output queue and timer entry.
 
-The Connection moves bytes between the socket and the chat state. It never writes with a
-blocking call: `write` only queues and flags the connection; the reactor flushes every flagged
-connection once per loop iteration, and a send the kernel only partly takes leaves the rest
-queued with EVENT_WRITE armed until it drains.
+The Connection moves bytes between the socket and the reactor's core (`net/core.py`), which it
+knows only by that interface: complete lines go to `core.receive`, the socket's end to
+`core.lost`. It never writes with a blocking call: `write` only queues and flags the connection;
+the reactor flushes every flagged connection once per loop iteration, and a send the kernel only
+partly takes leaves the rest queued with EVENT_WRITE armed until it drains.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import logging
 import socket
 import ssl
-from collections import deque
 from selectors import EVENT_READ, EVENT_WRITE
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..proto.framing import TOO_LONG, Line, LineReader
+from ..limits import LINGER, RECV_SIZE, TLS_READ_MAX
+from ..proto.framing import LineReader
 
 if TYPE_CHECKING:
-    from ..server.user import User
     from .reactor import Reactor
     from .timers import Timer
 
 log = logging.getLogger("chatd")
 
-RECV_SIZE = 65536
-TLS_READ_MAX = 4 * RECV_SIZE  # decrypted bytes taken per wake-up before others get a turn
 _TLS_WANT = (ssl.SSLWantReadError, ssl.SSLWantWriteError)
 # An idle connection holds no list of its own: most of ten thousand connections are idle.
 _NOTHING: list[bytes] = []  # never appended to: write() replaces it while out_len == 0
-LINGER = 2.0  # seconds a closing connection may take to drain its last lines
 
 
 def _reason(exc: OSError) -> str:
@@ -42,13 +38,36 @@ def _reason(exc: OSError) -> str:
     return f"Read error: {exc.strerror or exc}"
 
 
+class _Deadline:
+    """A connection's entry in the timer heap. Only the newest one points at the connection;
+    closing or rescheduling lets go of it, so a stale heap entry keeps nothing alive."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn: Connection | None = conn
+
+    def live(self, when: float) -> bool:
+        conn = self.conn
+        return conn is not None and when == conn.deadline
+
+    def fire(self) -> None:
+        conn = self.conn
+        if conn is not None:
+            conn.on_timer()
+
+    def __repr__(self) -> str:
+        return f"<deadline of {self.conn!r}>"
+
+
 class Connection:
     __slots__ = (
         "reactor",
+        "core",
         "sock",
         "host",
         "tls",
-        "user",
+        "client",
         "reader",
         "out",
         "out_len",
@@ -57,21 +76,21 @@ class Connection:
         "closing",
         "closed",
         "overflowed",
-        "pending",
         "deadline",
+        "entry",
         "timer",
-        "wake",
     )
 
     def __init__(
         self, reactor: Reactor, sock: socket.socket, host: str, max_line: int, tls: bool = False
     ) -> None:
         self.reactor = reactor
+        self.core = reactor.core
         self.sock = sock
         self.host = host
         self.tls = tls
-        self.user: User = None  # type: ignore[assignment]  # set right after construction
-        self.reader = LineReader(max_line)
+        self.client: Any = None  # the core's handle, set right after construction
+        self.reader = LineReader(max_line, keep_empty=True)
         self.out: list[bytes] = _NOTHING  # replaced by a fresh list when output arrives
         self.out_len = 0
         self.flagged = False  # on the reactor's list of connections to flush
@@ -79,10 +98,12 @@ class Connection:
         self.closing = False
         self.closed = False
         self.overflowed = False
-        self.pending: deque[Line] | None = None  # lines held back by flood control
-        self.deadline: float | None = None  # keepalive: this object is its own timer entry
+        self.deadline: float | None = None  # when on_timer runs next
+        self.entry: _Deadline | None = None  # the heap entry for that deadline
         self.timer: Timer | None = None  # the linger of a closing connection
-        self.wake: Timer | None = None
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.host} {self.client!r}>"
 
     # -- events from the selector ---------------------------------------------------------------
 
@@ -104,15 +125,10 @@ class Connection:
             self.lost("Remote host closed the connection")
             return
         lines = self.reader.feed(data)
-        if not lines:
-            return
-        if self.user.flood is None and self.pending is None:
-            self._handle_all(lines)
-        else:
-            if self.pending is None:
-                self.pending = deque()
-            self.pending.extend(lines)
-            self.process_pending()
+        if lines:
+            wake = self.core.receive(self.client, lines)
+            if wake is not None and not self.closing:
+                self.wake_at(wake)
 
     def _recv_tls(self) -> bytes:
         """Read TLS records until the socket has no more, bounded per wake-up.
@@ -140,40 +156,6 @@ class Connection:
         if not chunks:
             raise BlockingIOError
         return b"".join(chunks)
-
-    def _handle_all(self, lines: list[Line]) -> None:
-        state = self.reactor.state
-        user = self.user
-        for line in lines:
-            if self.closing:
-                return
-            if line is TOO_LONG:
-                state.input_too_long(user)
-            else:
-                state.handle_line(user, line)  # type: ignore[arg-type]
-
-    def process_pending(self) -> None:
-        """Hand held-back lines to the state as fast as the client's flood gate allows."""
-        self.wake = None
-        pending = self.pending
-        if pending is None or self.closing:
-            return
-        state = self.reactor.state
-        user = self.user
-        gate = user.flood
-        while pending and not self.closing:
-            if gate is not None and not gate.take(state.now):
-                if len(pending) > state.config.flood_max_queue:
-                    state.disconnect(user, "Excess Flood")
-                    return
-                self.wake = self.reactor.timers.call_at(gate.ready_at(), self.process_pending)
-                return
-            line = pending.popleft()
-            if line is TOO_LONG:
-                state.input_too_long(user)
-            else:
-                state.handle_line(user, line)  # type: ignore[arg-type]
-        self.pending = None
 
     # -- output ------------------------------------------------------------------------------
 
@@ -237,9 +219,6 @@ class Connection:
         if self.closing:
             return
         self.closing = True
-        self.pending = None
-        if self.wake is not None:
-            self.wake.cancel()
         if not self.out:
             self.finish_close()
             return
@@ -247,8 +226,8 @@ class Connection:
             self._interest(EVENT_WRITE)
         # else: this iteration's flush comes first and usually closes it without a selector
         # change; if the kernel takes only part, flush() switches to write interest
-        self.timer_cancel()
-        self.timer = self.reactor.timers.call_at(self.reactor.state.now + LINGER, self.finish_close)
+        self._forget_deadline()
+        self.timer = self.reactor.timers.call_at(self.reactor.now + LINGER, self.finish_close)
 
     def lost(self, reason: str) -> None:
         """The socket failed or hit EOF: nothing more can be sent."""
@@ -257,44 +236,55 @@ class Connection:
         self.out = _NOTHING
         self.out_len = 0
         self.closing = True  # queue nothing more
-        if self.user.gone:
-            self.finish_close()
-        else:
-            self.reactor.state.disconnect(self.user, reason)
-            self.finish_close()
+        if self.client is not None:
+            self.core.lost(self.client, reason)
+        self.finish_close()
 
     def finish_close(self) -> None:
         if self.closed:
             return
         self.closed = True
         self.closing = True
-        self.timer_cancel()
-        if self.wake is not None:
-            self.wake.cancel()
+        self._forget_deadline()
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         self.reactor.forget(self)
-        with contextlib.suppress(OSError):
+        try:
             self.sock.close()
+        except OSError:
+            pass
+        self.client = None  # nothing more goes to the core; the handle may be freed
 
     # -- timers --------------------------------------------------------------------------------
 
     def on_timer(self) -> None:
-        """Registration timeout and keepalive: the chat state decides, and names the next
-        deadline."""
+        """The client's deadline: the core decides (flood wake-up, registration timeout,
+        keepalive) and names the next one."""
         self.deadline = None
-        deadline = self.reactor.state.on_timer(self.user)
+        if self.entry is not None:
+            self.entry.conn = None  # the entry that fired is spent
+            self.entry = None
+        deadline = self.core.on_timer(self.client)
         if deadline is not None and not self.closing:
-            self.deadline = deadline
-            self.reactor.timers.schedule(deadline, self)
+            self._schedule(deadline)
 
-    # the timer-entry protocol of net/timers.py
-    def live(self, when: float) -> bool:
-        return when == self.deadline
+    def wake_at(self, when: float) -> None:
+        """Run on_timer at `when` if that is earlier than the current deadline."""
+        current = self.deadline
+        if current is not None and current <= when:
+            return
+        self._forget_deadline()
+        self._schedule(when)
 
-    def fire(self) -> None:
-        self.on_timer()
+    def _schedule(self, when: float) -> None:
+        self.deadline = when
+        self.entry = _Deadline(self)
+        self.reactor.timers.schedule(when, self.entry)
 
-    def timer_cancel(self) -> None:
+    def _forget_deadline(self) -> None:
         self.deadline = None
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        if self.entry is not None:
+            self.entry.conn = None
+            self.entry = None
+            self.reactor.timers.went_stale()

@@ -8,6 +8,14 @@ import socket
 from selectors import EVENT_READ
 from typing import TYPE_CHECKING
 
+from ..limits import (
+    ACCEPT_BACKOFF_MAX,
+    ACCEPT_BACKOFF_START,
+    ACCEPT_BATCH,
+    ACCEPT_COMPLAIN_EVERY,
+    LISTEN_BACKLOG,
+)
+
 if TYPE_CHECKING:
     import ssl
 
@@ -15,22 +23,28 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("chatd")
 
-ACCEPT_BATCH = 64  # accepts per wake-up, so a connection storm cannot starve the others
-BACKOFF_START = 0.05
-BACKOFF_MAX = 1.0
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
-COMPLAIN_EVERY = 60.0  # seconds between log lines about a listener out of descriptors
 
 
-def open_listener(host: str, port: int, backlog: int = 1024) -> socket.socket:
-    """A non-blocking listening socket. "" means every address, IPv6 and IPv4 where possible."""
+def open_listener(
+    host: str, port: int, backlog: int = LISTEN_BACKLOG, reuse_port: bool = False
+) -> socket.socket:
+    """A non-blocking listening socket. "" means every address, IPv6 and IPv4 where possible.
+    With `reuse_port`, several processes may listen on the same port (SO_REUSEPORT) and the
+    kernel spreads new connections across them."""
     if host == "" and socket.has_dualstack_ipv6():
         sock = socket.create_server(
-            ("", port), family=socket.AF_INET6, backlog=backlog, dualstack_ipv6=True
+            ("", port),
+            family=socket.AF_INET6,
+            backlog=backlog,
+            dualstack_ipv6=True,
+            reuse_port=reuse_port,
         )
     else:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.create_server((host or "0.0.0.0", port), family=family, backlog=backlog)
+        sock = socket.create_server(
+            (host or "0.0.0.0", port), family=family, backlog=backlog, reuse_port=reuse_port
+        )
     sock.setblocking(False)
     return sock
 
@@ -53,7 +67,7 @@ class Listener:
         self.reactor = reactor
         self.sock = sock
         self.tls = tls
-        self.backoff = BACKOFF_START
+        self.backoff = ACCEPT_BACKOFF_START
         self.paused = False
         self.complained_at: float | None = None
 
@@ -72,13 +86,13 @@ class Listener:
                     self._pause(exc)
                     return
                 continue  # ECONNABORTED and friends: that one client is gone, keep accepting
-            self.backoff = BACKOFF_START
+            self.backoff = ACCEPT_BACKOFF_START
             self.reactor.add_connection(sock, peer_host(address), self)
 
     def _pause(self, exc: OSError) -> None:
         """Stop accepting for a while instead of spinning on a listener that stays readable."""
-        now = self.reactor.state.now
-        if self.complained_at is None or now - self.complained_at >= COMPLAIN_EVERY:
+        now = self.reactor.now
+        if self.complained_at is None or now - self.complained_at >= ACCEPT_COMPLAIN_EVERY:
             log.warning(
                 "accept failed (%s); pausing new connections, existing ones keep going",
                 exc.strerror,
@@ -86,8 +100,8 @@ class Listener:
             self.complained_at = now
         self.paused = True
         self.reactor.selector.unregister(self.sock)
-        self.reactor.timers.call_at(self.reactor.state.now + self.backoff, self._resume)
-        self.backoff = min(self.backoff * 2, BACKOFF_MAX)
+        self.reactor.timers.call_at(self.reactor.now + self.backoff, self._resume)
+        self.backoff = min(self.backoff * 2, ACCEPT_BACKOFF_MAX)
 
     def _resume(self) -> None:
         if self.paused and not self.reactor.stopping:

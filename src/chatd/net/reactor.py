@@ -2,13 +2,17 @@
 
 One iteration: flush every connection that got output (one send each), sleep in select() until
 the next timer deadline, dispatch ready sockets to their objects (key.data), run due timers, then
-reap connections that overflowed their sendq. The chat state never sees a socket; the reactor
-passes it lines and the time.
+reap connections that overflowed their sendq. What a line means is the core's business
+(`net/core.py`): the reactor passes it lines and the time, and it never imports the chat state.
+
+Every callback is contained, as asyncio's Handle does: an exception while serving a socket, in a
+timer, a TLS read, a flush, the settle step or a signal hook is logged, costs at most the one
+connection concerned, and the loop keeps serving everyone else.
 """
 
 from __future__ import annotations
 
-import contextlib
+import collections
 import logging
 import selectors
 import signal
@@ -16,24 +20,35 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from selectors import EVENT_READ
 from typing import TYPE_CHECKING
 
-from ..server.admission import Admission
+from ..limits import HOUSEKEEPING_INTERVAL, SHUTDOWN_FLUSH
 from .connection import Connection
 from .listener import Listener
-from .timers import TimerHeap
+from .timers import Entry, Timer, TimerHeap
 from .tls import Handshake, wrap
 
 if TYPE_CHECKING:
     import ssl
 
-    from ..server.state import ServerState
+    from .core import Core
+    from .redis import RedisLink
 
 log = logging.getLogger("chatd")
 
-SHUTDOWN_FLUSH = 2.0  # seconds allowed to deliver the ERROR lines at shutdown
-PRUNE_INTERVAL = 60.0  # seconds between clean-ups of per-address admission state
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
+
+
+@dataclass
+class NetSettings:
+    """The few limits the reactor itself enforces (the composition root fills them from the
+    configuration, and updates them when it is reloaded)."""
+
+    sendq: int = 1 << 20
+    max_line: int = 512 + 4096
+    tls_handshake_timeout: float = 10.0
 
 
 class _Waker:
@@ -65,23 +80,24 @@ class _Waker:
 class Reactor:
     def __init__(
         self,
-        state: ServerState,
+        core: Core,
         listeners: list[socket.socket],
         tls_listeners: Sequence[tuple[socket.socket, ssl.SSLContext]] = (),
+        settings: NetSettings | None = None,
     ) -> None:
-        self.state = state
-        config = state.config
-        self.sendq = config.sendq
-        self.max_clients = config.max_clients
-        self.max_line = config.line_length + config.tags_length
+        self.core = core
+        self.settings = settings or NetSettings()
         self.selector = selectors.DefaultSelector()
         self.timers = TimerHeap()
         self.connections: set[Connection] = set()
         self.dirty: list[Connection] = []
+        self.dirty_links: list[RedisLink] = []  # Redis links with commands to write
         self.overflowed: list[Connection] = []
         self.stopping = False
         self.before_sleep: list[Callable[[], None]] = []  # e.g. writing out buffered log lines
-        self.admission = Admission(config)
+        self.on_reload: Callable[[], object] | None = None  # SIGHUP
+        self.on_status: Callable[[], None] | None = None  # SIGUSR1
+        self._signals: list[int] = []
         self.ready: list[Connection] = []  # TLS connections with decrypted bytes left to read
         self.listeners = [Listener(self, sock) for sock in listeners]
         self.listeners += [Listener(self, sock, context) for sock, context in tls_listeners]
@@ -89,8 +105,19 @@ class Reactor:
             self.selector.register(listener.sock, EVENT_READ, listener)
         self._waker = _Waker()
         self.selector.register(self._waker.rsock, EVENT_READ, self._waker)
+        self._soon: collections.deque[Callable[[], None]] = collections.deque()
+        self.now = 0.0
         self._clock()
-        self.timers.call_at(state.now + PRUNE_INTERVAL, self._prune)
+        self.timers.call_at(self.now + HOUSEKEEPING_INTERVAL, self._housekeeping)
+        core.attach(self)
+
+    @property
+    def sendq(self) -> int:
+        return self.settings.sendq
+
+    @property
+    def max_line(self) -> int:
+        return self.settings.max_line
 
     @property
     def ports(self) -> list[int]:
@@ -104,7 +131,7 @@ class Reactor:
         while not self.stopping:
             self.flush_dirty()
             for hook in self.before_sleep:
-                hook()
+                self._guard(hook)
             events = self.selector.select(self._timeout())
             now = self._clock()
             for key, mask in events:
@@ -113,23 +140,63 @@ class Reactor:
                 except Exception:
                     self._contain(key.data)
             self.run_ready()
-            self.timers.run_due(now)
+            if self._soon:
+                self._run_soon()
+            self.timers.run_due(now, self._timer_failed)
             self.reap_overflowed()
+            if self._signals:
+                self._handle_signals()
         self._shutdown()
 
-    def _contain(self, source: object) -> None:
-        """A bug while serving one socket drops that connection, never the server."""
-        log.exception("internal error serving %r", source)
+    def call_at(self, when: float, callback: Callable[[], None]) -> Timer:
+        return self.timers.call_at(when, callback)
+
+    def call_soon_threadsafe(self, callback: Callable[[], None]) -> None:
+        """From any thread: run `callback` on the loop as soon as it can."""
+        self._soon.append(callback)  # deque.append is atomic
+        self._waker.wake()
+
+    def _run_soon(self) -> None:
+        for _ in range(len(self._soon)):
+            self._guard(self._soon.popleft())
+
+    def _contain(self, source: object, what: str = "serving") -> None:
+        """A bug while serving one socket (or in one timer) drops the connection concerned,
+        never the server. Called from an `except` block: the traceback goes to the log."""
+        log.exception("internal error %s %r", what, source)
+        reset = getattr(source, "reset", None)
+        if reset is not None:  # a Redis link: start it over
+            self._guard(reset)
         if isinstance(source, Connection) and not source.closed:
-            source.lost("Internal error")
+            try:
+                source.lost("Internal error")
+            except Exception:
+                log.exception("internal error dropping %r", source)
+                source.finish_close()
+
+    def _timer_failed(self, entry: Entry) -> None:
+        """A timer raised: the connection it belongs to (if any) is dropped."""
+        owner: object = entry
+        if isinstance(entry, Timer):
+            owner = getattr(entry.callback, "__self__", entry)
+        else:
+            owner = getattr(entry, "conn", None) or entry
+        self._contain(owner, "in a timer of")
+
+    def _guard(self, hook: Callable[[], object]) -> None:
+        try:
+            hook()
+        except Exception:
+            log.exception("internal error in %r", hook)
 
     def _clock(self) -> float:
         now = time.monotonic()
-        self.state.set_clock(now, time.time())
+        self.now = now
+        self.core.set_clock(now, time.time())
         return now
 
     def _timeout(self) -> float | None:
-        if self.overflowed or self.dirty or self.ready:
+        if self.overflowed or self.dirty or self.ready or self._signals or self._soon:
             return 0.0
         deadline = self.timers.next_deadline()
         if deadline is None:
@@ -137,25 +204,35 @@ class Reactor:
         return max(0.0, deadline - time.monotonic())
 
     def flush_dirty(self) -> None:
-        self.state.settle()
+        self._guard(self.core.settle)
+        if self.dirty_links:
+            links, self.dirty_links = self.dirty_links, []
+            for link in links:
+                self._guard(link.flush)
         while self.dirty:
             batch = self.dirty
             self.dirty = []
             for conn in batch:
                 conn.flagged = False
                 if not conn.closed:
-                    conn.flush()
+                    try:
+                        conn.flush()
+                    except Exception:
+                        self._contain(conn)
 
     def run_ready(self) -> None:
         batch = self.ready
         self.ready = []
         for conn in batch:
             if not conn.closing:
-                conn.on_readable()
+                try:
+                    conn.on_readable()
+                except Exception:
+                    self._contain(conn)
 
-    def _prune(self) -> None:
-        self.admission.prune(self.state.now)
-        self.timers.call_at(self.state.now + PRUNE_INTERVAL, self._prune)
+    def _housekeeping(self) -> None:
+        self.timers.call_at(self.now + HOUSEKEEPING_INTERVAL, self._housekeeping)
+        self.core.housekeeping()
 
     def reap_overflowed(self) -> None:
         """Drop clients whose output queue passed the sendq limit during this iteration."""
@@ -165,23 +242,21 @@ class Reactor:
             for conn in batch:
                 if not conn.closing:
                     conn.drop_output()
-                    self.state.disconnect(conn.user, "SendQ exceeded")
+                    try:
+                        self.core.overflowed(conn.client)
+                    except Exception:
+                        self._contain(conn)
 
     # -- connections ---------------------------------------------------------------------------
 
     def add_connection(self, sock: socket.socket, host: str, listener: Listener) -> None:
         """A socket fresh from accept(): admit it, then handshake (TLS) or serve it at once."""
-        refusal = None
-        if len(self.connections) >= self.max_clients:
-            refusal = "Server is full"
-        else:
-            refusal = self.admission.admit(host, self.state.now)
+        refusal = self.core.admit(host)
         if refusal is not None:
             if listener.tls is None:
                 _refuse(sock, host, refusal)
             else:
                 sock.close()  # a plaintext ERROR would read as a broken TLS record
-            log.info("refused %s: %s", host, refusal)
             return
         sock.setblocking(False)
         try:
@@ -194,27 +269,28 @@ class Reactor:
             self.open_connection(sock, host, tls=False)
 
     def open_connection(self, sock: socket.socket, host: str, tls: bool) -> None:
-        conn = Connection(self, sock, host, self.max_line, tls)
-        conn.user = self.state.connect(conn.write, conn.close, host)
+        conn = Connection(self, sock, host, self.settings.max_line, tls)
         self.connections.add(conn)
         self.selector.register(sock, EVENT_READ, conn)
+        conn.client = self.core.connect(conn.write, conn.close, host, tls)
         conn.on_timer()  # arms the registration and keepalive timer
-        log.info(
-            "connect %s%s (%d connections)", host, " (TLS)" if tls else "", len(self.connections)
-        )
         if tls:
             conn.on_readable()  # the client's first lines may have come with the handshake
 
     def release(self, host: str) -> None:
-        self.admission.release(host, self.state.now)
+        self.core.release(host)
 
     def forget(self, conn: Connection) -> None:
+        if conn not in self.connections:
+            return
         self.connections.discard(conn)
         self.release(conn.host)
-        with contextlib.suppress(KeyError, ValueError):
+        try:
             self.selector.unregister(conn.sock)
+        except (KeyError, ValueError):
+            pass
 
-    # -- stopping ------------------------------------------------------------------------------
+    # -- signals -------------------------------------------------------------------------------
 
     def stop(self) -> None:
         """Ask the loop to finish (safe from signal handlers and other threads)."""
@@ -223,8 +299,28 @@ class Reactor:
 
     def _install_signals(self) -> None:
         signal.set_wakeup_fd(self._waker.wsock.fileno(), warn_on_full_buffer=False)
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in _STOP_SIGNALS:
             signal.signal(signum, lambda *_: self.stop())
+        for signum in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+            signal.signal(signum, self._note_signal)
+
+    def _note_signal(self, signum: int, frame: object) -> None:
+        self._signals.append(signum)  # handled by the loop, between two iterations
+
+    def _handle_signals(self) -> None:
+        pending, self._signals = self._signals, []
+        for signum in pending:
+            if signum == signal.SIGHUP:
+                log.info("SIGHUP: reloading the configuration")
+                if self.on_reload is not None:
+                    self._guard(self.on_reload)
+            elif signum == signal.SIGUSR1:
+                if self.on_status is not None:
+                    self._guard(self.on_status)
+            else:
+                log.info("signal %s ignored (chatd gives it no meaning)", signal.strsignal(signum))
+
+    # -- stopping ------------------------------------------------------------------------------
 
     def _shutdown(self) -> None:
         log.info("shutting down: %d connections", len(self.connections))
@@ -232,13 +328,15 @@ class Reactor:
             if not listener.paused:
                 self.selector.unregister(listener.sock)
             listener.sock.close()
-        for conn in list(self.connections):
-            self.state.farewell(conn.user, "Server shutting down")
+        self._guard(lambda: self.core.shutdown("Server shutting down"))
         deadline = time.monotonic() + SHUTDOWN_FLUSH
         self.flush_dirty()
         while self.connections and time.monotonic() < deadline:
             for key, mask in self.selector.select(max(0.0, deadline - time.monotonic())):
-                key.data.on_event(mask)
+                try:
+                    key.data.on_event(mask)
+                except Exception:
+                    self._contain(key.data)
         for conn in list(self.connections):
             conn.finish_close()
         self.selector.close()

@@ -39,7 +39,7 @@ class Handshake:
         self.events = EVENT_READ
         reactor.selector.register(sock, EVENT_READ, self)
         self.timer: Timer = reactor.timers.call_at(
-            reactor.state.now + reactor.state.config.tls_handshake_timeout, self.timed_out
+            reactor.now + reactor.settings.tls_handshake_timeout, self.timed_out
         )
 
     def on_event(self, mask: int) -> None:

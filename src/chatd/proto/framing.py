@@ -1,8 +1,10 @@
 """Newline framing of a byte stream, with a bounded buffer.
 
 LineReader owns the bytes that arrived but hold no complete line yet. It splits on LF, strips an
-optional CR, skips empty lines, and never holds more than `max_line` bytes: an overlong line is
-reported once as TOO_LONG and its bytes are discarded up to the next LF. No decoding, no I/O.
+optional CR, and never holds more than `max_line` bytes: an overlong line is reported once as
+TOO_LONG and its bytes are discarded up to the next LF. Empty lines are skipped, or, for a server
+that counts them against its limits (a flood of bare LFs is work too), returned as b"". No
+decoding, no I/O.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ Line = bytes | _TooLong
 
 
 class LineReader:
-    __slots__ = ("max_line", "_buf", "_discarding")
+    __slots__ = ("max_line", "keep_empty", "_buf", "_discarding")
 
-    def __init__(self, max_line: int) -> None:
+    def __init__(self, max_line: int, keep_empty: bool = False) -> None:
         self.max_line = max_line
+        self.keep_empty = keep_empty
         self._buf = b""
         self._discarding = False
 
@@ -46,12 +49,13 @@ class LineReader:
         tail = pieces.pop()
         out: list[Line] = []
         limit = self.max_line
+        keep_empty = self.keep_empty
         for piece in pieces:
             if piece[-1:] == b"\r":
                 piece = piece[:-1]
             if len(piece) > limit:
                 out.append(TOO_LONG)
-            elif piece:
+            elif piece or keep_empty:
                 out.append(piece)
         if len(tail) > limit + 1:  # +1: the CR of a line whose LF is still on its way
             out.append(TOO_LONG)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from ..limits import HOSTLEN
 from ..proto.casemap import fold
 
 if TYPE_CHECKING:
@@ -21,6 +22,12 @@ LIST_MODES = "b"
 PARAM_MODES = "k"  # a parameter to set and to unset
 SET_PARAM_MODES = "l"  # a parameter only to set
 FLAG_MODES = "Pimnst"  # P: persistent (kept with no members, stored, restored on restart)
+
+
+def max_mask_length(nicklen: int, userlen: int) -> int:
+    """The longest ban mask kept: nick!user@host at their limits. Longer masks cannot match
+    anyone, and with them a 367 line could pass 512 bytes."""
+    return nicklen + 1 + userlen + 1 + HOSTLEN
 
 
 class Mask:
@@ -132,10 +139,17 @@ class Channel:
         return "m" not in self.modes and not self.is_banned(user)
 
     def is_banned(self, user: User) -> bool:
+        """Whether a ban matches the user's nick!user@host: the cloaked host as others see it,
+        or the real address (an operator may ban either)."""
         if not self.bans:
             return False
         target = fold(user.prefix)
-        return any(ban.matcher.fullmatch(target) for ban in self.bans)
+        if any(ban.matcher.fullmatch(target) for ban in self.bans):
+            return True
+        if not user.cloaked:
+            return False
+        real = fold(user.real_prefix)
+        return any(ban.matcher.fullmatch(real) for ban in self.bans)
 
     def find_ban(self, mask: str) -> Ban | None:
         key = fold(mask)

@@ -11,6 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..limits import CLOAK_KEY_MIN
+from ..store.sqlite import PENDING_BYTES
+
+# The smallest history bounds that make sense: room for a few rows of the longest kind (4.6 KB
+# with tags) in the retry queue, and a database cap above what an empty database takes.
+MIN_PENDING_BYTES = 64 << 10
+MIN_HISTORY_BYTES = 1 << 20
+
 
 class ConfigError(ValueError):
     """A configuration value that chatd cannot run with."""
@@ -20,6 +28,7 @@ class ConfigError(ValueError):
 class Config:
     host: str = ""  # "" listens on every IPv4 and IPv6 address
     port: int = 8520
+    reuse_port: bool = False  # SO_REUSEPORT: several processes on one port
     name: str = "chatd.local"
     network: str = "chatd"
     motd: str | None = None  # path to the message of the day
@@ -41,7 +50,10 @@ class Config:
     kicklen: int = 255
     awaylen: int = 200
     userlen: int = 16
+    realnamelen: int = 200  # USER and SETNAME; advertised as NAMELEN
     max_targets: int = 4
+    modes_per_line: int = 4  # mode changes with a parameter per MODE line; advertised as MODES
+    who_max: int = 500  # WHO replies at most (a WHO * on a busy server must not fill a sendq)
     max_channels: int = 50  # channels one user may be on
     max_list_modes: int = 100  # bans per channel
     # Storage (docs/storage.md). db None: $XDG_STATE_HOME/chatd/chatd.sqlite3, resolved by the
@@ -50,6 +62,9 @@ class Config:
     history_days: float = 30.0  # messages older than this are pruned; 0 keeps them all
     history_max_per_channel: int = 10000  # newest messages kept per channel; 0: no cap
     history_replay: int = 50  # messages replayed on JOIN to clients without chathistory
+    # memory for messages queued while the database cannot be written; the oldest go first
+    history_pending_bytes: int = PENDING_BYTES  # 16 MiB
+    history_max_bytes: int = 1 << 30  # database bytes history may use server-wide; 0: no cap
     chathistory_max: int = 100  # messages one CHATHISTORY request may return (CHATHISTORY=)
     max_persistent_channels: int = 100  # +P by channel operators; IRC operators are not bound
     persist_all_channels: bool = False  # every channel as if it had mode +P
@@ -66,6 +81,17 @@ class Config:
     ip_connect_burst: int = 20  # connections one address may open at once...
     ip_connect_rate: float = 2.0  # ...then this many per second
     unregistered_max_lines: int = 40  # lines before registration completes
+    # Host cloaking (docs/security.md): others see a keyed hash of a user's address
+    cloak_hosts: bool = True
+    cloak_key: str | None = None  # None: generated once and kept in the database
+    ipv6_prefix: int = 64  # IPv6 addresses count per /64 for the limits above
+    ipv4_prefix: int = 32  # IPv4 per address (a smaller prefix counts a whole network)
+    # Cluster (docs/cluster.md): one network of many chatd processes through Redis. In the
+    # TOML file these are the [cluster] table: url, node-name, lease, snapshot-interval.
+    cluster_url: str | None = None  # redis://host:port/db; None: one process on its own
+    cluster_node_name: str | None = None  # unique per node; default host name and pid
+    cluster_lease: float = 15.0  # seconds before a silent node's users are shown leaving
+    cluster_snapshot_interval: float = 30.0  # seconds between snapshots written by the leader
 
     def validate(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -85,6 +111,9 @@ class Config:
             "awaylen",
             "max_targets",
             "max_channels",
+            "realnamelen",
+            "modes_per_line",
+            "who_max",
         )
         for name in positive:
             if getattr(self, name) <= 0:
@@ -99,6 +128,20 @@ class Config:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.replace('_', '-')} must be positive")
+        if not 0 <= self.ipv6_prefix <= 128:
+            raise ConfigError(f"ipv6-prefix {self.ipv6_prefix} is out of range 0-128")
+        if not 0 <= self.ipv4_prefix <= 32:
+            raise ConfigError(f"ipv4-prefix {self.ipv4_prefix} is out of range 0-32")
+        if self.cluster_url and self.cloak_hosts and self.cloak_key is None:
+            raise ConfigError(
+                "a cluster with cloak-hosts needs cloak-key, the same on every node "
+                "(each node would otherwise make its own key and show other cloaks)"
+            )
+        if self.cloak_key is not None and len(self.cloak_key) < CLOAK_KEY_MIN:
+            raise ConfigError(
+                f"cloak-key must be at least {CLOAK_KEY_MIN} characters "
+                "(a short one can be guessed from a known address and its cloak)"
+            )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("tls-cert and tls-key go together")
         if not 0 <= self.tls_port <= 65535:
@@ -106,8 +149,25 @@ class Config:
         for name in ("history_days", "history_max_per_channel", "history_replay"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name.replace('_', '-')} must not be negative")
+        if self.history_pending_bytes < MIN_PENDING_BYTES:
+            raise ConfigError(f"history-pending-bytes must be at least {MIN_PENDING_BYTES}")
+        if self.history_max_bytes and self.history_max_bytes < MIN_HISTORY_BYTES:
+            raise ConfigError(
+                f"history-max-bytes must be 0 (no cap) or at least {MIN_HISTORY_BYTES}"
+            )
         if self.chathistory_max <= 0:
             raise ConfigError("chathistory-max must be positive")
+        if self.cluster_lease < 1.0 or self.cluster_snapshot_interval < 1.0:
+            raise ConfigError("cluster lease and snapshot-interval must be at least 1 second")
+        node = self.cluster_node_name
+        if node is not None and (not node or any(c in node for c in " :~,*?!@\x00")):
+            raise ConfigError(f"node name {node!r}: letters, digits, '.', '-' and '_' only")
+        if self.cluster_url is not None and not self.cluster_url.startswith(
+            ("redis://", "unix://")
+        ):
+            raise ConfigError(
+                f"cluster url {self.cluster_url!r} must start with redis:// or unix://"
+            )
         if self.line_length < 64:
             raise ConfigError("line-length must be at least 64")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -141,6 +201,11 @@ def load_toml(path: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {path}: {exc}") from None
     values: dict[str, Any] = {}
+    table = raw.pop("cluster", None)
+    if isinstance(table, dict):
+        raw.update({"cluster-" + key: value for key, value in table.items()})
+    elif table is not None:
+        raise ConfigError(f"config {path}: [cluster] must be a table")
     for key, value in raw.items():
         name = key.replace("-", "_")
         if name not in _FIELDS:

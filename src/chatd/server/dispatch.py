@@ -6,7 +6,7 @@ unknown ones). Handlers only do their own work.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..proto import numerics as N
 from ..proto.message import Message
@@ -65,7 +65,15 @@ COMMANDS: dict[str, Command] = {
     # operators
     "OPER": Command(operator.handle_oper, 2),
     "KILL": Command(operator.handle_kill, 2, oper_only=True),
+    "REHASH": Command(operator.handle_rehash, 0, oper_only=True),
 }
+
+
+# Results coming back into the state (see ServerState.defer/later/resume): kind -> handler of
+# (state, user, value). The value is plain data (JSON-able), so a cluster can carry it in its
+# log and every node applies the same result.
+Resumer = Callable[["ServerState", "User", Any], None]
+RESUMERS: dict[str, Resumer] = {}
 
 
 def dispatch(state: ServerState, user: User, msg: Message) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..limits import HOSTLEN
 from ..proto.casemap import CASEMAPPING, CHANTYPES
 from .channel import (
     FLAG_MODES,
@@ -24,11 +25,11 @@ def tokens(config: Config) -> list[str]:
         f"CHANMODES={LIST_MODES},{PARAM_MODES},{SET_PARAM_MODES},{FLAG_MODES}",
         f"CHANNELLEN={config.channellen}",
         "CHANTYPES=" + CHANTYPES,
-        "HOSTLEN=64",
+        f"HOSTLEN={HOSTLEN}",
         f"KICKLEN={config.kicklen}",
         f"MAXLIST={LIST_MODES}:{config.max_list_modes}",
         f"MAXTARGETS={targets}",
-        "MODES=4",
+        f"MODES={config.modes_per_line}",
         "NETWORK=" + config.network,
         f"NICKLEN={config.nicklen}",
         "PREFIX=" + prefix,
@@ -41,7 +42,7 @@ def tokens(config: Config) -> list[str]:
         # after the RFC-era tokens, so that those stay on the first 005 line
         f"CHATHISTORY={config.chathistory_max}",
         "MSGREFTYPES=msgid,timestamp",
-        "NAMELEN=200",  # realnames are cut at 200 (USER, SETNAME)
+        f"NAMELEN={config.realnamelen}",  # realnames (USER, SETNAME)
     ]
 
 
@@ -56,3 +57,8 @@ def lines(config: Config, per_line: int = 13) -> list[list[str]]:
 
 
 _LINES: dict[int, tuple[Config, list[list[str]]]] = {}
+
+
+def forget() -> None:
+    """The configuration changed: build the lines again on next use."""
+    _LINES.clear()

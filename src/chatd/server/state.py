@@ -1,9 +1,10 @@
 """The chat state machine: users, channels, and the handling of one line from one user.
 
-This is the sans-IO heart of the server. The reactor calls `connect`, `handle_line`,
-`on_timer`, `disconnect` and `shutdown`, passing the time in; the state answers by writing bytes
-through each User's `write` and asking connections to `close`. It imports no socket, selector or
-clock.
+This is the sans-IO heart of the server: a deterministic state machine. Its driver (the
+single-process `core.LocalCore`, or a cluster node applying the network's log) calls `connect`,
+`handle_line` and `disconnect`, passing the time in; the state answers by writing bytes through
+each User's `write` and asking connections to `close`. It imports no socket, selector or clock,
+and reads no randomness: the same inputs give the same state on every node.
 """
 
 from __future__ import annotations
@@ -12,17 +13,21 @@ import datetime
 import itertools
 import logging
 from collections.abc import Callable
+from typing import NamedTuple
 
 from .. import __version__
+from ..limits import ERROR_LOG_EXCERPT, LABEL_MAX
 from ..proto import numerics as N
 from ..proto.casemap import fold
 from ..proto.errors import ProtocolError
 from ..proto.message import Message, encode, escape_tag_value, parse, serialise_tags
 from ..store import ChannelRecord, Store
-from .channel import Ban, Channel
+from . import isupport
+from .channel import Ban, Channel, max_mask_length
+from .cloak import Cloak, startup_key
 from .config import Config
 from .delivery import Event, LocalDelivery
-from .dispatch import dispatch
+from .dispatch import RESUMERS, dispatch
 from .flood import FloodGate
 from .user import User
 
@@ -54,6 +59,28 @@ NICK_SLOT = "\0"  # where the nick goes in a pre-rendered reply; no line can hol
 NICK_SLOT_BYTES = NICK_SLOT.encode()
 
 
+class Deferred(NamedTuple):
+    """Work the state asked to have done off the loop: `job()`'s result goes to
+    `resume(user, kind, result)`."""
+
+    user: User
+    kind: str
+    job: Callable[[], object]
+
+
+class Later(NamedTuple):
+    """A timer the state asked for: `resume(user, kind, value)` at monotonic time `when`."""
+
+    user: User
+    when: float
+    kind: str
+    value: object
+
+
+def _ignore(*_: object) -> None:
+    """What a gone user's write and close become."""
+
+
 def _as_word(param: str) -> str:
     if not param:
         return "*"
@@ -75,6 +102,7 @@ class ServerState:
         self.started_wall = started_wall
         self.users: dict[str, User] = {}  # casefolded nick -> registered or nick-holding user
         self.channels: dict[str, Channel] = {}  # casefolded name -> channel
+        self.clients: set[User] = set()  # every connected user, registered or not
         self.connections = 0
         self.unregistered = 0
         self.opers = 0
@@ -86,14 +114,22 @@ class ServerState:
         self.motd = config.motd_lines()
         self.version = VERSION
         self._rendered: dict[str, bytes] = {}  # see reply_rendered
+        # REHASH: re-reads the configuration file (set by the composition root; the state
+        # itself reads no files). Returns a line per change.
+        self.reload_hook: Callable[[], list[str]] | None = None
+        self.config_file = "-"  # the file REHASH re-reads, for 382
+        self.requests: list[Deferred | Later] = []  # see defer() and later()
         # history and persistent channels (docs/storage.md); ":memory:" unless told otherwise
         self.store = (
             store
             if store is not None
             else Store(config.db or ":memory:", config.history_days, config.history_max_per_channel)
         )
+        self._limit_store()
         self._batch_ids = itertools.count(1)
         self.oper_next = 0.0  # when the next OPER password check may run (commands/operator.py)
+        # host cloaking: the key is read (or made and stored) once, here, never in a handler
+        self.cloak = Cloak(startup_key(config, self.store)) if config.cloak_hosts else None
         self._restore_channels()
 
     # -- time -------------------------------------------------------------------------------
@@ -103,6 +139,24 @@ class ServerState:
         self.now = now
         self.wall = wall
         self.delivery.wall = wall
+
+    def reconfigured(self) -> None:
+        """The configuration object was changed in place (a reload): forget what was derived
+        from it. Clients already connected keep their flood buckets."""
+        self.name = self.config.name
+        self.motd = self.config.motd_lines()
+        self._rendered.clear()
+        isupport.forget()
+        self._limit_store()
+
+    def _limit_store(self) -> None:
+        cfg = self.config
+        self.store.set_limits(
+            cfg.history_days,
+            cfg.history_max_per_channel,
+            cfg.history_pending_bytes,
+            cfg.history_max_bytes,
+        )
 
     def settle(self) -> None:
         """Deliver any batched channel messages and commit what the store has queued; the
@@ -115,7 +169,9 @@ class ServerState:
     def connect(self, write: Callable[[bytes], None], close: Callable[[], None], host: str) -> User:
         cfg = self.config
         flood = FloodGate(cfg.flood_rate, cfg.flood_burst, self.now) if cfg.flood_limit else None
-        user = User(write, close, host, self.now, self.wall, flood)
+        shown = self.cloak.host(host) if self.cloak is not None else host
+        user = User(write, close, shown, self.now, self.wall, flood, ip=host)
+        self.clients.add(user)
         self.connections += 1
         self.unregistered += 1
         return user
@@ -143,20 +199,65 @@ class ServerState:
         if user.key and self.users.get(user.key) is user:
             del self.users[user.key]
         text = error if error is not None else reason
-        self.send(user, Message("ERROR", [f"Closing Link: {user.host} ({text})"]))
-        log.info("disconnect %s %s: %s", user.host, user.nick, reason)
-        user.close()
+        self.send(user, Message("ERROR", [f"Closing Link: {user.ip} ({text})"]))
+        log.info("disconnect %s %s: %s", user.ip, user.nick, reason)
+        self._let_go(user)
+
+    def _let_go(self, user: User) -> None:
+        """Close the link and drop every reference between the user and its connection, so a
+        closed connection's memory comes back at once, not at the next cycle collection."""
+        self.clients.discard(user)
+        close = user.close
+        user.write = user.close = _ignore
+        user.inbox = None
+        user.invited = None
+        close()
+
+    def every_user(self) -> list[User]:
+        """Every connected user, registered or not (a copy: safe to disconnect while
+        iterating)."""
+        return list(self.clients)
 
     def farewell(self, user: User, reason: str) -> None:
         """Close one link at server shutdown: ERROR to the user, no QUIT storm between peers."""
         if user.gone:
             return
         user.gone = True
-        self.send(user, Message("ERROR", [f"Closing Link: {user.host} ({reason})"]))
-        user.close()
+        self.send(user, Message("ERROR", [f"Closing Link: {user.ip} ({reason})"]))
+        self._let_go(user)
 
     def log_connect(self, user: User) -> None:
-        log.debug("registered %s as %s (%d users)", user.host, user.prefix, len(self.users))
+        log.debug("registered %s as %s (%d users)", user.ip, user.prefix, len(self.users))
+
+    # -- work done outside the state machine -------------------------------------------------
+
+    def defer(self, user: User, kind: str, job: Callable[[], object]) -> None:
+        """Run `job` away from the loop (a password hash, say); its result comes back later
+        through `resume(user, kind, result)`. The job must not touch the state; its result
+        must be plain data. Only for local users: on a cluster node, the node the user is
+        connected to does the work and the result reaches every node as an input."""
+        if user.local and not user.gone:
+            self.requests.append(Deferred(user, kind, job))
+
+    def later(self, user: User, when: float, kind: str, value: object = None) -> None:
+        """`resume(user, kind, value)` at monotonic time `when` (a grace period, say)."""
+        if user.local and not user.gone:
+            self.requests.append(Later(user, when, kind, value))
+
+    def take_requests(self) -> list[Deferred | Later]:
+        """The driver collects what the state asked for (once per loop iteration)."""
+        requests, self.requests = self.requests, []
+        return requests
+
+    def resume(self, user: User, kind: str, value: object) -> None:
+        """A deferred result or a timer for `user` is back; applied like one more input."""
+        if user.gone:
+            return
+        try:
+            RESUMERS[kind](self, user, value)
+        except Exception:
+            log.exception("error resuming %s for %s", kind, user.prefix)
+            self.send(user, Message("FAIL", ["*", "INTERNAL_ERROR", "Internal error"], self.name))
 
     # -- input ------------------------------------------------------------------------------
 
@@ -170,6 +271,8 @@ class ServerState:
             if user.early_lines > self.config.unregistered_max_lines:
                 self.disconnect(user, "Excess Flood", "Too many lines before registration")
                 return
+        if not raw:
+            return  # an empty line: counted above and by flood control, otherwise nothing
         if not self._within_limits(user, raw):
             return
         try:
@@ -208,7 +311,7 @@ class ServerState:
                 dispatch(self, user, msg)
         except Exception:
             # A bug in one handler must cost one reply, never the server or other users.
-            log.exception("error handling %r from %s", text[:200], user.prefix)
+            log.exception("error handling %r from %s", text[:ERROR_LOG_EXCERPT], user.prefix)
             self.send(
                 user,
                 Message(
@@ -234,16 +337,16 @@ class ServerState:
         finally:
             user.write, user.close = write, close
         lines = b"".join(caught).split(b"\r\n")[:-1]
-        tag = b"label=" + escape_tag_value(label[:64]).encode()
+        tag = b"label=" + escape_tag_value(label[:LABEL_MAX]).encode()
         if not lines:
-            data = encode(Message("ACK", [], self.name, {"label": label[:64]}))
+            data = encode(Message("ACK", [], self.name, {"label": label[:LABEL_MAX]}))
         elif len(lines) == 1 or "batch" not in user.caps:
             # without `batch` only the first line can say which command it answers
             data = b"\r\n".join([_tagged(lines[0], tag), *lines[1:]]) + b"\r\n"
         else:
             ref = self.batch_id()
             start = Message(
-                "BATCH", ["+" + ref, "labeled-response"], self.name, {"label": label[:64]}
+                "BATCH", ["+" + ref, "labeled-response"], self.name, {"label": label[:LABEL_MAX]}
             )
             inner = b"batch=" + ref.encode()
             data = (
@@ -254,6 +357,8 @@ class ServerState:
         write(data)
         if closing:
             close()
+        if user.gone:
+            user.write = user.close = _ignore
 
     def batch_id(self) -> str:
         """A fresh reference for a BATCH."""
@@ -271,37 +376,6 @@ class ServerState:
 
     def input_too_long(self, user: User) -> None:
         self.reply(user, N.ERR_INPUTTOOLONG, "Input line was too long")
-
-    # -- timers -----------------------------------------------------------------------------
-
-    def on_timer(self, user: User) -> float | None:
-        """Registration timeout and keepalive for one user; returns its next deadline."""
-        if user.gone:
-            return None
-        cfg = self.config
-        now = self.now
-        if not user.registered:
-            deadline = user.connected_at + cfg.registration_timeout
-            if now >= deadline:
-                self.disconnect(user, "Registration timeout")
-                return None
-            # look again within a ping interval, so keepalive starts soon after registering
-            return min(deadline, now + cfg.ping_interval)
-        if user.ping_sent is not None:
-            if user.last_seen >= user.ping_sent:  # a line at the PING's own tick came after it
-                user.ping_sent = None
-            else:
-                deadline = user.ping_sent + cfg.ping_timeout
-                if now >= deadline:
-                    self.disconnect(user, f"Ping timeout: {int(now - user.last_seen)} seconds")
-                    return None
-                return deadline
-        idle_deadline = user.last_seen + cfg.ping_interval
-        if now >= idle_deadline:
-            user.ping_sent = now
-            self.send(user, Message("PING", [self.name]))
-            return now + cfg.ping_timeout
-        return idle_deadline
 
     # -- replies ----------------------------------------------------------------------------
 
@@ -414,7 +488,17 @@ class ServerState:
             channel.topic_at = record.topic_at
             channel.modes = set(record.modes) | {"P"}
             channel.password, channel.limit = record.password, record.limit
-            channel.bans = [Ban(mask, setter, at) for mask, setter, at in record.bans]
+            longest = max_mask_length(self.config.nicklen, self.config.userlen)
+            channel.bans = [
+                Ban(mask, setter, at) for mask, setter, at in record.bans if len(mask) <= longest
+            ]
+            if len(channel.bans) < len(record.bans):
+                log.warning(
+                    "%s: dropped %d stored bans longer than %d characters",
+                    record.name,
+                    len(record.bans) - len(channel.bans),
+                    longest,
+                )
             self.channels[channel.key] = channel
         if self.channels:
             log.info("restored %d persistent channels", len(self.channels))

@@ -7,6 +7,7 @@ what is queued and then hangs up.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -14,8 +15,12 @@ from ..proto.caps import TAG_CAPS
 from ..proto.casemap import fold
 
 if TYPE_CHECKING:
+    from ..proto.framing import Line
     from .channel import Channel
     from .flood import FloodGate
+
+Write = Callable[[bytes], None]
+Close = Callable[[], None]
 
 NO_CAPS: frozenset[str] = frozenset()  # shared: most clients never change it
 
@@ -29,6 +34,7 @@ class User:
         "write",
         "close",
         "host",
+        "ip",
         "nick",
         "key",
         "username",
@@ -50,25 +56,31 @@ class User:
         "last_spoke",
         "ping_sent",
         "flood",
+        "inbox",
         "invited",
         "prefix",
         "early_lines",
         "oper_next",
+        "local",
+        "origin",
+        "server",
         "__weakref__",
     )
 
     def __init__(
         self,
-        write: Callable[[bytes], None],
-        close: Callable[[], None],
+        write: Write,
+        close: Close,
         host: str,
         now: float,
         wall: float,
         flood: FloodGate | None,
+        ip: str | None = None,
     ) -> None:
         self.write = write
         self.close = close
-        self.host = host
+        self.host = host  # what others see: the cloak, or the address without cloaking
+        self.ip = ip if ip is not None else host  # the real address (the user and opers see it)
         self.nick = "*"
         self.key = ""  # casefolded nick; "" until NICK
         self.username = ""
@@ -90,12 +102,20 @@ class User:
         self.last_spoke = now
         self.ping_sent: float | None = None
         self.flood = flood
-        # channels this user was invited to: the objects, not names, so an invitation dies
-        # with its channel and never opens a new channel of the same name
-        self.invited: set[Channel] | None = None
+        self.inbox: deque[Line] | None = None  # lines held back by flood control
+        # channels a channel operator invited this user to, oldest first (the values are
+        # unused): the objects, not names, so an invitation dies with its channel and never
+        # opens a new channel of the same name; at most max_channels, the oldest evicted
+        self.invited: dict[Channel, None] | None = None
         self.early_lines = 0  # lines received before registration completed
         self.oper_next = 0.0  # when this connection may try OPER again (commands/operator.py)
         self.prefix = "*"  # nick!user@host, kept current by set_nick and set_username
+        # connected to this process (always, but on a cluster node for the replicas of users
+        # on other nodes): only a local user's work that is not deterministic (a password
+        # check, a random nonce, a timer) is done here, and its result comes back as an input
+        self.local = True
+        self.origin = ""  # on a cluster: the client id, "<node id>:<n>"
+        self.server = ""  # on a cluster: the server name of the node it is connected to
 
     def __repr__(self) -> str:
         return f"<User {self.nick} {self.host}>"
@@ -112,6 +132,20 @@ class User:
     def set_username(self, username: str) -> None:
         self.username = username
         self.prefix = f"{self.nick}!{username}@{self.host}"
+
+    @property
+    def cloaked(self) -> bool:
+        return self.ip != self.host
+
+    @property
+    def real_prefix(self) -> str:
+        """nick!user@address, for bans on the real address and for the user's own eyes."""
+        return f"{self.nick}!{self.username}@{self.ip}"
+
+    def host_for(self, viewer: User) -> str:
+        """The host `viewer` is shown in replies about this user: the real address for the
+        user itself and for IRC operators, the cloak for everyone else."""
+        return self.ip if viewer is self or viewer.oper else self.host
 
     def set_caps(self, caps: frozenset[str]) -> None:
         self.caps = caps

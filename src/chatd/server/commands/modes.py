@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...limits import CHANNEL_LIMIT_MAX, KEYLEN, MASK_ECHO
 from ...proto import numerics as N
 from ...proto.casemap import fold, is_channel_name
 from ...proto.message import Message
+from ...proto.numbers import parse_uint
 from ..channel import (
     FLAG_MODES,
     LIST_MODES,
@@ -15,14 +17,13 @@ from ..channel import (
     SET_PARAM_MODES,
     Ban,
     Channel,
+    max_mask_length,
     normalise_mask,
 )
 
 if TYPE_CHECKING:
     from ..state import ServerState
     from ..user import User
-
-MAX_PARAM_MODES = 4  # advertised as MODES=4
 
 
 def handle_mode(state: ServerState, user: User, msg: Message) -> None:
@@ -181,7 +182,7 @@ class _ChannelModeChange:
         return False
 
     def _take_arg(self) -> str | None:
-        if not self.args or self.param_modes >= MAX_PARAM_MODES:
+        if not self.args or self.param_modes >= self.state.config.modes_per_line:
             return None
         self.param_modes += 1
         return self.args.pop(0)
@@ -260,7 +261,7 @@ class _ChannelModeChange:
                 self.applied.add("-", "k", "*")
             return
         assert key is not None
-        if not key or " " in key or "," in key or len(key) > 23:
+        if not key or " " in key or "," in key or len(key) > KEYLEN:
             self.state.reply(self.user, N.ERR_INVALIDKEY, channel.name, "Key is not well-formed")
             return
         channel.password = key
@@ -275,7 +276,8 @@ class _ChannelModeChange:
         arg = self._take_arg()
         if arg is None or not self._allowed():
             return
-        if not arg.isdigit() or not 0 < int(arg) < 1_000_000:
+        limit = parse_uint(arg, CHANNEL_LIMIT_MAX)
+        if not limit:
             self.state.reply(
                 self.user,
                 N.ERR_INVALIDMODEPARAM,
@@ -285,8 +287,8 @@ class _ChannelModeChange:
                 "Invalid limit: a positive number is needed",
             )
             return
-        self.channel.limit = int(arg)
-        self.applied.add("+", "l", arg)
+        self.channel.limit = limit
+        self.applied.add("+", "l", str(limit))
 
     def _ban(self, sign: str) -> None:
         mask = self._take_arg()
@@ -298,6 +300,17 @@ class _ChannelModeChange:
         if not self._allowed() or not _is_word(mask):
             return
         mask = normalise_mask(mask)
+        cfg = self.state.config
+        if sign == "+" and len(mask) > max_mask_length(cfg.nicklen, cfg.userlen):
+            self.state.reply(
+                self.user,
+                N.ERR_INVALIDMODEPARAM,
+                channel.name,
+                "b",
+                mask[:MASK_ECHO],
+                "Ban mask is too long",
+            )
+            return
         existing = channel.find_ban(mask)
         if sign == "+" and existing is None:
             if len(channel.bans) >= self.state.config.max_list_modes:
@@ -313,6 +326,10 @@ class _ChannelModeChange:
 
     def _list_bans(self) -> None:
         state, user, channel = self.state, self.user, self.channel
+        if "s" in channel.modes and user not in channel.members and not user.oper:
+            # a secret channel's bans (masks, setters) are its members' business
+            state.reply(user, N.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+            return
         for ban in channel.bans:
             state.reply(user, N.RPL_BANLIST, channel.name, ban.mask, ban.setter, str(ban.set_at))
         state.reply(user, N.RPL_ENDOFBANLIST, channel.name, "End of channel ban list")

@@ -1,4 +1,4 @@
-"""Operator commands: OPER and KILL."""
+"""Operator commands: OPER, KILL and REHASH."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def handle_oper(state: ServerState, user: User, msg: Message) -> None:
     stored = state.config.opers.get(name)
     matched = check_password(password, stored if stored is not None else _decoy())
     if stored is None or not matched:
-        log.warning("failed OPER attempt as %r by %s", name[:32], user.prefix)
+        log.warning("failed OPER attempt as %r by %s (%s)", name[:32], user.prefix, user.ip)
         state.reply(user, N.ERR_PASSWDMISMATCH, "Password incorrect")
         return
     if not user.oper:
@@ -62,3 +62,22 @@ def handle_kill(state: ServerState, user: User, msg: Message) -> None:
     text = f"Killed ({user.nick} ({reason}))"
     state.send(target, Message("KILL", [target.nick, reason], user.prefix))
     state.disconnect(target, text)
+
+
+def handle_rehash(state: ServerState, user: User, msg: Message) -> None:
+    """Re-read the configuration file (as SIGHUP does) and tell the operator what changed."""
+    hook = state.reload_hook
+    if hook is None:
+        state.send(
+            user,
+            Message(
+                "FAIL",
+                ["REHASH", "CANNOT_REHASH", "This server cannot reload its configuration"],
+                state.name,
+            ),
+        )
+        return
+    state.reply(user, N.RPL_REHASHING, state.config_file, "Rehashing")
+    log.info("REHASH by %s", user.prefix)
+    for line in hook():
+        state.send(user, Message("NOTICE", [user.nick, f"*** REHASH: {line}"], state.name))

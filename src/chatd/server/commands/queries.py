@@ -7,6 +7,7 @@ import datetime
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from ...limits import ISON_MAX, USERHOST_MAX
 from ...proto import numerics as N
 from ...proto.casemap import fold, is_channel_name
 from ...proto.message import Message
@@ -17,8 +18,8 @@ if TYPE_CHECKING:
     from ..state import ServerState
     from ..user import User
 
-MAX_WHO_RESULTS = 500  # a WHO * on a busy server must not fill a sendq
 WHOX_FIELDS = "tcuihsnfdlaor"
+HIDDEN_IP = "255.255.255.255"  # WHOX %i for a cloaked user, as other servers answer
 
 
 # -- WHO ----------------------------------------------------------------------------------------
@@ -46,7 +47,7 @@ def _who_matches(
         if "s" in channel.modes and not member_view and not user.oper:
             return []
         return [(channel, m) for m in channel.members if member_view or "i" not in m.modes][
-            :MAX_WHO_RESULTS
+            : state.config.who_max
         ]
     exact = state.find_user(mask)
     if exact is not None:
@@ -55,22 +56,25 @@ def _who_matches(
     shared = user.neighbours()
     found: list[tuple[Channel | None, User]] = []
     for other in state.users.values():
-        if not other.registered or not _who_mask_matches(matcher, other):
+        if not other.registered or not _who_mask_matches(matcher, other, user.oper):
             continue
         if "i" in other.modes and other is not user and other not in shared and not user.oper:
             continue
         found.append((None, other))
-        if len(found) >= MAX_WHO_RESULTS:
+        if len(found) >= state.config.who_max:
             break
     return found
 
 
-def _who_mask_matches(matcher: Mask, other: User) -> bool:
-    """A WHO mask matches a user's nick, user@host prefix, host or realname (Modern IRC)."""
-    return any(
+def _who_mask_matches(matcher: Mask, other: User, oper: bool) -> bool:
+    """A WHO mask matches a user's nick, user@host prefix, host or realname (Modern IRC); for
+    an IRC operator also the real address (for anyone else that would reveal it)."""
+    if any(
         matcher.fullmatch(fold(field))
         for field in (other.nick, other.prefix, other.username, other.host, other.realname)
-    )
+    ):
+        return True
+    return oper and other.cloaked and matcher.fullmatch(fold(other.ip))
 
 
 def _who_flags(state: ServerState, user: User, channel: Channel | None, member: User) -> str:
@@ -104,7 +108,7 @@ def _whox_reply(
         "t": token or "0",
         "c": channel.name if channel else "*",
         "u": member.username,
-        "i": member.host,
+        "i": member.ip if member.host_for(user) == member.ip else HIDDEN_IP,
         "h": member.host,
         "s": state.name,
         "n": member.nick,
@@ -138,7 +142,15 @@ def handle_whois(state: ServerState, user: User, msg: Message) -> None:
     channels = _visible_channels(user, target)
     if channels:
         state.reply(user, N.RPL_WHOISCHANNELS, target.nick, " ".join(channels))
-    state.reply(user, N.RPL_WHOISSERVER, target.nick, state.name, state.config.network)
+    server = target.server or state.name  # on a cluster, the node the target is on
+    state.reply(user, N.RPL_WHOISSERVER, target.nick, server, state.config.network)
+    if target.cloaked and target.host_for(user) == target.ip:
+        state.reply(
+            user,
+            N.RPL_WHOISHOST,
+            target.nick,
+            f"is connecting from {target.username}@{target.ip} {target.ip}",
+        )
     if target.oper:
         state.reply(user, N.RPL_WHOISOPERATOR, target.nick, "is an IRC operator")
     if target.away is not None:
@@ -175,19 +187,20 @@ def handle_whowas(state: ServerState, user: User, msg: Message) -> None:
 
 
 def handle_ison(state: ServerState, user: User, msg: Message) -> None:
-    nicks = " ".join(msg.params).split()[:64]
+    nicks = " ".join(msg.params).split()[:ISON_MAX]
     online = [u.nick for u in map(state.find_user, nicks) if u is not None]
     state.reply(user, N.RPL_ISON, " ".join(online))
 
 
 def handle_userhost(state: ServerState, user: User, msg: Message) -> None:
     replies = []
-    for nick in " ".join(msg.params).split()[:5]:
+    for nick in " ".join(msg.params).split()[:USERHOST_MAX]:
         target = state.find_user(nick)
         if target is not None:
             oper = "*" if target.oper else ""
             away = "-" if target.away is not None else "+"
-            replies.append(f"{target.nick}{oper}={away}{target.username}@{target.host}")
+            host = target.host_for(user)
+            replies.append(f"{target.nick}{oper}={away}{target.username}@{host}")
     state.reply(user, N.RPL_USERHOST, " ".join(replies))
 
 

@@ -7,12 +7,21 @@ import datetime
 import hmac
 from typing import TYPE_CHECKING
 
+from ...limits import CAP_VERSION_MAX
 from ...proto import numerics as N
 from ...proto.caps import SUPPORTED
 from ...proto.casemap import fold, valid_nick
 from ...proto.message import Message
+from ...proto.numbers import parse_uint
 from .. import isupport
-from ..channel import FLAG_MODES, LIST_MODES, PARAM_MODES, PREFIX_MODES, SET_PARAM_MODES
+from ..channel import (
+    FLAG_MODES,
+    LIST_MODES,
+    PARAM_MODES,
+    PREFIX_MODES,
+    SET_PARAM_MODES,
+    Channel,
+)
 from . import channels, queries
 
 if TYPE_CHECKING:
@@ -37,7 +46,7 @@ def _cap(state: ServerState, user: User, *params: str) -> None:
 
 
 def _cap_ls(state: ServerState, user: User, args: list[str]) -> None:
-    version = int(args[0]) if args and args[0].isdigit() else 0
+    version = (parse_uint(args[0], CAP_VERSION_MAX, clamp=True) if args else None) or 0
     if not user.registered:
         user.negotiating = True
     if version >= 302:
@@ -109,10 +118,29 @@ def handle_nick(state: ServerState, user: User, msg: Message) -> None:
         _take_nick(state, user, nick)
         try_register(state, user)
         return
+    if key != user.key:
+        banned = _banned_on(user)
+        if banned is not None:
+            state.reply(
+                user,
+                N.ERR_BANNICKCHANGE,
+                nick,
+                banned.name,
+                "Cannot change nickname while banned on channel",
+            )
+            return
     change = state.delivery.event(Message("NICK", [nick], user.prefix))
     _take_nick(state, user, nick)
     state.delivery.to_user(user, change)
     state.delivery.to_users(user.neighbours(), change)
+
+
+def _banned_on(user: User) -> Channel | None:
+    """A channel the user is on, neither voiced nor opped, where a ban matches it: a new nick
+    would escape that ban, so it keeps its nick (435) until the ban goes or it parts. A ban
+    matching the nick it changes *to* applies as soon as it has changed."""
+    banned = [c for c in user.channels if not c.members[user] and c.is_banned(user)]
+    return min(banned, key=lambda c: c.key) if banned else None  # the same on every node
 
 
 def _take_nick(state: ServerState, user: User, nick: str) -> None:
@@ -132,7 +160,7 @@ def handle_user(state: ServerState, user: User, msg: Message) -> None:
         return
     cleaned = "".join(ch for ch in username if ch.isalnum() or ch in "-_.")
     user.set_username("~" + (cleaned or "user")[: state.config.userlen - 1])
-    user.realname = msg.params[3][:200]
+    user.realname = msg.params[3][: state.config.realnamelen]
     try_register(state, user)
 
 
@@ -182,12 +210,10 @@ def welcome(state: ServerState, user: User) -> None:
 
 # -- SETNAME (IRCv3 setname) -------------------------------------------------------------------
 
-REALNAME_MAX = 200  # advertised as NAMELEN
-
 
 def handle_setname(state: ServerState, user: User, msg: Message) -> None:
     realname = msg.params[0]
-    if not realname or len(realname) > REALNAME_MAX:
+    if not realname or len(realname) > state.config.realnamelen:
         state.send(
             user,
             Message("FAIL", ["SETNAME", "INVALID_REALNAME", "Realname is not valid"], state.name),

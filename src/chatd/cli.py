@@ -1,0 +1,494 @@
+"""The `chatd` command line and the one composition root of the server.
+
+`main` reads the options over the TOML config, then wires the parts in one place:
+config → store → chat state → core → reactor (a cluster node adds its link to the network's log
+here). Nothing else in chatd constructs these; everything else receives what it needs. SIGHUP
+and the operators' REHASH reload the configuration file through `Reloader`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import getpass
+import logging
+import os
+import resource
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from . import __version__
+from .cluster import bootstrap
+from .cluster.bootstrap import network_settings
+from .cluster.core import ClusterCore, ClusterSettings, Keys
+from .logs import configure_logging
+from .net.listener import open_listener
+from .net.reactor import NetSettings, Reactor
+from .net.tls import server_context
+from .server.config import Config, ConfigError, build, load_toml
+from .server.core import LocalCore
+from .server.passwords import hash_password
+from .server.state import ServerState
+from .store import Store, StoreError, default_path
+
+log = logging.getLogger("chatd")
+
+
+def parser() -> argparse.ArgumentParser:
+    d = Config()
+    p = argparse.ArgumentParser(
+        prog="chatd",
+        description="A chat room server speaking the IRC client protocol (RFC 1459/2812, IRCv3).",
+        epilog="Every option can also be set in the TOML config file, with the same name "
+        "(dashes or underscores). Options on the command line win.",
+    )
+    a = p.add_argument
+    a("--config", metavar="FILE", help="TOML configuration file")
+    a("--host", help="address to listen on (default: every IPv4 and IPv6 address)")
+    a("--port", type=int, help=f"TCP port to listen on; 0 picks a free one (default {d.port})")
+    a("--name", help=f"server name shown to clients (default {d.name})")
+    a("--network", help=f"network name in ISUPPORT (default {d.network})")
+    a("--motd", metavar="FILE", help="message of the day file")
+    a("--password", help="connection password clients must send with PASS")
+    a("--max-clients", type=int, help=f"most simultaneous connections (default {d.max_clients})")
+    a(
+        "--sendq",
+        type=int,
+        metavar="BYTES",
+        help=f"output queued for one client before it is dropped (default {d.sendq})",
+    )
+    a(
+        "--ping-interval",
+        type=float,
+        metavar="SECONDS",
+        help=f"idle time before the server sends PING (default {d.ping_interval:g})",
+    )
+    a(
+        "--ping-timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"time to answer a PING before 'Ping timeout' (default {d.ping_timeout:g})",
+    )
+    a(
+        "--registration-timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"time to complete registration (default {d.registration_timeout:g})",
+    )
+    a(
+        "--flood-burst",
+        type=int,
+        metavar="LINES",
+        help=f"lines a client may send at once (default {d.flood_burst})",
+    )
+    a(
+        "--flood-rate",
+        type=float,
+        metavar="LINES_PER_S",
+        help=f"lines per second after the burst (default {d.flood_rate:g})",
+    )
+    a(
+        "--no-flood-limit",
+        dest="flood_limit",
+        action="store_false",
+        default=None,
+        help="turn off flood control (for benchmarks)",
+    )
+    a("--tls-cert", metavar="FILE", help="TLS certificate chain (PEM); enables the TLS listener")
+    a("--tls-key", metavar="FILE", help="TLS private key (PEM)")
+    a("--tls-port", type=int, help=f"TLS port (default {d.tls_port})")
+    a(
+        "--max-per-ip",
+        type=int,
+        help=f"simultaneous connections from one address (default {d.max_per_ip})",
+    )
+    a(
+        "--ip-connect-burst",
+        type=int,
+        metavar="N",
+        help=f"connections one address may open at once (default {d.ip_connect_burst})",
+    )
+    a(
+        "--ip-connect-rate",
+        type=float,
+        metavar="PER_S",
+        help=f"connections per second per address after that (default {d.ip_connect_rate:g})",
+    )
+    a(
+        "--db",
+        metavar="PATH",
+        help="SQLite database for history and persistent channels (default "
+        "$XDG_STATE_HOME/chatd/chatd.sqlite3, i.e. ~/.local/state/chatd/chatd.sqlite3); "
+        "':memory:' keeps nothing",
+    )
+    a(
+        "--history-days",
+        type=float,
+        metavar="DAYS",
+        help=f"prune messages older than this; 0 keeps them (default {d.history_days:g})",
+    )
+    a(
+        "--history-max-per-channel",
+        type=int,
+        metavar="N",
+        help=f"keep the newest N messages per channel; 0: no cap "
+        f"(default {d.history_max_per_channel})",
+    )
+    a(
+        "--history-replay",
+        type=int,
+        metavar="N",
+        help=f"messages replayed on JOIN to clients without chathistory; 0: off "
+        f"(default {d.history_replay})",
+    )
+    a(
+        "--persist-all-channels",
+        action="store_true",
+        default=None,
+        help="make every channel persistent, as if it had mode +P",
+    )
+    a(
+        "--reuse-port",
+        action="store_true",
+        default=None,
+        help="listen with SO_REUSEPORT, so several chatd processes can share one port",
+    )
+    a(
+        "--cluster",
+        dest="cluster_url",
+        metavar="URL",
+        help="join a cluster through Redis, e.g. redis://127.0.0.1:6379/0 (docs/cluster.md)",
+    )
+    a(
+        "--node-name",
+        dest="cluster_node_name",
+        metavar="NAME",
+        help="this node's name in the cluster, unique per node (default: host name and pid)",
+    )
+    a("--log-level", help=f"DEBUG, INFO, WARNING or ERROR (default {d.log_level})")
+    a(
+        "--hash-password",
+        action="store_true",
+        help="read a password from the terminal (or stdin), print its hash for the [opers] "
+        "table of the config, and exit",
+    )
+    a("--version", action="version", version=f"chatd {__version__}")
+    return p
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    values: dict[str, Any] = load_toml(args.config) if args.config else {}
+    skip = {"config", "hash_password"}
+    for name, value in vars(args).items():
+        if name not in skip and value is not None:
+            values[name] = value
+    return build(values)
+
+
+def raise_fd_limit() -> None:
+    """Use the hard RLIMIT_NOFILE: thousands of clients need thousands of descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def net_settings(config: Config) -> NetSettings:
+    return NetSettings(
+        sendq=config.sendq,
+        max_line=config.line_length + config.tags_length,
+        tls_handshake_timeout=config.tls_handshake_timeout,
+    )
+
+
+# Settings that only a restart can change: the sockets and files opened at start-up.
+RESTART_ONLY = (
+    "host",
+    "port",
+    "tls_port",
+    "db",
+    "reuse_port",
+    # cloaks and per-network admission counts of connected users were made with these
+    "cloak_hosts",
+    "cloak_key",
+    "ipv4_prefix",
+    "ipv6_prefix",
+)
+SECRET = ("opers", "password", "cloak_key")  # a change is reported, never the value
+
+
+class Reloader:
+    """Re-reads the configuration (the file, with the same command-line options on top) and
+    applies what changed to the running server: limits, MOTD, operators, passwords, TLS
+    certificates. Nobody is disconnected; settings in RESTART_ONLY are reported, not applied."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        config: Config,
+        core: LocalCore | ClusterCore,
+        reactor: Reactor,
+    ) -> None:
+        self.args = args
+        self.config = config
+        self.core = core
+        self.reactor = reactor
+        self.frozen: frozenset[str] = frozenset()  # a cluster's network-wide settings
+
+    def reload(self) -> list[str]:
+        """Apply the configuration file again; returns a line per change (or the error)."""
+        if not self.args.config:
+            return ["no configuration file to reload (chatd was started without --config)"]
+        try:
+            new = config_from(self.args)
+        except ConfigError as exc:
+            log.error("reload failed, configuration kept: %s", exc)
+            return [f"reload failed, configuration kept: {exc}"]
+        if new.motd and new.motd_lines() is None:
+            return [f"reload failed, configuration kept: cannot read MOTD file {new.motd}"]
+        new.db = self.config.db if new.db is None else new.db
+        report: list[str] = []
+        context = None
+        tls_changed = (new.tls_cert, new.tls_key) != (self.config.tls_cert, self.config.tls_key)
+        if new.tls_cert and new.tls_key and (tls_changed or self.config.tls_cert):
+            try:  # certificates are re-read even if the paths stay (renewed in place)
+                context = server_context(new.tls_cert, new.tls_key)
+            except (OSError, ValueError) as exc:
+                return [f"reload failed, configuration kept: cannot load TLS certificate: {exc}"]
+        for field in dataclasses.fields(Config):
+            name = field.name
+            old_value, new_value = getattr(self.config, name), getattr(new, name)
+            if old_value == new_value:
+                continue
+            if name in RESTART_ONLY:
+                kept = "" if name in SECRET else f" (kept {old_value!r})"
+                report.append(f"{name}: needs a restart{kept}")
+                continue
+            if name in self.frozen:
+                report.append(f"{name}: network-wide: restart every node with the new value")
+                continue
+            setattr(self.config, name, new_value)
+            shown = "(changed)" if name in SECRET else f"{old_value!r} -> {new_value!r}"
+            report.append(f"{name}: {shown}")
+        if context is not None:
+            tls_listeners = [lst for lst in self.reactor.listeners if lst.tls is not None]
+            for listener in tls_listeners:
+                listener.tls = context
+            if tls_listeners:
+                report.append("TLS certificate reloaded")
+            else:
+                report.append("tls-cert: needs a restart (no TLS listener is open)")
+        self.reactor.settings.__dict__.update(net_settings(self.config).__dict__)
+        logging.getLogger().setLevel(self.config.log_level.upper())
+        self.core.reconfigured()
+        for line in report or ["configuration reloaded: nothing changed"]:
+            log.info("reload: %s", line)
+        return report or ["nothing changed"]
+
+
+def log_status(state: ServerState, reactor: Reactor) -> None:
+    """SIGUSR1: one line about what the server holds."""
+    queued = sum(conn.out_len for conn in reactor.connections)
+    log.info(
+        "status: %d connections (%d unregistered), %d channels, %d bytes queued, "
+        "%d timer entries, %d history rows waiting",
+        state.connections,
+        state.unregistered,
+        len(state.channels),
+        queued,
+        len(reactor.timers),
+        state.store.pending,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.hash_password:
+        password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline()
+        print(hash_password(password.rstrip("\n")))
+        return 0
+    try:
+        config = config_from(args)
+    except ConfigError as exc:
+        print(f"chatd: {exc}", file=sys.stderr)
+        return 2
+    log_handler = configure_logging(config.log_level)
+    if config.motd and config.motd_lines() is None:
+        print(f"chatd: cannot read MOTD file {config.motd}", file=sys.stderr)
+        return 2
+    try:
+        context = None
+        if config.tls_cert and config.tls_key:
+            context = server_context(config.tls_cert, config.tls_key)
+    except (OSError, ValueError) as exc:
+        print(f"chatd: cannot load TLS certificate/key: {exc}", file=sys.stderr)
+        return 2
+    try:
+        plain = [open_listener(config.host, config.port, reuse_port=config.reuse_port)]
+        tls = []
+        if context:
+            sock = open_listener(config.host, config.tls_port, reuse_port=config.reuse_port)
+            tls.append((sock, context))
+    except OSError as exc:
+        print(
+            f"chatd: cannot listen on {config.host or '*'}: {exc.strerror or exc}", file=sys.stderr
+        )
+        return 1
+    raise_fd_limit()
+    asked_db = config.db
+    if config.cluster_url:
+        config.db = ":memory:"  # the network's store comes from the cluster (see below)
+    elif config.db is None:
+        config.db = default_path(os.environ)
+    try:
+        store = Store(config.db, config.history_days, config.history_max_per_channel)
+    except StoreError as exc:
+        print(f"chatd: {exc}", file=sys.stderr)
+        return 1
+    state = ServerState(config, time.time(), msgid_prefix=os.urandom(4).hex() + "-", store=store)
+    node: ClusterNode | None = None
+    core: LocalCore | ClusterCore
+    if config.cluster_url:
+        joined = ClusterNode.join(config, state)
+        if isinstance(joined, str):
+            print(f"chatd: {joined}", file=sys.stderr)
+            return 1
+        node = joined
+        core = node.core
+        log.info(
+            "cluster: --db %s is not used: a node keeps the network's history and "
+            "channels in memory, from the cluster's log and snapshots",
+            asked_db or "(default)",
+        )
+    else:
+        core = LocalCore(state)
+    reactor = Reactor(core, plain, tls, net_settings(config))
+    reactor.before_sleep.append(log_handler.flush)
+    if node is not None:
+        node.start(reactor)
+    reloader = Reloader(args, config, core, reactor)
+    if node is not None:
+        reloader.frozen = frozenset(network_settings(config))
+    reactor.on_reload = reloader.reload
+    state.reload_hook = reloader.reload
+    state.config_file = args.config or "-"
+    reactor.on_status = lambda: log_status(state, reactor)
+    ports = reactor.ports
+    log.info(
+        "chatd %s listening on %s port %d%s",
+        __version__,
+        config.host or "*",
+        ports[0],
+        f", TLS port {ports[1]}" if tls else "",
+    )
+    log.info(
+        "database %s (schema version %d, %d persistent channels)",
+        config.db,
+        store.version,
+        len(state.channels),
+    )
+    reactor.run()
+    if node is not None:
+        node.stop()
+    store.close()
+    log.info("stopped")
+    if node is not None and node.restart:
+        log_handler.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "chatd", *sys.argv[1:]])
+    return 0
+
+
+class ClusterNode:
+    """The parts of a cluster node that do I/O: a blocking Redis client for joining and
+    leaving, two non-blocking links for the reactor (the log's reader, and a writer)."""
+
+    def __init__(self, core: ClusterCore, client: Any, url: Any) -> None:
+        self.core = core
+        self.client = client
+        self.url = url
+        self.links: list[Any] = []
+        self.restart = False
+        self.reactor: Reactor | None = None
+
+    @classmethod
+    def join(cls, config: Config, state: ServerState) -> ClusterNode | str:
+        try:
+            import redis
+
+            from .net.redis import RedisURL
+        except ImportError:
+            return "--cluster needs the redis and hiredis packages: pip install 'chatd[cluster]'"
+        assert config.cluster_url is not None
+        try:
+            url = RedisURL(config.cluster_url)
+        except ValueError as exc:
+            return str(exc)
+        name = config.cluster_node_name or f"{socket.gethostname()}-{os.getpid()}"
+        config.name = name if "." in name else f"{name}.{config.name}"
+        state.reconfigured()
+        node_id = f"{config.name}~{os.urandom(3).hex()}"
+        keys = Keys(f"chatd:{config.network}:")
+        settings = ClusterSettings(config.cluster_lease, config.cluster_snapshot_interval)
+        core = ClusterCore(state, node_id, keys, settings)
+        client = redis.Redis(
+            host=url.host,
+            port=url.port,
+            db=url.db,
+            password=url.password,
+            username=url.username,
+            unix_socket_path=url.unix,
+            socket_timeout=10,
+            socket_connect_timeout=5,
+        )
+        try:
+            bootstrap.join(client, core, os.urandom(8).hex())
+        except (redis.RedisError, OSError) as exc:
+            return f"cannot join the cluster at {url}: {exc}"
+        except bootstrap.JoinError as exc:
+            return str(exc)
+        return cls(core, client, url)
+
+    def start(self, reactor: Reactor) -> None:
+        from .net.redis import RedisLink
+
+        core = self.core
+        self.reactor = reactor
+        reader = RedisLink(
+            reactor, self.url, f"chatd-{core.node}-log", core.reader_up, core.link_down
+        )
+        writer = RedisLink(reactor, self.url, f"chatd-{core.node}", core.writer_up, core.link_down)
+        self.links = [reader, writer]
+        core.use_links(reader, writer)
+        core.on_data_lost = self._data_lost
+        reader.start()
+        writer.start()
+        reactor.call_at(reactor.now + core.settings.lease / 3, core.tick)
+
+    def _data_lost(self) -> None:
+        self.restart = True
+        if self.reactor is not None:
+            self.reactor.stop()
+
+    def stop(self) -> None:
+        """The node's last entries (its clients leaving) reach the log before it exits."""
+        core = self.core
+        for link in self.links:
+            link.close()
+        try:
+            for seq, payload in list(core.unacked):
+                self.client.xadd(core.keys.log, {"n": core.node, "s": seq, "d": payload})
+            self.client.delete(core.keys.node(core.node))
+        except Exception as exc:
+            log.warning(
+                "cluster: could not tell the network this node stopped (%s); the "
+                "others will notice when its lease runs out",
+                exc,
+            )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The fixed limits: every bound chatd keeps that is not a configuration setting.
+
+Limits an operator may want to change are fields of `server/config.py:Config` (with defaults,
+validation, and a line in docs/chatd.example.toml). What is here is internal to the reactor or to
+the protocol: named once, imported where it is used, listed in docs/architecture.md. Both the
+sans-IO packages and `net/` may import this module; it imports nothing.
+"""
+
+from __future__ import annotations
+
+# -- the reactor (net/) ---------------------------------------------------------------------------
+RECV_SIZE = 65536  # bytes one recv() may return
+TLS_READ_MAX = 4 * RECV_SIZE  # decrypted bytes taken per wake-up before others get a turn
+ACCEPT_BATCH = 64  # accepts per wake-up, so a connection storm cannot starve the others
+ACCEPT_BACKOFF_START = 0.05  # seconds without accepting after EMFILE/ENFILE...
+ACCEPT_BACKOFF_MAX = 1.0  # ...doubling up to this
+ACCEPT_COMPLAIN_EVERY = 60.0  # seconds between log lines about a listener out of descriptors
+LINGER = 2.0  # seconds a closing connection may take to drain its last lines
+SHUTDOWN_FLUSH = 2.0  # seconds allowed to deliver the ERROR lines at shutdown
+HOUSEKEEPING_INTERVAL = 60.0  # seconds between clean-ups of per-address admission state
+TIMER_COMPACT_MIN = 256  # heap entries before stale ones are worth a rebuild
+LISTEN_BACKLOG = 1024
+
+# -- admission (server/admission.py) --------------------------------------------------------------
+REFUSAL_LOG_INTERVAL = 10.0  # seconds: refusals of one address are logged at most this often
+REFUSAL_LOG_ADDRESSES = 10_000  # addresses whose refusals are being counted, at most
+
+# -- work off the loop (server/core.py) -----------------------------------------------------------
+DEFERRED_WORKERS = 2  # threads for work the state defers (password hashes): the loop never waits
+
+# -- the protocol (server/) -----------------------------------------------------------------------
+HOSTLEN = 64  # advertised as HOSTLEN
+KEYLEN = 23  # a channel key's length (+k)
+LABEL_MAX = 64  # bytes of a labeled-response label kept
+NAMES_CHUNK = 400  # bytes of names per 353 line, well inside 512 with the prefix
+ISON_MAX = 64  # nicks one ISON looks up
+USERHOST_MAX = 5  # nicks one USERHOST looks up (RFC 2812)
+ERROR_LOG_EXCERPT = 200  # characters of a failing line written to the log
+CHANNEL_LIMIT_MAX = 999_999  # the largest +l
+CAP_VERSION_MAX = 999_999  # a bigger `CAP LS` version counts as this one
+MASK_ECHO = 64  # characters of a refused ban mask echoed back in 696
+
+# -- host cloaking (server/cloak.py) --------------------------------------------------------------
+CLOAK_KEY_MIN = 16  # characters of cloak_key: a shorter key could be found offline
+CLOAK_MEMO = 4096  # cloaks of recent addresses remembered; the memo is cleared when full
