@@ -233,7 +233,7 @@ def build(server: ServerConfig, settings: Settings, line_mode: bool) -> tuple[Se
     if server.sasl is not None:
         s = server.sasl
         password = cfg.sasl_password(server) if s.mechanism != "EXTERNAL" else ""
-        sasl = SaslConfig(s.mechanism, s.username or server.effective_nick, password)
+        sasl = SaslConfig(s.mechanism, s.username or server.effective_nick(settings.nick), password)
     endpoint = Endpoint(
         server.host,
         server.effective_port,
@@ -243,7 +243,7 @@ def build(server: ServerConfig, settings: Settings, line_mode: bool) -> tuple[Se
         key=server.tls_key or None,
     )
     session = Session(
-        server.effective_nick,
+        server.effective_nick(settings.nick),
         username=server.username or None,
         realname=server.realname,
         password=cfg.server_password(server),

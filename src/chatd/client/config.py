@@ -78,6 +78,7 @@ class Field:
 
 
 SETTINGS: dict[str, Field] = {
+    "nick": Field(str, "your nick on servers that do not set one (default: your login name)"),
     "timestamp_format": Field(str, "strftime format of the time before each line"),
     "highlight": Field(list, "words that mark a line as mentioning you, besides your nick"),
     "bell": Field(bool, "ring the terminal bell on mentions and private messages"),
@@ -152,13 +153,13 @@ class ServerConfig:
     def effective_port(self) -> int:
         return self.port or (DEFAULT_TLS_PORT if self.tls else DEFAULT_PORT)
 
-    @property
-    def effective_nick(self) -> str:
-        return self.nick or login_name()
+    def effective_nick(self, default: str = "") -> str:
+        return self.nick or default or login_name()
 
 
 @dataclass
 class Settings:
+    nick: str = ""
     timestamp_format: str = "%H:%M"
     highlight: list[str] = field(default_factory=list)
     bell: bool = True
@@ -258,6 +259,8 @@ def _check_server(server: ServerConfig, where: str) -> None:
 
 
 def _check_settings(settings: Settings, where: str) -> None:
+    if settings.nick and not valid_nick(settings.nick, MAX_NICK):
+        raise ConfigError(f"{where}nick: {settings.nick!r} is not a valid nick")
     try:
         time.strftime(settings.timestamp_format)
     except ValueError as exc:

@@ -421,6 +421,8 @@ class ChatApp:
                 session.router.history_page = settings.history_page
         elif name in ("color", "reconnect_delay"):
             return "takes effect at the next start"
+        elif name == "nick":
+            return "used at the next start by servers without a nick of their own"
         else:
             return self._server_setting(name)
         return ""

@@ -342,7 +342,7 @@ def input_line(app: ChatApp) -> Window:
 
     def hint() -> StyleAndTextTuples:
         if app.search_state is not None:
-            return [("class:hint", "  Up/Ctrl-R older, Down/Ctrl-S newer, Enter stays, Esc back")]
+            return [("class:hint", "  Up: older  Down: newer  Enter: stay  Esc: back")]
         return [("class:hint", usage_hint(app.input_buffer.text))]
 
     control = BufferControl(
