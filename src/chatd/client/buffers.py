@@ -58,9 +58,6 @@ class BufferList:
             buf = self.add(Buffer(nick, "query", self.max_lines))
         return buf
 
-    def index(self, buf: Buffer) -> int:
-        return list(self.by_key).index(buf.key) if buf.key in self.by_key else -1
-
     # ---- navigation
 
     def seen(self, buf: Buffer) -> bool:

@@ -141,10 +141,6 @@ class Router:
             self._labels.pop(next(iter(self._labels)))
         return label
 
-    def message_label(self, label: Label | None) -> bool:
-        """Whether the line being handled is the echo of the message with this label."""
-        return self.label is not None and self.label is label
-
     def _batch_label(self, ref: str) -> str:
         """The label of the labeled-response batch that a batch is (or is nested in)."""
         for _ in range(8):  # nesting is shallow; a batch naming itself as parent ends here

@@ -43,14 +43,6 @@ class Workspace:
         else:
             session.bufs.focused = False
 
-    def remove(self, session: Session) -> None:
-        if session not in self.sessions or len(self.sessions) == 1:
-            return
-        index = self.sessions.index(session)
-        self.sessions.remove(session)
-        if self.active is session:
-            self.focus(self.sessions[max(0, index - 1)])
-
     @property
     def session(self) -> Session:
         """The session whose current buffer is on screen."""
