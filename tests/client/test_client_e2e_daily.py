@@ -111,7 +111,7 @@ def test_search_in_the_scrollback(chatd: ChatdProcess, tmux: Tmux, home: Path) -
         assert "<bob> the deploy 3 went fine" in screen and "chatter 17" not in screen
         styled = tmux.run("capture-pane", "-e", "-p", "-t", tmux.target)
         assert re.search(r"\x1b\[[0-9;]*m+deploy\x1b", styled)  # the matches are marked
-        tmux.keys("C-g")
+        tmux.keys("Escape")  # a lone Esc: told from Alt-keys within half a second
         tmux.shows("[#lobby]")
         wait_for(lambda: "chatter 17" in tmux.capture(), what="back at the bottom")
         tmux.keys("C-c")

@@ -41,6 +41,8 @@ from .style import build_style
 ViewKey = tuple[int, str]  # (id of the session, buffer key)
 ServerFactory = Callable[[str], tuple[Session, Endpoint]]
 CTCP_WORDS = ["VERSION", "PING", "TIME", "CLIENTINFO"]
+ESC_WAIT_BYTES = 0.2
+ESC_WAIT_KEYS = 0.3
 
 
 @dataclass
@@ -118,6 +120,10 @@ class ChatApp:
             input=input,
             output=output,
         )
+        # A lone Esc (leaving a search, refusing a paste) is told from Alt-key sequences by
+        # waiting: 0.2 s for the terminal's bytes and 0.3 s for a second key, not 0.5 + 1 s.
+        self.application.ttimeoutlen = ESC_WAIT_BYTES
+        self.application.timeoutlen = ESC_WAIT_KEYS
 
     # ------------------------------------------------------------- the parts
 
