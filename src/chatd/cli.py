@@ -16,6 +16,7 @@ import logging
 import os
 import resource
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Sequence
@@ -101,6 +102,28 @@ def parser() -> argparse.ArgumentParser:
     a("--tls-cert", metavar="FILE", help="TLS certificate chain (PEM); enables the TLS listener")
     a("--tls-key", metavar="FILE", help="TLS private key (PEM)")
     a("--tls-port", type=int, help=f"TLS port (default {d.tls_port})")
+    a(
+        "--websocket-port",
+        type=int,
+        metavar="PORT",
+        help="also serve IRC over WebSocket (IRCv3: text.ircv3.net, binary.ircv3.net) for web "
+        "clients on this port; off by default",
+    )
+    a(
+        "--websocket-tls-port",
+        type=int,
+        metavar="PORT",
+        help="the same over TLS (wss://), with --tls-cert and --tls-key; off by default",
+    )
+    a(
+        "--websocket-origin",
+        dest="websocket_origins",
+        action="append",
+        metavar="ORIGIN",
+        help="a web page origin allowed to connect, e.g. https://chat.example.org ('*' in the "
+        "host or port matches any; '*' alone: every page); repeat for more. Without one, "
+        "browser pages are refused (403); clients that send no Origin are let in",
+    )
     a(
         "--max-per-ip",
         type=int,
@@ -202,6 +225,8 @@ def net_settings(config: Config) -> NetSettings:
         sendq=config.sendq,
         max_line=config.line_length + config.tags_length,
         tls_handshake_timeout=config.tls_handshake_timeout,
+        websocket_origins=tuple(config.websocket_origins),
+        websocket_handshake_timeout=config.websocket_handshake_timeout,
     )
 
 
@@ -210,6 +235,8 @@ RESTART_ONLY = (
     "host",
     "port",
     "tls_port",
+    "websocket_port",
+    "websocket_tls_port",
     "db",
     "reuse_port",
     # cloaks and per-network admission counts of connected users were made with these
@@ -290,6 +317,15 @@ class Reloader:
         return report or ["nothing changed"]
 
 
+def listening(reactor: Reactor) -> str:
+    """The open ports, by kind: "port 8520, TLS port 6697, WebSocket port 8080"."""
+    names = []
+    for listener in reactor.listeners:
+        kind = ("TLS " if listener.tls else "") + ("WebSocket " if listener.websocket else "")
+        names.append(f"{kind}port {listener.port}")
+    return ", ".join(names)
+
+
 def log_status(state: ServerState, reactor: Reactor) -> None:
     """SIGUSR1: one line about what the server holds."""
     queued = sum(conn.out_len for conn in reactor.connections)
@@ -333,6 +369,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if context:
             sock = open_listener(config.host, config.tls_port, reuse_port=config.reuse_port)
             tls.append((sock, context))
+        websocket: list[tuple[socket.socket, ssl.SSLContext | None]] = []
+        if config.websocket_port is not None:
+            sock = open_listener(config.host, config.websocket_port, reuse_port=config.reuse_port)
+            websocket.append((sock, None))
+        if config.websocket_tls_port is not None and context:
+            sock = open_listener(
+                config.host, config.websocket_tls_port, reuse_port=config.reuse_port
+            )
+            websocket.append((sock, context))
     except OSError as exc:
         print(
             f"chatd: cannot listen on {config.host or '*'}: {exc.strerror or exc}", file=sys.stderr
@@ -366,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     else:
         core = LocalCore(state)
-    reactor = Reactor(core, plain, tls, net_settings(config))
+    reactor = Reactor(core, plain, tls, net_settings(config), websocket)
     reactor.before_sleep.append(log_handler.flush)
     if node is not None:
         node.start(reactor)
@@ -377,14 +422,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     state.reload_hook = reloader.reload
     state.config_file = args.config or "-"
     reactor.on_status = lambda: log_status(state, reactor)
-    ports = reactor.ports
-    log.info(
-        "chatd %s listening on %s port %d%s",
-        __version__,
-        config.host or "*",
-        ports[0],
-        f", TLS port {ports[1]}" if tls else "",
-    )
+    log.info("chatd %s listening on %s %s", __version__, config.host or "*", listening(reactor))
+    if websocket and not config.websocket_origins:
+        log.warning(
+            "websocket-origins is empty: web pages (requests with an Origin header) are refused"
+        )
     log.info(
         "database %s (schema version %d, %d persistent channels)",
         config.db,

@@ -21,6 +21,11 @@ HOUSEKEEPING_INTERVAL = 60.0  # seconds between clean-ups of per-address admissi
 TIMER_COMPACT_MIN = 256  # heap entries before stale ones are worth a rebuild
 LISTEN_BACKLOG = 1024
 
+# -- WebSocket (net/websocket.py) -----------------------------------------------------------------
+WS_HANDSHAKE_MAX = 8192  # bytes of HTTP upgrade request; past it 431 and the socket is closed
+WS_MESSAGE_MAX = 65536  # bytes of one message: past the line limit it gets 417 like a TCP line,
+# past this it is not worth reading on (close code 1009)
+
 # -- admission (server/admission.py) --------------------------------------------------------------
 REFUSAL_LOG_INTERVAL = 10.0  # seconds: refusals of one address are logged at most this often
 REFUSAL_LOG_ADDRESSES = 10_000  # addresses whose refusals are being counted, at most

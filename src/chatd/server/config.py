@@ -6,7 +6,9 @@ Every limit chatd enforces has one field here with its default; docs/architectur
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,11 @@ from ..store.sqlite import PENDING_BYTES
 # with tags) in the retry queue, and a database cap above what an empty database takes.
 MIN_PENDING_BYTES = 64 << 10
 MIN_HISTORY_BYTES = 1 << 20
+
+
+# What websocket-origins accepts: '*', 'null', or scheme://host[:port] where '*' may stand for
+# any run of host or port characters (https://*.example.org, http://localhost:*).
+_ORIGIN = re.compile(r"\*|null|https?://([a-z0-9.*-]+|\[[0-9a-f:.]+\])(:[0-9*]+)?", re.I)
 
 
 class ConfigError(ValueError):
@@ -76,6 +83,12 @@ class Config:
     tls_key: str | None = None
     tls_port: int = 6697
     tls_handshake_timeout: float = 10.0
+    # WebSocket (IRCv3 WebSocket, docs/protocol.md): off unless a port is given; the TLS one
+    # uses tls_cert/tls_key. Browser pages are let in only from the origins listed ("*": any).
+    websocket_port: int | None = None
+    websocket_tls_port: int | None = None
+    websocket_origins: list[str] = field(default_factory=list)
+    websocket_handshake_timeout: float = 10.0
     # Admission: what one address may open, and what a connection may do before registering
     max_per_ip: int = 50  # simultaneous connections from one address
     ip_connect_burst: int = 20  # connections one address may open at once...
@@ -124,6 +137,7 @@ class Config:
             "registration_timeout",
             "flood_rate",
             "tls_handshake_timeout",
+            "websocket_handshake_timeout",
             "ip_connect_rate",
         ):
             if getattr(self, name) <= 0:
@@ -146,6 +160,19 @@ class Config:
             raise ConfigError("tls-cert and tls-key go together")
         if not 0 <= self.tls_port <= 65535:
             raise ConfigError(f"tls-port {self.tls_port} is out of range 0-65535")
+        for name in ("websocket_port", "websocket_tls_port"):
+            port = getattr(self, name)
+            if port is not None and not 0 <= port <= 65535:
+                raise ConfigError(f"{name.replace('_', '-')} {port} is out of range 0-65535")
+        if self.websocket_tls_port is not None and self.tls_cert is None:
+            raise ConfigError("websocket-tls-port needs tls-cert and tls-key")
+        for origin in self.websocket_origins:
+            if not _ORIGIN.fullmatch(origin if isinstance(origin, str) else ""):
+                raise ConfigError(
+                    f"websocket-origins: {origin!r} is not an origin such as "
+                    "'https://chat.example.org' (scheme://host[:port], no path; '*' in the host "
+                    "or port matches any), '*' (any page) or 'null'"
+                )
         for name in ("history_days", "history_max_per_channel", "history_replay"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name.replace('_', '-')} must not be negative")
@@ -189,6 +216,12 @@ class Config:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+# The type of each setting whose default is None ("int | None" is int): what build() checks.
+_OPTIONAL = {
+    name: next(t for t in typing.get_args(hint) if t is not type(None))
+    for name, hint in typing.get_type_hints(Config).items()
+    if typing.get_args(hint) and getattr(Config(), name) is None
+}
 
 
 def load_toml(path: str) -> dict[str, Any]:
@@ -219,7 +252,7 @@ def build(values: dict[str, Any]) -> Config:
     config = Config()
     for name, value in values.items():
         current = getattr(config, name)
-        expected = type(current) if current is not None else str
+        expected = type(current) if current is not None else _OPTIONAL.get(name, str)
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
