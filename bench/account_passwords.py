@@ -46,7 +46,7 @@ def scram_final_us(rounds: int) -> float:
         first = exchange.challenge(creds, "servernonce")
         without = b"c=biws,r=clientnonceservernonce"
         auth = b"n=user,r=clientnonce," + first + b"," + without
-        proof = base64.b64encode(sasl.client_proof(salted, auth))
+        proof = base64.b64encode(sasl.client_proof(sasl.client_key(salted), auth.decode()))
         message = without + b",p=" + proof
         start = time.perf_counter()
         assert exchange.final(message) is not None

@@ -115,3 +115,37 @@ def test_founder_and_auto_op_get_their_status_back_after_a_restart(setup, proc_f
     bob.expect(r"^:ChanServ!ChanServ@\S+ MODE #home \+o bob$")
     alice.send("MODE #home +v eager")  # alice runs the room again
     first.expect(r"^:alice!\S+ MODE #home \+v eager$")
+
+
+def test_chat_client_logs_in_with_scram_sha_256(setup, proc_factory, tmp_path):
+    """chatd's own terminal client (line mode), SCRAM-SHA-256 from its config, against real
+    accounts: two implementations of RFC 5802 written apart, meeting."""
+    import os
+    import sys
+
+    config, db = setup
+    assert account(config, "add", "alice", password=PASSWORD).returncode == 0
+    proc = proc_factory("--config", config)
+    bob = Client(proc.port)
+    bob.send("CAP REQ :account-tag", "NICK bob", "USER b 0 * :Bob", "CAP END")
+    bob.expect_numeric("001")
+    bob.join("#lobby")
+    home = tmp_path / "cfg" / "chat-client"
+    home.mkdir(parents=True)
+    (home / "config.toml").write_text(
+        f'[[server]]\nname = "acct"\nhost = "127.0.0.1"\nport = {proc.port}\nnick = "alice"\n'
+        f'[server.sasl]\nmechanism = "SCRAM-SHA-256"\nusername = "alice"\npassword = "{PASSWORD}"\n'
+    )
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    done = subprocess.run(
+        [sys.executable, "-m", "chatd.client", "acct", "#lobby"],
+        input=b"logged in, says the tag\n",
+        capture_output=True,
+        timeout=20,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    line = bob.expect(r"PRIVMSG #lobby :logged in, says the tag")
+    assert line.tags["account"] == "alice"
+    wait_for(lambda: any("as alice (SCRAM-SHA-256)" in l for l in _read_log(proc)), what="log")

@@ -61,7 +61,7 @@ def password_problem(password: str, minimum: int) -> str | None:
     if len(password.encode()) > PASSWORD_MAX:
         return f"Passwords may have at most {PASSWORD_MAX} bytes"
     try:
-        saslprep(password, stored=True)
+        saslprep(password)
     except SaslError as exc:
         return f"That password cannot be used with SASL ({exc})"
     return None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..limits import CLOAK_KEY_MIN
+from ..proto import scram
 from ..store.sqlite import PENDING_BYTES
 
 # The smallest history bounds that make sense: room for a few rows of the longest kind (4.6 KB
@@ -97,7 +98,7 @@ class Config:
     # Accounts (docs/protocol.md "Accounts", docs/security.md "Accounts and passwords")
     account_registration: str = "open"  # "open", "opers" (IRC operators only), "closed" (CLI)
     account_password_min: int = 8  # characters
-    scram_iterations: int = 600_000  # PBKDF2-SHA-256 rounds of new credentials (>= 4096)
+    scram_iterations: int = 600_000  # PBKDF2-SHA-256 rounds of new credentials, 4096..1e6
     nick_grace: float = 30.0  # seconds to identify before a registered nick is taken back
     account_max_nicks: int = 5  # nicks one account may hold, its own name included
     auth_max_failures: int = 3  # failed logins per connection, then no more attempts
@@ -162,8 +163,11 @@ class Config:
                 raise ConfigError(f"{name.replace('_', '-')} must be positive")
         if self.account_registration not in ("open", "opers", "closed"):
             raise ConfigError("account-registration must be open, opers or closed")
-        if not 4096 <= self.scram_iterations <= 10_000_000:
-            raise ConfigError("scram-iterations must be between 4096 and 10000000")
+        if not scram.MIN_ITERATIONS <= self.scram_iterations <= scram.MAX_ITERATIONS:
+            raise ConfigError(
+                f"scram-iterations must be between {scram.MIN_ITERATIONS} and "
+                f"{scram.MAX_ITERATIONS} (what SCRAM clients accept)"
+            )
         if self.nick_grace < 0 or self.auth_account_backoff_max <= 0:
             raise ConfigError("nick-grace must not be negative, auth-account-backoff-max positive")
         if not 0 <= self.ipv6_prefix <= 128:

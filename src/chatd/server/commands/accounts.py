@@ -549,7 +549,7 @@ def _credentials_job(
         creds = sasl.make_credentials(password, iterations)
     finally:
         pending.give_back()
-    return {**result, "credentials": creds.to_data()}
+    return {**result, "credentials": sasl.credentials_data(creds)}
 
 
 def register_reply(
@@ -576,7 +576,7 @@ def _resume_created(state: ServerState, user: User, value: Any) -> None:
     if user.account is not None:
         register_reply(state, user, via, "ALREADY_AUTHENTICATED", name, "Already logged in")
         return
-    creds = Credentials.from_data(value["credentials"])
+    creds = sasl.credentials_from(value["credentials"])
     account = Account(name, fold(name), int(state.wall), creds, value.get("email"))
     account.nicks[account.key] = name
     state.accounts.add(account)
@@ -653,7 +653,7 @@ def _resume_password(state: ServerState, user: User, value: Any) -> None:
     account = state.accounts.by_key.get(str(value["account"]))
     if account is None or user.account is None or fold(user.account) != account.key:
         return
-    account.credentials = Credentials.from_data(value["credentials"])
+    account.credentials = sasl.credentials_from(value["credentials"])
     state.store.save_account(account.record())
     log.info("account %s: password changed by %s", account.name, user.prefix)
     services.notice(state, user, services.NICKSERV, "Your password is changed")
