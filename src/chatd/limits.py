@@ -36,3 +36,5 @@ NAMES_CHUNK = 400  # bytes of names per 353 line, well inside 512 with the prefi
 ISON_MAX = 64  # nicks one ISON looks up
 USERHOST_MAX = 5  # nicks one USERHOST looks up (RFC 2812)
 ERROR_LOG_EXCERPT = 200  # characters of a failing line written to the log
+LIST_ITEMS_MAX = 16  # names, masks and ELIST conditions in one LIST
+METADATA_RETRY = 30  # seconds a client is asked to wait before METADATA SYNC (774)

@@ -172,7 +172,7 @@ def test_version():
     a = registered(make_state(), "alice")
     lines = a.send("VERSION")
     assert msgs(lines)[0].params[:3] == ["alice", "chatd-0.1.0", "chatd.local"]
-    assert numerics(lines) == ["351", "005", "005"]
+    assert numerics(lines) == ["351", "005", "005", "005"]
 
 
 def test_time():

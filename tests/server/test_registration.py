@@ -17,6 +17,7 @@ WELCOME = [
     "004",
     "005",
     "005",
+    "005",
     "251",
     "252",
     "253",
@@ -51,7 +52,13 @@ def test_nick_user_registers_with_full_burst():
     assert all(m.source == "chatd.local" and m.params[0] == "alice" for m in welcome)
     assert welcome[0].params[1] == "Welcome to the chatd IRC Network alice!~al@127.0.0.1"
     assert "chatd-0.1.0" in welcome[1].params[1]
-    assert welcome[3].params[1:] == ["chatd.local", "chatd-0.1.0", "io", "Pbiklmnostv", "bklov"]
+    assert welcome[3].params[1:] == [
+        "chatd.local",
+        "chatd-0.1.0",
+        "Biow",
+        "CIPbeiklmnostv",
+        "Ibeklov",
+    ]
     assert c.user.registered and c.user.realname == "Alice Liddell"
 
 
@@ -76,7 +83,7 @@ def test_isupport_tokens_are_real():
     assert toks["CASEMAPPING"] == "rfc1459"
     assert toks["CHANTYPES"] == "#"
     assert toks["PREFIX"] == "(ov)@+"
-    assert toks["CHANMODES"] == "b,k,l,Pimnst"
+    assert toks["CHANMODES"] == "beI,k,l,CPimnst"
     assert toks["NICKLEN"] == "20"
     assert toks["CHANNELLEN"] == "40"
     assert toks["TOPICLEN"] == "300"
@@ -174,7 +181,7 @@ def test_cap_ls_302_holds_registration_until_cap_end():
     c = Scripted(state)
     ls = msgs(c.send("CAP LS 302"))
     assert ls[0].command == "CAP" and ls[0].params[:2] == ["*", "LS"]
-    assert set(ls[0].params[2].split()) == set(SUPPORTED)
+    assert {cap.split("=", 1)[0] for cap in ls[0].params[2].split()} == set(SUPPORTED)
     assert c.send("NICK alice", "USER a 0 * :A") == []  # waiting for CAP END
     assert not c.user.registered
     ack = msgs(c.send("CAP REQ :multi-prefix server-time"))

@@ -33,7 +33,7 @@ def texts(rows) -> list[str]:
 
 def test_new_database_is_wal_and_current(tmp_path):
     store = Store(str(tmp_path / "x" / "chatd.sqlite3"))  # the directory is created
-    assert store.version == SCHEMA_VERSION == 2
+    assert store.version == SCHEMA_VERSION == 3
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     store.close()
@@ -55,8 +55,8 @@ def test_migration_from_version_1(tmp_path, caplog):
     db.close()
     with caplog.at_level(logging.INFO, "chatd"):
         store = Store(path)
-    assert store.version == 2
-    assert "migrated from version 1 to 2" in caplog.text
+    assert store.version == 3
+    assert "migrated from version 1 to 3" in caplog.text
     (row,) = store.latest("#old", None, 10)
     assert (row.text, row.name, row.tags, row.msgid) == ("from version one", "#old", "", "x1")
     assert store.locate("#old", "x1") == (1000, row.id)
@@ -65,7 +65,7 @@ def test_migration_from_version_1(tmp_path, caplog):
     store.settle(0.0, 0.0)
     assert texts(store.latest("#old", None, 10)) == ["from version one", "new row"]
     store.close()
-    assert Store(path).version == 2  # opening again migrates nothing
+    assert Store(path).version == 3  # opening again migrates nothing
 
 
 def test_newer_schema_is_refused(tmp_path):

@@ -17,10 +17,17 @@ if TYPE_CHECKING:
 # Member prefixes, highest first, as advertised in PREFIX=(ov)@+.
 PREFIX_MODES = "ov"
 PREFIX_SYMBOLS = {"o": "@", "v": "+"}
-LIST_MODES = "b"
+LIST_MODES = "beI"  # bans, ban exceptions (EXCEPTS=e), invite exceptions (INVEX=I)
 PARAM_MODES = "k"  # a parameter to set and to unset
 SET_PARAM_MODES = "l"  # a parameter only to set
-FLAG_MODES = "Pimnst"  # P: persistent (kept with no members, stored, restored on restart)
+# C: no CTCP but ACTION; P: persistent (kept with no members, stored, restored on restart)
+FLAG_MODES = "CPimnst"
+# User modes live here too, so every mode letter chatd knows is in one place (docs/protocol.md
+# is checked against these): B bot (BOT=B), i invisible, o IRC operator, w receives WALLOPS.
+USER_MODES = "Biow"
+BOT_MODE = "B"
+# STATUSMSG: `PRIVMSG @#room` reaches the channel's operators, `+#room` voiced members and up
+STATUSMSG = "@+"
 
 
 class Mask:
@@ -101,6 +108,10 @@ class Channel:
         "limit",
         "bans",
         "created",
+        "excepts",
+        "invexes",
+        "metadata",
+        "renamed_at",
         "__weakref__",
     )
 
@@ -116,6 +127,10 @@ class Channel:
         self.limit: int | None = None
         self.bans: list[Ban] = []
         self.created = created
+        self.excepts: list[Ban] = []  # +e: masks the bans do not apply to
+        self.invexes: list[Ban] = []  # +I: masks that need no INVITE to a +i channel
+        self.metadata: dict[str, str] | None = None  # draft/metadata-3 keys, when any
+        self.renamed_at: float | None = None  # monotonic time of the last RENAME
 
     def __repr__(self) -> str:
         return f"<Channel {self.name} {len(self.members)} members>"
@@ -132,14 +147,36 @@ class Channel:
         return "m" not in self.modes and not self.is_banned(user)
 
     def is_banned(self, user: User) -> bool:
+        """Banned (+b) and not excepted (+e)."""
         if not self.bans:
             return False
         target = fold(user.prefix)
-        return any(ban.matcher.fullmatch(target) for ban in self.bans)
+        if not any(ban.matcher.fullmatch(target) for ban in self.bans):
+            return False
+        return not any(entry.matcher.fullmatch(target) for entry in self.excepts)
 
-    def find_ban(self, mask: str) -> Ban | None:
+    def is_invite_excepted(self, user: User) -> bool:
+        """Whether a +I mask lets the user into a +i channel without an INVITE."""
+        if not self.invexes:
+            return False
+        target = fold(user.prefix)
+        return any(entry.matcher.fullmatch(target) for entry in self.invexes)
+
+    def mask_list(self, mode: str) -> list[Ban]:
+        """The list a list mode letter (b, e, I) names."""
+        if mode == "e":
+            return self.excepts
+        if mode == "I":
+            return self.invexes
+        return self.bans
+
+    def list_entries(self) -> int:
+        """Entries on all three lists: MAXLIST=beI:n bounds them together."""
+        return len(self.bans) + len(self.excepts) + len(self.invexes)
+
+    def find_ban(self, mask: str, mode: str = "b") -> Ban | None:
         key = fold(mask)
-        for ban in self.bans:
+        for ban in self.mask_list(mode):
             if fold(ban.mask) == key:
                 return ban
         return None

@@ -70,6 +70,25 @@ class Config:
     ip_connect_burst: int = 20  # connections one address may open at once...
     ip_connect_rate: float = 2.0  # ...then this many per second
     unregistered_max_lines: int = 40  # lines before registration completes
+    # The rest of the client protocol (docs/protocol.md): what each command may cost at most
+    admin_location: str = ""  # ADMIN 257 (where the server is)
+    admin_info: str = ""  # ADMIN 258 (who runs it)
+    admin_email: str = ""  # ADMIN 259
+    whowas_entries: int = 1000  # nick records kept for WHOWAS, server-wide; 0 keeps none
+    whowas_per_nick: int = 5  # records kept for one nick (the newest)
+    whowas_age: float = 7 * 86400.0  # seconds a record is kept
+    list_max: int = 1000  # channels one LIST may return
+    monitor_max: int = 100  # nicks on one client's MONITOR list (MONITOR=)
+    multiline_max_bytes: int = 4096  # text of one draft/multiline batch (max-bytes)
+    multiline_max_lines: int = 32  # lines of one draft/multiline batch (max-lines)
+    read_markers_max: int = 1000  # MARKREAD targets kept per user; the oldest goes first
+    redact_window: float = 0.0  # seconds a sender may REDACT its own message; 0: always
+    rename_cooldown: float = 60.0  # seconds between two RENAMEs of one channel
+    metadata_max_keys: int = 20  # METADATA keys on one user or one channel (max-keys)
+    metadata_max_key_bytes: int = 64  # (max-key-bytes)
+    metadata_max_value_bytes: int = 300  # (max-value-bytes)
+    metadata_max_subs: int = 50  # keys one client may subscribe to (max-subs)
+    metadata_sync_max: int = 1000  # values in one metadata batch; past it: 774, sync later
 
     def validate(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -92,6 +111,17 @@ class Config:
             "realnamelen",
             "modes_per_line",
             "who_max",
+            "list_max",
+            "monitor_max",
+            "multiline_max_bytes",
+            "multiline_max_lines",
+            "read_markers_max",
+            "whowas_per_nick",
+            "metadata_max_keys",
+            "metadata_max_key_bytes",
+            "metadata_max_value_bytes",
+            "metadata_max_subs",
+            "metadata_sync_max",
         )
         for name in positive:
             if getattr(self, name) <= 0:
@@ -110,11 +140,23 @@ class Config:
             raise ConfigError("tls-cert and tls-key go together")
         if not 0 <= self.tls_port <= 65535:
             raise ConfigError(f"tls-port {self.tls_port} is out of range 0-65535")
-        for name in ("history_days", "history_max_per_channel", "history_replay"):
+        for name in (
+            "history_days",
+            "history_max_per_channel",
+            "history_replay",
+            "whowas_entries",
+            "whowas_age",
+            "redact_window",
+            "rename_cooldown",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name.replace('_', '-')} must not be negative")
         if self.chathistory_max <= 0:
             raise ConfigError("chathistory-max must be positive")
+        if self.metadata_max_key_bytes + self.metadata_max_value_bytes > 400:
+            raise ConfigError(
+                "metadata-max-key-bytes + metadata-max-value-bytes must fit in a line (400)"
+            )
         if self.line_length < 64:
             raise ConfigError("line-length must be at least 64")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

@@ -18,17 +18,27 @@ from typing import NamedTuple
 from .. import __version__
 from ..limits import ERROR_LOG_EXCERPT, LABEL_MAX
 from ..proto import numerics as N
+from ..proto.caps import MULTILINE
 from ..proto.casemap import fold
 from ..proto.errors import ProtocolError
-from ..proto.message import Message, encode, escape_tag_value, parse, serialise_tags
+from ..proto.message import (
+    BadCommand,
+    Message,
+    encode,
+    escape_tag_value,
+    parse,
+    serialise_tags,
+)
 from ..store import ChannelRecord, Store
 from . import isupport
 from .channel import Ban, Channel
+from .commands import monitor, multiline
 from .config import Config
 from .delivery import Event, LocalDelivery
 from .dispatch import RESUMERS, dispatch
 from .flood import FloodGate
 from .user import User
+from .whowas import Record, WhowasRing
 
 log = logging.getLogger("chatd")
 
@@ -52,6 +62,25 @@ def _tagged(line: bytes, tag: bytes) -> bytes:
     if any(item.startswith(name) for item in tags.split(b";")):
         return line
     return b"@" + tag + b";" + line[1:]
+
+
+def _one_batch(lines: list[bytes]) -> bool:
+    """Whether encoded lines are exactly one draft/multiline batch (an echoed multiline
+    message): BATCH +ref, the lines in it, BATCH -ref. The multiline spec puts the label on
+    its BATCH +; other batches nest in a labeled-response batch."""
+    try:
+        first, last = parse(lines[0].decode()), parse(lines[-1].decode())
+    except (ProtocolError, UnicodeDecodeError):
+        return False
+    if first.command != "BATCH" or first.params[1:2] != [MULTILINE] or first.params[0][:1] != "+":
+        return False
+    ref = first.params[0][1:]
+    if last.command != "BATCH" or last.params[:1] != ["-" + ref]:
+        return False
+    inner = b"batch=" + ref.encode()
+    return all(
+        line[:1] == b"@" and inner in line[1 : line.find(b" ")].split(b";") for line in lines[1:-1]
+    )
 
 
 NICK_SLOT = "\0"  # where the nick goes in a pre-rendered reply; no line can hold a NUL
@@ -126,6 +155,10 @@ class ServerState:
         )
         self._batch_ids = itertools.count(1)
         self.oper_next = 0.0  # when the next OPER password check may run (commands/operator.py)
+        self.peak_users = 0  # the most registered users seen at once (265/266 "max")
+        self.whowas = WhowasRing(config.whowas_entries, config.whowas_per_nick, config.whowas_age)
+        self.watchers: dict[str, set[User]] = {}  # MONITOR: casefolded nick -> who watches it
+        self.command_counts: dict[str, int] = {}  # STATS m
         self._restore_channels()
 
     # -- time -------------------------------------------------------------------------------
@@ -143,6 +176,9 @@ class ServerState:
         self.motd = self.config.motd_lines()
         self._rendered.clear()
         isupport.forget()
+        cfg = self.config
+        self.whowas.entries, self.whowas.per_nick = cfg.whowas_entries, cfg.whowas_per_nick
+        self.whowas.age = cfg.whowas_age
 
     def settle(self) -> None:
         """Deliver any batched channel messages and commit what the store has queued; the
@@ -171,6 +207,7 @@ class ServerState:
         user.gone = True
         self.connections -= 1
         if user.registered:
+            self.remember_nick(user)
             quit_msg = Message("QUIT", [reason], user.prefix)
             self.delivery.to_users(user.neighbours(), self.delivery.event(quit_msg))
             if user.oper:
@@ -183,6 +220,10 @@ class ServerState:
             self.remove_member(channel, user)
         if user.key and self.users.get(user.key) is user:
             del self.users[user.key]
+            if user.registered:
+                monitor.notify_offline(self, user.nick)
+        monitor.clear(self, user)
+        user.batch = None
         text = error if error is not None else reason
         self.send(user, Message("ERROR", [f"Closing Link: {user.host} ({text})"]))
         log.info("disconnect %s %s: %s", user.host, user.nick, reason)
@@ -210,6 +251,16 @@ class ServerState:
         user.gone = True
         self.send(user, Message("ERROR", [f"Closing Link: {user.host} ({reason})"]))
         self._let_go(user)
+
+    def remember_nick(self, user: User) -> None:
+        """A registered user gives up its nick (a change, or leaving): keep it for WHOWAS."""
+        self.whowas.add(
+            Record(user.nick, user.username, user.host, user.realname, self.wall, self.now)
+        )
+
+    def registered_one(self) -> None:
+        """A user completed registration: count it for the 265/266 peak."""
+        self.peak_users = max(self.peak_users, self.connections - self.unregistered)
 
     def log_connect(self, user: User) -> None:
         log.debug("registered %s as %s (%d users)", user.host, user.prefix, len(self.users))
@@ -286,9 +337,19 @@ class ServerState:
             return
         try:
             msg = parse(text)
+        except BadCommand as exc:
+            # a command word with other characters than letters is an unknown command (421);
+            # one IRC word of at most 32 characters is echoed back
+            msg = Message(exc.command[:32].lstrip(":") or "*", [], None, exc.tags)
         except ProtocolError:
             return  # unparseable lines are ignored, as the Modern IRC docs advise
+        user.lines_in += 1
+        user.bytes_in += len(raw)
+        if msg.tags and "batch" in msg.tags and multiline.absorb(self, user, msg):
+            return  # a line of an open draft/multiline batch: kept until the batch ends
         label = msg.tags.get("label") if msg.tags else None
+        if msg.command == "BATCH":
+            label = multiline.labeled(user, msg, label)  # the label goes with the whole batch
         try:
             if label and "labeled-response" in user.caps:
                 self._dispatch_labeled(user, msg, label)
@@ -325,8 +386,9 @@ class ServerState:
         tag = b"label=" + escape_tag_value(label[:LABEL_MAX]).encode()
         if not lines:
             data = encode(Message("ACK", [], self.name, {"label": label[:LABEL_MAX]}))
-        elif len(lines) == 1 or "batch" not in user.caps:
-            # without `batch` only the first line can say which command it answers
+        elif len(lines) == 1 or "batch" not in user.caps or _one_batch(lines):
+            # without `batch` only the first line can say which command it answers; a reply
+            # that is one batch (an echoed draft/multiline message) has the label on its start
             data = b"\r\n".join([_tagged(lines[0], tag), *lines[1:]]) + b"\r\n"
         else:
             ref = self.batch_id()
@@ -446,6 +508,8 @@ class ServerState:
         """A channel's topic or modes changed: store it if persistent (+P), forget it if not."""
         if "P" in channel.modes:
             bans = [(b.mask, b.setter, b.set_at) for b in channel.bans]
+            excepts = [(b.mask, b.setter, b.set_at) for b in channel.excepts]
+            invexes = [(b.mask, b.setter, b.set_at) for b in channel.invexes]
             self.store.save_channel(
                 ChannelRecord(
                     channel.key,
@@ -458,6 +522,8 @@ class ServerState:
                     channel.password,
                     channel.limit,
                     bans,
+                    excepts,
+                    invexes,
                 )
             )
             return
@@ -474,6 +540,8 @@ class ServerState:
             channel.modes = set(record.modes) | {"P"}
             channel.password, channel.limit = record.password, record.limit
             channel.bans = [Ban(mask, setter, at) for mask, setter, at in record.bans]
+            channel.excepts = [Ban(mask, setter, at) for mask, setter, at in record.excepts]
+            channel.invexes = [Ban(mask, setter, at) for mask, setter, at in record.invexes]
             self.channels[channel.key] = channel
         if self.channels:
             log.info("restored %d persistent channels", len(self.channels))

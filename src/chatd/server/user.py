@@ -17,6 +17,7 @@ from ..proto.casemap import fold
 if TYPE_CHECKING:
     from ..proto.framing import Line
     from .channel import Channel
+    from .commands.multiline import OpenBatch
     from .flood import FloodGate
 
 Write = Callable[[bytes], None]
@@ -61,6 +62,12 @@ class User:
         "early_lines",
         "oper_next",
         "local",
+        "batch",
+        "monitoring",
+        "metadata",
+        "meta_subs",
+        "lines_in",
+        "bytes_in",
         "__weakref__",
     )
 
@@ -108,6 +115,12 @@ class User:
         # on other nodes): only a local user's work that is not deterministic (a password
         # check, a random nonce, a timer) is done here, and its result comes back as an input
         self.local = True
+        self.batch: OpenBatch | None = None  # an open draft/multiline batch (commands/multiline.py)
+        self.monitoring: dict[str, str] | None = None  # MONITOR: casefolded nick -> as given
+        self.metadata: dict[str, str] | None = None  # draft/metadata-3 keys set on this user
+        self.meta_subs: set[str] | None = None  # metadata keys this client subscribed to
+        self.lines_in = 0  # lines received, for STATS l
+        self.bytes_in = 0
 
     def __repr__(self) -> str:
         return f"<User {self.nick} {self.host}>"

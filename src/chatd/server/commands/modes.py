@@ -1,4 +1,5 @@
-"""MODE for users (+i, and -o) and channels (+n +t +m +i +s +k +l +b +o +v)."""
+"""MODE for users (+B +i +w, and -o) and channels (+C +P +i +m +n +s +t +k +l +b +e +I +o
++v)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ..channel import (
     PARAM_MODES,
     PREFIX_MODES,
     SET_PARAM_MODES,
+    USER_MODES,
     Ban,
     Channel,
     normalise_mask,
@@ -51,7 +53,7 @@ def _user_mode(state: ServerState, user: User, msg: Message) -> None:
     for ch in msg.params[1]:
         if ch in "+-":
             sign = ch
-        elif ch == "i" or (ch == "o" and sign == "-"):
+        elif ch in SETTABLE_USER_MODES or (ch == "o" and sign == "-"):
             if (sign == "+") != (ch in user.modes):
                 _set_user_mode(state, user, sign, ch)
                 applied.add(sign, ch)
@@ -61,6 +63,9 @@ def _user_mode(state: ServerState, user: User, msg: Message) -> None:
         state.reply(user, N.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
     if applied:
         state.send(user, Message("MODE", [user.nick, applied.modes()], user.prefix))
+
+
+SETTABLE_USER_MODES = USER_MODES.replace("o", "")  # +o comes from OPER only
 
 
 def _set_user_mode(state: ServerState, user: User, sign: str, mode: str) -> None:
@@ -142,7 +147,7 @@ class _ChannelModeChange:
                 sign = mode
                 continue
             if mode in LIST_MODES:
-                self._ban(sign)
+                self._ban(sign, mode)
             elif mode in PREFIX_MODES:
                 self._prefix(sign, mode)
             elif mode in PARAM_MODES:
@@ -287,34 +292,48 @@ class _ChannelModeChange:
         self.channel.limit = int(arg)
         self.applied.add("+", "l", arg)
 
-    def _ban(self, sign: str) -> None:
+    def _ban(self, sign: str, mode: str) -> None:
+        """+b, +e, +I: add or remove a mask; without one, list them."""
         mask = self._take_arg()
         channel = self.channel
         if mask is None:
             if sign == "+":
-                self._list_bans()
+                self._list_bans(mode)
             return
         if not self._allowed() or not _is_word(mask):
             return
         mask = normalise_mask(mask)
-        existing = channel.find_ban(mask)
+        entries = channel.mask_list(mode)
+        existing = channel.find_ban(mask, mode)
         if sign == "+" and existing is None:
-            if len(channel.bans) >= self.state.config.max_list_modes:
+            if channel.list_entries() >= self.state.config.max_list_modes:
                 self.state.reply(
-                    self.user, N.ERR_BANLISTFULL, channel.name, "b", "Channel list is full"
+                    self.user, N.ERR_BANLISTFULL, channel.name, mode, "Channel list is full"
                 )
                 return
-            channel.bans.append(Ban(mask, self.user.prefix, int(self.state.wall)))
-            self.applied.add("+", "b", mask)
+            entries.append(Ban(mask, self.user.prefix, int(self.state.wall)))
+            self.applied.add("+", mode, mask)
         elif sign == "-" and existing is not None:
-            channel.bans.remove(existing)
-            self.applied.add("-", "b", existing.mask)
+            entries.remove(existing)
+            self.applied.add("-", mode, existing.mask)
 
-    def _list_bans(self) -> None:
+    def _list_bans(self, mode: str) -> None:
         state, user, channel = self.state, self.user, self.channel
-        for ban in channel.bans:
-            state.reply(user, N.RPL_BANLIST, channel.name, ban.mask, ban.setter, str(ban.set_at))
-        state.reply(user, N.RPL_ENDOFBANLIST, channel.name, "End of channel ban list")
+        if mode != "b" and not (self.is_op or user in channel.members):
+            # exception lists say who gets past the bans: members see them, outsiders not
+            self._allowed()
+            return
+        reply, end, text = _LIST_REPLIES[mode]
+        for ban in channel.mask_list(mode):
+            state.reply(user, reply, channel.name, ban.mask, ban.setter, str(ban.set_at))
+        state.reply(user, end, channel.name, text)
+
+
+_LIST_REPLIES = {
+    "b": (N.RPL_BANLIST, N.RPL_ENDOFBANLIST, "End of channel ban list"),
+    "e": (N.RPL_EXCEPTLIST, N.RPL_ENDOFEXCEPTLIST, "End of channel exception list"),
+    "I": (N.RPL_INVEXLIST, N.RPL_ENDOFINVEXLIST, "End of Channel Invite Exception List"),
+}
 
 
 def _is_word(arg: str) -> bool:

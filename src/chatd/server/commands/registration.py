@@ -8,12 +8,19 @@ import hmac
 from typing import TYPE_CHECKING
 
 from ...proto import numerics as N
-from ...proto.caps import SUPPORTED
+from ...proto.caps import METADATA, SUPPORTED
 from ...proto.casemap import fold, valid_nick
 from ...proto.message import Message
 from .. import isupport
-from ..channel import FLAG_MODES, LIST_MODES, PARAM_MODES, PREFIX_MODES, SET_PARAM_MODES
-from . import channels, queries
+from ..channel import (
+    FLAG_MODES,
+    LIST_MODES,
+    PARAM_MODES,
+    PREFIX_MODES,
+    SET_PARAM_MODES,
+    USER_MODES,
+)
+from . import channels, metadata, monitor, queries
 
 if TYPE_CHECKING:
     from ..state import ServerState
@@ -44,7 +51,8 @@ def _cap_ls(state: ServerState, user: User, args: list[str]) -> None:
         user.cap_version = max(user.cap_version, version)
         user.set_caps(user.caps | {"cap-notify"})
     with_values = user.cap_version >= 302
-    caps = [f"{k}={v}" if v and with_values else k for k, v in SUPPORTED.items()]
+    values = isupport.cap_values(state.config)
+    caps = [f"{k}={v}" if v and with_values else k for k, v in values.items()]
     _cap(state, user, "LS", " ".join(caps))
 
 
@@ -67,6 +75,8 @@ def _cap_req(state: ServerState, user: User, args: list[str]) -> None:
             return
         (disable if item.startswith("-") else enable).add(name)
     user.set_caps(frozenset((user.caps | enable) - disable))
+    if METADATA in disable:
+        user.meta_subs = None  # dropping the cap drops the subscriptions (metadata spec)
     _cap(state, user, "ACK", wanted)
 
 
@@ -110,9 +120,14 @@ def handle_nick(state: ServerState, user: User, msg: Message) -> None:
         try_register(state, user)
         return
     change = state.delivery.event(Message("NICK", [nick], user.prefix))
+    old, renamed = user.nick, key != user.key
+    state.remember_nick(user)
     _take_nick(state, user, nick)
     state.delivery.to_user(user, change)
     state.delivery.to_users(user.neighbours(), change)
+    if renamed:
+        monitor.notify_offline(state, old)
+        monitor.notify_online(state, user)
 
 
 def _take_nick(state: ServerState, user: User, nick: str) -> None:
@@ -132,6 +147,9 @@ def handle_user(state: ServerState, user: User, msg: Message) -> None:
         return
     cleaned = "".join(ch for ch in username if ch.isalnum() or ch in "-_.")
     user.set_username("~" + (cleaned or "user")[: state.config.userlen - 1])
+    if not msg.params[3]:
+        state.need_more_params(user, "USER")  # an empty realname (Modern IRC docs)
+        return
     user.realname = msg.params[3][: state.config.realnamelen]
     try_register(state, user)
 
@@ -149,7 +167,9 @@ def try_register(state: ServerState, user: User) -> None:
     user.registered = True
     user.signon = state.wall
     state.unregistered -= 1
+    state.registered_one()
     welcome(state, user)
+    monitor.notify_online(state, user)
 
 
 def welcome(state: ServerState, user: User) -> None:
@@ -165,7 +185,7 @@ def welcome(state: ServerState, user: User) -> None:
         return [
             (N.RPL_YOURHOST, f"Your host is {state.name}, running version {state.version}"),
             (N.RPL_CREATED, f"This server was created {created:%Y-%m-%d %H:%M:%S} UTC"),
-            (N.RPL_MYINFO, state.name, state.version, "io", chan_modes, param_modes),
+            (N.RPL_MYINFO, state.name, state.version, USER_MODES, chan_modes, param_modes),
             *(
                 (N.RPL_ISUPPORT, *tokens, "are supported by this server")
                 for tokens in isupport.lines(cfg)
@@ -174,6 +194,7 @@ def welcome(state: ServerState, user: User) -> None:
 
     state.reply_rendered(user, "welcome", server_lines)
     queries.send_lusers(state, user)
+    metadata.send_own(state, user)  # before the end of the MOTD (metadata spec)
     queries.send_motd(state, user)
     state.log_connect(user)
     for name in cfg.default_channels:
@@ -197,6 +218,7 @@ def handle_setname(state: ServerState, user: User, msg: Message) -> None:
     if "setname" in user.caps:
         watchers.append(user)
     state.delivery.to_users(watchers, change)
+    monitor.notify_change(state, user, change, "setname")
 
 
 # -- PING, PONG, QUIT ---------------------------------------------------------------------------
