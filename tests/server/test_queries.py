@@ -116,7 +116,7 @@ def test_whois_unknown():
     )
 
 
-def test_whowas_has_no_history():
+def test_whowas_of_a_nick_never_used():
     a = registered(make_state(), "alice")
     assert numerics(a.send("WHOWAS ghost")) == ["406", "369"]
 

@@ -340,7 +340,7 @@ class ServerState:
         except BadCommand as exc:
             # a command word with other characters than letters is an unknown command (421);
             # one IRC word of at most 32 characters is echoed back
-            msg = Message(exc.command[:32].lstrip(":") or "*", [], None, exc.tags)
+            msg = Message(exc.command[:32].lstrip(":").upper() or "*", [], None, exc.tags)
         except ProtocolError:
             return  # unparseable lines are ignored, as the Modern IRC docs advise
         user.lines_in += 1
@@ -414,7 +414,8 @@ class ServerState:
     def _within_limits(self, user: User, raw: bytes) -> bool:
         if raw[:1] == b"@":
             tags, _, rest = raw.partition(b" ")
-            too_long = len(tags) > self.config.tags_length or len(rest) > self.max_line
+            # the tags' budget counts the leading @ and the space after them (message-tags)
+            too_long = len(tags) + 1 > self.config.tags_length or len(rest) > self.max_line
         else:
             too_long = len(raw) > self.max_line
         if too_long:
