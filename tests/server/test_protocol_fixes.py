@@ -9,7 +9,6 @@ import pytest
 
 from chatd.proto import numerics as N
 from chatd.proto.message import parse
-
 from chatd.server.passwords import hash_password
 
 from .util import Scripted, make_state, msgs, numerics, one, only, registered, room
