@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from ircclient import RunningServer, start_server  # noqa: E402
+from procs import Proc  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -25,6 +26,30 @@ def _hermetic_state_dir(tmp_path_factory):
         os.environ.pop("XDG_STATE_HOME", None)
     else:
         os.environ["XDG_STATE_HOME"] = saved
+
+
+@pytest.fixture
+def proc_factory():
+    procs: list[Proc] = []
+
+    def make(*args, **kw) -> Proc:
+        proc = Proc(*args, **kw)
+        procs.append(proc)
+        return proc
+
+    yield make
+    for proc in procs:
+        proc.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """One redis-server for the session (tests flush it before use)."""
+    from cluster_harness import RedisServer
+
+    redis = RedisServer()
+    yield redis
+    redis.stop()
 
 
 @pytest.fixture

@@ -14,11 +14,16 @@ from chatd.net.listener import open_listener
 from chatd.net.reactor import NetSettings, Reactor
 from chatd.net.tls import server_context
 from chatd.proto.message import Message, parse
+from chatd.server.cloak import Cloak
 from chatd.server.config import build
 from chatd.server.core import LocalCore
 from chatd.server.state import ServerState
 
 DEADLINE = 5.0
+# Tests run with cloaking on, as a server does by default, under a fixed key: HOST is what
+# everyone else sees of a client on 127.0.0.1 (the client itself and opers see the address).
+TEST_CLOAK_KEY = "chatd-tests-cloak-key"
+HOST = Cloak(TEST_CLOAK_KEY.encode()).host("127.0.0.1")
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = DEADLINE, what: str = "") -> object:
@@ -40,7 +45,10 @@ class RunningServer:
         self.state = self.core.state
         self.thread = thread
         self.port = reactor.ports[0]
-        self.tls_port = reactor.ports[1] if len(reactor.ports) > 1 else None
+        kinds = {(bool(l.tls), l.websocket): l.port for l in reactor.listeners}
+        self.tls_port = kinds.get((True, False))
+        self.websocket_port = kinds.get((False, True))
+        self.websocket_tls_port = kinds.get((True, True))
 
     def client(self, nick: str | None = None, **kw) -> Client:
         c = Client(self.port, **kw)
@@ -57,17 +65,28 @@ class RunningServer:
 def start_server(**settings) -> RunningServer:
     settings.setdefault("host", "127.0.0.1")
     settings.setdefault("port", 0)
+    settings.setdefault("cloak_key", TEST_CLOAK_KEY)
     config = build(settings)
     sock = open_listener(config.host, config.port)
     tls = []
+    context = None
     if config.tls_cert:
         context = server_context(config.tls_cert, config.tls_key)
         tls.append((open_listener(config.host, 0), context))
+    websocket = []
+    if config.websocket_port is not None:
+        websocket.append((open_listener(config.host, config.websocket_port), None))
+    if config.websocket_tls_port is not None:
+        websocket.append((open_listener(config.host, config.websocket_tls_port), context))
     state = ServerState(config, time.time(), msgid_prefix="t-")
     settings = NetSettings(
-        config.sendq, config.line_length + config.tags_length, config.tls_handshake_timeout
+        config.sendq,
+        config.line_length + config.tags_length,
+        config.tls_handshake_timeout,
+        tuple(config.websocket_origins),
+        config.websocket_handshake_timeout,
     )
-    reactor = Reactor(LocalCore(state), [sock], tls, settings)
+    reactor = Reactor(LocalCore(state), [sock], tls, settings, websocket)
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -86,9 +105,19 @@ class Client:
     """A raw IRC client on a blocking socket; every wait has a deadline."""
 
     def __init__(
-        self, port: int, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        tls: ssl.SSLContext | None = None,
+        rcvbuf: int | None = None,  # a small receive buffer: the server's sendq fills fast
     ) -> None:
-        self.sock = socket.create_connection((host, port), timeout=DEADLINE)
+        if rcvbuf is None:
+            self.sock = socket.create_connection((host, port), timeout=DEADLINE)
+        else:
+            self.sock = socket.socket()
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(DEADLINE)
+            self.sock.connect((host, port))
         if tls is not None:
             self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
         self.buf = b""
@@ -201,8 +230,23 @@ class Recorder:
         return [l for l in text.split("\r\n") if l]
 
 
+# Which world make_state() builds: "single" (a ServerState, no sockets) or "cluster" (a
+# 3-node cluster through Redis, see tests/server/conftest.py). The same tests run on both.
+BACKEND = "single"
+WORLD_FACTORY: Callable[..., object] | None = None  # builds a cluster world when BACKEND says
+
+
 class Scripted:
-    """A scripted client wired straight to a ServerState: no sockets, no clock."""
+    """A scripted client wired straight to a ServerState: no sockets, no clock. Given a cluster
+    world instead, it is a socket client of one of its nodes (cluster_harness.ClusterScripted)
+    with the same send/take/register."""
+
+    def __new__(cls, state, host: str = "127.0.0.1"):  # noqa: ANN001
+        if not isinstance(state, ServerState):
+            from cluster_harness import ClusterScripted
+
+            return ClusterScripted(state, host)
+        return super().__new__(cls)
 
     def __init__(self, state: ServerState, host: str = "127.0.0.1") -> None:
         self.state = state
@@ -224,6 +268,10 @@ class Scripted:
 
 def make_state(**settings) -> ServerState:
     settings.setdefault("flood_limit", False)
+    settings.setdefault("cloak_key", TEST_CLOAK_KEY)
+    if BACKEND == "cluster":
+        assert WORLD_FACTORY is not None
+        return WORLD_FACTORY(**settings)  # type: ignore[return-value]
     state = ServerState(build(settings), 1_700_000_000.0, msgid_prefix="t-")
     state.set_clock(100.0, 1_700_000_000.0)
     return state

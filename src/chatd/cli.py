@@ -15,12 +15,17 @@ import getpass
 import logging
 import os
 import resource
+import socket
+import ssl
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
+from .cluster import bootstrap
+from .cluster.bootstrap import network_settings
+from .cluster.core import ClusterCore, ClusterSettings, Keys
 from .logs import configure_logging
 from .net.listener import open_listener
 from .net.reactor import NetSettings, Reactor
@@ -98,6 +103,28 @@ def parser() -> argparse.ArgumentParser:
     a("--tls-key", metavar="FILE", help="TLS private key (PEM)")
     a("--tls-port", type=int, help=f"TLS port (default {d.tls_port})")
     a(
+        "--websocket-port",
+        type=int,
+        metavar="PORT",
+        help="also serve IRC over WebSocket (IRCv3: text.ircv3.net, binary.ircv3.net) for web "
+        "clients on this port; off by default",
+    )
+    a(
+        "--websocket-tls-port",
+        type=int,
+        metavar="PORT",
+        help="the same over TLS (wss://), with --tls-cert and --tls-key; off by default",
+    )
+    a(
+        "--websocket-origin",
+        dest="websocket_origins",
+        action="append",
+        metavar="ORIGIN",
+        help="a web page origin allowed to connect, e.g. https://chat.example.org ('*' in the "
+        "host or port matches any; '*' alone: every page); repeat for more. Without one, "
+        "browser pages are refused (403); clients that send no Origin are let in",
+    )
+    a(
         "--max-per-ip",
         type=int,
         help=f"simultaneous connections from one address (default {d.max_per_ip})",
@@ -153,6 +180,18 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="listen with SO_REUSEPORT, so several chatd processes can share one port",
     )
+    a(
+        "--cluster",
+        dest="cluster_url",
+        metavar="URL",
+        help="join a cluster through Redis, e.g. redis://127.0.0.1:6379/0 (docs/cluster.md)",
+    )
+    a(
+        "--node-name",
+        dest="cluster_node_name",
+        metavar="NAME",
+        help="this node's name in the cluster, unique per node (default: host name and pid)",
+    )
     a("--log-level", help=f"DEBUG, INFO, WARNING or ERROR (default {d.log_level})")
     a(
         "--hash-password",
@@ -186,11 +225,27 @@ def net_settings(config: Config) -> NetSettings:
         sendq=config.sendq,
         max_line=config.line_length + config.tags_length,
         tls_handshake_timeout=config.tls_handshake_timeout,
+        websocket_origins=tuple(config.websocket_origins),
+        websocket_handshake_timeout=config.websocket_handshake_timeout,
     )
 
 
 # Settings that only a restart can change: the sockets and files opened at start-up.
-RESTART_ONLY = ("host", "port", "tls_port", "db", "reuse_port")
+RESTART_ONLY = (
+    "host",
+    "port",
+    "tls_port",
+    "websocket_port",
+    "websocket_tls_port",
+    "db",
+    "reuse_port",
+    # cloaks and per-network admission counts of connected users were made with these
+    "cloak_hosts",
+    "cloak_key",
+    "ipv4_prefix",
+    "ipv6_prefix",
+)
+SECRET = ("opers", "password", "cloak_key")  # a change is reported, never the value
 
 
 class Reloader:
@@ -199,12 +254,17 @@ class Reloader:
     certificates. Nobody is disconnected; settings in RESTART_ONLY are reported, not applied."""
 
     def __init__(
-        self, args: argparse.Namespace, config: Config, core: LocalCore, reactor: Reactor
+        self,
+        args: argparse.Namespace,
+        config: Config,
+        core: LocalCore | ClusterCore,
+        reactor: Reactor,
     ) -> None:
         self.args = args
         self.config = config
         self.core = core
         self.reactor = reactor
+        self.frozen: frozenset[str] = frozenset()  # a cluster's network-wide settings
 
     def reload(self) -> list[str]:
         """Apply the configuration file again; returns a line per change (or the error)."""
@@ -232,12 +292,14 @@ class Reloader:
             if old_value == new_value:
                 continue
             if name in RESTART_ONLY:
-                report.append(f"{name}: needs a restart (kept {old_value!r})")
+                kept = "" if name in SECRET else f" (kept {old_value!r})"
+                report.append(f"{name}: needs a restart{kept}")
+                continue
+            if name in self.frozen:
+                report.append(f"{name}: network-wide: restart every node with the new value")
                 continue
             setattr(self.config, name, new_value)
-            shown = (
-                "(changed)" if name in ("opers", "password") else f"{old_value!r} -> {new_value!r}"
-            )
+            shown = "(changed)" if name in SECRET else f"{old_value!r} -> {new_value!r}"
             report.append(f"{name}: {shown}")
         if context is not None:
             tls_listeners = [lst for lst in self.reactor.listeners if lst.tls is not None]
@@ -253,6 +315,15 @@ class Reloader:
         for line in report or ["configuration reloaded: nothing changed"]:
             log.info("reload: %s", line)
         return report or ["nothing changed"]
+
+
+def listening(reactor: Reactor) -> str:
+    """The open ports, by kind: "port 8520, TLS port 6697, WebSocket port 8080"."""
+    names = []
+    for listener in reactor.listeners:
+        kind = ("TLS " if listener.tls else "") + ("WebSocket " if listener.websocket else "")
+        names.append(f"{kind}port {listener.port}")
+    return ", ".join(names)
 
 
 def log_status(state: ServerState, reactor: Reactor) -> None:
@@ -298,13 +369,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if context:
             sock = open_listener(config.host, config.tls_port, reuse_port=config.reuse_port)
             tls.append((sock, context))
+        websocket: list[tuple[socket.socket, ssl.SSLContext | None]] = []
+        if config.websocket_port is not None:
+            sock = open_listener(config.host, config.websocket_port, reuse_port=config.reuse_port)
+            websocket.append((sock, None))
+        if config.websocket_tls_port is not None and context:
+            sock = open_listener(
+                config.host, config.websocket_tls_port, reuse_port=config.reuse_port
+            )
+            websocket.append((sock, context))
     except OSError as exc:
         print(
             f"chatd: cannot listen on {config.host or '*'}: {exc.strerror or exc}", file=sys.stderr
         )
         return 1
     raise_fd_limit()
-    if config.db is None:
+    asked_db = config.db
+    if config.cluster_url:
+        config.db = ":memory:"  # the network's store comes from the cluster (see below)
+    elif config.db is None:
         config.db = default_path(os.environ)
     try:
         store = Store(config.db, config.history_days, config.history_max_per_channel)
@@ -312,22 +395,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chatd: {exc}", file=sys.stderr)
         return 1
     state = ServerState(config, time.time(), msgid_prefix=os.urandom(4).hex() + "-", store=store)
-    core = LocalCore(state)
-    reactor = Reactor(core, plain, tls, net_settings(config))
+    node: ClusterNode | None = None
+    core: LocalCore | ClusterCore
+    if config.cluster_url:
+        joined = ClusterNode.join(config, state)
+        if isinstance(joined, str):
+            print(f"chatd: {joined}", file=sys.stderr)
+            return 1
+        node = joined
+        core = node.core
+        log.info(
+            "cluster: --db %s is not used: a node keeps the network's history and "
+            "channels in memory, from the cluster's log and snapshots",
+            asked_db or "(default)",
+        )
+    else:
+        core = LocalCore(state)
+    reactor = Reactor(core, plain, tls, net_settings(config), websocket)
     reactor.before_sleep.append(log_handler.flush)
+    if node is not None:
+        node.start(reactor)
     reloader = Reloader(args, config, core, reactor)
+    if node is not None:
+        reloader.frozen = frozenset(network_settings(config))
     reactor.on_reload = reloader.reload
     state.reload_hook = reloader.reload
     state.config_file = args.config or "-"
     reactor.on_status = lambda: log_status(state, reactor)
-    ports = reactor.ports
-    log.info(
-        "chatd %s listening on %s port %d%s",
-        __version__,
-        config.host or "*",
-        ports[0],
-        f", TLS port {ports[1]}" if tls else "",
-    )
+    log.info("chatd %s listening on %s %s", __version__, config.host or "*", listening(reactor))
+    if websocket and not config.websocket_origins:
+        log.warning(
+            "websocket-origins is empty: web pages (requests with an Origin header) are refused"
+        )
     log.info(
         "database %s (schema version %d, %d persistent channels)",
         config.db,
@@ -335,9 +434,102 @@ def main(argv: Sequence[str] | None = None) -> int:
         len(state.channels),
     )
     reactor.run()
+    if node is not None:
+        node.stop()
     store.close()
     log.info("stopped")
+    if node is not None and node.restart:
+        log_handler.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "chatd", *sys.argv[1:]])
     return 0
+
+
+class ClusterNode:
+    """The parts of a cluster node that do I/O: a blocking Redis client for joining and
+    leaving, two non-blocking links for the reactor (the log's reader, and a writer)."""
+
+    def __init__(self, core: ClusterCore, client: Any, url: Any) -> None:
+        self.core = core
+        self.client = client
+        self.url = url
+        self.links: list[Any] = []
+        self.restart = False
+        self.reactor: Reactor | None = None
+
+    @classmethod
+    def join(cls, config: Config, state: ServerState) -> ClusterNode | str:
+        try:
+            import redis
+
+            from .net.redis import RedisURL
+        except ImportError:
+            return "--cluster needs the redis and hiredis packages: pip install 'chatd[cluster]'"
+        assert config.cluster_url is not None
+        try:
+            url = RedisURL(config.cluster_url)
+        except ValueError as exc:
+            return str(exc)
+        name = config.cluster_node_name or f"{socket.gethostname()}-{os.getpid()}"
+        config.name = name if "." in name else f"{name}.{config.name}"
+        state.reconfigured()
+        node_id = f"{config.name}~{os.urandom(3).hex()}"
+        keys = Keys(f"chatd:{config.network}:")
+        settings = ClusterSettings(config.cluster_lease, config.cluster_snapshot_interval)
+        core = ClusterCore(state, node_id, keys, settings)
+        client = redis.Redis(
+            host=url.host,
+            port=url.port,
+            db=url.db,
+            password=url.password,
+            username=url.username,
+            unix_socket_path=url.unix,
+            socket_timeout=10,
+            socket_connect_timeout=5,
+        )
+        try:
+            bootstrap.join(client, core, os.urandom(8).hex())
+        except (redis.RedisError, OSError) as exc:
+            return f"cannot join the cluster at {url}: {exc}"
+        except bootstrap.JoinError as exc:
+            return str(exc)
+        return cls(core, client, url)
+
+    def start(self, reactor: Reactor) -> None:
+        from .net.redis import RedisLink
+
+        core = self.core
+        self.reactor = reactor
+        reader = RedisLink(
+            reactor, self.url, f"chatd-{core.node}-log", core.reader_up, core.link_down
+        )
+        writer = RedisLink(reactor, self.url, f"chatd-{core.node}", core.writer_up, core.link_down)
+        self.links = [reader, writer]
+        core.use_links(reader, writer)
+        core.on_data_lost = self._data_lost
+        reader.start()
+        writer.start()
+        reactor.call_at(reactor.now + core.settings.lease / 3, core.tick)
+
+    def _data_lost(self) -> None:
+        self.restart = True
+        if self.reactor is not None:
+            self.reactor.stop()
+
+    def stop(self) -> None:
+        """The node's last entries (its clients leaving) reach the log before it exits."""
+        core = self.core
+        for link in self.links:
+            link.close()
+        try:
+            for seq, payload in list(core.unacked):
+                self.client.xadd(core.keys.log, {"n": core.node, "s": seq, "d": payload})
+            self.client.delete(core.keys.node(core.node))
+        except Exception as exc:
+            log.warning(
+                "cluster: could not tell the network this node stopped (%s); the "
+                "others will notice when its lease runs out",
+                exc,
+            )
 
 
 if __name__ == "__main__":

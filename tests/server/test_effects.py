@@ -14,6 +14,8 @@ from chatd.server import dispatch
 
 from .util import Scripted, make_state
 
+pytestmark = pytest.mark.single_process  # drives the sans-IO state directly (time, internals)
+
 
 @pytest.fixture
 def echo_resumer(monkeypatch):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from ircclient import HOST
 
 irc_client = pytest.importorskip("irc.client")
 
@@ -55,7 +56,7 @@ def test_library_registers_and_parses_isupport(library_client):
     pump_until(reactor, lambda: rec.of("endofmotd") or rec.of("nomotd"), "end of MOTD")
     welcome = rec.of("welcome")[0]
     assert welcome.target == "libby"
-    assert "libby!~lib@127.0.0.1" in welcome.arguments[0]
+    assert f"libby!~lib@{HOST}" in welcome.arguments[0]
     features = conn.features
     assert features.casemapping == "rfc1459"
     assert list(features.chantypes) == ["#"]
@@ -82,7 +83,7 @@ def test_library_joins_and_receives_messages(server, library_client):
 
     raw.send("PRIVMSG #lobby :hello from a raw socket")
     msg = pump_until(reactor, lambda: rec.of("pubmsg"), "the channel PRIVMSG")[0]
-    assert msg.source == "rawbob!~u@127.0.0.1"
+    assert msg.source == f"rawbob!~u@{HOST}"
     assert msg.target == "#lobby"
     assert msg.arguments == ["hello from a raw socket"]
 
@@ -92,7 +93,7 @@ def test_library_joins_and_receives_messages(server, library_client):
 
     conn.privmsg("#lobby", "hi rawbob")
     reply = raw.expect(r" PRIVMSG #lobby ")
-    assert reply.source == "libby!~lib@127.0.0.1" and reply.params[1] == "hi rawbob"
+    assert reply.source == f"libby!~lib@{HOST}" and reply.params[1] == "hi rawbob"
 
     conn.topic("#lobby", "set by the library")
     topic = pump_until(reactor, lambda: rec.of("topic"), "the TOPIC")[0]

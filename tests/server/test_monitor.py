@@ -8,7 +8,7 @@ import pytest
 
 from chatd.proto import numerics as N
 
-from .util import Scripted, make_state, msgs, numerics, only, registered
+from .util import HOST, Scripted, make_state, msgs, numerics, only, registered
 
 
 def world(**settings):
@@ -23,7 +23,7 @@ def world(**settings):
     [
         (
             ["MONITOR + bob,carol"],
-            ["730 watcher :bob!~u@127.0.0.1", "731 watcher :carol"],
+            [f"730 watcher :bob!~u@{HOST}", "731 watcher :carol"],
         ),
         (["MONITOR + bob", "MONITOR + BOB"], []),  # already there: nothing to add
         (["MONITOR + bob,carol", "MONITOR - bob,carol"], []),  # removing answers nothing
@@ -39,9 +39,9 @@ def world(**settings):
         (["MONITOR + bob", "MONITOR C", "MONITOR L"], ["733 watcher :End of MONITOR list"]),
         (
             ["MONITOR + bob,carol", "MONITOR S"],
-            ["730 watcher :bob!~u@127.0.0.1", "731 watcher :carol"],
+            [f"730 watcher :bob!~u@{HOST}", "731 watcher :carol"],
         ),
-        (["MONITOR + 9bad,bob"], ["730 watcher :bob!~u@127.0.0.1"]),  # nicks only
+        (["MONITOR + 9bad,bob"], [f"730 watcher :bob!~u@{HOST}"]),  # nicks only
         (["MONITOR +"], ["461 watcher MONITOR :Not enough parameters"]),
         (["MONITOR X"], ["400 watcher MONITOR X :Unknown MONITOR modifier"]),
     ],
@@ -58,7 +58,7 @@ def test_monitor_commands(lines, expected):
 def test_monitor_replies_exactly():
     _, watcher, _ = world()
     assert msgs(watcher.send("MONITOR + bob,carol")) == msgs(
-        [":chatd.local 730 watcher :bob!~u@127.0.0.1", ":chatd.local 731 watcher :carol"]
+        [f":chatd.local 730 watcher :bob!~u@{HOST}", ":chatd.local 731 watcher :carol"]
     )
     assert watcher.send("MONITOR - carol") == []
     assert msgs(watcher.send("MONITOR L")) == msgs(
@@ -73,21 +73,22 @@ def test_signon_nick_change_and_quit_reach_the_watchers():
     watcher.send("MONITOR + carol,bob,bobby")
     carol = Scripted(state)
     carol.register("carol")
-    assert msgs(watcher.take()) == msgs([":chatd.local 730 watcher :carol!~u@127.0.0.1"])
+    assert msgs(watcher.take()) == msgs([f":chatd.local 730 watcher :carol!~u@{HOST}"])
     bob.send("NICK bobby")
     assert msgs(watcher.take()) == msgs(
-        [":chatd.local 731 watcher :bob", ":chatd.local 730 watcher :bobby!~u@127.0.0.1"]
+        [":chatd.local 731 watcher :bob", f":chatd.local 730 watcher :bobby!~u@{HOST}"]
     )
     bob.send("NICK BOBBY")  # a change of case only: still online
     assert watcher.take() == []
-    state.handle_line(carol.user, b"QUIT :bye")
+    carol.send("QUIT :bye")
     assert msgs(watcher.take()) == msgs([":chatd.local 731 watcher :carol"])
 
 
+@pytest.mark.single_process  # looks at the state's watcher table
 def test_a_gone_watcher_is_forgotten():
     state, watcher, bob = world()
     watcher.send("MONITOR + bob")
-    state.handle_line(watcher.user, b"QUIT")
+    watcher.send("QUIT")
     assert "bob" not in state.watchers
     bob.send("NICK bobby")  # nothing to tell anyone
 
@@ -142,7 +143,7 @@ def test_extended_monitor_reports_away_and_setname(caps, gets):
     watcher.send("MONITOR + bob")
     bob.send("AWAY :lunch")
     bob.send("SETNAME :Robert")
-    expected = [":bob!~u@127.0.0.1 AWAY :lunch", ":bob!~u@127.0.0.1 SETNAME :Robert"]
+    expected = [f":bob!~u@{HOST} AWAY :lunch", f":bob!~u@{HOST} SETNAME :Robert"]
     assert msgs(watcher.take()) == (msgs(expected) if gets else [])
 
 
@@ -154,7 +155,7 @@ def test_extended_monitor_does_not_repeat_what_a_shared_channel_told():
     bob.send("JOIN #room")
     watcher.take()
     bob.send("AWAY :lunch")
-    assert msgs(watcher.take()) == msgs([":bob!~u@127.0.0.1 AWAY :lunch"])  # once
+    assert msgs(watcher.take()) == msgs([f":bob!~u@{HOST} AWAY :lunch"])  # once
 
 
 def test_monitor_over_sockets(server):

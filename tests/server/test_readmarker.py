@@ -9,7 +9,7 @@ import pytest
 from chatd.proto import numerics as N
 from chatd.store import ms_to_iso
 
-from .util import make_state, msgs, numerics, registered
+from .util import HOST, make_state, msgs, numerics, registered
 
 CAP = "draft/read-marker"
 NOW_MS = 1_700_000_000_000  # make_state's wall clock
@@ -37,8 +37,8 @@ def test_get_for_a_user_target_without_a_marker_is_a_star():
 @pytest.mark.parametrize(
     ("caps", "joined"),
     [
-        ([CAP], [":alice!~u@127.0.0.1 JOIN #channel", ":chatd.local MARKREAD #channel *"]),
-        ([], [":alice!~u@127.0.0.1 JOIN #channel"]),
+        ([CAP], [f":alice!~u@{HOST} JOIN #channel", ":chatd.local MARKREAD #channel *"]),
+        ([], [f":alice!~u@{HOST} JOIN #channel"]),
     ],
 )
 def test_join_sends_the_marker_before_names_with_the_capability_only(caps, joined):
@@ -57,13 +57,18 @@ def test_join_shows_the_stored_marker():
     assert lines[1].params == ["#channel", f"timestamp={EARLIER}"]
 
 
-def test_markers_only_move_forward_and_not_past_now():
+def test_markers_only_move_forward():
     alice = registered(make_state(), "alice")
     alice.send(f"MARKREAD #a timestamp={EARLIER}")
     assert msgs(alice.send(f"MARKREAD #a timestamp={EARLIEST}"))[0].params == [
         "#a",
         f"timestamp={EARLIER}",
     ]  # older than the stored one: the stored one comes back
+
+
+@pytest.mark.single_process  # a fixed clock
+def test_markers_never_pass_the_clock():
+    alice = registered(make_state(), "alice")
     later = msgs(alice.send("MARKREAD #a timestamp=2099-01-01T00:00:00.000Z"))[0]
     assert later.params == ["#a", f"timestamp={ms_to_iso(NOW_MS)}"]  # clamped to the clock
 
@@ -87,14 +92,21 @@ def test_markread_errors(line, fail):
     assert msgs(alice.send(line)) == msgs([":chatd.local " + fail])
 
 
-def test_the_marker_outlives_the_connection_and_the_process(tmp_path):
+def test_the_marker_outlives_the_connection():
+    state = make_state()
+    alice = registered(state, "alice", [CAP])
+    alice.send(f"MARKREAD #a timestamp={EARLIER}")
+    alice.send("QUIT")
+    again = registered(state, "alice", [CAP])  # the same user, a new connection
+    assert msgs(again.send("MARKREAD #a"))[0].params == ["#a", f"timestamp={EARLIER}"]
+
+
+@pytest.mark.single_process  # restarts the state on the same database
+def test_the_marker_outlives_the_process(tmp_path):
     db = str(tmp_path / "chatd.sqlite3")
     state = make_state(db=db)
     alice = registered(state, "alice", [CAP])
     alice.send(f"MARKREAD #a timestamp={EARLIER}")
-    state.handle_line(alice.user, b"QUIT")
-    again = registered(state, "alice", [CAP])  # the same user, a new connection
-    assert msgs(again.send("MARKREAD #a"))[0].params == ["#a", f"timestamp={EARLIER}"]
     state.settle()
     state.store.close()
     restarted = make_state(db=db)

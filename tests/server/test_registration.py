@@ -8,7 +8,7 @@ import pytest
 from chatd.proto.caps import SUPPORTED
 from chatd.server.isupport import tokens
 
-from .util import Scripted, make_state, msgs, numerics, one, only, registered
+from .util import HOST, Scripted, make_state, msgs, numerics, one, only, registered
 
 WELCOME = [
     "001",
@@ -50,7 +50,7 @@ def test_nick_user_registers_with_full_burst():
     assert numerics(lines) == WELCOME + ["422"]
     welcome = msgs(lines)
     assert all(m.source == "chatd.local" and m.params[0] == "alice" for m in welcome)
-    assert welcome[0].params[1] == "Welcome to the chatd IRC Network alice!~al@127.0.0.1"
+    assert welcome[0].params[1] == f"Welcome to the chatd IRC Network alice!~al@{HOST}"
     assert "chatd-0.1.0" in welcome[1].params[1]
     assert welcome[3].params[1:] == [
         "chatd.local",
@@ -170,7 +170,7 @@ def test_username_is_sanitised_and_truncated():
     c = Scripted(state)
     c.send("NICK alice", "USER a$b%c.defghij 0 * :R")
     assert c.user.username == "~abc.d"
-    assert c.user.prefix == "alice!~abc.d@127.0.0.1"
+    assert c.user.prefix == f"alice!~abc.d@{HOST}"
 
 
 # -- CAP ----------------------------------------------------------------------------------------

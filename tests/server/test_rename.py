@@ -9,7 +9,7 @@ import pytest
 from chatd.proto import numerics as N
 from chatd.proto.caps import RENAME
 
-from .util import make_state, msgs, numerics, registered
+from .util import HOST, history_texts, make_state, msgs, numerics, registered
 
 
 def world(**settings):
@@ -30,9 +30,9 @@ def world(**settings):
     [
         (
             "RENAME #boaring #boring :Typo fix",
-            ":nick!~u@127.0.0.1 RENAME #boaring #boring :Typo fix",
+            f":nick!~u@{HOST} RENAME #boaring #boring :Typo fix",
         ),
-        ("RENAME #boaring #boring", ":nick!~u@127.0.0.1 RENAME #boaring #boring :"),
+        ("RENAME #boaring #boring", f":nick!~u@{HOST} RENAME #boaring #boring :"),
     ],
 )
 def test_rename_with_the_capability(line, expected):
@@ -45,12 +45,13 @@ def test_rename_with_the_capability(line, expected):
 def test_rename_fallback_for_clients_without_the_capability():
     state, nick, _, old = world()
     nick.send("RENAME #boaring #boring :Changing the channel name")
+    channel = state.find_channel("#boring")
     assert msgs(old.take()) == msgs(
         [
-            ":old!~u@127.0.0.1 PART #boaring :Changing the channel name",
-            ":old!~u@127.0.0.1 JOIN #boring",
+            f":old!~u@{HOST} PART #boaring :Changing the channel name",
+            f":old!~u@{HOST} JOIN #boring",
             ":chatd.local 332 old #boring :Topic of the renamed channel",
-            ":chatd.local 333 old #boring nick!~u@127.0.0.1 1700000000",
+            f":chatd.local 333 old #boring nick!~u@{HOST} {channel.topic_at}",
             ":chatd.local 353 old = #boring :@nick modern old",
             ":chatd.local 366 old #boring :End of /NAMES list",
         ]
@@ -77,13 +78,13 @@ def test_everything_follows_the_channel():
     assert "m" in channel.modes and channel.is_op(nick.user) and len(channel.members) == 3
     assert numerics(old.send("PRIVMSG #boring :x")) == [N.ERR_CANNOTSENDTOCHAN]  # still +m
     modern.send("PRIVMSG #boring :after")
-    state.settle()
-    rows = state.store.latest("#boring", None, 10)
-    assert [(r.text, r.name) for r in rows] == [("before", "#boring"), ("after", "#boring")]
-    assert state.store.latest("#boaring", None, 10) == []
+    assert history_texts(modern, "#boring") == ["before", "after"]
+    history = msgs(modern.send("CHATHISTORY LATEST #boring * 10"))
+    assert {m.params[0] for m in history if m.command == "PRIVMSG"} == {"#boring"}
     assert msgs(modern.send("MARKREAD #boring"))[0].params[1].startswith("timestamp=2023")
 
 
+@pytest.mark.single_process  # restarts the state on the same database
 def test_a_persistent_channel_is_stored_under_its_new_name(tmp_path):
     db = str(tmp_path / "chatd.sqlite3")
     state = make_state(db=db)
@@ -127,6 +128,7 @@ def test_rename_refusals(who, line, expected):
     assert msgs(clients[who].send(line)) == msgs([":chatd.local " + expected])
 
 
+@pytest.mark.single_process  # a fixed clock
 def test_a_channel_is_renamed_at_most_once_per_cooldown():
     state, nick, _, _ = world(rename_cooldown=60.0)
     nick.send("RENAME #boaring #boring")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +14,8 @@ from chatd.proto.casemap import fold
 from chatd.proto.message import parse
 
 from .util import Scripted, make_state
+
+pytestmark = pytest.mark.single_process  # drives the sans-IO state directly (time, internals)
 
 NICKS = ["alice", "Bob", "[c]", "{C}", "d"]
 CHANNELS = ["#a", "#A", "#b", "#c", "#a b", ""]

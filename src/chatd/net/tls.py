@@ -30,12 +30,15 @@ def server_context(cert: str, key: str) -> ssl.SSLContext:
 
 
 class Handshake:
-    __slots__ = ("reactor", "sock", "host", "timer", "events")
+    __slots__ = ("reactor", "sock", "host", "websocket", "timer", "events")
 
-    def __init__(self, reactor: Reactor, sock: ssl.SSLSocket, host: str) -> None:
+    def __init__(
+        self, reactor: Reactor, sock: ssl.SSLSocket, host: str, websocket: bool = False
+    ) -> None:
         self.reactor = reactor
         self.sock = sock
         self.host = host
+        self.websocket = websocket  # a WebSocket handshake follows (wss://)
         self.events = EVENT_READ
         reactor.selector.register(sock, EVENT_READ, self)
         self.timer: Timer = reactor.timers.call_at(
@@ -59,7 +62,7 @@ class Handshake:
             return
         self.timer.cancel()
         self.reactor.selector.unregister(self.sock)
-        self.reactor.open_connection(self.sock, self.host, tls=True)
+        self.reactor.open_connection(self.sock, self.host, tls=True, websocket=self.websocket)
 
     def timed_out(self) -> None:
         self.fail("handshake timeout")

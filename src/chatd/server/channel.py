@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from ..limits import HOSTLEN
 from ..proto.casemap import fold
 
 if TYPE_CHECKING:
@@ -28,6 +29,12 @@ USER_MODES = "Biow"
 BOT_MODE = "B"
 # STATUSMSG: `PRIVMSG @#room` reaches the channel's operators, `+#room` voiced members and up
 STATUSMSG = "@+"
+
+
+def max_mask_length(nicklen: int, userlen: int) -> int:
+    """The longest ban mask kept: nick!user@host at their limits. Longer masks cannot match
+    anyone, and with them a 367 line could pass 512 bytes."""
+    return nicklen + 1 + userlen + 1 + HOSTLEN
 
 
 class Mask:
@@ -83,6 +90,19 @@ def normalise_mask(mask: str) -> str:
     if "@" not in mask:
         return mask + "@*"
     return mask
+
+
+def _matches(entries: list[Ban], user: User) -> bool:
+    """Whether a mask of a list matches the user, by its cloaked or its real host."""
+    if not entries:
+        return False
+    target = fold(user.prefix)
+    if any(entry.matcher.fullmatch(target) for entry in entries):
+        return True
+    if not user.cloaked:
+        return False
+    real = fold(user.real_prefix)
+    return any(entry.matcher.fullmatch(real) for entry in entries)
 
 
 class Ban:
@@ -147,20 +167,16 @@ class Channel:
         return "m" not in self.modes and not self.is_banned(user)
 
     def is_banned(self, user: User) -> bool:
-        """Banned (+b) and not excepted (+e)."""
-        if not self.bans:
+        """Whether a ban (+b) matches the user's nick!user@host, as others see it (the cloaked
+        host) or with the real address (an operator may ban either), and no ban exception
+        (+e) does."""
+        if not self.bans or not _matches(self.bans, user):
             return False
-        target = fold(user.prefix)
-        if not any(ban.matcher.fullmatch(target) for ban in self.bans):
-            return False
-        return not any(entry.matcher.fullmatch(target) for entry in self.excepts)
+        return not _matches(self.excepts, user)
 
     def is_invite_excepted(self, user: User) -> bool:
         """Whether a +I mask lets the user into a +i channel without an INVITE."""
-        if not self.invexes:
-            return False
-        target = fold(user.prefix)
-        return any(entry.matcher.fullmatch(target) for entry in self.invexes)
+        return bool(self.invexes) and _matches(self.invexes, user)
 
     def mask_list(self, mode: str) -> list[Ban]:
         """The list a list mode letter (b, e, I) names."""

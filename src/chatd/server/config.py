@@ -6,10 +6,25 @@ Every limit chatd enforces has one field here with its default; docs/architectur
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..limits import CLOAK_KEY_MIN
+from ..store.sqlite import PENDING_BYTES
+
+# The smallest history bounds that make sense: room for a few rows of the longest kind (4.6 KB
+# with tags) in the retry queue, and a database cap above what an empty database takes.
+MIN_PENDING_BYTES = 64 << 10
+MIN_HISTORY_BYTES = 1 << 20
+
+
+# What websocket-origins accepts: '*', 'null', or scheme://host[:port] where '*' may stand for
+# any run of host or port characters (https://*.example.org, http://localhost:*).
+_ORIGIN = re.compile(r"\*|null|https?://([a-z0-9.*-]+|\[[0-9a-f:.]+\])(:[0-9*]+)?", re.I)
 
 
 class ConfigError(ValueError):
@@ -54,6 +69,9 @@ class Config:
     history_days: float = 30.0  # messages older than this are pruned; 0 keeps them all
     history_max_per_channel: int = 10000  # newest messages kept per channel; 0: no cap
     history_replay: int = 50  # messages replayed on JOIN to clients without chathistory
+    # memory for messages queued while the database cannot be written; the oldest go first
+    history_pending_bytes: int = PENDING_BYTES  # 16 MiB
+    history_max_bytes: int = 1 << 30  # database bytes history may use server-wide; 0: no cap
     chathistory_max: int = 100  # messages one CHATHISTORY request may return (CHATHISTORY=)
     max_persistent_channels: int = 100  # +P by channel operators; IRC operators are not bound
     persist_all_channels: bool = False  # every channel as if it had mode +P
@@ -65,6 +83,12 @@ class Config:
     tls_key: str | None = None
     tls_port: int = 6697
     tls_handshake_timeout: float = 10.0
+    # WebSocket (IRCv3 WebSocket, docs/protocol.md): off unless a port is given; the TLS one
+    # uses tls_cert/tls_key. Browser pages are let in only from the origins listed ("*": any).
+    websocket_port: int | None = None
+    websocket_tls_port: int | None = None
+    websocket_origins: list[str] = field(default_factory=list)
+    websocket_handshake_timeout: float = 10.0
     # Admission: what one address may open, and what a connection may do before registering
     max_per_ip: int = 50  # simultaneous connections from one address
     ip_connect_burst: int = 20  # connections one address may open at once...
@@ -89,6 +113,17 @@ class Config:
     metadata_max_value_bytes: int = 300  # (max-value-bytes)
     metadata_max_subs: int = 50  # keys one client may subscribe to (max-subs)
     metadata_sync_max: int = 1000  # values in one metadata batch; past it: 774, sync later
+    # Host cloaking (docs/security.md): others see a keyed hash of a user's address
+    cloak_hosts: bool = True
+    cloak_key: str | None = None  # None: generated once and kept in the database
+    ipv6_prefix: int = 64  # IPv6 addresses count per /64 for the limits above
+    ipv4_prefix: int = 32  # IPv4 per address (a smaller prefix counts a whole network)
+    # Cluster (docs/cluster.md): one network of many chatd processes through Redis. In the
+    # TOML file these are the [cluster] table: url, node-name, lease, snapshot-interval.
+    cluster_url: str | None = None  # redis://host:port/db; None: one process on its own
+    cluster_node_name: str | None = None  # unique per node; default host name and pid
+    cluster_lease: float = 15.0  # seconds before a silent node's users are shown leaving
+    cluster_snapshot_interval: float = 30.0  # seconds between snapshots written by the leader
 
     def validate(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -132,14 +167,42 @@ class Config:
             "registration_timeout",
             "flood_rate",
             "tls_handshake_timeout",
+            "websocket_handshake_timeout",
             "ip_connect_rate",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.replace('_', '-')} must be positive")
+        if not 0 <= self.ipv6_prefix <= 128:
+            raise ConfigError(f"ipv6-prefix {self.ipv6_prefix} is out of range 0-128")
+        if not 0 <= self.ipv4_prefix <= 32:
+            raise ConfigError(f"ipv4-prefix {self.ipv4_prefix} is out of range 0-32")
+        if self.cluster_url and self.cloak_hosts and self.cloak_key is None:
+            raise ConfigError(
+                "a cluster with cloak-hosts needs cloak-key, the same on every node "
+                "(each node would otherwise make its own key and show other cloaks)"
+            )
+        if self.cloak_key is not None and len(self.cloak_key) < CLOAK_KEY_MIN:
+            raise ConfigError(
+                f"cloak-key must be at least {CLOAK_KEY_MIN} characters "
+                "(a short one can be guessed from a known address and its cloak)"
+            )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("tls-cert and tls-key go together")
         if not 0 <= self.tls_port <= 65535:
             raise ConfigError(f"tls-port {self.tls_port} is out of range 0-65535")
+        for name in ("websocket_port", "websocket_tls_port"):
+            port = getattr(self, name)
+            if port is not None and not 0 <= port <= 65535:
+                raise ConfigError(f"{name.replace('_', '-')} {port} is out of range 0-65535")
+        if self.websocket_tls_port is not None and self.tls_cert is None:
+            raise ConfigError("websocket-tls-port needs tls-cert and tls-key")
+        for origin in self.websocket_origins:
+            if not _ORIGIN.fullmatch(origin if isinstance(origin, str) else ""):
+                raise ConfigError(
+                    f"websocket-origins: {origin!r} is not an origin such as "
+                    "'https://chat.example.org' (scheme://host[:port], no path; '*' in the host "
+                    "or port matches any), '*' (any page) or 'null'"
+                )
         for name in (
             "history_days",
             "history_max_per_channel",
@@ -151,8 +214,25 @@ class Config:
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name.replace('_', '-')} must not be negative")
+        if self.history_pending_bytes < MIN_PENDING_BYTES:
+            raise ConfigError(f"history-pending-bytes must be at least {MIN_PENDING_BYTES}")
+        if self.history_max_bytes and self.history_max_bytes < MIN_HISTORY_BYTES:
+            raise ConfigError(
+                f"history-max-bytes must be 0 (no cap) or at least {MIN_HISTORY_BYTES}"
+            )
         if self.chathistory_max <= 0:
             raise ConfigError("chathistory-max must be positive")
+        if self.cluster_lease < 1.0 or self.cluster_snapshot_interval < 1.0:
+            raise ConfigError("cluster lease and snapshot-interval must be at least 1 second")
+        node = self.cluster_node_name
+        if node is not None and (not node or any(c in node for c in " :~,*?!@\x00")):
+            raise ConfigError(f"node name {node!r}: letters, digits, '.', '-' and '_' only")
+        if self.cluster_url is not None and not self.cluster_url.startswith(
+            ("redis://", "unix://")
+        ):
+            raise ConfigError(
+                f"cluster url {self.cluster_url!r} must start with redis:// or unix://"
+            )
         if self.metadata_max_key_bytes + self.metadata_max_value_bytes > 400:
             raise ConfigError(
                 "metadata-max-key-bytes + metadata-max-value-bytes must fit in a line (400)"
@@ -178,6 +258,12 @@ class Config:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+# The type of each setting whose default is None ("int | None" is int): what build() checks.
+_OPTIONAL = {
+    name: next(t for t in typing.get_args(hint) if t is not type(None))
+    for name, hint in typing.get_type_hints(Config).items()
+    if typing.get_args(hint) and getattr(Config(), name) is None
+}
 
 
 def load_toml(path: str) -> dict[str, Any]:
@@ -190,6 +276,11 @@ def load_toml(path: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {path}: {exc}") from None
     values: dict[str, Any] = {}
+    table = raw.pop("cluster", None)
+    if isinstance(table, dict):
+        raw.update({"cluster-" + key: value for key, value in table.items()})
+    elif table is not None:
+        raise ConfigError(f"config {path}: [cluster] must be a table")
     for key, value in raw.items():
         name = key.replace("-", "_")
         if name not in _FIELDS:
@@ -203,7 +294,7 @@ def build(values: dict[str, Any]) -> Config:
     config = Config()
     for name, value in values.items():
         current = getattr(config, name)
-        expected = type(current) if current is not None else str
+        expected = type(current) if current is not None else _OPTIONAL.get(name, str)
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):

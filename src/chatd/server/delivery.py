@@ -74,6 +74,12 @@ class LocalDelivery:
         self._channel: Channel | None = None  # the channel whose messages are being batched
         self._batch: list[tuple[Event, User | None]] = []
 
+    def restart_ids(self, prefix: str) -> None:
+        """Number the next events from 1 under `prefix` (a cluster numbers them per log entry,
+        so every node gives a message the same msgid)."""
+        self._prefix = prefix
+        self._ids = itertools.count(1)
+
     def event(self, msg: Message, client_tags: dict[str, str] | None = None) -> Event:
         msgid = f"{self._prefix}{next(self._ids):x}"
         return Event(msg, self.wall, msgid, client_tags or {})
@@ -121,7 +127,14 @@ class LocalDelivery:
             self.settle()
 
     def settle(self) -> None:
-        """Deliver the pending channel batch. The reactor calls this before it flushes."""
+        """Deliver the pending channel batch. The reactor calls this before it flushes.
+
+        The work is one pass over the room plus, per tag view, one join of the batch (and
+        log2(batch) joins when a member of that view spoke), however many members spoke:
+        every member who did not speak gets the view's one bytes object, and one who did gets
+        the runs between its own lines as shared pieces of a `_Joined` (at most 2·log2(batch)
+        per run), never a private copy of the batch (bench/batch_cost.py).
+        """
         channel = self._channel
         if channel is None:
             return
@@ -131,19 +144,78 @@ class LocalDelivery:
         if len(batch) == 1:
             _fan_out(channel.members, batch[0][0], batch[0][1])
             return
-        senders = {exclude for _, exclude in batch if exclude is not None}
-        joined: list[bytes | None] = [None, None, None, None]  # per tag view
+        own: dict[User, list[int]] = {}  # a sender -> where its own lines are, in order
+        for i, (_, exclude) in enumerate(batch):
+            if exclude is not None:
+                found = own.get(exclude)
+                if found is None:
+                    own[exclude] = [i]
+                else:
+                    found.append(i)
+        events = [event for event, _ in batch]
+        whole: list[bytes | None] = [None, None, None, None]  # per tag view
+        joined: list[_Joined | None] = [None, None, None, None]
         for user in channel.members:
             view = user.tag_view
-            if user in senders:
-                data = b"".join(e.for_view(view) for e, x in batch if x is not user)
-                if data:
-                    user.write(data)
+            mine = own.get(user)
+            if mine is None:
+                data = whole[view]
+                if data is None:
+                    tree = joined[view]
+                    data = whole[view] = (
+                        tree.whole
+                        if tree is not None
+                        else b"".join([e.for_view(view) for e in events])
+                    )
+                user.write(data)
                 continue
-            shared = joined[view]
-            if shared is None:
-                shared = joined[view] = b"".join(e.for_view(view) for e, _ in batch)
-            user.write(shared)
+            if len(mine) == len(events):
+                continue  # the whole batch is its own
+            tree = joined[view]
+            if tree is None:
+                tree = joined[view] = _Joined([e.for_view(view) for e in events])
+            pieces: list[bytes] = []
+            start = 0
+            for i in mine:
+                tree.run(start, i, pieces)
+                start = i + 1
+            tree.run(start, len(events), pieces)
+            for piece in pieces:
+                user.write(piece)
+
+
+class _Joined:
+    """One tag view of a room batch, joined once and in aligned runs: `levels[j][m]` is the
+    bytes of events m·2^j up to (m+1)·2^j (fewer for the last one of a level), so level 0 is
+    the events themselves and the top level the whole batch. Any run of events is then at most
+    2·log2(n) of these shared objects: building costs log2(n) copies of the batch's bytes
+    once, and a sender's share costs a few list appends instead of a copy of the batch."""
+
+    __slots__ = ("levels", "size")
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        levels = [pieces]
+        while len(pieces) > 1:
+            pieces = [b"".join(pieces[m : m + 2]) for m in range(0, len(pieces), 2)]
+            levels.append(pieces)
+        self.levels = levels
+        self.size = len(levels[0])
+
+    @property
+    def whole(self) -> bytes:
+        return self.levels[-1][0]
+
+    def run(self, start: int, stop: int, out: list[bytes]) -> None:
+        """Append to `out` the pieces that make up events start..stop-1, in order."""
+        size, levels = self.size, self.levels
+        top = len(levels) - 1
+        while start < stop:
+            # the largest aligned node starting here that does not reach past `stop`
+            j = (start & -start).bit_length() - 1 if start else top
+            while min(start + (1 << j), size) > stop:
+                j -= 1
+            out.append(levels[j][start >> j])
+            start = min(start + (1 << j), size)
 
 
 def _fan_out(users: Iterable[User], event: Event, exclude: User | None) -> None:

@@ -31,7 +31,8 @@ from ..proto.message import (
 )
 from ..store import ChannelRecord, Store
 from . import isupport
-from .channel import Ban, Channel
+from .channel import Ban, Channel, max_mask_length
+from .cloak import Cloak, startup_key
 from .commands import monitor, multiline
 from .config import Config
 from .delivery import Event, LocalDelivery
@@ -153,12 +154,15 @@ class ServerState:
             if store is not None
             else Store(config.db or ":memory:", config.history_days, config.history_max_per_channel)
         )
+        self._limit_store()
         self._batch_ids = itertools.count(1)
         self.oper_next = 0.0  # when the next OPER password check may run (commands/operator.py)
         self.peak_users = 0  # the most registered users seen at once (265/266 "max")
         self.whowas = WhowasRing(config.whowas_entries, config.whowas_per_nick, config.whowas_age)
         self.watchers: dict[str, set[User]] = {}  # MONITOR: casefolded nick -> who watches it
         self.command_counts: dict[str, int] = {}  # STATS m
+        # host cloaking: the key is read (or made and stored) once, here, never in a handler
+        self.cloak = Cloak(startup_key(config, self.store)) if config.cloak_hosts else None
         self._restore_channels()
 
     # -- time -------------------------------------------------------------------------------
@@ -179,6 +183,16 @@ class ServerState:
         cfg = self.config
         self.whowas.entries, self.whowas.per_nick = cfg.whowas_entries, cfg.whowas_per_nick
         self.whowas.age = cfg.whowas_age
+        self._limit_store()
+
+    def _limit_store(self) -> None:
+        cfg = self.config
+        self.store.set_limits(
+            cfg.history_days,
+            cfg.history_max_per_channel,
+            cfg.history_pending_bytes,
+            cfg.history_max_bytes,
+        )
 
     def settle(self) -> None:
         """Deliver any batched channel messages and commit what the store has queued; the
@@ -191,7 +205,8 @@ class ServerState:
     def connect(self, write: Callable[[bytes], None], close: Callable[[], None], host: str) -> User:
         cfg = self.config
         flood = FloodGate(cfg.flood_rate, cfg.flood_burst, self.now) if cfg.flood_limit else None
-        user = User(write, close, host, self.now, self.wall, flood)
+        shown = self.cloak.host(host) if self.cloak is not None else host
+        user = User(write, close, shown, self.now, self.wall, flood, ip=host)
         self.clients.add(user)
         self.connections += 1
         self.unregistered += 1
@@ -225,8 +240,8 @@ class ServerState:
         monitor.clear(self, user)
         user.batch = None
         text = error if error is not None else reason
-        self.send(user, Message("ERROR", [f"Closing Link: {user.host} ({text})"]))
-        log.info("disconnect %s %s: %s", user.host, user.nick, reason)
+        self.send(user, Message("ERROR", [f"Closing Link: {user.ip} ({text})"]))
+        log.info("disconnect %s %s: %s", user.ip, user.nick, reason)
         self._let_go(user)
 
     def _let_go(self, user: User) -> None:
@@ -249,7 +264,7 @@ class ServerState:
         if user.gone:
             return
         user.gone = True
-        self.send(user, Message("ERROR", [f"Closing Link: {user.host} ({reason})"]))
+        self.send(user, Message("ERROR", [f"Closing Link: {user.ip} ({reason})"]))
         self._let_go(user)
 
     def remember_nick(self, user: User) -> None:
@@ -263,7 +278,7 @@ class ServerState:
         self.peak_users = max(self.peak_users, self.connections - self.unregistered)
 
     def log_connect(self, user: User) -> None:
-        log.debug("registered %s as %s (%d users)", user.host, user.prefix, len(self.users))
+        log.debug("registered %s as %s (%d users)", user.ip, user.prefix, len(self.users))
 
     # -- work done outside the state machine -------------------------------------------------
 
@@ -540,9 +555,23 @@ class ServerState:
             channel.topic_at = record.topic_at
             channel.modes = set(record.modes) | {"P"}
             channel.password, channel.limit = record.password, record.limit
-            channel.bans = [Ban(mask, setter, at) for mask, setter, at in record.bans]
-            channel.excepts = [Ban(mask, setter, at) for mask, setter, at in record.excepts]
-            channel.invexes = [Ban(mask, setter, at) for mask, setter, at in record.invexes]
+            longest = max_mask_length(self.config.nicklen, self.config.userlen)
+            channel.bans = [
+                Ban(mask, setter, at) for mask, setter, at in record.bans if len(mask) <= longest
+            ]
+            if len(channel.bans) < len(record.bans):
+                log.warning(
+                    "%s: dropped %d stored bans longer than %d characters",
+                    record.name,
+                    len(record.bans) - len(channel.bans),
+                    longest,
+                )
+            channel.excepts = [
+                Ban(mask, setter, at) for mask, setter, at in record.excepts if len(mask) <= longest
+            ]
+            channel.invexes = [
+                Ban(mask, setter, at) for mask, setter, at in record.invexes if len(mask) <= longest
+            ]
             self.channels[channel.key] = channel
         if self.channels:
             log.info("restored %d persistent channels", len(self.channels))

@@ -35,6 +35,7 @@ class User:
         "write",
         "close",
         "host",
+        "ip",
         "nick",
         "key",
         "username",
@@ -68,6 +69,8 @@ class User:
         "meta_subs",
         "lines_in",
         "bytes_in",
+        "origin",
+        "server",
         "__weakref__",
     )
 
@@ -79,10 +82,12 @@ class User:
         now: float,
         wall: float,
         flood: FloodGate | None,
+        ip: str | None = None,
     ) -> None:
         self.write = write
         self.close = close
-        self.host = host
+        self.host = host  # what others see: the cloak, or the address without cloaking
+        self.ip = ip if ip is not None else host  # the real address (the user and opers see it)
         self.nick = "*"
         self.key = ""  # casefolded nick; "" until NICK
         self.username = ""
@@ -105,9 +110,10 @@ class User:
         self.ping_sent: float | None = None
         self.flood = flood
         self.inbox: deque[Line] | None = None  # lines held back by flood control
-        # channels this user was invited to: the objects, not names, so an invitation dies
-        # with its channel and never opens a new channel of the same name
-        self.invited: set[Channel] | None = None
+        # channels a channel operator invited this user to, oldest first (the values are
+        # unused): the objects, not names, so an invitation dies with its channel and never
+        # opens a new channel of the same name; at most max_channels, the oldest evicted
+        self.invited: dict[Channel, None] | None = None
         self.early_lines = 0  # lines received before registration completed
         self.oper_next = 0.0  # when this connection may try OPER again (commands/operator.py)
         self.prefix = "*"  # nick!user@host, kept current by set_nick and set_username
@@ -121,6 +127,8 @@ class User:
         self.meta_subs: set[str] | None = None  # metadata keys this client subscribed to
         self.lines_in = 0  # lines received, for STATS l
         self.bytes_in = 0
+        self.origin = ""  # on a cluster: the client id, "<node id>:<n>"
+        self.server = ""  # on a cluster: the server name of the node it is connected to
 
     def __repr__(self) -> str:
         return f"<User {self.nick} {self.host}>"
@@ -137,6 +145,20 @@ class User:
     def set_username(self, username: str) -> None:
         self.username = username
         self.prefix = f"{self.nick}!{username}@{self.host}"
+
+    @property
+    def cloaked(self) -> bool:
+        return self.ip != self.host
+
+    @property
+    def real_prefix(self) -> str:
+        """nick!user@address, for bans on the real address and for the user's own eyes."""
+        return f"{self.nick}!{self.username}@{self.ip}"
+
+    def host_for(self, viewer: User) -> str:
+        """The host `viewer` is shown in replies about this user: the real address for the
+        user itself and for IRC operators, the cloak for everyone else."""
+        return self.ip if viewer is self or viewer.oper else self.host
 
     def set_caps(self, caps: frozenset[str]) -> None:
         self.caps = caps

@@ -57,7 +57,7 @@ def join(state: ServerState, user: User, name: str, key: str | None) -> None:
         # the first to join an empty persistent channel runs it, as for a new one
         prefixes = "" if channel.members else "o"
     if user.invited:
-        user.invited.discard(channel)
+        user.invited.pop(channel, None)
     state.delivery.settle()  # what was said before this JOIN is not the joiner's to read
     channel.members[user] = prefixes
     user.channels.add(channel)
@@ -99,6 +99,7 @@ def _announce_away(state: ServerState, user: User, channel: Channel) -> None:
 
 
 def _may_join(state: ServerState, user: User, channel: Channel, key: str | None) -> bool:
+    # only a channel operator's invitation is kept (handle_invite): it passes +i and +b
     invited = user.invited is not None and channel in user.invited
     refusal = None
     if channel.password is not None and key != channel.password:
@@ -383,10 +384,8 @@ def handle_invite(state: ServerState, user: User, msg: Message) -> None:
     if target in channel.members:
         state.reply(user, N.ERR_USERONCHANNEL, target.nick, channel.name, "is already on channel")
         return
-    if target.invited is None:
-        target.invited = set()
-    if len(target.invited) < state.config.max_channels:
-        target.invited.add(channel)
+    if channel.is_op(user):
+        _remember_invitation(state, target, channel)
     state.reply(user, N.RPL_INVITING, target.nick, channel.name)
     if target.away is not None:
         state.reply(user, N.RPL_AWAY, target.nick, target.away)
@@ -409,3 +408,17 @@ def _list_invites(state: ServerState, user: User) -> None:
     for channel in sorted(user.invited or (), key=lambda c: c.key):
         state.reply(user, N.RPL_INVITELIST, channel.name)
     state.reply(user, N.RPL_ENDOFINVITELIST, "End of /INVITE list")
+
+
+def _remember_invitation(state: ServerState, target: User, channel: Channel) -> None:
+    """A channel operator's invitation, which lets the target past +i and +b once. A plain
+    member's invitation (possible in a -i channel) is only a notice: it admits nobody a ban
+    keeps out. The set is bounded by max_channels; a new invitation evicts the oldest, and
+    inviting again makes an invitation the newest."""
+    invited = target.invited
+    if invited is None:
+        invited = target.invited = {}
+    invited.pop(channel, None)
+    if len(invited) >= state.config.max_channels:
+        del invited[next(iter(invited))]
+    invited[channel] = None

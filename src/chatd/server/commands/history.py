@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ...proto.casemap import is_channel_name, valid_nick
 from ...proto.message import Message, encode, parse_tags
+from ...proto.numbers import parse_uint
 from ...store import HistoryRow, Ref, StoreError, ms_to_iso, parse_timestamp
 from ...store.sqlite import MAX_ID
 
@@ -74,9 +75,11 @@ def handle_chathistory(state: ServerState, user: User, msg: Message) -> None:
 
 
 def _limit(state: ServerState, text: str) -> int:
-    if not text.isdigit() or int(text) == 0:
+    """The limit asked for, cut to CHATHISTORY=<max>."""
+    limit = parse_uint(text, state.config.chathistory_max, clamp=True)
+    if not limit:
         raise _Invalid("The limit must be a positive number")
-    return min(int(text), state.config.chathistory_max)
+    return limit
 
 
 def _ref(text: str, star: bool = False) -> Ref | None:

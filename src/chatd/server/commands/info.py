@@ -100,7 +100,7 @@ def _links(state: ServerState, user: User) -> None:
     the time open are true."""
     users = sorted(state.every_user(), key=lambda u: (u.connected_at, u.key))
     for other in users[: state.config.who_max]:
-        name = f"{other.nick}[{other.username or '*'}@{other.host}]"
+        name = f"{other.nick}[{other.username or '*'}@{other.ip}]"  # operators see addresses
         state.reply(
             user,
             N.RPL_STATSLINKINFO,

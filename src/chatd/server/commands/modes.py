@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...limits import KEYLEN
+from ...limits import CHANNEL_LIMIT_MAX, KEYLEN, MASK_ECHO
 from ...proto import numerics as N
 from ...proto.casemap import fold, is_channel_name
 from ...proto.message import Message
+from ...proto.numbers import parse_uint
 from ..channel import (
     FLAG_MODES,
     LIST_MODES,
@@ -18,6 +19,7 @@ from ..channel import (
     USER_MODES,
     Ban,
     Channel,
+    max_mask_length,
     normalise_mask,
 )
 
@@ -279,7 +281,8 @@ class _ChannelModeChange:
         arg = self._take_arg()
         if arg is None or not self._allowed():
             return
-        if not arg.isdigit() or not 0 < int(arg) < 1_000_000:
+        limit = parse_uint(arg, CHANNEL_LIMIT_MAX)
+        if not limit:
             self.state.reply(
                 self.user,
                 N.ERR_INVALIDMODEPARAM,
@@ -289,8 +292,8 @@ class _ChannelModeChange:
                 "Invalid limit: a positive number is needed",
             )
             return
-        self.channel.limit = int(arg)
-        self.applied.add("+", "l", arg)
+        self.channel.limit = limit
+        self.applied.add("+", "l", str(limit))
 
     def _ban(self, sign: str, mode: str) -> None:
         """+b, +e, +I: add or remove a mask; without one, list them."""
@@ -303,6 +306,17 @@ class _ChannelModeChange:
         if not self._allowed() or not _is_word(mask):
             return
         mask = normalise_mask(mask)
+        cfg = self.state.config
+        if sign == "+" and len(mask) > max_mask_length(cfg.nicklen, cfg.userlen):
+            self.state.reply(
+                self.user,
+                N.ERR_INVALIDMODEPARAM,
+                channel.name,
+                mode,
+                mask[:MASK_ECHO],
+                "Ban mask is too long",
+            )
+            return
         entries = channel.mask_list(mode)
         existing = channel.find_ban(mask, mode)
         if sign == "+" and existing is None:
@@ -319,6 +333,10 @@ class _ChannelModeChange:
 
     def _list_bans(self, mode: str) -> None:
         state, user, channel = self.state, self.user, self.channel
+        if "s" in channel.modes and user not in channel.members and not user.oper:
+            # a secret channel's lists (masks, setters) are its members' business
+            state.reply(user, N.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+            return
         if mode != "b" and not (self.is_op or user in channel.members):
             # exception lists say who gets past the bans: members see them, outsiders not
             self._allowed()

@@ -42,7 +42,7 @@ def handle_oper(state: ServerState, user: User, msg: Message) -> None:
     stored = state.config.opers.get(name)
     matched = check_password(password, stored if stored is not None else _decoy())
     if stored is None or not matched:
-        log.warning("failed OPER attempt as %r by %s", name[:32], user.prefix)
+        log.warning("failed OPER attempt as %r by %s (%s)", name[:32], user.prefix, user.ip)
         state.reply(user, N.ERR_PASSWDMISMATCH, "Password incorrect")
         return
     if not user.oper:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..user import User
 
 WHOX_FIELDS = "tcuihsnfdlaor"
+HIDDEN_IP = "255.255.255.255"  # WHOX %i for a cloaked user, as other servers answer
 
 
 # -- WHO ----------------------------------------------------------------------------------------
@@ -56,7 +57,7 @@ def _who_matches(
     shared = user.neighbours()
     found: list[tuple[Channel | None, User]] = []
     for other in state.users.values():
-        if not other.registered or not _who_mask_matches(matcher, other):
+        if not other.registered or not _who_mask_matches(matcher, other, user.oper):
             continue
         if "i" in other.modes and other is not user and other not in shared and not user.oper:
             continue
@@ -66,12 +67,15 @@ def _who_matches(
     return found
 
 
-def _who_mask_matches(matcher: Mask, other: User) -> bool:
-    """A WHO mask matches a user's nick, user@host prefix, host or realname (Modern IRC)."""
-    return any(
+def _who_mask_matches(matcher: Mask, other: User, oper: bool) -> bool:
+    """A WHO mask matches a user's nick, user@host prefix, host or realname (Modern IRC); for
+    an IRC operator also the real address (for anyone else that would reveal it)."""
+    if any(
         matcher.fullmatch(fold(field))
         for field in (other.nick, other.prefix, other.username, other.host, other.realname)
-    )
+    ):
+        return True
+    return oper and other.cloaked and matcher.fullmatch(fold(other.ip))
 
 
 def _who_flags(state: ServerState, user: User, channel: Channel | None, member: User) -> str:
@@ -107,7 +111,7 @@ def _whox_reply(
         "t": token or "0",
         "c": channel.name if channel else "*",
         "u": member.username,
-        "i": member.host,
+        "i": member.ip if member.host_for(user) == member.ip else HIDDEN_IP,
         "h": member.host,
         "s": state.name,
         "n": member.nick,
@@ -141,7 +145,15 @@ def handle_whois(state: ServerState, user: User, msg: Message) -> None:
     channels = _visible_channels(user, target)
     if channels:
         state.reply(user, N.RPL_WHOISCHANNELS, target.nick, " ".join(channels))
-    state.reply(user, N.RPL_WHOISSERVER, target.nick, state.name, state.config.network)
+    server = target.server or state.name  # on a cluster, the node the target is on
+    state.reply(user, N.RPL_WHOISSERVER, target.nick, server, state.config.network)
+    if target.cloaked and target.host_for(user) == target.ip:
+        state.reply(
+            user,
+            N.RPL_WHOISHOST,
+            target.nick,
+            f"is connecting from {target.username}@{target.ip} {target.ip}",
+        )
     if target.oper:
         state.reply(user, N.RPL_WHOISOPERATOR, target.nick, "is an IRC operator")
     if BOT_MODE in target.modes:
@@ -216,7 +228,8 @@ def handle_userhost(state: ServerState, user: User, msg: Message) -> None:
         if target is not None:
             oper = "*" if target.oper else ""
             away = "-" if target.away is not None else "+"
-            replies.append(f"{target.nick}{oper}={away}{target.username}@{target.host}")
+            host = target.host_for(user)
+            replies.append(f"{target.nick}{oper}={away}{target.username}@{host}")
     state.reply(user, N.RPL_USERHOST, " ".join(replies))
 
 

@@ -7,10 +7,12 @@ import datetime
 import hmac
 from typing import TYPE_CHECKING
 
+from ...limits import CAP_VERSION_MAX
 from ...proto import numerics as N
 from ...proto.caps import METADATA, SUPPORTED
 from ...proto.casemap import fold, valid_nick
 from ...proto.message import Message
+from ...proto.numbers import parse_uint
 from .. import isupport
 from ..channel import (
     FLAG_MODES,
@@ -19,6 +21,7 @@ from ..channel import (
     PREFIX_MODES,
     SET_PARAM_MODES,
     USER_MODES,
+    Channel,
 )
 from . import channels, metadata, monitor, queries
 
@@ -44,7 +47,7 @@ def _cap(state: ServerState, user: User, *params: str) -> None:
 
 
 def _cap_ls(state: ServerState, user: User, args: list[str]) -> None:
-    version = int(args[0]) if args and args[0].isdigit() else 0
+    version = (parse_uint(args[0], CAP_VERSION_MAX, clamp=True) if args else None) or 0
     if not user.registered:
         user.negotiating = True
     if version >= 302:
@@ -119,6 +122,17 @@ def handle_nick(state: ServerState, user: User, msg: Message) -> None:
         _take_nick(state, user, nick)
         try_register(state, user)
         return
+    if key != user.key:
+        banned = _banned_on(user)
+        if banned is not None:
+            state.reply(
+                user,
+                N.ERR_BANNICKCHANGE,
+                nick,
+                banned.name,
+                "Cannot change nickname while banned on channel",
+            )
+            return
     change = state.delivery.event(Message("NICK", [nick], user.prefix))
     old, renamed = user.nick, key != user.key
     state.remember_nick(user)
@@ -128,6 +142,14 @@ def handle_nick(state: ServerState, user: User, msg: Message) -> None:
     if renamed:
         monitor.notify_offline(state, old)
         monitor.notify_online(state, user)
+
+
+def _banned_on(user: User) -> Channel | None:
+    """A channel the user is on, neither voiced nor opped, where a ban matches it: a new nick
+    would escape that ban, so it keeps its nick (435) until the ban goes or it parts. A ban
+    matching the nick it changes *to* applies as soon as it has changed."""
+    banned = [c for c in user.channels if not c.members[user] and c.is_banned(user)]
+    return min(banned, key=lambda c: c.key) if banned else None  # the same on every node
 
 
 def _take_nick(state: ServerState, user: User, nick: str) -> None:
