@@ -196,11 +196,27 @@ def handle_names(state: ServerState, user: User, msg: Message) -> None:
             state.reply(user, N.RPL_ENDOFNAMES, name, "End of /NAMES list")
 
 
-def send_names(state: ServerState, user: User, channel: Channel) -> None:
-    multi = "multi-prefix" in user.caps
-    full = "userhost-in-names" in user.caps
-    show_invisible = user in channel.members
+def send_names(
+    state: ServerState, user: User, channel: Channel, chunks: list[str] | None = None
+) -> None:
+    """353 lines and 366; `chunks` (from `names_chunks`) when the caller made them already for
+    this client's view (a RENAME fallback sends the same names to every member)."""
+    if chunks is None:
+        chunks = names_chunks(
+            channel,
+            "multi-prefix" in user.caps,
+            "userhost-in-names" in user.caps,
+            user in channel.members,
+        )
     symbol = "@" if "s" in channel.modes else "="
+    for chunk in chunks:
+        state.reply(user, N.RPL_NAMREPLY, symbol, channel.name, chunk)
+    state.reply(user, N.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
+
+
+def names_chunks(channel: Channel, multi: bool, full: bool, show_invisible: bool) -> list[str]:
+    """The members as NAMES shows them, in pieces that fit a 353 line."""
+    chunks: list[str] = []
     chunk: list[str] = []
     size = 0
     for member in channel.members:
@@ -208,13 +224,13 @@ def send_names(state: ServerState, user: User, channel: Channel) -> None:
             continue
         entry = channel.prefix_of(member, multi) + (member.prefix if full else member.nick)
         if size + len(entry) > NAMES_CHUNK and chunk:
-            state.reply(user, N.RPL_NAMREPLY, symbol, channel.name, " ".join(chunk))
+            chunks.append(" ".join(chunk))
             chunk, size = [], 0
         chunk.append(entry)
         size += len(entry) + 1
     if chunk:
-        state.reply(user, N.RPL_NAMREPLY, symbol, channel.name, " ".join(chunk))
-    state.reply(user, N.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
+        chunks.append(" ".join(chunk))
+    return chunks
 
 
 def handle_list(state: ServerState, user: User, msg: Message) -> None:

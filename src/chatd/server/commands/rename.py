@@ -6,7 +6,8 @@ it. Members with the capability see `RENAME`; the others see themselves PART the
 JOIN the new one with its topic and names (not for a change of case only).
 
 Cost: the fallback sends NAMES to every member without the capability, O(members²) bytes for a
-big channel, so one channel may be renamed once per `rename_cooldown` seconds.
+big channel (the names are made once per view and copied), so one channel may be renamed once
+per `rename_cooldown` seconds.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def rename(state: ServerState, user: User, old_key: str, new_name: str, reason: 
         state.channel_changed(channel)
     event = state.delivery.event(Message(COMMAND, [old_name, new_name, reason], user.prefix))
     case_only = old_key == channel.key
+    names: dict[tuple[bool, bool], list[str]] = {}  # NAMES made once per view, not per member
     for member in list(channel.members):
         if RENAME in member.caps or case_only:
             if RENAME in member.caps:
@@ -100,4 +102,8 @@ def rename(state: ServerState, user: User, old_key: str, new_name: str, reason: 
         state.delivery.to_user(member, state.delivery.event(join))
         if channel.topic:
             channels.send_topic(state, member, channel)
-        channels.send_names(state, member, channel)
+        view = ("multi-prefix" in member.caps, "userhost-in-names" in member.caps)
+        chunks = names.get(view)
+        if chunks is None:
+            chunks = names[view] = channels.names_chunks(channel, *view, True)
+        channels.send_names(state, member, channel, chunks)
