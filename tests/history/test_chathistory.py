@@ -223,7 +223,7 @@ def test_capabilities_and_isupport_are_advertised():
         "CHATHISTORY=100",
         "MSGREFTYPES=msgid,timestamp",
         "NAMELEN=200",
-        "CHANMODES=b,k,l,MPRimnst",
+        "CHANMODES=beI,k,l,CMPRimnst",
     ):
         assert f" {token} " in welcome
 

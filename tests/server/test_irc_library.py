@@ -62,7 +62,7 @@ def test_library_registers_and_parses_isupport(library_client):
     assert list(features.chantypes) == ["#"]
     assert dict(features.prefix) == {"@": "o", "+": "v"}
     assert features.nicklen == 30
-    assert features.chanmodes == ["b", "k", "l", "MPRimnst"]
+    assert features.chanmodes == ["beI", "k", "l", "CMPRimnst"]
     assert conn.get_nickname() == "libby"
 
 

@@ -107,6 +107,25 @@ class Config:
     auth_max_pending: int = 4  # password checks and hashes running at once on this server
     chanserv_max_channels: int = 10  # channels one account may register
     private_history: bool = True  # keep identified users' private messages (CHATHISTORY)
+    # The rest of the client protocol (docs/protocol.md): what each command may cost at most
+    admin_location: str = ""  # ADMIN 257 (where the server is)
+    admin_info: str = ""  # ADMIN 258 (who runs it)
+    admin_email: str = ""  # ADMIN 259
+    whowas_entries: int = 1000  # nick records kept for WHOWAS, server-wide; 0 keeps none
+    whowas_per_nick: int = 5  # records kept for one nick (the newest)
+    whowas_age: float = 7 * 86400.0  # seconds a record is kept
+    list_max: int = 1000  # channels one LIST may return
+    monitor_max: int = 100  # nicks on one client's MONITOR list (MONITOR=)
+    multiline_max_bytes: int = 4096  # text of one draft/multiline batch (max-bytes)
+    multiline_max_lines: int = 32  # lines of one draft/multiline batch (max-lines)
+    read_markers_max: int = 1000  # MARKREAD targets kept per user; the oldest goes first
+    redact_window: float = 0.0  # seconds a sender may REDACT its own message; 0: always
+    rename_cooldown: float = 60.0  # seconds between two RENAMEs of one channel
+    metadata_max_keys: int = 20  # METADATA keys on one user or one channel (max-keys)
+    metadata_max_key_bytes: int = 64  # (max-key-bytes)
+    metadata_max_value_bytes: int = 300  # (max-value-bytes)
+    metadata_max_subs: int = 50  # keys one client may subscribe to (max-subs)
+    metadata_sync_max: int = 1000  # values in one metadata batch; past it: 774, sync later
     # Host cloaking (docs/security.md): others see a keyed hash of a user's address
     cloak_hosts: bool = True
     cloak_key: str | None = None  # None: generated once and kept in the database
@@ -146,6 +165,17 @@ class Config:
             "auth_account_burst",
             "auth_max_pending",
             "chanserv_max_channels",
+            "list_max",
+            "monitor_max",
+            "multiline_max_bytes",
+            "multiline_max_lines",
+            "read_markers_max",
+            "whowas_per_nick",
+            "metadata_max_keys",
+            "metadata_max_key_bytes",
+            "metadata_max_value_bytes",
+            "metadata_max_subs",
+            "metadata_sync_max",
         )
         for name in positive:
             if getattr(self, name) <= 0:
@@ -201,7 +231,15 @@ class Config:
                     "'https://chat.example.org' (scheme://host[:port], no path; '*' in the host "
                     "or port matches any), '*' (any page) or 'null'"
                 )
-        for name in ("history_days", "history_max_per_channel", "history_replay"):
+        for name in (
+            "history_days",
+            "history_max_per_channel",
+            "history_replay",
+            "whowas_entries",
+            "whowas_age",
+            "redact_window",
+            "rename_cooldown",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name.replace('_', '-')} must not be negative")
         if self.history_pending_bytes < MIN_PENDING_BYTES:
@@ -222,6 +260,10 @@ class Config:
         ):
             raise ConfigError(
                 f"cluster url {self.cluster_url!r} must start with redis:// or unix://"
+            )
+        if self.metadata_max_key_bytes + self.metadata_max_value_bytes > 400:
+            raise ConfigError(
+                "metadata-max-key-bytes + metadata-max-value-bytes must fit in a line (400)"
             )
         if self.line_length < 64:
             raise ConfigError("line-length must be at least 64")

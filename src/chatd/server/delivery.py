@@ -109,6 +109,20 @@ class LocalDelivery:
             self.settle()
         _fan_out(users, event, exclude)
 
+    def new_msgid(self) -> str:
+        return f"{self._prefix}{next(self._ids):x}"
+
+    def to_users_rendered(
+        self, users: Iterable[User], render: Callable[[User], bytes], exclude: User | None = None
+    ) -> None:
+        """Output that differs by more than the tag view (a draft/multiline batch, or its
+        fallback lines): `render(user)` gives each recipient's bytes, cached by the caller."""
+        if self._channel is not None:
+            self.settle()
+        for user in users:
+            if user is not exclude:
+                user.write(render(user))
+
     def to_channel(self, channel: Channel, event: Event, exclude: User | None = None) -> None:
         """A channel event that may change membership (JOIN, PART, KICK, MODE...): at once."""
         self.to_users(channel.members, event, exclude)

@@ -10,7 +10,23 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..proto import numerics as N
 from ..proto.message import Message
-from .commands import accounts, channels, history, messaging, modes, operator, queries, registration
+from .commands import (
+    accounts,
+    channels,
+    history,
+    info,
+    messaging,
+    metadata,
+    modes,
+    monitor,
+    multiline,
+    operator,
+    queries,
+    readmarker,
+    redaction,
+    registration,
+    rename,
+)
 
 if TYPE_CHECKING:
     from .state import ServerState
@@ -42,7 +58,7 @@ COMMANDS: dict[str, Command] = {
     "NAMES": Command(channels.handle_names),
     "LIST": Command(channels.handle_list),
     "KICK": Command(channels.handle_kick, 2),
-    "INVITE": Command(channels.handle_invite, 2),
+    "INVITE": Command(channels.handle_invite),  # no parameters: the pending invitations
     "MODE": Command(modes.handle_mode, 1),
     # messages
     "PRIVMSG": Command(messaging.handle_privmsg),
@@ -73,6 +89,20 @@ COMMANDS: dict[str, Command] = {
     "NS": Command(messaging.handle_nickserv),
     "CHANSERV": Command(messaging.handle_chanserv),
     "CS": Command(messaging.handle_chanserv),
+    # the rest of the client protocol (issue 12)
+    "RENAME": Command(rename.handle_rename, 2),
+    "BATCH": Command(multiline.handle_batch, 1),
+    "REDACT": Command(redaction.handle_redact, 2),
+    "MARKREAD": Command(readmarker.handle_markread),
+    "METADATA": Command(metadata.handle_metadata),
+    "MONITOR": Command(monitor.handle_monitor, 1),
+    "INFO": Command(info.handle_info),
+    "ADMIN": Command(info.handle_admin),
+    "LINKS": Command(info.handle_links),
+    "STATS": Command(info.handle_stats, 1),
+    "HELP": Command(info.handle_help),
+    "HELPOP": Command(info.handle_help),
+    "WALLOPS": Command(operator.handle_wallops, 1, oper_only=True),
 }
 
 
@@ -85,6 +115,9 @@ RESUMERS: dict[str, Resumer] = {**accounts.RESUMES}
 
 def dispatch(state: ServerState, user: User, msg: Message) -> None:
     command = COMMANDS.get(msg.command)
+    if command is not None and user.registered:
+        counts = state.command_counts
+        counts[msg.command] = counts.get(msg.command, 0) + 1  # STATS m
     if command is None:
         if user.registered:
             state.reply(user, N.ERR_UNKNOWNCOMMAND, msg.command, "Unknown command")

@@ -19,20 +19,30 @@ from typing import NamedTuple
 from .. import __version__
 from ..limits import ERROR_LOG_EXCERPT, LABEL_MAX
 from ..proto import numerics as N
+from ..proto.caps import MULTILINE
 from ..proto.casemap import fold
 from ..proto.errors import ProtocolError
-from ..proto.message import Message, encode, escape_tag_value, parse, serialise_tags
+from ..proto.message import (
+    BadCommand,
+    Message,
+    encode,
+    escape_tag_value,
+    parse,
+    serialise_tags,
+)
 from ..store import ChannelRecord, Store
 from ..store.accounts import UNIDENTIFIED, RegistrationRecord, private_key
 from . import isupport
 from .accounts import Accounts, Pending
 from .channel import Ban, Channel, max_mask_length
 from .cloak import Cloak, startup_key
+from .commands import monitor, multiline
 from .config import Config
 from .delivery import Event, LocalDelivery
 from .dispatch import RESUMERS, dispatch
 from .flood import FloodGate
 from .user import User
+from .whowas import Record, WhowasRing
 
 log = logging.getLogger("chatd")
 
@@ -56,6 +66,25 @@ def _tagged(line: bytes, tag: bytes) -> bytes:
     if any(item.startswith(name) for item in tags.split(b";")):
         return line
     return b"@" + tag + b";" + line[1:]
+
+
+def _one_batch(lines: list[bytes]) -> bool:
+    """Whether encoded lines are exactly one draft/multiline batch (an echoed multiline
+    message): BATCH +ref, the lines in it, BATCH -ref. The multiline spec puts the label on
+    its BATCH +; other batches nest in a labeled-response batch."""
+    try:
+        first, last = parse(lines[0].decode()), parse(lines[-1].decode())
+    except (ProtocolError, UnicodeDecodeError):
+        return False
+    if first.command != "BATCH" or first.params[1:2] != [MULTILINE] or first.params[0][:1] != "+":
+        return False
+    ref = first.params[0][1:]
+    if last.command != "BATCH" or last.params[:1] != ["-" + ref]:
+        return False
+    inner = b"batch=" + ref.encode()
+    return all(
+        line[:1] == b"@" and inner in line[1 : line.find(b" ")].split(b";") for line in lines[1:-1]
+    )
 
 
 NICK_SLOT = "\0"  # where the nick goes in a pre-rendered reply; no line can hold a NUL
@@ -132,6 +161,10 @@ class ServerState:
         self._limit_store()
         self._batch_ids = itertools.count(1)
         self.oper_next = 0.0  # when the next OPER password check may run (commands/operator.py)
+        self.peak_users = 0  # the most registered users seen at once (265/266 "max")
+        self.whowas = WhowasRing(config.whowas_entries, config.whowas_per_nick, config.whowas_age)
+        self.watchers: dict[str, set[User]] = {}  # MONITOR: casefolded nick -> who watches it
+        self.command_counts: dict[str, int] = {}  # STATS m
         # host cloaking: the key is read (or made and stored) once, here, never in a handler
         self.cloak = Cloak(startup_key(config, self.store)) if config.cloak_hosts else None
         # Accounts (server/accounts.py): loaded from the store, changed by inputs only.
@@ -164,8 +197,11 @@ class ServerState:
         self.motd = self.config.motd_lines()
         self._rendered.clear()
         isupport.forget()
-        self.accounts.throttle.burst = self.config.auth_account_burst
-        self.accounts.throttle.ceiling = self.config.auth_account_backoff_max
+        cfg = self.config
+        self.accounts.throttle.burst = cfg.auth_account_burst
+        self.accounts.throttle.ceiling = cfg.auth_account_backoff_max
+        self.whowas.entries, self.whowas.per_nick = cfg.whowas_entries, cfg.whowas_per_nick
+        self.whowas.age = cfg.whowas_age
         self._limit_store()
 
     def _limit_store(self) -> None:
@@ -213,6 +249,7 @@ class ServerState:
         user.gone = True
         self.connections -= 1
         if user.registered:
+            self.remember_nick(user)
             quit_msg = Message("QUIT", [reason], user.prefix)
             self.delivery.to_users(user.neighbours(), self.delivery.event(quit_msg))
             if user.oper:
@@ -228,6 +265,10 @@ class ServerState:
             self.remove_member(channel, user)
         if user.key and self.users.get(user.key) is user:
             del self.users[user.key]
+            if user.registered:
+                monitor.notify_offline(self, user.nick)
+        monitor.clear(self, user)
+        user.batch = None
         text = error if error is not None else reason
         self.send(user, Message("ERROR", [f"Closing Link: {user.ip} ({text})"]))
         log.info("disconnect %s %s: %s", user.ip, user.nick, reason)
@@ -255,6 +296,16 @@ class ServerState:
         user.gone = True
         self.send(user, Message("ERROR", [f"Closing Link: {user.ip} ({reason})"]))
         self._let_go(user)
+
+    def remember_nick(self, user: User) -> None:
+        """A registered user gives up its nick (a change, or leaving): keep it for WHOWAS."""
+        self.whowas.add(
+            Record(user.nick, user.username, user.host, user.realname, self.wall, self.now)
+        )
+
+    def registered_one(self) -> None:
+        """A user completed registration: count it for the 265/266 peak."""
+        self.peak_users = max(self.peak_users, self.connections - self.unregistered)
 
     def log_connect(self, user: User) -> None:
         log.debug("registered %s as %s (%d users)", user.ip, user.prefix, len(self.users))
@@ -331,9 +382,19 @@ class ServerState:
             return
         try:
             msg = parse(text)
+        except BadCommand as exc:
+            # a command word with other characters than letters is an unknown command (421);
+            # one IRC word of at most 32 characters is echoed back
+            msg = Message(exc.command[:32].lstrip(":").upper() or "*", [], None, exc.tags)
         except ProtocolError:
             return  # unparseable lines are ignored, as the Modern IRC docs advise
+        user.lines_in += 1
+        user.bytes_in += len(raw)
+        if msg.tags and "batch" in msg.tags and multiline.absorb(self, user, msg):
+            return  # a line of an open draft/multiline batch: kept until the batch ends
         label = msg.tags.get("label") if msg.tags else None
+        if msg.command == "BATCH":
+            label = multiline.labeled(user, msg, label)  # the label goes with the whole batch
         try:
             if label and "labeled-response" in user.caps:
                 self._dispatch_labeled(user, msg, label)
@@ -370,8 +431,9 @@ class ServerState:
         tag = b"label=" + escape_tag_value(label[:LABEL_MAX]).encode()
         if not lines:
             data = encode(Message("ACK", [], self.name, {"label": label[:LABEL_MAX]}))
-        elif len(lines) == 1 or "batch" not in user.caps:
-            # without `batch` only the first line can say which command it answers
+        elif len(lines) == 1 or "batch" not in user.caps or _one_batch(lines):
+            # without `batch` only the first line can say which command it answers; a reply
+            # that is one batch (an echoed draft/multiline message) has the label on its start
             data = b"\r\n".join([_tagged(lines[0], tag), *lines[1:]]) + b"\r\n"
         else:
             ref = self.batch_id()
@@ -397,7 +459,8 @@ class ServerState:
     def _within_limits(self, user: User, raw: bytes) -> bool:
         if raw[:1] == b"@":
             tags, _, rest = raw.partition(b" ")
-            too_long = len(tags) > self.config.tags_length or len(rest) > self.max_line
+            # the tags' budget counts the leading @ and the space after them (message-tags)
+            too_long = len(tags) + 1 > self.config.tags_length or len(rest) > self.max_line
         else:
             too_long = len(raw) > self.max_line
         if too_long:
@@ -525,6 +588,8 @@ class ServerState:
         """A channel's topic or modes changed: store it if persistent (+P), forget it if not."""
         if "P" in channel.modes:
             bans = [(b.mask, b.setter, b.set_at) for b in channel.bans]
+            excepts = [(b.mask, b.setter, b.set_at) for b in channel.excepts]
+            invexes = [(b.mask, b.setter, b.set_at) for b in channel.invexes]
             self.store.save_channel(
                 ChannelRecord(
                     channel.key,
@@ -537,6 +602,8 @@ class ServerState:
                     channel.password,
                     channel.limit,
                     bans,
+                    excepts,
+                    invexes,
                 )
             )
             return
@@ -563,6 +630,12 @@ class ServerState:
                     len(record.bans) - len(channel.bans),
                     longest,
                 )
+            channel.excepts = [
+                Ban(mask, setter, at) for mask, setter, at in record.excepts if len(mask) <= longest
+            ]
+            channel.invexes = [
+                Ban(mask, setter, at) for mask, setter, at in record.invexes if len(mask) <= longest
+            ]
             self.channels[channel.key] = channel
             channel.opless = True  # until ChanServ or an IRC operator says who runs it
         if self.channels:

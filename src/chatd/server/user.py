@@ -17,6 +17,7 @@ from ..proto.casemap import fold
 if TYPE_CHECKING:
     from ..proto.framing import Line
     from .channel import Channel
+    from .commands.multiline import OpenBatch
     from .flood import FloodGate
 
 Write = Callable[[bytes], None]
@@ -71,6 +72,12 @@ class User:
         "nick_serial",
         "sasl",
         "auth_busy",
+        "batch",
+        "monitoring",
+        "metadata",
+        "meta_subs",
+        "lines_in",
+        "bytes_in",
         "origin",
         "server",
         "__weakref__",
@@ -131,6 +138,12 @@ class User:
         # partial responses) and whether a password check is out for this connection.
         self.sasl: object | None = None
         self.auth_busy = False
+        self.batch: OpenBatch | None = None  # an open draft/multiline batch (commands/multiline.py)
+        self.monitoring: dict[str, str] | None = None  # MONITOR: casefolded nick -> as given
+        self.metadata: dict[str, str] | None = None  # draft/metadata-3 keys set on this user
+        self.meta_subs: set[str] | None = None  # metadata keys this client subscribed to
+        self.lines_in = 0  # lines received, for STATS l
+        self.bytes_in = 0
         self.origin = ""  # on a cluster: the client id, "<node id>:<n>"
         self.server = ""  # on a cluster: the server name of the node it is connected to
 

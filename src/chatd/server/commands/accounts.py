@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 from ...limits import GUEST_PREFIX
 from ...proto import numerics as N
-from ...proto.caps import SASL_MECHANISMS, SUPPORTED
+from ...proto.caps import SASL_MECHANISMS
 from ...proto.casemap import fold, valid_nick
 from ...proto.message import Message
-from .. import sasl, services
+from .. import isupport, sasl, services
 from ..accounts import (
     Account,
     Pending,
@@ -59,9 +59,9 @@ REGISTRATION_CAP = "draft/account-registration"
 def offered_caps(config: Config) -> dict[str, str]:
     """The capabilities to advertise: account registration only when the policy allows it
     from IRC at all (and `before-connect` only when anyone may register)."""
+    caps = isupport.cap_values(config)  # every capability with its value
     if config.account_registration == "open":
-        return SUPPORTED
-    caps = dict(SUPPORTED)
+        return caps
     if config.account_registration == "closed":
         del caps[REGISTRATION_CAP]
     else:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ...limits import CAP_VERSION_MAX
 from ...proto import numerics as N
+from ...proto.caps import METADATA
 from ...proto.casemap import fold, valid_nick
 from ...proto.message import Message
 from ...proto.numbers import parse_uint
@@ -20,10 +21,11 @@ from ..channel import (
     PARAM_MODES,
     PREFIX_MODES,
     SET_PARAM_MODES,
+    USER_MODES,
     Channel,
 )
 from . import accounts as account_commands
-from . import channels, queries
+from . import channels, metadata, monitor, queries
 
 if TYPE_CHECKING:
     from ..state import ServerState
@@ -79,6 +81,8 @@ def _cap_req(state: ServerState, user: User, args: list[str]) -> None:
             return
         (disable if item.startswith("-") else enable).add(name)
     user.set_caps(frozenset((user.caps | enable) - disable))
+    if METADATA in disable:
+        user.meta_subs = None  # dropping the cap drops the subscriptions (metadata spec)
     _cap(state, user, "ACK", wanted)
 
 
@@ -143,10 +147,15 @@ def change_nick(state: ServerState, user: User, nick: str) -> None:
     """A registered user's nick changes (NICK, or services renaming it): seen once by the user
     and by everyone sharing a channel; a registered nick starts its grace period."""
     change = state.delivery.event(Message("NICK", [nick], user.prefix))
+    old, renamed = user.nick, fold(nick) != user.key
+    state.remember_nick(user)
     _take_nick(state, user, nick)
     state.delivery.to_user(user, change)
     state.delivery.to_users(user.neighbours(), change)
     account_commands.protect_nick(state, user)
+    if renamed:
+        monitor.notify_offline(state, old)
+        monitor.notify_online(state, user)
 
 
 def _banned_on(user: User) -> Channel | None:
@@ -174,6 +183,9 @@ def handle_user(state: ServerState, user: User, msg: Message) -> None:
         return
     cleaned = "".join(ch for ch in username if ch.isalnum() or ch in "-_.")
     user.set_username("~" + (cleaned or "user")[: state.config.userlen - 1])
+    if not msg.params[3]:
+        state.need_more_params(user, "USER")  # an empty realname (Modern IRC docs)
+        return
     user.realname = msg.params[3][: state.config.realnamelen]
     try_register(state, user)
 
@@ -191,7 +203,9 @@ def try_register(state: ServerState, user: User) -> None:
     user.registered = True
     user.signon = state.wall
     state.unregistered -= 1
+    state.registered_one()
     welcome(state, user)
+    monitor.notify_online(state, user)
 
 
 def welcome(state: ServerState, user: User) -> None:
@@ -207,7 +221,7 @@ def welcome(state: ServerState, user: User) -> None:
         return [
             (N.RPL_YOURHOST, f"Your host is {state.name}, running version {state.version}"),
             (N.RPL_CREATED, f"This server was created {created:%Y-%m-%d %H:%M:%S} UTC"),
-            (N.RPL_MYINFO, state.name, state.version, "ior", chan_modes, param_modes),
+            (N.RPL_MYINFO, state.name, state.version, USER_MODES, chan_modes, param_modes),
             *(
                 (N.RPL_ISUPPORT, *tokens, "are supported by this server")
                 for tokens in isupport.lines(cfg)
@@ -216,6 +230,7 @@ def welcome(state: ServerState, user: User) -> None:
 
     state.reply_rendered(user, "welcome", server_lines)
     queries.send_lusers(state, user)
+    metadata.send_own(state, user)  # before the end of the MOTD (metadata spec)
     queries.send_motd(state, user)
     state.log_connect(user)
     for name in cfg.default_channels:
@@ -240,6 +255,7 @@ def handle_setname(state: ServerState, user: User, msg: Message) -> None:
     if "setname" in user.caps:
         watchers.append(user)
     state.delivery.to_users(watchers, change)
+    monitor.notify_change(state, user, change, "setname")
 
 
 # -- PING, PONG, QUIT ---------------------------------------------------------------------------
