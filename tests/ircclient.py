@@ -15,11 +15,16 @@ from chatd.net.listener import open_listener
 from chatd.net.reactor import Reactor
 from chatd.net.tls import server_context
 from chatd.proto.message import Message, parse
+from chatd.server.cloak import Cloak
 from chatd.server.config import build
 from chatd.server.core import LocalCore
 from chatd.server.state import ServerState
 
 DEADLINE = 5.0
+# Tests run with cloaking on, as a server does by default, under a fixed key: HOST is what
+# everyone else sees of a client on 127.0.0.1 (the client itself and opers see the address).
+TEST_CLOAK_KEY = "chatd-tests-cloak-key"
+HOST = Cloak(TEST_CLOAK_KEY.encode()).host("127.0.0.1")
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = DEADLINE, what: str = "") -> object:
@@ -41,7 +46,10 @@ class RunningServer:
         self.state = self.core.state
         self.thread = thread
         self.port = reactor.ports[0]
-        self.tls_port = reactor.ports[1] if len(reactor.ports) > 1 else None
+        kinds = {(bool(l.tls), l.websocket): l.port for l in reactor.listeners}
+        self.tls_port = kinds.get((True, False))
+        self.websocket_port = kinds.get((False, True))
+        self.websocket_tls_port = kinds.get((True, True))
 
     def client(self, nick: str | None = None, **kw) -> Client:
         c = Client(self.port, **kw)
@@ -58,14 +66,21 @@ class RunningServer:
 def start_server(**settings) -> RunningServer:
     settings.setdefault("host", "127.0.0.1")
     settings.setdefault("port", 0)
+    settings.setdefault("cloak_key", TEST_CLOAK_KEY)
     config = build(settings)
     sock = open_listener(config.host, config.port)
     tls = []
+    context = None
     if config.tls_cert:
         context = server_context(config.tls_cert, config.tls_key)
         tls.append((open_listener(config.host, 0), context))
+    websocket = []
+    if config.websocket_port is not None:
+        websocket.append((open_listener(config.host, config.websocket_port), None))
+    if config.websocket_tls_port is not None:
+        websocket.append((open_listener(config.host, config.websocket_tls_port), context))
     state = ServerState(config, time.time(), msgid_prefix="t-")
-    reactor = Reactor(LocalCore(state), [sock], tls, net_settings(config))
+    reactor = Reactor(LocalCore(state), [sock], tls, net_settings(config), websocket)
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -84,9 +99,19 @@ class Client:
     """A raw IRC client on a blocking socket; every wait has a deadline."""
 
     def __init__(
-        self, port: int, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        tls: ssl.SSLContext | None = None,
+        rcvbuf: int | None = None,  # a small receive buffer: the server's sendq fills fast
     ) -> None:
-        self.sock = socket.create_connection((host, port), timeout=DEADLINE)
+        if rcvbuf is None:
+            self.sock = socket.create_connection((host, port), timeout=DEADLINE)
+        else:
+            self.sock = socket.socket()
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(DEADLINE)
+            self.sock.connect((host, port))
         if tls is not None:
             self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
         self.buf = b""
@@ -223,13 +248,28 @@ class Recorder:
         return [l for l in text.split("\r\n") if l]
 
 
+# Which world make_state() builds: "single" (a ServerState, no sockets) or "cluster" (a
+# 3-node cluster through Redis, see tests/server/conftest.py). The same tests run on both.
+BACKEND = "single"
+WORLD_FACTORY: Callable[..., object] | None = None  # builds a cluster world when BACKEND says
+
+
 class Scripted:
-    """A scripted client wired straight to a ServerState: no sockets, no clock."""
+    """A scripted client wired straight to a ServerState: no sockets, no clock. Given a cluster
+    world instead, it is a socket client of one of its nodes (cluster_harness.ClusterScripted)
+    with the same send/take/register."""
+
+    def __new__(cls, state, host: str = "127.0.0.1", limit: int | None = None):  # noqa: ANN001
+        if not isinstance(state, ServerState):
+            from cluster_harness import ClusterScripted
+
+            return ClusterScripted(state, host)
+        return super().__new__(cls)
 
     def __init__(self, state: ServerState, host: str = "127.0.0.1", limit: int | None = None):
         self.state = state
         self.sink = Recorder(limit)
-        self.user = state.connect(self.sink.write, self.sink.close, host, self.sink)
+        self.user = state.connect(self.sink.write, self.sink.close, host, output=self.sink)
 
     def send(self, *lines: str | bytes) -> list[str]:
         for line in lines:
@@ -246,6 +286,10 @@ class Scripted:
 
 def make_state(**settings) -> ServerState:
     settings.setdefault("flood_limit", False)
+    settings.setdefault("cloak_key", TEST_CLOAK_KEY)
+    if BACKEND == "cluster":
+        assert WORLD_FACTORY is not None
+        return WORLD_FACTORY(**settings)  # type: ignore[return-value]
     state = ServerState(build(settings), 1_700_000_000.0, msgid_prefix="t-")
     state.set_clock(100.0, 1_700_000_000.0)
     return state
@@ -254,3 +298,31 @@ def make_state(**settings) -> ServerState:
 def numerics(lines: list[str]) -> list[str]:
     """The numeric (or command) of each line, for compact assertions."""
     return [parse(l).command for l in lines]
+
+
+class Effects:
+    """Carries out what a sans-IO state asked for (ServerState.defer/later) with no threads and
+    no clock: deferred jobs run at once, timers when `run(now)` reaches them."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self.timers: list = []
+
+    def run(self, now: float | None = None) -> None:
+        from chatd.server.state import Later
+
+        state = self.state
+        while True:
+            for request in state.take_requests():
+                if isinstance(request, Later):
+                    self.timers.append(request)
+                else:
+                    state.resume(request.user, request.kind, request.job())
+            due = [t for t in self.timers if now is not None and t.when <= now]
+            if not due:
+                if state.requests:
+                    continue  # a resumed job asked for more (a result handed on as an input)
+                return
+            for timer in due:
+                self.timers.remove(timer)
+                state.resume(timer.user, timer.kind, timer.value)

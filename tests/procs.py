@@ -22,10 +22,12 @@ class Proc:
             preexec_fn=preexec,
         )
         self.log: list[str] = []
-        line = self.p.stderr.readline()
-        self.log.append(line)
-        match = re.search(r"listening on \S+ port (\d+)", line)
-        assert match, f"chatd did not start: {line!r}"
+        match = None
+        while match is None:
+            line = self.p.stderr.readline()
+            self.log.append(line)
+            assert line, f"chatd did not start: {''.join(self.log)!r}"
+            match = re.search(r"listening on \S+ port (\d+)", line)
         self.port = int(match.group(1))
 
     def cpu_seconds(self) -> float:

@@ -4,6 +4,9 @@
 config → store → chat state → core → reactor (a cluster node adds its link to the network's log
 here). Nothing else in chatd constructs these; everything else receives what it needs. SIGHUP
 and the operators' REHASH reload the configuration file through `Reloader`.
+
+`chatd account add|list|passwd|remove NAME` manages accounts in the same database without a
+server (`account_main`); a running server picks the changes up on SIGHUP or REHASH.
 """
 
 from __future__ import annotations
@@ -16,19 +19,27 @@ import getpass
 import logging
 import os
 import resource
+import socket
+import ssl
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
+from .cluster import bootstrap
+from .cluster.bootstrap import network_settings
+from .cluster.core import ClusterCore, ClusterSettings, Keys
 from .logs import configure_logging
 from .net.listener import open_listener
 from .net.reactor import NetSettings, Reactor
 from .net.tls import server_context
+from .proto.casemap import fold
+from .server.accounts import Account, account_name_problem, email_problem, password_problem
 from .server.config import Config, ConfigError, build, load_toml
 from .server.core import LocalCore
 from .server.passwords import hash_password
+from .server.sasl import make_credentials
 from .server.state import ServerState
 from .store import Store, StoreError, default_path
 
@@ -119,6 +130,28 @@ def parser() -> argparse.ArgumentParser:
     a("--tls-key", metavar="FILE", help="TLS private key (PEM)")
     a("--tls-port", type=int, help=f"TLS port (default {d.tls_port})")
     a(
+        "--websocket-port",
+        type=int,
+        metavar="PORT",
+        help="also serve IRC over WebSocket (IRCv3: text.ircv3.net, binary.ircv3.net) for web "
+        "clients on this port; off by default",
+    )
+    a(
+        "--websocket-tls-port",
+        type=int,
+        metavar="PORT",
+        help="the same over TLS (wss://), with --tls-cert and --tls-key; off by default",
+    )
+    a(
+        "--websocket-origin",
+        dest="websocket_origins",
+        action="append",
+        metavar="ORIGIN",
+        help="a web page origin allowed to connect, e.g. https://chat.example.org ('*' in the "
+        "host or port matches any; '*' alone: every page); repeat for more. Without one, "
+        "browser pages are refused (403); clients that send no Origin are let in",
+    )
+    a(
         "--max-per-ip",
         type=int,
         help=f"simultaneous connections from one address (default {d.max_per_ip})",
@@ -173,6 +206,18 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="listen with SO_REUSEPORT, so several chatd processes can share one port",
+    )
+    a(
+        "--cluster",
+        dest="cluster_url",
+        metavar="URL",
+        help="join a cluster through Redis, e.g. redis://127.0.0.1:6379/0 (docs/cluster.md)",
+    )
+    a(
+        "--node-name",
+        dest="cluster_node_name",
+        metavar="NAME",
+        help="this node's name in the cluster, unique per node (default: host name and pid)",
     )
     a("--log-level", help=f"DEBUG, INFO, WARNING or ERROR (default {d.log_level})")
     a(
@@ -240,11 +285,27 @@ def net_settings(config: Config) -> NetSettings:
         max_lines_per_read=config.flood_burst + config.flood_max_queue + 1
         if config.flood_limit
         else 0,
+        websocket_origins=tuple(config.websocket_origins),
+        websocket_handshake_timeout=config.websocket_handshake_timeout,
     )
 
 
 # Settings that only a restart can change: the sockets and files opened at start-up.
-RESTART_ONLY = ("host", "port", "tls_port", "db", "reuse_port")
+RESTART_ONLY = (
+    "host",
+    "port",
+    "tls_port",
+    "websocket_port",
+    "websocket_tls_port",
+    "db",
+    "reuse_port",
+    # cloaks and per-network admission counts of connected users were made with these
+    "cloak_hosts",
+    "cloak_key",
+    "ipv4_prefix",
+    "ipv6_prefix",
+)
+SECRET = ("opers", "password", "cloak_key")  # a change is reported, never the value
 
 
 class Reloader:
@@ -253,17 +314,28 @@ class Reloader:
     certificates. Nobody is disconnected; settings in RESTART_ONLY are reported, not applied."""
 
     def __init__(
-        self, args: argparse.Namespace, config: Config, core: LocalCore, reactor: Reactor
+        self,
+        args: argparse.Namespace,
+        config: Config,
+        core: LocalCore | ClusterCore,
+        reactor: Reactor,
     ) -> None:
         self.args = args
         self.config = config
         self.core = core
         self.reactor = reactor
+        self.frozen: frozenset[str] = frozenset()  # a cluster's network-wide settings
 
     def reload(self) -> list[str]:
         """Apply the configuration file again; returns a line per change (or the error)."""
         if not self.args.config:
-            return ["no configuration file to reload (chatd was started without --config)"]
+            accounts = self.core.state.reload_accounts()
+            for line in accounts:
+                log.info("reload: %s", line)
+            return [
+                "no configuration file to reload (chatd was started without --config)",
+                *accounts,
+            ]
         try:
             new = config_from(self.args)
         except ConfigError as exc:
@@ -286,12 +358,14 @@ class Reloader:
             if old_value == new_value:
                 continue
             if name in RESTART_ONLY:
-                report.append(f"{name}: needs a restart (kept {old_value!r})")
+                kept = "" if name in SECRET else f" (kept {old_value!r})"
+                report.append(f"{name}: needs a restart{kept}")
+                continue
+            if name in self.frozen:
+                report.append(f"{name}: network-wide: restart every node with the new value")
                 continue
             setattr(self.config, name, new_value)
-            shown = (
-                "(changed)" if name in ("opers", "password") else f"{old_value!r} -> {new_value!r}"
-            )
+            shown = "(changed)" if name in SECRET else f"{old_value!r} -> {new_value!r}"
             report.append(f"{name}: {shown}")
         if context is not None:
             tls_listeners = [lst for lst in self.reactor.listeners if lst.tls is not None]
@@ -304,9 +378,19 @@ class Reloader:
         self.reactor.configure(net_settings(self.config))
         logging.getLogger().setLevel(self.config.log_level.upper())
         self.core.reconfigured()
+        report += self.core.state.reload_accounts()
         for line in report or ["configuration reloaded: nothing changed"]:
             log.info("reload: %s", line)
         return report or ["nothing changed"]
+
+
+def listening(reactor: Reactor) -> str:
+    """The open ports, by kind: "port 8520, TLS port 6697, WebSocket port 8080"."""
+    names = []
+    for listener in reactor.listeners:
+        kind = ("TLS " if listener.tls else "") + ("WebSocket " if listener.websocket else "")
+        names.append(f"{kind}port {listener.port}")
+    return ", ".join(names)
 
 
 def log_status(state: ServerState, reactor: Reactor) -> None:
@@ -325,6 +409,9 @@ def log_status(state: ServerState, reactor: Reactor) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["account"]:
+        return account_main(argv[1:])
     args = parser().parse_args(argv)
     if args.hash_password:
         password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline()
@@ -352,13 +439,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if context:
             sock = open_listener(config.host, config.tls_port, reuse_port=config.reuse_port)
             tls.append((sock, context))
+        websocket: list[tuple[socket.socket, ssl.SSLContext | None]] = []
+        if config.websocket_port is not None:
+            sock = open_listener(config.host, config.websocket_port, reuse_port=config.reuse_port)
+            websocket.append((sock, None))
+        if config.websocket_tls_port is not None and context:
+            sock = open_listener(
+                config.host, config.websocket_tls_port, reuse_port=config.reuse_port
+            )
+            websocket.append((sock, context))
     except OSError as exc:
         print(
             f"chatd: cannot listen on {config.host or '*'}: {exc.strerror or exc}", file=sys.stderr
         )
         return 1
     raise_fd_limit()
-    if config.db is None:
+    asked_db = config.db
+    if config.cluster_url:
+        config.db = ":memory:"  # the network's store comes from the cluster (see below)
+    elif config.db is None:
         config.db = default_path(os.environ)
     try:
         store = Store(config.db, config.history_days, config.history_max_per_channel)
@@ -366,22 +465,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chatd: {exc}", file=sys.stderr)
         return 1
     state = ServerState(config, time.time(), msgid_prefix=os.urandom(4).hex() + "-", store=store)
-    core = LocalCore(state)
-    reactor = Reactor(core, plain, tls, net_settings(config))
+    node: ClusterNode | None = None
+    core: LocalCore | ClusterCore
+    if config.cluster_url:
+        joined = ClusterNode.join(config, state)
+        if isinstance(joined, str):
+            print(f"chatd: {joined}", file=sys.stderr)
+            return 1
+        node = joined
+        core = node.core
+        log.info(
+            "cluster: --db %s is not used: a node keeps the network's history and "
+            "channels in memory, from the cluster's log and snapshots",
+            asked_db or "(default)",
+        )
+    else:
+        core = LocalCore(state)
+    reactor = Reactor(core, plain, tls, net_settings(config), websocket)
     reactor.before_sleep.append(log_handler.flush)
+    if node is not None:
+        node.start(reactor)
     reloader = Reloader(args, config, core, reactor)
+    if node is not None:
+        reloader.frozen = frozenset(network_settings(config))
     reactor.on_reload = reloader.reload
     state.reload_hook = reloader.reload
     state.config_file = args.config or "-"
     reactor.on_status = lambda: log_status(state, reactor)
-    ports = reactor.ports
-    log.info(
-        "chatd %s listening on %s port %d%s",
-        __version__,
-        config.host or "*",
-        ports[0],
-        f", TLS port {ports[1]}" if tls else "",
-    )
+    log.info("chatd %s listening on %s %s", __version__, config.host or "*", listening(reactor))
+    if websocket and not config.websocket_origins:
+        log.warning(
+            "websocket-origins is empty: web pages (requests with an Origin header) are refused"
+        )
     log.info(
         "output budget %d MiB%s, sendq %d KiB (soft %d KiB for %g s)",
         reactor.settings.output_budget >> 20,
@@ -397,9 +512,222 @@ def main(argv: Sequence[str] | None = None) -> int:
         len(state.channels),
     )
     reactor.run()
+    if node is not None:
+        node.stop()
     store.close()
     log.info("stopped")
+    if node is not None and node.restart:
+        log_handler.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "chatd", *sys.argv[1:]])
     return 0
+
+
+class ClusterNode:
+    """The parts of a cluster node that do I/O: a blocking Redis client for joining and
+    leaving, two non-blocking links for the reactor (the log's reader, and a writer)."""
+
+    def __init__(self, core: ClusterCore, client: Any, url: Any) -> None:
+        self.core = core
+        self.client = client
+        self.url = url
+        self.links: list[Any] = []
+        self.restart = False
+        self.reactor: Reactor | None = None
+
+    @classmethod
+    def join(cls, config: Config, state: ServerState) -> ClusterNode | str:
+        try:
+            import redis
+
+            from .net.redis import RedisURL
+        except ImportError:
+            return "--cluster needs the redis and hiredis packages: pip install 'chatd[cluster]'"
+        assert config.cluster_url is not None
+        try:
+            url = RedisURL(config.cluster_url)
+        except ValueError as exc:
+            return str(exc)
+        name = config.cluster_node_name or f"{socket.gethostname()}-{os.getpid()}"
+        config.name = name if "." in name else f"{name}.{config.name}"
+        state.reconfigured()
+        node_id = f"{config.name}~{os.urandom(3).hex()}"
+        keys = Keys(f"chatd:{config.network}:")
+        settings = ClusterSettings(config.cluster_lease, config.cluster_snapshot_interval)
+        core = ClusterCore(state, node_id, keys, settings)
+        client = redis.Redis(
+            host=url.host,
+            port=url.port,
+            db=url.db,
+            password=url.password,
+            username=url.username,
+            unix_socket_path=url.unix,
+            socket_timeout=10,
+            socket_connect_timeout=5,
+        )
+        try:
+            bootstrap.join(client, core, os.urandom(8).hex())
+        except (redis.RedisError, OSError) as exc:
+            return f"cannot join the cluster at {url}: {exc}"
+        except bootstrap.JoinError as exc:
+            return str(exc)
+        return cls(core, client, url)
+
+    def start(self, reactor: Reactor) -> None:
+        from .net.redis import RedisLink
+
+        core = self.core
+        self.reactor = reactor
+        reader = RedisLink(
+            reactor, self.url, f"chatd-{core.node}-log", core.reader_up, core.link_down
+        )
+        writer = RedisLink(reactor, self.url, f"chatd-{core.node}", core.writer_up, core.link_down)
+        self.links = [reader, writer]
+        core.use_links(reader, writer)
+        core.on_data_lost = self._data_lost
+        reader.start()
+        writer.start()
+        reactor.call_at(reactor.now + core.settings.lease / 3, core.tick)
+
+    def _data_lost(self) -> None:
+        self.restart = True
+        if self.reactor is not None:
+            self.reactor.stop()
+
+    def stop(self) -> None:
+        """The node's last entries (its clients leaving) reach the log before it exits."""
+        core = self.core
+        for link in self.links:
+            link.close()
+        try:
+            for seq, payload in list(core.unacked):
+                self.client.xadd(core.keys.log, {"n": core.node, "s": seq, "d": payload})
+            self.client.delete(core.keys.node(core.node))
+        except Exception as exc:
+            log.warning(
+                "cluster: could not tell the network this node stopped (%s); the "
+                "others will notice when its lease runs out",
+                exc,
+            )
+
+
+# -- chatd account ---------------------------------------------------------------------------
+
+
+def account_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="chatd account",
+        description="Manage chatd's accounts in its database. Passwords are read from the "
+        "terminal (asked twice) or from the first line of stdin; only SCRAM-SHA-256 "
+        "credentials are stored. A running chatd picks changes up on SIGHUP or REHASH.",
+    )
+    p.add_argument("--config", metavar="FILE", help="TOML configuration file (for db and limits)")
+    p.add_argument("--db", metavar="PATH", help="the database (default: as chatd would use)")
+    sub = p.add_subparsers(dest="action", required=True, metavar="add|list|passwd|remove")
+    add = sub.add_parser("add", help="create an account")
+    add.add_argument("name")
+    add.add_argument("--email", help="stored with the account, never verified")
+    sub.add_parser("list", help="list the accounts")
+    passwd = sub.add_parser("passwd", help="set an account's password")
+    passwd.add_argument("name")
+    remove = sub.add_parser(
+        "remove", help="delete an account, its rooms' registrations and its private history"
+    )
+    remove.add_argument("name")
+    return p
+
+
+class AccountCommandError(Exception):
+    """One line for stderr, exit status 1."""
+
+
+def read_password(confirm: bool) -> str:
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if confirm and getpass.getpass("Again: ") != password:
+            raise AccountCommandError("the passwords differ")
+        return password
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def account_main(argv: Sequence[str]) -> int:
+    args = account_parser().parse_args(argv)
+    try:
+        values: dict[str, Any] = load_toml(args.config) if args.config else {}
+        if args.db:
+            values["db"] = args.db
+        config = build(values)
+    except ConfigError as exc:
+        print(f"chatd account: {exc}", file=sys.stderr)
+        return 2
+    db = config.db or default_path(os.environ)
+    try:
+        store = Store(db)
+    except StoreError as exc:
+        print(f"chatd account: {exc}", file=sys.stderr)
+        return 1
+    try:
+        for line in _account_action(args, config, store):
+            print(line)
+        store.flush(0.0)
+        if store.account_writes:
+            raise AccountCommandError(f"cannot write {db} (see the log line above)")
+    except AccountCommandError as exc:
+        print(f"chatd account: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    return 0
+
+
+def _account_action(args: argparse.Namespace, config: Config, store: Store) -> list[str]:
+    records = {r.key: r for r in store.load_accounts()}
+    owners = {nick: r for r in records.values() for nick, _ in r.nicks} | {
+        key: r for key, r in records.items()
+    }
+    if args.action == "list":
+        lines = []
+        for r in records.values():
+            created = time.strftime("%Y-%m-%d", time.gmtime(r.created))
+            nicks = ",".join(name for _, name in r.nicks) or r.name
+            lines.append(
+                f"{r.name}\tcreated {created}\tnicks {nicks}\tcertificates {len(r.certs)}"
+                f"\temail {r.email or '-'}"
+            )
+        return lines or ["no accounts"]
+    name = args.name
+    key = fold(name)
+    if args.action == "add":
+        problem = account_name_problem(name, config.nicklen)
+        if problem is not None:
+            raise AccountCommandError(f"{name}: {problem}")
+        if key in owners:
+            raise AccountCommandError(f"{name} is already registered")
+        if args.email is not None and email_problem(args.email):
+            raise AccountCommandError(f"{args.email}: {email_problem(args.email)}")
+        credentials = _new_credentials(config)
+        account = Account(name, key, int(time.time()), credentials, args.email, {key: name})
+        store.save_account(account.record())
+        return [f"account {name} added"]
+    record = records.get(key)
+    if record is None:
+        raise AccountCommandError(f"no account {name}")
+    if args.action == "passwd":
+        account = Account.from_record(record)
+        account.credentials = _new_credentials(config)
+        store.save_account(account.record())
+        return [f"password of {record.name} changed"]
+    store.delete_account(key)
+    store.flush(0.0)
+    removed = store.delete_private_history(key)
+    return [f"account {record.name} removed ({removed} private messages deleted)"]
+
+
+def _new_credentials(config: Config) -> Any:
+    password = read_password(confirm=True)
+    problem = password_problem(password, config.account_password_min)
+    if problem is not None:
+        raise AccountCommandError(problem)
+    return make_credentials(password, config.scram_iterations)
 
 
 if __name__ == "__main__":

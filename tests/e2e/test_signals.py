@@ -90,3 +90,18 @@ def test_sigquit_shuts_down_gracefully(proc_factory):
     proc.p.send_signal(signal.SIGQUIT)
     assert proc.p.wait(10) == 0
     alice.expect("^ERROR :Closing Link: .*Server shutting down")
+
+
+def test_reload_does_not_change_cloaks_nor_show_the_key(tmp_path, proc_factory):
+    config = tmp_path / "chatd.toml"
+    config.write_text('cloak-key = "the first secret key"\n')
+    proc = proc_factory("--config", str(config))
+    alice = Client(proc.port)
+    alice.register("alice")
+    config.write_text('cloak-key = "another secret key!"\nipv6-prefix = 48\n')
+    proc.p.send_signal(signal.SIGHUP)
+    wait_for(lambda: _logged(proc, "ipv6_prefix: needs a restart (kept 64)"), what="reload")
+    assert _logged(proc, "cloak_key: needs a restart")
+    log = "".join(_read_log(proc))
+    assert "secret" not in log
+    alice.sync()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from ircclient import Scripted, make_state, numerics
+from ircclient import HOST, Scripted, make_state, numerics
 
 from chatd.server.commands.operator import OPER_GLOBAL_INTERVAL, OPER_INTERVAL
 from chatd.server.passwords import hash_password
@@ -31,8 +31,8 @@ def test_oper_attempts_are_spaced_and_failures_logged(oper_hash, caplog):
         assert numerics(a.send("OPER nobody pw")) == ["464"]
     failed = [r.getMessage() for r in caplog.records if "failed OPER" in r.getMessage()]
     assert failed == [
-        "failed OPER attempt as 'boss' by alice!~u@127.0.0.1",
-        "failed OPER attempt as 'nobody' by alice!~u@127.0.0.1",
+        f"failed OPER attempt as 'boss' by alice!~u@{HOST} (127.0.0.1)",
+        f"failed OPER attempt as 'nobody' by alice!~u@{HOST} (127.0.0.1)",
     ]
     state.set_clock(state.now + OPER_INTERVAL, state.wall)
     assert numerics(a.send("OPER boss pw")) == ["381", "MODE"]

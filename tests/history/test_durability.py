@@ -212,3 +212,81 @@ def test_a_database_that_cannot_be_opened_stops_chatd_with_a_message(tmp_path):
     )
     assert done.returncode == 1
     assert "cannot open database" in done.stderr
+
+
+def _damaged_database(path) -> None:
+    """A real history database with one page in its middle overwritten (a bad sector, a torn
+    copy): its first page, and so the header and schema, are intact."""
+    from chatd.store import Store
+
+    store = Store(str(path))
+    for i in range(3000):
+        store.append("#a", i, f"m{i}", "PRIVMSG", "a!~u@h", "#a", "x" * 200, "")
+    store.settle(0.0, 0.0)
+    store.close()
+    page = 4096
+    pages = path.stat().st_size // page
+    assert pages > 20
+    with open(path, "r+b") as fh:
+        fh.seek(pages // 2 * page)
+        fh.write(bytes(range(256)) * (page // 256))
+
+
+def test_a_damaged_database_stops_chatd_with_one_line_on_how_to_recover(tmp_path):
+    db = tmp_path / "chatd.sqlite3"
+    _damaged_database(db)
+    p = subprocess.Popen(
+        [*CHATD, "--host", "127.0.0.1", "--port", "0", "--db", str(db)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert p.stderr is not None
+        lines = []
+        for line in p.stderr:  # ends at exit; a chatd that serves would say "listening"
+            lines.append(line)
+            assert "listening" not in line, f"chatd served from a damaged database: {lines}"
+        code = p.wait(10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
+    assert code == 1
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"chatd: database {db} is damaged (")
+    assert f"sqlite3 {db} .recover | sqlite3 {db}.recovered" in lines[0]
+    assert "move" in lines[0]
+
+
+def test_the_recovery_the_message_gives_works(tmp_path):
+    """Following the advice (when the sqlite3 shell is installed) gives a database chatd
+    starts from, with what could be read."""
+    import shutil
+
+    if shutil.which("sqlite3") is None:
+        pytest.skip("no sqlite3 shell")
+    probe = subprocess.run(
+        ["sqlite3", ":memory:", "SELECT count(*) FROM sqlite_dbpage"],
+        capture_output=True,
+        timeout=20,
+        check=False,
+    )
+    if probe.returncode != 0:  # Debian's and Ubuntu's shells are built without it
+        pytest.skip("this sqlite3 shell has no sqlite_dbpage, which .recover needs")
+    db = tmp_path / "chatd.sqlite3"
+    _damaged_database(db)
+    recover = subprocess.run(
+        f"sqlite3 '{db}' .recover | sqlite3 '{db}.recovered'",
+        shell=True,
+        capture_output=True,
+        timeout=20,
+        check=False,
+    )
+    assert recover.returncode == 0, recover.stderr
+    from chatd.store import Store
+
+    store = Store(f"{db}.recovered")
+    try:
+        assert 0 < store.count("#a") < 3000  # the damaged page's rows are lost, the rest kept
+    finally:
+        store.close()

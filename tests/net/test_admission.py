@@ -20,6 +20,58 @@ def test_policy_counts_and_refills():
     assert adm.admit("a", 5.0) is None
 
 
+def test_ipv6_counts_per_64_by_default():
+    adm = Admission(Config(max_per_ip=2, ip_connect_burst=10, ip_connect_rate=1.0))
+    assert adm.admit("0::1", 0.0) is None  # ::1 as chatd writes it (no leading ':')
+    assert adm.admit("0::2", 0.0) is None
+    assert "Too many connections" in adm.admit("0::abcd:1234:5678", 0.0)  # the same /64
+    assert adm.admit("2001:db8:0:1::1", 0.0) is None  # another /64
+    assert adm.admit("2001:db8:0:1:ffff:ffff:ffff:ffff", 0.0) is None
+    assert "Too many" in adm.admit("2001:db8:0:1:abcd::9", 0.0)
+    assert adm.admit("fe80::1%eth0", 0.0) is None  # a zone index does not make a new network
+    assert adm.admit("fe80::2", 0.0) is None
+    assert "Too many" in adm.admit("fe80::3%eth1", 0.0)
+    adm.release("0::2", 1.0)  # any address of the network gives its slot back
+    assert adm.admit("0::7", 1.0) is None
+    assert adm.key("2001:db8:0:1::1") == "2001:db8:0:1::/64"
+    assert adm.key("::ffff:192.0.2.1") == "192.0.2.1"  # IPv4-mapped counts as IPv4
+
+
+def test_ipv6_connect_rate_is_per_64_too():
+    adm = Admission(Config(max_per_ip=100, ip_connect_burst=3, ip_connect_rate=0.5))
+    for i in range(3):
+        assert adm.admit(f"2001:db8::{i + 1:x}", 0.0) is None
+    assert "too fast" in adm.admit("2001:db8::ab:cd", 0.0)  # a fresh address, the same /64
+
+
+def test_prefixes_are_configurable():
+    per_address = Admission(Config(max_per_ip=1, ipv6_prefix=128))
+    assert per_address.admit("2001:db8::1", 0.0) is None
+    assert per_address.admit("2001:db8::2", 0.0) is None
+    per_48 = Admission(Config(max_per_ip=1, ipv6_prefix=48))
+    assert per_48.admit("2001:db8:0:1::1", 0.0) is None
+    assert "Too many" in per_48.admit("2001:db8:0:2::1", 0.0)
+    v4 = Admission(Config(max_per_ip=1))  # IPv4 per address by default
+    assert v4.admit("192.0.2.1", 0.0) is None
+    assert v4.admit("192.0.2.2", 0.0) is None
+    per_24 = Admission(Config(max_per_ip=1, ipv4_prefix=24))
+    assert per_24.admit("192.0.2.1", 0.0) is None
+    assert "Too many" in per_24.admit("192.0.2.200", 0.0)
+    assert per_24.admit("192.0.3.1", 0.0) is None
+    assert per_24.admit("not-an-address", 0.0) is None  # counted as itself
+
+
+def test_prefix_settings_are_checked():
+    import pytest
+
+    from chatd.server.config import ConfigError, build
+
+    with pytest.raises(ConfigError, match="ipv6-prefix"):
+        build({"ipv6_prefix": 129})
+    with pytest.raises(ConfigError, match="ipv4-prefix"):
+        build({"ipv4_prefix": -1})
+
+
 def test_table_forgets_idle_addresses():
     adm = Admission(Config(ip_connect_burst=2, ip_connect_rate=1.0))
     for i in range(100):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .util import make_state, msgs, numerics, one, only, registered, room
+from .util import HOST, make_state, msgs, numerics, one, only, registered, room
 
 
 def test_join_creates_channel_with_creator_as_op():
@@ -14,7 +14,7 @@ def test_join_creates_channel_with_creator_as_op():
     lines = a.send("JOIN #Room")
     assert numerics(lines) == ["JOIN", "353", "366"]
     join, names, end = msgs(lines)
-    assert join.source == "alice!~u@127.0.0.1" and join.params == ["#Room"]
+    assert join.source == f"alice!~u@{HOST}" and join.params == ["#Room"]
     assert names.params == ["alice", "=", "#Room", "@alice"]
     assert end.params == ["alice", "#Room", "End of /NAMES list"]
     channel = state.find_channel("#room")
@@ -22,6 +22,7 @@ def test_join_creates_channel_with_creator_as_op():
     assert channel.modes == {"n", "t"}
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_second_joiner_is_announced_to_members_and_gets_topic():
     state = make_state()
     (a,) = room(state, "alice")
@@ -33,10 +34,10 @@ def test_second_joiner_is_announced_to_members_and_gets_topic():
     m = msgs(lines)
     assert m[0].params == ["#room"]  # the channel keeps its original spelling
     assert m[1].params == ["bob", "#room", "Today: tests"]
-    assert m[2].params[:3] == ["bob", "#room", "alice!~u@127.0.0.1"]
+    assert m[2].params[:3] == ["bob", "#room", f"alice!~u@{HOST}"]
     assert m[2].params[3] == "1700000000"
     assert m[3].params[3].split() == ["@alice", "bob"]
-    assert [x.source for x in msgs(a.take())] == ["bob!~u@127.0.0.1"]
+    assert [x.source for x in msgs(a.take())] == [f"bob!~u@{HOST}"]
 
 
 def test_join_twice_is_silent():
@@ -74,9 +75,9 @@ def test_part_with_reason_and_without():
     state = make_state()
     a, b, c = room(state, "alice", "bob", "carol")
     lines = b.send("PART #room :gone for lunch")
-    assert msgs(lines) == msgs([":bob!~u@127.0.0.1 PART #room :gone for lunch"])
+    assert msgs(lines) == msgs([f":bob!~u@{HOST} PART #room :gone for lunch"])
     assert msgs(a.take()) == msgs(lines) == msgs(c.take())
-    assert msgs(c.send("PART #room")) == msgs([":carol!~u@127.0.0.1 PART #room"])
+    assert msgs(c.send("PART #room")) == msgs([f":carol!~u@{HOST} PART #room"])
     assert set(state.find_channel("#room").members) == {a.user}
 
 
@@ -97,7 +98,7 @@ def test_topic_query_set_and_clear():
     a, b = room(state, "alice", "bob")
     assert numerics(b.send("TOPIC #room")) == ["331"]
     lines = a.send("TOPIC #room :New topic here")
-    assert msgs(lines) == msgs([":alice!~u@127.0.0.1 TOPIC #room :New topic here"])
+    assert msgs(lines) == msgs([f":alice!~u@{HOST} TOPIC #room :New topic here"])
     assert msgs(b.take()) == msgs(lines)
     got = b.send("TOPIC #room")
     assert numerics(got) == ["332", "333"]
@@ -141,11 +142,11 @@ def test_topic_of_secret_channel_hidden_from_outsiders():
         (("multi-prefix",), ["@+alice", "+bob", "carol"]),
         (
             ("userhost-in-names",),
-            ["@alice!~u@127.0.0.1", "+bob!~u@127.0.0.1", "carol!~u@127.0.0.1"],
+            [f"@alice!~u@{HOST}", f"+bob!~u@{HOST}", f"carol!~u@{HOST}"],
         ),
         (
             ("multi-prefix", "userhost-in-names"),
-            ["@+alice!~u@127.0.0.1", "+bob!~u@127.0.0.1", "carol!~u@127.0.0.1"],
+            [f"@+alice!~u@{HOST}", f"+bob!~u@{HOST}", f"carol!~u@{HOST}"],
         ),
     ],
 )
@@ -210,7 +211,7 @@ def test_kick_with_reason_and_default_reason():
     state = make_state()
     a, b, c = room(state, "alice", "bob", "carol")
     lines = a.send("KICK #room bob :behave")
-    assert msgs(lines) == msgs([":alice!~u@127.0.0.1 KICK #room bob :behave"])
+    assert msgs(lines) == msgs([f":alice!~u@{HOST} KICK #room bob :behave"])
     assert msgs(b.take()) == msgs(lines) and msgs(c.take()) == msgs(lines)
     assert b.user not in state.find_channel("#room").members
     assert not b.user.channels
@@ -255,7 +256,7 @@ def test_invite_lets_a_user_into_invite_only_channel_once():
     assert numerics(b.send("JOIN #room")) == ["473"]
     lines = a.send("INVITE bob #room")
     assert msgs(lines) == msgs([":chatd.local 341 alice bob #room"])
-    assert msgs(b.take()) == msgs([":alice!~u@127.0.0.1 INVITE bob #room"])
+    assert msgs(b.take()) == msgs([f":alice!~u@{HOST} INVITE bob #room"])
     assert numerics(b.send("JOIN #room")) == ["JOIN", "353", "366"]
     b.send("PART #room")
     assert numerics(b.send("JOIN #room")) == ["473"]  # the invitation was used up
@@ -286,6 +287,49 @@ def test_invite_rules():
     assert numerics(b.send("INVITE carol #room")) == ["482"]
 
 
+def test_plain_members_invite_does_not_pass_a_ban():
+    """Only a channel operator's invitation passes +b: a plain member of a -i channel may
+    invite (the target is told) but cannot let a banned user in."""
+    state = make_state()
+    a, b = room(state, "alice", "bob")
+    evil = registered(state, "evil")
+    a.send("MODE #room +b evil!*@*")
+    b.take()
+    assert numerics(b.send("INVITE evil #room")) == ["341"]
+    assert numerics(evil.take()) == ["INVITE"]
+    assert numerics(evil.send("JOIN #room")) == ["474"]
+    a.send("INVITE evil #room")
+    assert numerics(evil.send("JOIN #room")) == ["INVITE", "JOIN", "353", "366"]
+
+
+def test_plain_members_invite_does_not_pass_a_later_plus_i():
+    state = make_state()
+    a, b = room(state, "alice", "bob")
+    c = registered(state, "carol")
+    b.send("INVITE carol #room")
+    a.send("MODE #room +i")
+    assert numerics(c.send("JOIN #room"))[-1] == "473"
+
+
+def test_full_invitation_set_evicts_the_oldest():
+    """The invitation set holds max_channels entries: a new invitation evicts the oldest
+    (it used to be dropped silently while the inviter got 341)."""
+    state = make_state(max_channels=3)
+    ops = [registered(state, f"op{i}") for i in range(4)]
+    for i, op in enumerate(ops):
+        op.send(f"JOIN #c{i}", f"MODE #c{i} +i")
+    bob = registered(state, "bob")
+    for i, op in enumerate(ops[:3]):
+        assert numerics(op.send(f"INVITE bob #c{i}")) == ["341"]
+    ops[0].send("INVITE bob #c0")  # invited again: #c0 is now the newest
+    assert numerics(ops[3].send("INVITE bob #c3")) == ["341"]  # evicts #c1, the oldest
+    bob.take()
+    assert [c.name for c in bob.user.invited] == ["#c2", "#c0", "#c3"]
+    assert numerics(bob.send("JOIN #c3"))[-1] == "366"
+    assert numerics(bob.send("JOIN #c1")) == ["473"]
+    assert numerics(bob.send("JOIN #c0"))[-1] == "366"
+
+
 def test_invite_reports_away_target():
     state = make_state()
     (a,) = room(state, "alice")
@@ -308,13 +352,13 @@ def test_nick_change_seen_once_by_each_peer_sharing_several_channels():
     for x in (a, b, c):
         x.take()
     lines = a.send("NICK Alicia")
-    expected = msgs([":alice!~u@127.0.0.1 NICK Alicia"])
+    expected = msgs([f":alice!~u@{HOST} NICK Alicia"])
     assert msgs(lines) == expected
     assert msgs(b.take()) == expected
     assert msgs(c.take()) == expected
     assert outsider.take() == []
     assert state.find_user("alicia") is a.user and state.find_user("alice") is None
-    assert a.user.prefix == "Alicia!~u@127.0.0.1"
+    assert a.user.prefix == f"Alicia!~u@{HOST}"
 
 
 def test_nick_case_change_and_same_nick():

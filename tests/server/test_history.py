@@ -7,7 +7,7 @@ import pytest
 
 from chatd.proto.message import Message
 
-from .util import join_all, make_state, msgs, numerics, only, registered, room
+from .util import HOST, join_all, make_state, msgs, numerics, only, registered, room
 
 HISTORY_CAPS = ("draft/chathistory", "batch", "server-time", "message-tags")
 
@@ -32,6 +32,7 @@ def batch_body(lines: list[str]) -> tuple[list[str], list[Message]]:
 # -- CHATHISTORY --------------------------------------------------------------------------------
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_chathistory_latest_in_a_batch_with_original_tags():
     state = make_state()
     a = registered(state, "alice", HISTORY_CAPS)
@@ -53,6 +54,7 @@ def test_chathistory_latest_in_a_batch_with_original_tags():
     assert len({m.tags["msgid"] for m in body}) == 3
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_chathistory_limit_before_after_and_between():
     state = make_state()
     a = registered(state, "alice", HISTORY_CAPS)
@@ -74,6 +76,7 @@ def test_chathistory_limit_before_after_and_between():
     assert texts("CHATHISTORY AFTER #room msgid=unknown 5") == []
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_chathistory_limit_is_capped_by_config():
     state = make_state(chathistory_max=3)
     a = registered(state, "alice", HISTORY_CAPS)
@@ -124,6 +127,7 @@ def test_notices_are_stored_and_tagmsg_is_not():
     assert [m.command for m in body] == ["NOTICE", "PRIVMSG"]
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_chathistory_targets():
     state = make_state()
     a = registered(state, "alice", HISTORY_CAPS)
@@ -146,6 +150,7 @@ def test_chathistory_targets():
 # -- replay on JOIN -----------------------------------------------------------------------------
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_plain_client_gets_a_marked_replay_on_join():
     state = make_state()
     (a,) = room(state, "alice")
@@ -162,6 +167,7 @@ def test_plain_client_gets_a_marked_replay_on_join():
     assert replay[3] == Message("NOTICE", ["#room", "End of replay"], "chatd.local")
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_replay_is_a_batch_for_batch_and_server_time_clients():
     state = make_state()
     (a,) = room(state, "alice")
@@ -173,6 +179,7 @@ def test_replay_is_a_batch_for_batch_and_server_time_clients():
     assert [m.params[1] for m in body] == ["hello"]
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_no_replay_for_chathistory_clients_or_when_turned_off():
     state = make_state()
     (a,) = room(state, "alice")
@@ -186,6 +193,7 @@ def test_no_replay_for_chathistory_clients_or_when_turned_off():
     assert numerics(d.send("JOIN #room")) == ["JOIN", "353", "366"]
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_replay_is_bounded_by_history_replay():
     state = make_state(history_replay=2)
     (a,) = room(state, "alice")
@@ -242,6 +250,7 @@ def test_minus_p_on_an_empty_channel_forgets_it():
     assert state.find_channel("#room") is None
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_persistent_channels_survive_a_restart(tmp_path):
     db = str(tmp_path / "chatd.sqlite3")
     first = make_state(db=db)
@@ -260,7 +269,7 @@ def test_persistent_channels_survive_a_restart(tmp_path):
     second = make_state(db=db)
     channel = second.find_channel("#ROOM")
     assert channel is not None and second.find_channel("#transient") is None
-    assert channel.topic == "still here" and channel.topic_by == "alice!~u@127.0.0.1"
+    assert channel.topic == "still here" and channel.topic_by == f"alice!~u@{HOST}"
     assert channel.modes >= {"P", "n", "t"} and channel.limit == 7
     assert channel.password == "sesame"
     assert [ban.mask for ban in channel.bans] == ["bad!*@*"]
@@ -269,6 +278,22 @@ def test_persistent_channels_survive_a_restart(tmp_path):
     _, body = batch_body(b.send("CHATHISTORY LATEST #room * 10"))
     assert [m.params[1] for m in body] == ["remember me"]
     second.store.close()
+
+
+@pytest.mark.single_process  # a restart of one process
+def test_stored_bans_too_long_for_a_367_are_dropped_on_restore(tmp_path):
+    from chatd.store import ChannelRecord, Store
+
+    db = str(tmp_path / "chatd.sqlite3")
+    store = Store(db)
+    long_mask = "x!y@" + "*" * 400  # stored by a chatd that did not bound masks
+    bans = [("ok!*@*", "alice!~u@h", 1), (long_mask, "alice!~u@h", 2)]
+    store.save_channel(ChannelRecord("#old", "#old", 1, modes="Pnt", bans=bans))
+    store.settle(0.0, 0.0)
+    store.close()
+    state = make_state(db=db)
+    assert [ban.mask for ban in state.find_channel("#old").bans] == ["ok!*@*"]
+    state.store.close()
 
 
 def test_persist_all_channels_setting():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from ircclient import HOST
 
 irc_client = pytest.importorskip("irc.client")
 
@@ -55,13 +56,13 @@ def test_library_registers_and_parses_isupport(library_client):
     pump_until(reactor, lambda: rec.of("endofmotd") or rec.of("nomotd"), "end of MOTD")
     welcome = rec.of("welcome")[0]
     assert welcome.target == "libby"
-    assert "libby!~lib@127.0.0.1" in welcome.arguments[0]
+    assert f"libby!~lib@{HOST}" in welcome.arguments[0]
     features = conn.features
     assert features.casemapping == "rfc1459"
     assert list(features.chantypes) == ["#"]
     assert dict(features.prefix) == {"@": "o", "+": "v"}
     assert features.nicklen == 30
-    assert features.chanmodes == ["b", "k", "l", "Pimnst"]
+    assert features.chanmodes == ["beI", "k", "l", "CMPRimnst"]
     assert conn.get_nickname() == "libby"
 
 
@@ -82,7 +83,7 @@ def test_library_joins_and_receives_messages(server, library_client):
 
     raw.send("PRIVMSG #lobby :hello from a raw socket")
     msg = pump_until(reactor, lambda: rec.of("pubmsg"), "the channel PRIVMSG")[0]
-    assert msg.source == "rawbob!~u@127.0.0.1"
+    assert msg.source == f"rawbob!~u@{HOST}"
     assert msg.target == "#lobby"
     assert msg.arguments == ["hello from a raw socket"]
 
@@ -92,7 +93,7 @@ def test_library_joins_and_receives_messages(server, library_client):
 
     conn.privmsg("#lobby", "hi rawbob")
     reply = raw.expect(r" PRIVMSG #lobby ")
-    assert reply.source == "libby!~lib@127.0.0.1" and reply.params[1] == "hi rawbob"
+    assert reply.source == f"libby!~lib@{HOST}" and reply.params[1] == "hi rawbob"
 
     conn.topic("#lobby", "set by the library")
     topic = pump_until(reactor, lambda: rec.of("topic"), "the TOPIC")[0]
@@ -132,3 +133,33 @@ def test_library_sees_error_numerics_and_modes(server, library_client):
     assert err.arguments[0] == "nobody"
     conn.send_raw("FROBNICATE")
     assert pump_until(reactor, lambda: rec.of("unknowncommand"), "421")
+
+
+def test_library_logs_in_with_sasl_plain(server_factory):
+    """The irc library's own SASL PLAIN (connect(..., sasl_login=...)) against an account
+    registered with NickServ."""
+    from ircclient import Client
+
+    server = server_factory(flood_limit=False, scram_iterations=4096)
+    owner = Client(server.port)
+    owner.register("libby")
+    owner.send("PRIVMSG NickServ :REGISTER library-password")
+    owner.expect_numeric("900")
+    owner.send("QUIT")
+    owner.wait_closed()
+    reactor = irc_client.Reactor()
+    rec = Recorder(reactor)
+    conn = reactor.server().connect(
+        "127.0.0.1", server.port, "libby", password="library-password", sasl_login="libby"
+    )
+    try:
+        pump_until(reactor, lambda: rec.of("saslsuccess") or rec.of("saslfail"), "SASL result")
+        assert rec.of("saslsuccess") and not rec.of("saslfail")
+        assert rec.of("loggedin")[0].arguments[1] == "libby"
+        pump_until(reactor, lambda: rec.of("welcome"), "welcome after SASL")
+        conn.whois(["libby"])
+        pump_until(reactor, lambda: rec.of("whoisaccount"), "330 for itself")
+        assert rec.of("whoisaccount")[0].arguments[:2] == ["libby", "libby"]
+    finally:
+        if conn.is_connected():
+            conn.disconnect("done")

@@ -7,7 +7,7 @@ import pytest
 
 from chatd.proto.message import Message
 
-from .util import Scripted, join_all, make_state, msgs, numerics, one, registered, room
+from .util import HOST, Scripted, join_all, make_state, msgs, numerics, one, registered, room
 
 
 def test_cap_ls_lists_the_extensions():
@@ -34,8 +34,8 @@ def test_extended_join_carries_account_and_realname():
     joiner = Scripted(state)
     joiner.send("NICK carol", "USER c 0 * :Carol Jones")
     joiner.send("JOIN #room")
-    assert msgs(ext.take()) == msgs([":carol!~c@127.0.0.1 JOIN #room * :Carol Jones"])
-    assert msgs(plain.take()) == msgs([":carol!~c@127.0.0.1 JOIN #room"])
+    assert msgs(ext.take()) == msgs([f":carol!~c@{HOST} JOIN #room * :Carol Jones"])
+    assert msgs(plain.take()) == msgs([f":carol!~c@{HOST} JOIN #room"])
 
 
 def test_extended_join_own_join():
@@ -55,7 +55,7 @@ def test_invite_notify_open_channel_tells_every_member_with_the_cap():
     join_all("#room", a, watcher, plain)
     registered(state, "bob")
     a.send("INVITE bob #room")
-    assert msgs(watcher.take()) == msgs([":alice!~u@127.0.0.1 INVITE bob #room"])
+    assert msgs(watcher.take()) == msgs([f":alice!~u@{HOST} INVITE bob #room"])
     assert plain.take() == []
 
 
@@ -84,7 +84,7 @@ def test_setname_changes_realname_and_tells_cap_holders():
     plain = registered(state, "plain")
     join_all("#room", a, watcher, plain)
     lines = a.send("SETNAME :Alice Cooper")
-    assert msgs(lines) == msgs([":alice!~u@127.0.0.1 SETNAME :Alice Cooper"])
+    assert msgs(lines) == msgs([f":alice!~u@{HOST} SETNAME :Alice Cooper"])
     assert msgs(watcher.take()) == msgs(lines)
     assert plain.take() == []
     assert one(plain.send("WHOIS alice"), "311").params[-1] == "Alice Cooper"
@@ -130,6 +130,7 @@ def test_no_response_is_an_ack():
     assert numerics(b.take()) == ["PRIVMSG"]
 
 
+@pytest.mark.single_process  # changes the state directly
 def test_several_lines_come_in_a_labeled_batch():
     state = make_state()
     (a,) = room(state, "alice")
@@ -143,6 +144,7 @@ def test_several_lines_come_in_a_labeled_batch():
     assert m[-1].params == ["-" + ref]
 
 
+@pytest.mark.single_process  # changes the state directly
 def test_several_lines_without_batch_label_the_first():
     state = make_state()
     (a,) = room(state, "alice")

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from .util import join_all, make_state, msgs, numerics, one, registered, room
+from .util import HOST, join_all, make_state, msgs, numerics, one, registered, room
 
 TIME_RX = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -17,7 +17,7 @@ def test_channel_message_reaches_every_member_but_the_sender():
     a, b, c = room(state, "alice", "bob", "carol")
     outsider = registered(state, "dave")
     assert a.send("PRIVMSG #room :hello, world") == []
-    expected = msgs([":alice!~u@127.0.0.1 PRIVMSG #room :hello, world"])
+    expected = msgs([f":alice!~u@{HOST} PRIVMSG #room :hello, world"])
     assert msgs(b.take()) == expected
     assert msgs(c.take()) == expected
     assert outsider.take() == []
@@ -27,9 +27,9 @@ def test_private_message_and_notice():
     state = make_state()
     a, b = registered(state, "alice"), registered(state, "bob")
     assert a.send("PRIVMSG BOB :psst") == []  # nick lookup is casefolded
-    assert msgs(b.take()) == msgs([":alice!~u@127.0.0.1 PRIVMSG bob :psst"])
+    assert msgs(b.take()) == msgs([f":alice!~u@{HOST} PRIVMSG bob :psst"])
     a.send("NOTICE bob :fyi")
-    assert msgs(b.take()) == msgs([":alice!~u@127.0.0.1 NOTICE bob :fyi"])
+    assert msgs(b.take()) == msgs([f":alice!~u@{HOST} NOTICE bob :fyi"])
 
 
 def test_message_to_several_targets():
@@ -65,7 +65,7 @@ def test_message_to_self():
     state = make_state()
     a = registered(state, "alice", ["echo-message"])
     assert msgs(a.send("PRIVMSG alice :note to self")) == msgs(
-        [":alice!~u@127.0.0.1 PRIVMSG alice :note to self"]
+        [f":alice!~u@{HOST} PRIVMSG alice :note to self"]
     )  # once, not twice
 
 
@@ -81,10 +81,11 @@ def test_echo_message_on_and_off(target):
     assert plain.send(f"PRIVMSG {target} :x") == []
     echo.take()
     lines = echo.send(f"PRIVMSG {target} :y")
-    assert msgs(lines) == msgs([f":echo!~u@127.0.0.1 PRIVMSG {target} :y"])
+    assert msgs(lines) == msgs([f":echo!~u@{HOST} PRIVMSG {target} :y"])
     assert echo.send(f"NOTICE {target} :z") != []
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_server_time_tag_on_and_off():
     state = make_state()
     plain, timed = room(state, "plain", "timed")
@@ -102,6 +103,7 @@ def parse_one(lines):
     return msgs(lines)[0]
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_message_tags_relays_client_tags_and_msgid():
     state = make_state()
     a = registered(state, "alice")
@@ -162,16 +164,17 @@ def test_away_and_back():
     assert b.send("PRIVMSG alice :back?") == []
 
 
+@pytest.mark.single_process  # changes the state directly
 def test_away_notify_cap():
     state = make_state()
     a, watcher, plain = room(state, "alice", "watcher", "plain")
     watcher.user.set_caps(frozenset({"away-notify"}))
     stranger = registered(state, "stranger", ["away-notify"])
     a.send("AWAY :brb")
-    assert msgs(watcher.take()) == msgs([":alice!~u@127.0.0.1 AWAY :brb"])
+    assert msgs(watcher.take()) == msgs([f":alice!~u@{HOST} AWAY :brb"])
     assert plain.take() == [] and stranger.take() == []
     a.send("AWAY")
-    assert msgs(watcher.take()) == msgs([":alice!~u@127.0.0.1 AWAY"])
+    assert msgs(watcher.take()) == msgs([f":alice!~u@{HOST} AWAY"])
 
 
 def test_away_shows_in_who_whois_userhost():
@@ -180,7 +183,7 @@ def test_away_shows_in_who_whois_userhost():
     a.send("AWAY :gone")
     assert msgs(b.send("WHO alice"))[0].params[6] == "G"
     assert one(b.send("WHOIS alice"), "301").params == ["bob", "alice", "gone"]
-    assert one(b.send("USERHOST alice"), "302").params[1] == "alice=-~u@127.0.0.1"
+    assert one(b.send("USERHOST alice"), "302").params[1] == f"alice=-~u@{HOST}"
 
 
 def test_away_notify_on_join_of_an_away_user():
@@ -192,7 +195,7 @@ def test_away_notify_on_join_of_an_away_user():
     away.send("AWAY :on holiday")
     away.send("JOIN #room")
     assert msgs(watcher.take()) == msgs(
-        [":away!~u@127.0.0.1 JOIN #room", ":away!~u@127.0.0.1 AWAY :on holiday"]
+        [f":away!~u@{HOST} JOIN #room", f":away!~u@{HOST} AWAY :on holiday"]
     )
     assert numerics(plain.take()) == ["JOIN"]
     assert "AWAY" not in numerics(away.take())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .util import make_state, msgs, numerics, one, registered, room
+from .util import HOST, make_state, msgs, numerics, one, registered, room
 
 # -- user modes ---------------------------------------------------------------------------------
 
@@ -14,7 +14,7 @@ def test_user_mode_invisible():
     state = make_state()
     a = registered(state, "alice")
     assert msgs(a.send("MODE alice")) == msgs([":chatd.local 221 alice +"])
-    assert msgs(a.send("MODE alice +i")) == msgs([":alice!~u@127.0.0.1 MODE alice +i"])
+    assert msgs(a.send("MODE alice +i")) == msgs([f":alice!~u@{HOST} MODE alice +i"])
     assert a.send("MODE alice +i") == []  # no change, no echo
     assert msgs(a.send("MODE ALICE")) == msgs([":chatd.local 221 alice +i"])
     assert numerics(a.send("MODE alice -i")) == ["MODE"]
@@ -44,6 +44,7 @@ def test_user_mode_on_others():
 # -- channel modes ------------------------------------------------------------------------------
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_channel_mode_query():
     state = make_state()
     (a,) = room(state, "alice")
@@ -60,7 +61,7 @@ def test_mode_changes_are_broadcast_compactly():
     state = make_state()
     a, b = room(state, "alice", "bob")
     lines = a.send("MODE #room +mi-t+v bob")
-    expected = msgs([":alice!~u@127.0.0.1 MODE #room +mi-t+v bob"])
+    expected = msgs([f":alice!~u@{HOST} MODE #room +mi-t+v bob"])
     assert msgs(lines) == expected
     assert msgs(b.take()) == expected
     assert state.find_channel("#room").modes == {"n", "m", "i"}
@@ -83,7 +84,7 @@ def test_no_external_messages_plus_n():
     assert numerics(outsider.send("PRIVMSG #room :hi")) == ["404"]
     a.send("MODE #room -n")
     outsider.send("PRIVMSG #room :hi")
-    assert msgs(a.take()) == msgs([":eve!~u@127.0.0.1 PRIVMSG #room :hi"])
+    assert msgs(a.take()) == msgs([f":eve!~u@{HOST} PRIVMSG #room :hi"])
 
 
 def test_moderated_plus_m_and_voice():
@@ -125,16 +126,14 @@ def test_secret_plus_s_hides_channel():
     outsider = registered(state, "eve")
     assert numerics(outsider.send("LIST")) == ["321", "323"]
     assert numerics(outsider.send("WHOIS alice")) == ["311", "312", "317", "318"]
-    assert numerics(a.send("WHOIS alice")) == ["311", "319", "312", "317", "318"]
+    assert numerics(a.send("WHOIS alice")) == ["311", "319", "312", "378", "317", "318"]
     assert numerics(outsider.send("WHO #room")) == ["315"]
 
 
 def test_key_plus_k():
     state = make_state()
     (a,) = room(state, "alice")
-    assert msgs(a.send("MODE #room +k sesame")) == msgs(
-        [":alice!~u@127.0.0.1 MODE #room +k sesame"]
-    )
+    assert msgs(a.send("MODE #room +k sesame")) == msgs([f":alice!~u@{HOST} MODE #room +k sesame"])
     b = registered(state, "bob")
     assert msgs(b.send("JOIN #room")) == msgs(
         [":chatd.local 475 bob #room :Cannot join channel (+k)"]
@@ -142,7 +141,7 @@ def test_key_plus_k():
     assert numerics(b.send("JOIN #room wrong")) == ["475"]
     assert numerics(b.send("JOIN #room sesame")) == ["JOIN", "353", "366"]
     a.take()
-    assert msgs(a.send("MODE #room -k whatever")) == msgs([":alice!~u@127.0.0.1 MODE #room -k *"])
+    assert msgs(a.send("MODE #room -k whatever")) == msgs([f":alice!~u@{HOST} MODE #room -k *"])
     assert state.find_channel("#room").password is None
 
 
@@ -167,7 +166,7 @@ def test_limit_plus_l():
     b.send("PART #room")
     assert numerics(c.send("JOIN #room")) == ["JOIN", "353", "366"]
     a.take()
-    assert msgs(a.send("MODE #room -l")) == msgs([":alice!~u@127.0.0.1 MODE #room -l"])
+    assert msgs(a.send("MODE #room -l")) == msgs([f":alice!~u@{HOST} MODE #room -l"])
     assert state.find_channel("#room").limit is None
 
 
@@ -184,7 +183,7 @@ def test_op_and_voice_prefixes():
     state = make_state()
     a, b = room(state, "alice", "bob")
     lines = a.send("MODE #room +ov bob bob")
-    assert msgs(lines) == msgs([":alice!~u@127.0.0.1 MODE #room +ov bob bob"])
+    assert msgs(lines) == msgs([f":alice!~u@{HOST} MODE #room +ov bob bob"])
     channel = state.find_channel("#room")
     assert channel.members[b.user] == "ov"
     b.take()
@@ -229,7 +228,7 @@ BAN_CASES = [
     ("b?b", "bb", "u", False),
     ("*!~evil@*", "anyone", "evil", True),
     ("*!~evil@*", "anyone", "good", False),
-    ("~evil@127.0.0.1", "x", "evil", True),
+    (f"~evil@{HOST}", "x", "evil", True),
     ("*@127.0.0.*", "x", "u", True),
     ("*@10.*", "x", "u", False),
     ("[a]*", "{A}nother", "u", True),  # rfc1459: [ and { are the same letter
@@ -241,6 +240,7 @@ BAN_CASES = [
 ]
 
 
+@pytest.mark.single_process  # changes the state directly
 @pytest.mark.parametrize("mask,nick,username,banned", BAN_CASES)
 def test_ban_matching(mask, nick, username, banned):
     state = make_state()
@@ -252,10 +252,11 @@ def test_ban_matching(mask, nick, username, banned):
     assert numerics(c.send("JOIN #room"))[0] == ("474" if banned else "JOIN")
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_ban_mask_is_completed_listed_and_removed():
     state = make_state()
     a, b = room(state, "alice", "bob")
-    assert msgs(a.send("MODE #room +b bob")) == msgs([":alice!~u@127.0.0.1 MODE #room +b bob!*@*"])
+    assert msgs(a.send("MODE #room +b bob")) == msgs([f":alice!~u@{HOST} MODE #room +b bob!*@*"])
     assert numerics(a.send("MODE #room +b BOB!*@*")) == []  # the same mask, casefolded
     a.send("MODE #room +b ~x@host", "MODE #room +b nick!user")
     lines = b.send("MODE #room +b")
@@ -263,9 +264,9 @@ def test_ban_mask_is_completed_listed_and_removed():
     bans = [m.params[2] for m in msgs(lines) if m.command == "367"]
     assert bans == ["bob!*@*", "*!~x@host", "nick!user@*"]
     first = next(m for m in msgs(lines) if m.command == "367")
-    assert first.params[3:] == ["alice!~u@127.0.0.1", "1700000000"]
+    assert first.params[3:] == [f"alice!~u@{HOST}", "1700000000"]
     assert numerics(b.send("MODE #room b")) == ["367", "367", "367", "368"]
-    assert msgs(a.send("MODE #room -b BOB")) == msgs([":alice!~u@127.0.0.1 MODE #room -b bob!*@*"])
+    assert msgs(a.send("MODE #room -b BOB")) == msgs([f":alice!~u@{HOST} MODE #room -b bob!*@*"])
     assert a.send("MODE #room -b bob") == []
 
 
@@ -295,3 +296,88 @@ def test_non_op_cannot_ban():
     _a, b = room(state, "alice", "bob")
     assert numerics(b.send("MODE #room +b alice")) == ["482"]
     assert state.find_channel("#room").bans == []
+
+
+# -- ban lists of secret channels, long masks, nick changes under a ban -------------------------
+
+
+@pytest.fixture(scope="module")
+def oper_hash() -> str:
+    from chatd.server.passwords import hash_password
+
+    return hash_password("pw")  # scrypt: hash once for the module
+
+
+def test_non_member_cannot_read_a_secret_channels_ban_list(oper_hash):
+    state = make_state(opers={"root": oper_hash})
+    a, b = room(state, "alice", "bob", channel="#secret")
+    a.send("MODE #secret +s", "MODE #secret +b evil")
+    outsider = registered(state, "eve")
+    assert msgs(outsider.send("MODE #secret b")) == msgs(
+        [":chatd.local 442 eve #secret :You're not on that channel"]
+    )
+    assert numerics(b.take() + b.send("MODE #secret b")) == ["MODE", "MODE", "367", "368"]
+    oper = registered(state, "oper")
+    oper.send("OPER root pw")
+    assert numerics(oper.send("MODE #secret b")) == ["367", "368"]  # IRC operators may look
+    a.send("MODE #secret -s")
+    assert numerics(outsider.send("MODE #secret b")) == ["367", "368"]  # a public channel's are
+
+
+def test_ban_mask_is_bounded_and_every_367_fits_in_512_bytes():
+    nick, channel = "n" * 30, "#" + "c" * 49
+    state = make_state(name="s" * 63)
+    op = registered(state, nick)
+    op.user.set_username("~" + "u" * 15)
+    op.send(f"JOIN {channel}")
+    longest = 30 + 1 + 16 + 1 + 64
+    too_long = "x" * 30 + "!" + "y" * 16 + "@" + "*" * 65
+    lines = op.send(f"MODE {channel} +b {too_long}")
+    assert numerics(lines) == ["696"] and "Ban mask is too long" in lines[0]
+    assert len(lines[0]) + 2 <= 512
+    mask = "x" * 30 + "!" + "y" * 16 + "@" + "*" * 64
+    assert len(mask) == longest
+    assert numerics(op.send(f"MODE {channel} +b {mask}")) == ["MODE"]
+    # the setter's host at its longest: a 64-character host
+    op.user.host = "h" * 64
+    op.user.set_nick(op.user.nick)
+    op.send(f"MODE {channel} +b {'z' * 30}!{'y' * 16}@{'*' * 64}")
+    listing = op.send(f"MODE {channel} b")
+    assert numerics(listing) == ["367", "367", "368"]
+    assert max(len(line.encode()) + 2 for line in listing) <= 512
+
+
+def test_nick_change_while_banned_is_refused():
+    state = make_state()
+    a, b = room(state, "alice", "bob")
+    a.send("MODE #room +b bob!*@*")
+    b.take()
+    assert msgs(b.send("NICK notbob")) == msgs(
+        [":chatd.local 435 bob notbob #room :Cannot change nickname while banned on channel"]
+    )
+    assert b.user.nick == "bob" and numerics(b.send("PRIVMSG #room :hi")) == ["404"]
+    assert numerics(b.send("NICK BOB")) == ["NICK"]  # the same nick in another case is fine
+    a.send("MODE #room +v BOB")  # voiced: bans no longer bind it
+    b.take()
+    assert numerics(b.send("NICK notbob")) == ["NICK"]
+    a.take()
+
+
+def test_nick_change_after_leaving_the_banning_channel():
+    state = make_state()
+    a, b = room(state, "alice", "bob")
+    a.send("MODE #room +b bob")
+    b.send("PART #room")
+    assert numerics(b.send("NICK notbob")) == ["NICK"]
+
+
+def test_a_ban_on_the_new_nick_applies_at_once():
+    state = make_state()
+    a, b = room(state, "alice", "bob")
+    a.send("MODE #room +b evil!*@*")
+    b.take()
+    assert numerics(b.send("NICK evil")) == ["NICK"]
+    assert numerics(b.send("PRIVMSG #room :hi")) == ["404"]
+    assert numerics(b.send("NICK good")) == ["435"]  # and now it holds that nick
+    b.send("PART #room")
+    assert numerics(b.send("JOIN #room")) == ["474"]

@@ -4,7 +4,11 @@ in between: that is what one reactor iteration looks like."""
 
 from __future__ import annotations
 
+import pytest
+
 from .util import Scripted, join_all, make_state, msgs, registered, room
+
+pytestmark = pytest.mark.single_process  # drives the sans-IO state directly (time, internals)
 
 
 def feed(state, *steps: tuple[Scripted, str]) -> None:

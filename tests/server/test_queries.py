@@ -8,7 +8,7 @@ import pytest
 from chatd.proto.message import parse
 from chatd.server.passwords import hash_password
 
-from .util import Scripted, make_state, msgs, numerics, one, only, registered, room
+from .util import HOST, Scripted, make_state, msgs, numerics, one, only, registered, room
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def test_who_channel():
         "alice",
         "#room",
         "~u",
-        "127.0.0.1",
+        HOST,
         "chatd.local",
         "alice",
         "H@",
@@ -70,7 +70,8 @@ def test_who_flags_with_multi_prefix_and_oper(oper_hash):
 @pytest.mark.parametrize(
     "spec,expected",
     [
-        ("%tnuhfr,42", ["42", "~u", "127.0.0.1", "alice", "H@", "Real Name"]),
+        ("%tnuhfr,42", ["42", "~u", HOST, "alice", "H@", "Real Name"]),
+        ("%ihn", ["127.0.0.1", HOST, "alice"]),  # the user itself sees its own address
         ("%n", ["alice"]),
         ("%cn", ["#room", "alice"]),
         ("%rn", ["alice", "Real Name"]),  # fields come in the fixed WHOX order, not the request's
@@ -90,6 +91,7 @@ def test_whox(spec, expected):
 # -- WHOIS, WHOWAS ------------------------------------------------------------------------------
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_whois(oper_hash):
     state = make_state(opers={"boss": oper_hash})
     a, b = room(state, "alice", "bob")
@@ -98,7 +100,7 @@ def test_whois(oper_hash):
     lines = b.send("WHOIS ALICE")
     assert numerics(lines) == ["311", "319", "312", "313", "301", "317", "318"]
     m = {x.command: x for x in msgs(lines)}
-    assert m["311"].params == ["bob", "alice", "~u", "127.0.0.1", "*", "Real Name"]
+    assert m["311"].params == ["bob", "alice", "~u", HOST, "*", "Real Name"]
     assert m["319"].params == ["bob", "alice", "@#room @#two"]
     assert m["312"].params[:3] == ["bob", "alice", "chatd.local"]
     assert m["317"].params[:4] == ["bob", "alice", "42", "1700000000"]
@@ -116,7 +118,7 @@ def test_whois_unknown():
     )
 
 
-def test_whowas_has_no_history():
+def test_whowas_of_a_nick_never_used():
     a = registered(make_state(), "alice")
     assert numerics(a.send("WHOWAS ghost")) == ["406", "369"]
 
@@ -130,12 +132,14 @@ def test_userhost(oper_hash):
     b = registered(state, "bob")
     b.send("OPER boss pw", "AWAY :x")
     lines = a.send("USERHOST alice BOB nobody")
-    assert msgs(lines) == msgs([":chatd.local 302 alice :alice=+~u@127.0.0.1 bob*=-~u@127.0.0.1"])
+    # the real address for the user itself, the cloak for others
+    assert msgs(lines) == msgs([f":chatd.local 302 alice :alice=+~u@127.0.0.1 bob*=-~u@{HOST}"])
     assert msgs(a.send("USERHOST nobody")) == msgs([":chatd.local 302 alice :"])
     six = " ".join(["alice"] * 6)
     assert len(one(a.send(f"USERHOST {six}"), "302").params[1].split()) == 5
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_ison():
     state = make_state()
     a = registered(state, "alice")
@@ -172,9 +176,10 @@ def test_version():
     a = registered(make_state(), "alice")
     lines = a.send("VERSION")
     assert msgs(lines)[0].params[:3] == ["alice", "chatd-0.1.0", "chatd.local"]
-    assert numerics(lines) == ["351", "005", "005"]
+    assert numerics(lines) == ["351", "005", "005", "005"]
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_time():
     state = make_state()
     a = registered(state, "alice")
@@ -187,6 +192,7 @@ def test_time():
 # -- OPER, KILL ---------------------------------------------------------------------------------
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_oper_right_and_wrong(oper_hash):
     state = make_state(opers={"boss": oper_hash})
     a = registered(state, "alice")
@@ -202,7 +208,7 @@ def test_oper_right_and_wrong(oper_hash):
     assert msgs(a.send("OPER boss pw")) == msgs(
         [
             ":chatd.local 381 alice :You are now an IRC operator",
-            ":alice!~u@127.0.0.1 MODE alice +o",
+            f":alice!~u@{HOST} MODE alice +o",
         ]
     )
     assert a.user.oper and state.opers == 1
@@ -217,7 +223,7 @@ def test_kill(oper_hash):
     a, b, c = room(state, "alice", "bob", "carol")
     a.send("OPER boss pw")
     lines = a.send("KILL bob :spamming")
-    expected_quit = ":bob!~u@127.0.0.1 QUIT :Killed (alice (spamming))"
+    expected_quit = f":bob!~u@{HOST} QUIT :Killed (alice (spamming))"
     assert msgs(lines) == msgs([expected_quit])
     assert msgs(c.take()) == msgs([expected_quit])
     got = msgs(b.take())
@@ -245,7 +251,7 @@ def test_oper_sets_modes_on_channels_without_being_op(oper_hash):
     boss.send("OPER boss pw")
     boss.take()
     # not a member, so the channel broadcast misses the setter: it gets the MODE directly
-    assert msgs(boss.send("MODE #room +m")) == msgs([":boss!~u@127.0.0.1 MODE #room +m"])
+    assert msgs(boss.send("MODE #room +m")) == msgs([f":boss!~u@{HOST} MODE #room +m"])
     assert state.find_channel("#room").modes == {"n", "t", "m"}
     assert numerics(a.take()) == ["MODE"]
 
@@ -258,7 +264,7 @@ def test_quit_reason_reaches_peers_once():
     a.take()
     lines = b.send("QUIT :see you")
     assert numerics(lines) == ["ERROR"]
-    assert msgs(a.take()) == msgs([":bob!~u@127.0.0.1 QUIT :Quit: see you"])
+    assert msgs(a.take()) == msgs([f":bob!~u@{HOST} QUIT :Quit: see you"])
     assert state.find_user("bob") is None and b.sink.closed
     registered(state, "carol").send("JOIN #two")
     assert numerics(a.take()) == ["JOIN"]
@@ -270,11 +276,12 @@ def test_quit_without_reason_is_quit_colon(line):
     state = make_state()
     a, b = room(state, "alice", "bob")
     b.send(line)
-    assert msgs(a.take()) == msgs([":bob!~u@127.0.0.1 QUIT :Quit: "])
+    assert msgs(a.take()) == msgs([f":bob!~u@{HOST} QUIT :Quit: "])
 
 
+@pytest.mark.single_process  # fixed clock and timestamps
 def test_who_mask_matches_host_user_and_realname():
-    state = make_state()
+    state = make_state(cloak_hosts=False)  # the hosts are the addresses here
     a = Scripted(state, host="10.1.2.3")
     a.send("NICK alice", "USER al 0 * :Alice Liddell")
     b = Scripted(state, host="192.0.2.9")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from ircclient import Client, wait_for
+from ircclient import HOST, Client, wait_for
 
 from chatd.proto.message import parse
 from chatd.server.passwords import hash_password
@@ -78,7 +78,7 @@ def test_registration_without_cap_and_pipelined_in_pieces(server):
     c.send_raw(b"NICK bo")
     c.send_raw(b"b\r\nUSER b 0 * :B")  # a line split across two packets
     c.send_raw(b"ob\r\n")
-    assert c.expect_numeric("001").params[1].endswith("bob!~b@127.0.0.1")
+    assert c.expect_numeric("001").params[1].endswith(f"bob!~b@{HOST}")
     c.expect_numeric("422")  # no MOTD configured
 
 
@@ -100,7 +100,7 @@ def test_three_clients_chat_in_a_room(server):
     alice.send("PRIVMSG #lobby :hi all")
     for c in (bob, carol):
         m = c.expect(r" PRIVMSG #lobby ")
-        assert (m.source, m.params) == ("alice!~u@127.0.0.1", ["#lobby", "hi all"])
+        assert (m.source, m.params) == (f"alice!~u@{HOST}", ["#lobby", "hi all"])
     bob.send("PRIVMSG #lobby :hi alice")
     carol.send("PRIVMSG #lobby :hello")
     got = [alice.expect(r" PRIVMSG #lobby ") for _ in range(2)]
@@ -188,12 +188,12 @@ def test_ping_pong_and_queries_over_sockets(server):
     alice.send("WHO #lobby %tnuhfr,42")
     rows = alice.collect(r" 354 ", until=r" 315 ")
     assert sorted(tuple(m.params[1:]) for m in rows) == [
-        ("42", "~u", "127.0.0.1", "alice", "H@", "Real Name"),
-        ("42", "~u", "127.0.0.1", "bob", "H", "Real Name"),
+        ("42", "~u", HOST, "alice", "H@", "Real Name"),
+        ("42", "~u", HOST, "bob", "H", "Real Name"),
     ]
     alice.send("ISON bob nobody", "USERHOST bob", "TIME", "VERSION", "LUSERS", "MOTD")
     assert alice.expect_numeric("303").params[1] == "bob"
-    assert alice.expect_numeric("302").params[1] == "bob=+~u@127.0.0.1"
+    assert alice.expect_numeric("302").params[1] == f"bob=+~u@{HOST}"
     alice.expect_numeric("391")
     alice.expect_numeric("351")
     assert alice.expect_numeric("251").params[1].startswith("There are 2 users")

@@ -6,7 +6,9 @@ import pytest
 
 from chatd.server.core import LocalCore
 
-from .util import Scripted, make_state, msgs, numerics, registered, room
+from .util import HOST, Scripted, make_state, msgs, numerics, registered, room
+
+pytestmark = pytest.mark.single_process  # drives the sans-IO state directly (time, internals)
 
 T0 = 100.0  # make_state's monotonic clock
 WALL0 = 1_700_000_000.0
@@ -43,7 +45,7 @@ def test_idle_client_is_pinged_then_dropped():
     at(state, 180.0)
     assert LocalCore(state).on_timer(a.user) is None
     assert a.sink.closed
-    assert msgs(b.take()) == msgs([":alice!~u@127.0.0.1 QUIT :Ping timeout: 180 seconds"])
+    assert msgs(b.take()) == msgs([f":alice!~u@{HOST} QUIT :Ping timeout: 180 seconds"])
 
 
 def test_ping_is_the_servers_line():

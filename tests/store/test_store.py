@@ -33,7 +33,7 @@ def texts(rows) -> list[str]:
 
 def test_new_database_is_wal_and_current(tmp_path):
     store = Store(str(tmp_path / "x" / "chatd.sqlite3"))  # the directory is created
-    assert store.version == SCHEMA_VERSION == 2
+    assert store.version == SCHEMA_VERSION == 5
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     store.close()
@@ -55,8 +55,8 @@ def test_migration_from_version_1(tmp_path, caplog):
     db.close()
     with caplog.at_level(logging.INFO, "chatd"):
         store = Store(path)
-    assert store.version == 2
-    assert "migrated from version 1 to 2" in caplog.text
+    assert store.version == 5
+    assert "migrated from version 1 to 5" in caplog.text
     (row,) = store.latest("#old", None, 10)
     assert (row.text, row.name, row.tags, row.msgid) == ("from version one", "#old", "", "x1")
     assert store.locate("#old", "x1") == (1000, row.id)
@@ -64,8 +64,9 @@ def test_migration_from_version_1(tmp_path, caplog):
     store.append("#old", 2000, "x2", "NOTICE", "b!u@h", "#Old", "new row", "+a=b")
     store.settle(0.0, 0.0)
     assert texts(store.latest("#old", None, 10)) == ["from version one", "new row"]
+    assert store.get_meta("cloak_key") is None  # the meta table exists now (version 3)
     store.close()
-    assert Store(path).version == 2  # opening again migrates nothing
+    assert Store(path).version == 5  # opening again migrates nothing
 
 
 def test_newer_schema_is_refused(tmp_path):
@@ -153,13 +154,15 @@ def test_failing_disk_keeps_rows_retries_and_logs_once(caplog):
 
 
 def test_failing_disk_drops_the_oldest_past_the_bound_and_says_how_many(caplog):
-    store = Store(":memory:", max_pending=10)
+    sizes = [store_sqlite._row_size(f"m{i}", "n!u@h", f"text {i}", "") for i in range(25)]
+    store = Store(":memory:", pending_bytes=sum(sizes[15:]))  # room for the newest 10 rows
     broken = FailingDB(store.db)
     store.db = broken  # type: ignore[assignment]
     with caplog.at_level(logging.WARNING, "chatd"):
         fill(store, 25)
         store.settle(1.0, 0.0)
     assert store.dropped == 15 and store.pending == 10
+    assert store.pending_bytes == sum(sizes[15:])
     assert "15 messages dropped so far" in caplog.text
     broken.failing = False
     store.settle(5.0, 0.0)
@@ -294,3 +297,37 @@ def test_forget_others_keeps_only_the_given_targets():
     store.settle(2.0, 0.0)
     store.settle(3.0, 0.0)
     assert store.count() == 6
+
+
+def test_damaged_database_is_refused_at_open(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    store = Store(str(path))
+    for i in range(2000):
+        store.append("#a", i, f"m{i}", "PRIVMSG", "a!~u@h", "#a", "x" * 200, "")
+    store.settle(0.0, 0.0)
+    store.close()
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 4096 // 2 * 4096
+    data[middle : middle + 4096] = b"\xa5" * 4096
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match=r"is damaged \(.*\); .*\.recover"):
+        Store(str(path))
+
+
+def test_file_that_is_not_a_database_gets_the_recovery_advice_too(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    path.write_bytes(b"this is not an SQLite file at all" * 200)
+    with pytest.raises(StoreError, match="is damaged .*move"):
+        Store(str(path))
+
+
+def test_meta_values_are_written_at_once_and_survive_a_reopen(tmp_path):
+    path = str(tmp_path / "m.sqlite3")
+    store = Store(path)
+    assert store.get_meta("cloak_key") is None
+    store.set_meta("cloak_key", "abc")  # no settle needed
+    store.set_meta("cloak_key", "def")
+    again = Store(path)
+    assert again.get_meta("cloak_key") == "def"
+    again.close()
+    store.close()

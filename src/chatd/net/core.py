@@ -10,9 +10,13 @@ A client handle is whatever the core returned from `connect`; the reactor only p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..proto.framing import Line
+
+Write = Callable[[bytes], None]
+Close = Callable[[], None]
 
 
 class Output(Protocol):
@@ -40,6 +44,10 @@ class Output(Protocol):
 
 
 class Core(Protocol):
+    def attach(self, loop: Any) -> None:
+        """The reactor that drives this core: `call_at(when, callback)` and
+        `call_soon_threadsafe(callback)` for work the core schedules itself."""
+
     def set_clock(self, now: float, wall: float) -> None:
         """The loop's monotonic and wall-clock time for the work that follows."""
 
@@ -53,9 +61,18 @@ class Core(Protocol):
     def release(self, host: str) -> None:
         """A connection that `admit` let in is gone (before or after `connect`)."""
 
-    def connect(self, output: Output, host: str, tls: bool) -> Any:
-        """A new client; returns its handle. `output` is its queue: `write` queues bytes,
-        `close` flushes and hangs up."""
+    def connect(
+        self,
+        write: Write,
+        close: Close,
+        host: str,
+        tls: bool,
+        certfp: str | None = None,
+        output: Output | None = None,
+    ) -> Any:
+        """A new client; returns its handle. `write` queues bytes, `close` flushes and hangs
+        up. `certfp`: the SHA-256 fingerprint of its TLS client certificate, if it sent one.
+        `output`: its queue, whose limits and counters the chat state may read."""
 
     def receive(self, client: Any, lines: list[Line]) -> float | None:
         """Complete lines from a client. Returns an earlier time at which `on_timer` must run

@@ -12,6 +12,7 @@ connection concerned, and the loop keeps serving everyone else.
 
 from __future__ import annotations
 
+import collections
 import logging
 import selectors
 import signal
@@ -29,11 +30,13 @@ from .listener import Listener
 from .memory import allocator_trim
 from .timers import Entry, Timer, TimerHeap
 from .tls import Handshake, wrap
+from .websocket import WebSocketConnection, http_error
 
 if TYPE_CHECKING:
     import ssl
 
     from .core import Core
+    from .redis import RedisLink
 
 log = logging.getLogger("chatd")
 
@@ -53,6 +56,8 @@ class NetSettings:
     output_budget: int = 0  # bytes queued for all clients together (0: no server-wide bound)
     max_lines_per_read: int = 0  # complete lines taken from one read (0: all of them)
     sndbuf: int = 0  # SO_SNDBUF of each client socket (0: the kernel's autotuning)
+    websocket_origins: tuple[str, ...] = ()
+    websocket_handshake_timeout: float = 10.0
 
 
 class _Waker:
@@ -88,6 +93,7 @@ class Reactor:
         listeners: list[socket.socket],
         tls_listeners: Sequence[tuple[socket.socket, ssl.SSLContext]] = (),
         settings: NetSettings | None = None,
+        websocket_listeners: Sequence[tuple[socket.socket, ssl.SSLContext | None]] = (),
     ) -> None:
         self.core = core
         self.settings = NetSettings()
@@ -97,6 +103,7 @@ class Reactor:
         self.timers = TimerHeap()
         self.connections: set[Connection] = set()
         self.dirty: list[Connection] = []
+        self.dirty_links: list[RedisLink] = []  # Redis links with commands to write
         self.overflowed: list[Connection] = []
         self.queued = 0  # bytes in every queue, as of each connection's last flush
         self.backlog: set[Connection] = set()  # connections holding output after their flush
@@ -114,13 +121,16 @@ class Reactor:
         self.ready: list[Connection] = []  # TLS connections with decrypted bytes left to read
         self.listeners = [Listener(self, sock) for sock in listeners]
         self.listeners += [Listener(self, sock, context) for sock, context in tls_listeners]
+        self.listeners += [Listener(self, s, tls, True) for s, tls in websocket_listeners]
         for listener in self.listeners:
             self.selector.register(listener.sock, EVENT_READ, listener)
         self._waker = _Waker()
         self.selector.register(self._waker.rsock, EVENT_READ, self._waker)
+        self._soon: collections.deque[Callable[[], None]] = collections.deque()
         self.now = 0.0
         self._clock()
         self.timers.call_at(self.now + HOUSEKEEPING_INTERVAL, self._housekeeping)
+        core.attach(self)
 
     def configure(self, settings: NetSettings) -> None:
         """Apply (new) limits; connections already open follow them from now on."""
@@ -157,6 +167,8 @@ class Reactor:
                 except Exception:
                     self._contain(key.data)
             self.run_ready()
+            if self._soon:
+                self._run_soon()
             self.timers.run_due(now, self._timer_failed)
             self.reap_overflowed()
             if self.released >= TRIM_AFTER and self.trim_timer is None:
@@ -165,10 +177,25 @@ class Reactor:
                 self._handle_signals()
         self._shutdown()
 
+    def call_at(self, when: float, callback: Callable[[], None]) -> Timer:
+        return self.timers.call_at(when, callback)
+
+    def call_soon_threadsafe(self, callback: Callable[[], None]) -> None:
+        """From any thread: run `callback` on the loop as soon as it can."""
+        self._soon.append(callback)  # deque.append is atomic
+        self._waker.wake()
+
+    def _run_soon(self) -> None:
+        for _ in range(len(self._soon)):
+            self._guard(self._soon.popleft())
+
     def _contain(self, source: object, what: str = "serving") -> None:
         """A bug while serving one socket (or in one timer) drops the connection concerned,
         never the server. Called from an `except` block: the traceback goes to the log."""
         log.exception("internal error %s %r", what, source)
+        reset = getattr(source, "reset", None)
+        if reset is not None:  # a Redis link: start it over
+            self._guard(reset)
         if isinstance(source, Connection) and not source.closed:
             try:
                 source.lost("Internal error")
@@ -198,7 +225,7 @@ class Reactor:
         return now
 
     def _timeout(self) -> float | None:
-        if self.overflowed or self.dirty or self.ready or self._signals:
+        if self.overflowed or self.dirty or self.ready or self._signals or self._soon:
             return 0.0
         deadline = self.timers.next_deadline()
         if deadline is None:
@@ -210,6 +237,10 @@ class Reactor:
         for EVENT_WRITE is not tried again (its kernel buffer is full); its queue is only
         counted. Then the server-wide output budget is checked."""
         self._guard(self.core.settle)
+        if self.dirty_links:
+            links, self.dirty_links = self.dirty_links, []
+            for link in links:
+                self._guard(link.flush)
         while self.dirty:
             batch = self.dirty
             self.dirty = []
@@ -305,7 +336,7 @@ class Reactor:
         refusal = self.core.admit(host)
         if refusal is not None:
             if listener.tls is None:
-                _refuse(sock, host, refusal)
+                _refuse(sock, host, refusal, listener.websocket)
             else:
                 sock.close()  # a plaintext ERROR would read as a broken TLS record
             return
@@ -317,16 +348,27 @@ class Reactor:
         except OSError:
             pass  # not TCP (a UNIX socket in tests, say)
         if listener.tls is not None:
-            Handshake(self, wrap(listener.tls, sock), host)
+            Handshake(self, wrap(listener.tls, sock), host, listener.websocket)
         else:
-            self.open_connection(sock, host, tls=False)
+            self.open_connection(sock, host, tls=False, websocket=listener.websocket)
 
-    def open_connection(self, sock: socket.socket, host: str, tls: bool) -> None:
-        conn = Connection(self, sock, host, self.settings.max_line, tls)
+    def open_connection(
+        self,
+        sock: socket.socket,
+        host: str,
+        tls: bool,
+        websocket: bool = False,
+        certfp: str | None = None,
+    ) -> None:
+        kind = WebSocketConnection if websocket else Connection
+        conn = kind(self, sock, host, self.settings.max_line, tls)
         self.connections.add(conn)
         self.selector.register(sock, EVENT_READ, conn)
-        conn.client = self.core.connect(conn, host, tls)
-        conn.on_timer()  # arms the registration and keepalive timer
+        if isinstance(conn, WebSocketConnection):
+            conn.start()  # a client for the core once the WebSocket handshake is done
+        else:
+            conn.client = self.core.connect(conn.write, conn.close, host, tls, certfp, output=conn)
+            conn.on_timer()  # arms the registration and keepalive timer
         if tls:
             conn.on_readable()  # the client's first lines may have come with the handshake
 
@@ -382,6 +424,9 @@ class Reactor:
                 self.selector.unregister(listener.sock)
             listener.sock.close()
         self._guard(lambda: self.core.shutdown("Server shutting down"))
+        for conn in list(self.connections):
+            if conn.client is None and not conn.closing:
+                conn.close()  # a WebSocket still in its handshake: nobody to tell
         deadline = time.monotonic() + SHUTDOWN_FLUSH
         self.flush_dirty()
         while self.connections and time.monotonic() < deadline:
@@ -396,10 +441,14 @@ class Reactor:
         self._waker.close()
 
 
-def _refuse(sock: socket.socket, host: str, reason: str) -> None:
+def _refuse(sock: socket.socket, host: str, reason: str, websocket: bool = False) -> None:
+    if websocket:
+        data = http_error(503, reason)
+    else:
+        data = f"ERROR :Closing Link: {host} ({reason})\r\n".encode()
     try:
         sock.setblocking(False)
-        sock.send(f"ERROR :Closing Link: {host} ({reason})\r\n".encode())
+        sock.send(data)
     except OSError:
         pass
     sock.close()

@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
-from ..limits import REFUSAL_LOG_ADDRESSES, REFUSAL_LOG_INTERVAL
+from ..limits import DEFERRED_WORKERS, REFUSAL_LOG_ADDRESSES, REFUSAL_LOG_INTERVAL
 from ..proto.framing import FLOODED, TOO_LONG, Line
 from ..proto.message import Message
 from .admission import Admission
 from .config import Config
 from .flood import EXCESS, drain
-from .state import ServerState
-from .user import Output, User
+from .state import Deferred, Later, ServerState
+from .user import Close, Output, User, Write
 
 log = logging.getLogger("chatd")
 
@@ -103,26 +106,84 @@ class RefusalLog:
 # -- the core -------------------------------------------------------------------------------------
 
 
-class _Queue(Output, Protocol):
-    """What `connect` gets from the reactor: the client's output queue with its two calls."""
+class Loop(Protocol):
+    """What the core needs from the loop that drives it (the reactor provides it)."""
 
-    def write(self, data: bytes) -> None: ...
+    def call_at(self, when: float, callback: Callable[[], None]) -> object: ...
 
-    def close(self) -> None: ...
+    def call_soon_threadsafe(self, callback: Callable[[], None]) -> None: ...
+
+
+class EffectRunner:
+    """Carries out what the state asked for (`state.defer`, `state.later`) for a core: jobs on
+    a small thread pool, timers on the loop; each result goes to `done(user, kind, value)` on
+    the loop thread. `to_loop_time` turns the state's clock into the loop's."""
+
+    def __init__(self, workers: int = DEFERRED_WORKERS) -> None:
+        self.workers = workers
+        self._executor: ThreadPoolExecutor | None = None
+
+    def run(
+        self,
+        loop: Loop,
+        requests: list[Deferred | Later],
+        done: Callable[[User, str, object], None],
+        to_loop_time: Callable[[float], float],
+    ) -> None:
+        for request in requests:
+            user, kind = request.user, request.kind
+            if isinstance(request, Later):
+                loop.call_at(to_loop_time(request.when), partial(done, user, kind, request.value))
+                continue
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="chatd-work")
+            future = self._executor.submit(request.job)
+
+            def finished(fut: Future[object], user: User = user, kind: str = kind) -> None:
+                loop.call_soon_threadsafe(partial(self._result, fut, user, kind, done))
+
+            future.add_done_callback(finished)
+
+    @staticmethod
+    def _result(
+        future: Future[object], user: User, kind: str, done: Callable[[User, str, object], None]
+    ) -> None:
+        try:
+            value = future.result()
+        except Exception:
+            log.exception("deferred %s for %s failed", kind, user.prefix)
+            value = None
+        done(user, kind, value)
+
+    def shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 class LocalCore:
-    def __init__(self, state: ServerState) -> None:
+    def __init__(self, state: ServerState, workers: int = DEFERRED_WORKERS) -> None:
         self.state = state
         self.admission = Admission(state.config)
         self.refusals = RefusalLog()
+        self.loop: Loop | None = None
+        self.effects = EffectRunner(workers)
+
+    def attach(self, loop: Loop) -> None:
+        self.loop = loop
 
     # clock and output
     def set_clock(self, now: float, wall: float) -> None:
         self.state.set_clock(now, wall)
 
     def settle(self) -> None:
-        self.state.settle()
+        state = self.state
+        state.settle()
+        if state.requests:
+            assert self.loop is not None, "the core is not attached to a loop"
+            self.effects.run(self.loop, state.take_requests(), self._resume, lambda when: when)
+
+    def _resume(self, user: User, kind: str, value: object) -> None:
+        self.state.resume(user, kind, value)
 
     # admission
     def admit(self, host: str) -> str | None:
@@ -139,10 +200,21 @@ class LocalCore:
         self.admission.release(host, self.state.now)
 
     # clients
-    def connect(self, output: _Queue, host: str, tls: bool) -> User:
-        user = self.state.connect(output.write, output.close, host, output)
+    def connect(
+        self,
+        write: Write,
+        close: Close,
+        host: str,
+        tls: bool,
+        certfp: str | None = None,
+        output: Output | None = None,
+    ) -> User:
+        user = self.state.connect(write, close, host, certfp, output)
         log.info(
-            "connect %s%s (%d connections)", host, " (TLS)" if tls else "", self.state.connections
+            "connect %s%s (%d connections)",
+            host,
+            " (TLS, client certificate)" if certfp else " (TLS)" if tls else "",
+            self.state.connections,
         )
         return user
 
@@ -222,10 +294,7 @@ class LocalCore:
 
     def reconfigured(self) -> None:
         """The configuration was reloaded (changed in place)."""
-        cfg = self.state.config
-        self.admission.max_per_ip = cfg.max_per_ip
-        self.admission.burst = float(cfg.ip_connect_burst)
-        self.admission.rate = cfg.ip_connect_rate
+        self.admission.reconfigure(self.state.config)
         self.state.reconfigured()
 
     # housekeeping
@@ -238,3 +307,4 @@ class LocalCore:
         state = self.state
         for user in list(state.every_user()):
             state.farewell(user, reason)
+        self.effects.shutdown()

@@ -17,6 +17,7 @@ from ..proto.casemap import fold
 if TYPE_CHECKING:
     from ..proto.framing import Line
     from .channel import Channel
+    from .commands.multiline import OpenBatch
     from .flood import FloodGate
 
 Write = Callable[[bytes], None]
@@ -64,6 +65,8 @@ NO_CAPS: frozenset[str] = frozenset()  # shared: most clients never change it
 # Bits of User.tag_view: which optional tags this client sees on relayed messages.
 VIEW_TIME = 1
 VIEW_TAGS = 2
+VIEW_ACCOUNT = 4  # account-tag
+VIEWS = 8  # distinct tag views (encodings of one event)
 
 
 class User:
@@ -72,6 +75,7 @@ class User:
         "close",
         "output",
         "host",
+        "ip",
         "nick",
         "key",
         "username",
@@ -98,6 +102,22 @@ class User:
         "prefix",
         "early_lines",
         "oper_next",
+        "local",
+        # accounts (server/accounts.py, commands/accounts.py)
+        "account",
+        "certfp",
+        "auth_failures",
+        "nick_serial",
+        "sasl",
+        "auth_busy",
+        "batch",
+        "monitoring",
+        "metadata",
+        "meta_subs",
+        "lines_in",
+        "bytes_in",
+        "origin",
+        "server",
         "__weakref__",
     )
 
@@ -109,12 +129,14 @@ class User:
         now: float,
         wall: float,
         flood: FloodGate | None,
+        ip: str | None = None,
         output: Output = UNBOUNDED,
     ) -> None:
         self.write = write
         self.close = close
         self.output = output  # the queue behind write: its limits and counters
-        self.host = host
+        self.host = host  # what others see: the cloak, or the address without cloaking
+        self.ip = ip if ip is not None else host  # the real address (the user and opers see it)
         self.nick = "*"
         self.key = ""  # casefolded nick; "" until NICK
         self.username = ""
@@ -137,12 +159,33 @@ class User:
         self.ping_sent: float | None = None
         self.flood = flood
         self.inbox: deque[Line] | None = None  # lines held back by flood control
-        # channels this user was invited to: the objects, not names, so an invitation dies
-        # with its channel and never opens a new channel of the same name
-        self.invited: set[Channel] | None = None
+        # channels a channel operator invited this user to, oldest first (the values are
+        # unused): the objects, not names, so an invitation dies with its channel and never
+        # opens a new channel of the same name; at most max_channels, the oldest evicted
+        self.invited: dict[Channel, None] | None = None
         self.early_lines = 0  # lines received before registration completed
         self.oper_next = 0.0  # when this connection may try OPER again (commands/operator.py)
         self.prefix = "*"  # nick!user@host, kept current by set_nick and set_username
+        # connected to this process (always, but on a cluster node for the replicas of users
+        # on other nodes): only a local user's work that is not deterministic (a password
+        # check, a random nonce, a timer) is done here, and its result comes back as an input
+        self.local = True
+        self.account: str | None = None  # the account logged in to, as registered
+        self.certfp: str | None = None  # SHA-256 of the TLS client certificate, hex
+        self.auth_failures = 0  # failed logins on this connection
+        self.nick_serial = 0  # counts nick changes: a nick-protection timer names its nick
+        # Local to this node, never replicated: the SASL conversation in progress (nonces,
+        # partial responses) and whether a password check is out for this connection.
+        self.sasl: object | None = None
+        self.auth_busy = False
+        self.batch: OpenBatch | None = None  # an open draft/multiline batch (commands/multiline.py)
+        self.monitoring: dict[str, str] | None = None  # MONITOR: casefolded nick -> as given
+        self.metadata: dict[str, str] | None = None  # draft/metadata-3 keys set on this user
+        self.meta_subs: set[str] | None = None  # metadata keys this client subscribed to
+        self.lines_in = 0  # lines received, for STATS l
+        self.bytes_in = 0
+        self.origin = ""  # on a cluster: the client id, "<node id>:<n>"
+        self.server = ""  # on a cluster: the server name of the node it is connected to
 
     def __repr__(self) -> str:
         return f"<User {self.nick} {self.host}>"
@@ -160,10 +203,26 @@ class User:
         self.username = username
         self.prefix = f"{self.nick}!{username}@{self.host}"
 
+    @property
+    def cloaked(self) -> bool:
+        return self.ip != self.host
+
+    @property
+    def real_prefix(self) -> str:
+        """nick!user@address, for bans on the real address and for the user's own eyes."""
+        return f"{self.nick}!{self.username}@{self.ip}"
+
+    def host_for(self, viewer: User) -> str:
+        """The host `viewer` is shown in replies about this user: the real address for the
+        user itself and for IRC operators, the cloak for everyone else."""
+        return self.ip if viewer is self or viewer.oper else self.host
+
     def set_caps(self, caps: frozenset[str]) -> None:
         self.caps = caps
-        self.tag_view = (VIEW_TIME if TAG_CAPS[0] in caps else 0) | (
-            VIEW_TAGS if TAG_CAPS[1] in caps else 0
+        self.tag_view = (
+            (VIEW_TIME if TAG_CAPS[0] in caps else 0)
+            | (VIEW_TAGS if TAG_CAPS[1] in caps else 0)
+            | (VIEW_ACCOUNT if TAG_CAPS[2] in caps else 0)
         )
 
     def neighbours(self) -> set[User]:

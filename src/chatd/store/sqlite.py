@@ -11,9 +11,11 @@ the bounded read queries. It must not block the reactor for long:
   survives `kill -9` of the server (a power cut may lose what was committed since the last
   checkpoint, see docs/storage.md).
 - A failing disk (full, read-only, I/O error) never stalls or crashes the loop: the error is
-  logged once per kind, the queued rows stay in a bounded buffer and are retried with a back-off;
-  when the buffer is full the oldest rows are dropped and the count is logged.
-- Retention is enforced by `settle` too, a bounded DELETE at a time (never one giant DELETE).
+  logged once per kind, the queued rows stay in a buffer bounded by the bytes they hold
+  (`pending_bytes`) and are retried with a back-off; past the bound the oldest rows are dropped
+  and the count is logged.
+- Retention is enforced by `settle` too, a bounded DELETE at a time (never one giant DELETE):
+  by age, per channel, and server-wide by the bytes the database uses (`max_bytes`).
 - Reads are indexed queries on (target, time) with a LIMIT.
 
 No clock is read here: `now` (monotonic seconds) and `wall` (epoch seconds) come from the caller.
@@ -27,12 +29,16 @@ import datetime
 import json
 import logging
 import os
+import pickle
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
+
+from .accounts import PRIVATE_PREFIX, AccountStore, migrate_accounts
 
 log = logging.getLogger("chatd")
 
@@ -40,7 +46,11 @@ MAX_ID = (1 << 63) - 1
 PRUNE_INTERVAL = 1.0  # seconds between retention passes while there is nothing left to prune
 PRUNE_BATCH = 1000  # rows one retention DELETE may remove
 RETRY_FIRST, RETRY_MAX = 0.5, 30.0  # seconds between attempts to write after a failure
-MAX_PENDING = 100_000  # rows kept in memory while the database cannot be written
+PENDING_BYTES = 16 << 20  # memory for rows queued while the database cannot be written
+MAX_CHANGES = 100_000  # redactions, renames, read markers queued while it cannot be written
+# The server-wide cap is looked at again once rows worth max_bytes / CAP_CHECK_FRACTION have
+# been written since the last look (as `_row_size` counts them), and every iteration while over.
+CAP_CHECK_FRACTION = 128
 CHECKPOINT_INTERVAL = 1.0  # seconds between WAL checkpoints (and fsyncs), off the loop thread
 
 
@@ -79,6 +89,8 @@ class ChannelRecord:
     password: str | None = None
     limit: int | None = None
     bans: list[tuple[str, str, int]] = field(default_factory=list)  # mask, setter, set at
+    excepts: list[tuple[str, str, int]] = field(default_factory=list)  # +e, the same way
+    invexes: list[tuple[str, str, int]] = field(default_factory=list)  # +I
 
 
 # -- schema ------------------------------------------------------------------------------------
@@ -114,8 +126,28 @@ def _to_v2(db: sqlite3.Connection) -> None:
         bans TEXT NOT NULL)""")
 
 
+def _to_v3(db: sqlite3.Connection) -> None:
+    # small named values the server keeps across restarts (the generated cloak key)
+    db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+def _to_v5(db: sqlite3.Connection) -> None:
+    # draft/read-marker: the last message each user (owner) has read in each target
+    db.execute("""CREATE TABLE read_markers (
+        owner TEXT NOT NULL,
+        target TEXT NOT NULL,
+        time INTEGER NOT NULL,
+        PRIMARY KEY (owner, target)) WITHOUT ROWID""")
+
+
 # MIGRATIONS[i] takes a database from schema version i to i + 1; version 0 is an empty file.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_to_v1, _to_v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _to_v1,
+    _to_v2,
+    _to_v3,
+    migrate_accounts,  # v4: store/accounts.py
+    _to_v5,  # read markers
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _INSERT = (
@@ -123,6 +155,14 @@ _INSERT = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _COLUMNS = "id, time, msgid, command, source, name, text, tags"
+_UPSERT_MARKER = (
+    "INSERT INTO read_markers (owner, target, time) VALUES (?, ?, ?) "
+    "ON CONFLICT (owner, target) DO UPDATE SET time = excluded.time"
+)
+_TRIM_MARKERS = (
+    "DELETE FROM read_markers WHERE owner = ? AND target NOT IN (SELECT target FROM "
+    "read_markers WHERE owner = ? ORDER BY time DESC LIMIT ?)"
+)
 _UPSERT_CHANNEL = (
     "INSERT OR REPLACE INTO channels (key, name, created, topic, topic_by, topic_at, modes, "
     "password, user_limit, bans) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -130,6 +170,16 @@ _UPSERT_CHANNEL = (
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def _damaged(path: str, problem: str) -> str:
+    """The one line chatd prints for a damaged database: what, and how to get going again."""
+    problem = " ".join(problem.split())[:200]
+    return (
+        f"database {path} is damaged ({problem}); chatd will not serve from it. Recover what "
+        f"is readable with `sqlite3 {path} .recover | sqlite3 {path}.recovered` and start "
+        f"with --db {path}.recovered, or move {path} away to start with an empty one"
+    )
 
 
 def default_path(environ: dict[str, str] | os._Environ[str]) -> str:
@@ -160,19 +210,23 @@ def parse_timestamp(text: str) -> int | None:
 # -- the store ---------------------------------------------------------------------------------
 
 
-class Store:
-    """History and persistent channels in SQLite; ":memory:" keeps them for this process only."""
+class Store(AccountStore):
+    """History and persistent channels in SQLite; ":memory:" keeps them for this process only.
+    Accounts and channel registrations: `store/accounts.py`."""
 
     def __init__(
         self,
         path: str,
         history_days: float = 0.0,
         max_per_channel: int = 0,
-        max_pending: int = MAX_PENDING,
+        pending_bytes: int = PENDING_BYTES,
+        max_bytes: int = 0,
     ) -> None:
         self.path = path
         self.history_days = history_days
         self.max_per_channel = max_per_channel
+        self.pending_limit = pending_bytes  # bytes the queued rows may hold (see _row_size)
+        self.max_bytes = max_bytes  # database pages in use, server-wide; 0: no cap
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -181,10 +235,13 @@ class Store:
             self.db = sqlite3.connect(
                 path, timeout=0.05, isolation_level=None, check_same_thread=False
             )
+            if path != ":memory:":
+                self.check_integrity()
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA temp_store=MEMORY")
             self.migrate()
+            self.page_size = int(self.db.execute("PRAGMA page_size").fetchone()[0])
             self._checkpointer: _Checkpointer | None = None
             if path != ":memory:":
                 # The checkpoint (copying the WAL into the database, with the only fsyncs) is
@@ -193,10 +250,20 @@ class Store:
                 # after a checkpoint a WAL that grew during a burst is cut back to 64 MiB
                 self.db.execute("PRAGMA journal_size_limit=67108864")
                 self._checkpointer = _Checkpointer(path)
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+                raise StoreError(_damaged(path, str(exc))) from exc
+            raise StoreError(f"cannot open database {path}: {exc}") from exc
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
-        self._rows: collections.deque[tuple[object, ...]] = collections.deque(maxlen=max_pending)
+        self._rows: collections.deque[tuple[object, ...]] = collections.deque()
+        self._sizes: collections.deque[int] = collections.deque()  # _row_size of each row
+        self._rows_bytes = 0
         self._channels: dict[str, ChannelRecord | None] = {}
+        # other changes (redactions, renames, read markers), applied after the rows, in order
+        self._changes: collections.deque[tuple[str, tuple[object, ...]]] = collections.deque(
+            maxlen=MAX_CHANGES
+        )
         # Count pruning: rows written per target since its last check, and the targets that
         # have gained enough since then to be worth an OFFSET query (one per `slack` rows, not
         # one per loop iteration). A target never holds more than max_per_channel + slack.
@@ -215,12 +282,28 @@ class Store:
         self.dropped = 0  # rows lost because the pending buffer was full
         self._dropped_logged = 0
         self.pruned = 0  # rows removed by retention
+        # The server-wide cap: one look (two PRAGMAs, ~5-10 us) per max_bytes /
+        # CAP_CHECK_FRACTION of rows written, then every iteration while over it
+        # (bench/store_bounds.py).
+        self._cap_due = max_bytes > 0
+        self._cap_written = 0  # row bytes committed since the last look
+        self.capped = 0  # rows removed to keep the database under max_bytes
+        self._init_accounts()
 
     # -- schema --------------------------------------------------------------------------------
 
     @property
     def version(self) -> int:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def check_integrity(self) -> None:
+        """`PRAGMA quick_check` before anything else touches the file: a damaged page would
+        otherwise fail every read and write that reaches it for the whole run. Raises
+        StoreError with one line saying how to recover (docs/storage.md)."""
+        found = [str(row[0]) for row in self.db.execute("PRAGMA quick_check(1)")]
+        if found != ["ok"]:
+            self.db.close()
+            raise StoreError(_damaged(self.path, found[0] if found else "no answer"))
 
     def migrate(self) -> None:
         """Bring the schema up to SCHEMA_VERSION, one transaction per step."""
@@ -249,11 +332,47 @@ class Store:
             self._checkpointer.stop()
         self.db.close()  # the last connection to close checkpoints what is left
 
+    # -- metadata ------------------------------------------------------------------------------
+
+    def get_meta(self, name: str) -> str | None:
+        """A value kept across restarts (e.g. the generated cloak key), or None."""
+        row = self._query("SELECT value FROM meta WHERE name = ?", (name,))
+        return str(row[0][0]) if row else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Store a value at once, in its own transaction (not queued: it is rare, and it must
+        be there at the next start even if nothing else is ever written)."""
+        try:
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value)
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
     # -- writes (queued) -----------------------------------------------------------------------
 
     @property
     def pending(self) -> int:
-        return len(self._rows) + len(self._channels)
+        return len(self._rows) + len(self._channels) + len(self._changes)
+
+    def set_limits(
+        self, history_days: float, max_per_channel: int, pending_bytes: int, max_bytes: int
+    ) -> None:
+        """Set every bound after opening (at start and when the configuration is reloaded):
+        retention by age and per channel, the retry queue's bytes, the server-wide cap."""
+        self.history_days = history_days
+        self.max_per_channel = max_per_channel
+        self.slack = max(10, max_per_channel // 10)
+        self.pending_limit = pending_bytes
+        self._trim()
+        self.max_bytes = max_bytes
+        self._cap_due = max_bytes > 0
+        self._cap_written = 0
+
+    @property
+    def pending_bytes(self) -> int:
+        """The memory the queued rows hold, as `_row_size` counts it; at most pending_limit."""
+        return self._rows_bytes
 
     def append(
         self,
@@ -266,15 +385,58 @@ class Store:
         text: str,
         tags: str,
     ) -> None:
-        """Queue one channel message; written by the next `settle`."""
+        """Queue one channel message; written by the next `settle`. Past `pending_limit`
+        bytes (only reached while writes fail) the oldest queued rows are dropped."""
         rows = self._rows
-        if len(rows) == rows.maxlen:
-            self.dropped += 1  # the deque drops the oldest row
+        size = _row_size(msgid, source, text, tags)
         rows.append((target, time_ms, msgid, command, source, name, text, tags))
+        self._sizes.append(size)
+        self._rows_bytes += size
+        if self._rows_bytes > self.pending_limit:
+            self._trim()
         written = self._unpruned.get(target, 0) + 1
         self._unpruned[target] = written
         if written == self.slack:
             self._due.add(target)
+
+    def redact(self, target: str, msgid: str) -> None:
+        """Queue the removal of one message (draft/message-redaction), with the other lines
+        of a multiline message (msgids `<msgid>/<n>`: the range just after `<msgid>/`)."""
+        self._change(
+            "DELETE FROM messages WHERE target = ? AND (msgid = ? OR (msgid > ? AND msgid < ?))",
+            (target, msgid, msgid + "/", msgid + "0"),
+        )
+
+    def rename(self, old: str, new: str, name: str) -> None:
+        """A channel was renamed (draft/channel-rename): its history and read markers follow
+        it. One UPDATE of at most history_max_per_channel rows, by the (target, time) index."""
+        self._change("UPDATE messages SET target = ?, name = ? WHERE target = ?", (new, name, old))
+        self._change("UPDATE OR REPLACE read_markers SET target = ? WHERE target = ?", (new, old))
+        for table in (self._unpruned, self._hidden):
+            if old in table:
+                table[new] = table.pop(old)
+        if old in self._due:
+            self._due.discard(old)
+            self._due.add(new)
+
+    def set_marker(self, owner: str, target: str, time_ms: int, keep: int) -> None:
+        """Queue a read marker (draft/read-marker); an owner keeps its `keep` newest."""
+        self._change(_UPSERT_MARKER, (owner, target, time_ms))
+        self._change(_TRIM_MARKERS, (owner, owner, keep))
+
+    def _change(self, sql: str, params: tuple[object, ...]) -> None:
+        changes = self._changes
+        if len(changes) == changes.maxlen:
+            self.dropped += 1
+        changes.append((sql, params))
+
+    def _trim(self) -> None:
+        """Drop the oldest queued rows until they hold at most pending_limit bytes."""
+        rows, sizes = self._rows, self._sizes
+        while self._rows_bytes > self.pending_limit:
+            rows.popleft()
+            self._rows_bytes -= sizes.popleft()
+            self.dropped += 1
 
     def save_channel(self, record: ChannelRecord) -> None:
         self._channels[record.key] = record
@@ -284,12 +446,15 @@ class Store:
 
     def settle(self, now: float, wall: float) -> None:
         """Once per loop iteration: commit what is queued, and prune a little when due."""
-        if (self._rows or self._channels) and now >= self._retry_at:
+        if (self._rows or self._channels or self._changes) and now >= self._retry_at:
             self._commit(now)
+        self.settle_accounts(now)
         if self._hidden and not self._failing:
             self._forget_step(now)
         if (self.history_days > 0 or self.max_per_channel > 0) and now >= self._prune_at:
             self._prune(now, wall)
+        if self._cap_due and (not self._failing or now >= self._retry_at):
+            self._cap_step(now)
 
     def forget(self, target: str, now: float) -> None:
         """Drop a target's history: hidden from reads at once, deleted over the next
@@ -297,9 +462,10 @@ class Store:
         messages to whoever creates one of the same name later."""
         self.flush(now)
         if self._failing:  # its queued rows will never be readable: do not write them
-            kept = [r for r in self._rows if r[0] != target]
-            self._rows.clear()
-            self._rows.extend(kept)
+            kept = [(r, n) for r, n in zip(self._rows, self._sizes, strict=True) if r[0] != target]
+            self._rows = collections.deque(r for r, _ in kept)
+            self._sizes = collections.deque(n for _, n in kept)
+            self._rows_bytes = sum(self._sizes)
         try:
             found = self.db.execute(
                 "SELECT max(id) FROM messages WHERE target = ?", (target,)
@@ -328,7 +494,8 @@ class Store:
         except sqlite3.Error as exc:
             self._failed(exc, now)
             return 0
-        gone = [target for target in targets if target not in keep]
+        # private conversations (store/accounts.py) belong to accounts, not channels
+        gone = [t for t in targets if t not in keep and not t.startswith(PRIVATE_PREFIX)]
         for target in gone:
             self.forget(target, now)
         return len(gone)
@@ -350,8 +517,9 @@ class Store:
 
     def flush(self, now: float) -> None:
         """Commit what is queued now (before a read, so it sees every message sent)."""
-        if (self._rows or self._channels) and not self._failing:
+        if (self._rows or self._channels or self._changes) and not self._failing:
             self._commit(now)
+        self.settle_accounts(now)
 
     def _commit(self, now: float) -> None:
         rows = self._rows
@@ -361,6 +529,8 @@ class Store:
             db.execute("BEGIN")
             if rows:
                 db.executemany(_INSERT, rows)
+            for sql, params in self._changes:
+                db.execute(sql, params)
             for key, record in channels.items():
                 if record is None:
                     db.execute("DELETE FROM channels WHERE key = ?", (key,))
@@ -374,6 +544,10 @@ class Store:
             self._failed(exc, now)
             return
         self.written += len(rows)
+        if rows and self.max_bytes > 0:
+            self._cap_written += self._rows_bytes
+            if self._cap_written >= self.max_bytes // CAP_CHECK_FRACTION:
+                self._cap_due = True
         if self._checkpointer is not None:
             self._checkpointer.dirty = True
         if self._failing:
@@ -386,7 +560,10 @@ class Store:
             self._failing = False
             self._retry_delay = RETRY_FIRST
         rows.clear()
+        self._sizes.clear()
+        self._rows_bytes = 0
         channels.clear()
+        self._changes.clear()
 
     def _failed(self, exc: sqlite3.Error, now: float) -> None:
         kind = (type(exc).__name__, str(exc))
@@ -401,9 +578,9 @@ class Store:
             )
         if self.dropped > self._dropped_logged:
             log.error(
-                "store %s: pending buffer full (%d rows): %d messages dropped so far",
+                "store %s: pending buffer full (%d bytes): %d messages dropped so far",
                 self.path,
-                self._rows.maxlen,
+                self.pending_limit,
                 self.dropped,
             )
             self._dropped_logged = self.dropped
@@ -451,6 +628,41 @@ class Store:
             return
         self.pruned += removed
         self._prune_at = now if more else now + PRUNE_INTERVAL
+
+    def used_bytes(self) -> int:
+        """Bytes of database pages in use (the file minus its free pages; the WAL aside)."""
+        pages = self.db.execute(
+            "SELECT page_count - freelist_count FROM pragma_page_count(), pragma_freelist_count()"
+        ).fetchone()[0]
+        return int(pages) * self.page_size
+
+    def _cap_step(self, now: float) -> None:
+        """Keep the database under `max_bytes`: while over it, delete the PRUNE_BATCH oldest
+        messages network-wide, one batch per loop iteration. Deleted pages go to the free list
+        and are reused, so the file stops growing near the cap."""
+        self._cap_written = 0
+        try:
+            if self.used_bytes() <= self.max_bytes:
+                self._cap_due = False
+                return
+            n = self.db.execute(
+                "DELETE FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT ?)",
+                (PRUNE_BATCH,),
+            ).rowcount
+        except sqlite3.Error as exc:
+            self._failed(exc, now)
+            return
+        if not self.capped:
+            log.info(
+                "store %s: history reached its cap of %d bytes; the oldest messages are pruned",
+                self.path,
+                self.max_bytes,
+            )
+        self.capped += n
+        self.pruned += n
+        if self._checkpointer is not None:
+            self._checkpointer.dirty = True
+        self._cap_due = n > 0  # look again next iteration; an empty table cannot shrink more
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -530,6 +742,22 @@ class Store:
         found.sort(key=lambda item: item[1])
         return found[:limit]
 
+    def find(self, target: str, msgid: str) -> HistoryRow | None:
+        """The message with this msgid in a target's history, or None (indexed by msgid)."""
+        found = self._query(
+            f"SELECT {_COLUMNS} FROM messages WHERE msgid = ? AND target = ? AND id > ? "
+            "ORDER BY id DESC LIMIT 1",
+            (msgid, target, self._hidden.get(target, 0)),
+        )
+        return HistoryRow(*found[0]) if found else None  # type: ignore[arg-type]
+
+    def marker(self, owner: str, target: str) -> int | None:
+        """An owner's read marker for a target, in milliseconds, or None."""
+        found = self._query(
+            "SELECT time FROM read_markers WHERE owner = ? AND target = ?", (owner, target)
+        )
+        return int(found[0][0]) if found else None  # type: ignore[call-overload]
+
     def count(self, target: str | None = None) -> int:
         if target is None:
             return int(self.db.execute("SELECT count(*) FROM messages").fetchone()[0])
@@ -546,13 +774,75 @@ class Store:
         )
         records = []
         for key, name, created, topic, topic_by, topic_at, modes, password, limit, bans in cur:
-            ban_list = [(str(m), str(s), int(t)) for m, s, t in json.loads(bans)]
+            lists = json.loads(bans)
+            if isinstance(lists, list):  # written before +e and +I: the bans alone
+                lists = {"b": lists}
+            entries = {
+                mode: [(str(m), str(s), int(t)) for m, s, t in lists.get(mode, [])]
+                for mode in "beI"
+            }
             records.append(
                 ChannelRecord(
-                    key, name, created, topic, topic_by, topic_at, modes, password, limit, ban_list
+                    key,
+                    name,
+                    created,
+                    topic,
+                    topic_by,
+                    topic_at,
+                    modes,
+                    password,
+                    limit,
+                    entries["b"],
+                    entries["e"],
+                    entries["I"],
                 )
             )
         return records
+
+    # -- the whole store as bytes (a cluster's snapshot) ------------------------------------------
+
+    # What besides the database pages a copy needs to behave the same: hidden (forgotten) rows
+    # and the pruning counters.
+    _EXPORTED = ("_unpruned", "_due", "_hidden")
+
+    def export(self, now: float) -> bytes:
+        """The database and the store's bookkeeping, as bytes (everything queued is committed
+        first). A cluster node's snapshot carries this to nodes that start later."""
+        self.flush(now)
+        extra = {name: getattr(self, name) for name in self._EXPORTED}
+        return pickle.dumps((self.db.serialize(), extra), protocol=pickle.HIGHEST_PROTOCOL)
+
+    def load(self, blob: bytes) -> None:
+        """Replace this store's content with an `export` (of a node of the same network)."""
+        pages, extra = pickle.loads(blob)
+        self._rows.clear()
+        self._sizes.clear()
+        self._rows_bytes = 0
+        self._channels.clear()
+        self._account_ops.clear()
+        self.db.deserialize(pages)
+        self.db.execute("PRAGMA journal_mode=MEMORY")  # a deserialized database has no WAL
+        for name in self._EXPORTED:
+            setattr(self, name, extra[name])
+
+
+# What a queued row holds besides its strings: the 8-tuple, the time int, the deque slots of
+# the row and of its size (and the size int itself).
+_ROW_BASE = sys.getsizeof((0,) * 8) + sys.getsizeof(MAX_ID) * 2 + 2 * 8
+
+
+def _row_size(msgid: str, source: str, text: str, tags: str) -> int:
+    """The memory one queued row holds. The target and the channel name are the channel's own
+    strings and the command one of two constants, so they are not counted; the others are
+    this row's. A string that is not ASCII gets its UTF-8 form too, which sqlite3 caches in it
+    when it binds the row."""
+    size = _ROW_BASE
+    for value in (msgid, source, text, tags):
+        if value:
+            size += sys.getsizeof(value)
+            if not value.isascii():
+                size += len(value.encode("utf-8", "surrogatepass")) + 1
+    return size
 
 
 def _channel_row(r: ChannelRecord) -> tuple[object, ...]:
@@ -566,7 +856,17 @@ def _channel_row(r: ChannelRecord) -> tuple[object, ...]:
         r.modes,
         r.password,
         r.limit,
-        json.dumps([list(b) for b in r.bans]),
+        # the bans column holds all three lists; just the bans, as before, when the others
+        # are empty (so an older chatd still reads it)
+        json.dumps(
+            {
+                "b": [list(b) for b in r.bans],
+                "e": [list(b) for b in r.excepts],
+                "I": [list(b) for b in r.invexes],
+            }
+            if r.excepts or r.invexes
+            else [list(b) for b in r.bans]
+        ),
     )
 
 

@@ -12,13 +12,15 @@ from ...proto import numerics as N
 from ...proto.casemap import fold, is_channel_name
 from ...proto.message import Message
 from .. import isupport
-from ..channel import Channel, Mask, compile_mask
+from ..channel import BOT_MODE, Channel, Mask, compile_mask
+from . import monitor
 
 if TYPE_CHECKING:
     from ..state import ServerState
     from ..user import User
 
 WHOX_FIELDS = "tcuihsnfdlaor"
+HIDDEN_IP = "255.255.255.255"  # WHOX %i for a cloaked user, as other servers answer
 
 
 # -- WHO ----------------------------------------------------------------------------------------
@@ -57,7 +59,7 @@ def _who_matches(
     scanned = 0
     for other in state.users.values():
         scanned += 1
-        if not other.registered or not _who_mask_matches(matcher, other):
+        if not other.registered or not _who_mask_matches(matcher, other, user.oper):
             continue
         if "i" in other.modes and other is not user and other not in shared and not user.oper:
             continue
@@ -68,18 +70,23 @@ def _who_matches(
     return found
 
 
-def _who_mask_matches(matcher: Mask, other: User) -> bool:
-    """A WHO mask matches a user's nick, user@host prefix, host or realname (Modern IRC)."""
-    return any(
+def _who_mask_matches(matcher: Mask, other: User, oper: bool) -> bool:
+    """A WHO mask matches a user's nick, user@host prefix, host or realname (Modern IRC); for
+    an IRC operator also the real address (for anyone else that would reveal it)."""
+    if any(
         matcher.fullmatch(fold(field))
         for field in (other.nick, other.prefix, other.username, other.host, other.realname)
-    )
+    ):
+        return True
+    return oper and other.cloaked and matcher.fullmatch(fold(other.ip))
 
 
 def _who_flags(state: ServerState, user: User, channel: Channel | None, member: User) -> str:
     flags = "G" if member.away is not None else "H"
     if member.oper:
         flags += "*"
+    if BOT_MODE in member.modes:
+        flags += BOT_MODE
     if channel is not None:
         flags += channel.prefix_of(member, "multi-prefix" in user.caps)
     return flags
@@ -107,14 +114,14 @@ def _whox_reply(
         "t": token or "0",
         "c": channel.name if channel else "*",
         "u": member.username,
-        "i": member.host,
+        "i": member.ip if member.host_for(user) == member.ip else HIDDEN_IP,
         "h": member.host,
         "s": state.name,
         "n": member.nick,
         "f": _who_flags(state, user, channel, member),
         "d": "0",
         "l": str(int(state.now - member.last_spoke)),
-        "a": "0",
+        "a": member.account or "0",
         "o": "n/a",
         "r": member.realname,
     }
@@ -141,9 +148,21 @@ def handle_whois(state: ServerState, user: User, msg: Message) -> None:
     channels = _visible_channels(user, target)
     if channels:
         state.reply(user, N.RPL_WHOISCHANNELS, target.nick, " ".join(channels))
-    state.reply(user, N.RPL_WHOISSERVER, target.nick, state.name, state.config.network)
+    server = target.server or state.name  # on a cluster, the node the target is on
+    state.reply(user, N.RPL_WHOISSERVER, target.nick, server, state.config.network)
+    if target.cloaked and target.host_for(user) == target.ip:
+        state.reply(
+            user,
+            N.RPL_WHOISHOST,
+            target.nick,
+            f"is connecting from {target.username}@{target.ip} {target.ip}",
+        )
     if target.oper:
         state.reply(user, N.RPL_WHOISOPERATOR, target.nick, "is an IRC operator")
+    if target.account is not None:
+        state.reply(user, N.RPL_WHOISACCOUNT, target.nick, target.account, "is logged in as")
+    if BOT_MODE in target.modes:
+        state.reply(user, N.RPL_WHOISBOT, target.nick, f"is a Bot on {state.config.network}")
     if target.away is not None:
         state.reply(user, N.RPL_AWAY, target.nick, target.away)
     idle = max(0, int(state.now - target.last_spoke))
@@ -169,8 +188,32 @@ def _visible_channels(user: User, target: User) -> list[str]:
 
 
 def handle_whowas(state: ServerState, user: User, msg: Message) -> None:
-    nick = msg.params[0]
-    state.reply(user, N.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
+    nick = msg.params[0].split(",")[0]
+    if not nick:
+        state.reply(user, N.ERR_NONICKNAMEGIVEN, "No nickname given")
+        return
+    count = msg.params[1] if len(msg.params) > 1 else ""
+    try:
+        wanted = int(count) if count else 0  # zero or negative: every record kept
+    except ValueError:
+        wanted = 0
+    records = state.whowas.find(nick, state.now, wanted)
+    if not records:
+        state.reply(user, N.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
+    for record in records:
+        state.reply(
+            user,
+            N.RPL_WHOWASUSER,
+            record.nick,
+            record.username,
+            record.host,
+            "*",
+            record.realname,
+        )
+        when = datetime.datetime.fromtimestamp(record.wall, datetime.UTC)
+        state.reply(
+            user, N.RPL_WHOISSERVER, record.nick, state.name, f"{when:%a %b %d %H:%M:%S %Y} UTC"
+        )
     state.reply(user, N.RPL_ENDOFWHOWAS, nick, "End of WHOWAS")
 
 
@@ -190,7 +233,8 @@ def handle_userhost(state: ServerState, user: User, msg: Message) -> None:
         if target is not None:
             oper = "*" if target.oper else ""
             away = "-" if target.away is not None else "+"
-            replies.append(f"{target.nick}{oper}={away}{target.username}@{target.host}")
+            host = target.host_for(user)
+            replies.append(f"{target.nick}{oper}={away}{target.username}@{host}")
     state.reply(user, N.RPL_USERHOST, " ".join(replies))
 
 
@@ -208,6 +252,7 @@ def handle_away(state: ServerState, user: User, msg: Message) -> None:
     notice = state.delivery.event(Message("AWAY", [text] if text else [], user.prefix))
     watchers = (u for u in user.neighbours() if "away-notify" in u.caps)
     state.delivery.to_users(watchers, notice)
+    monitor.notify_change(state, user, notice, "away-notify")
 
 
 # -- server information -------------------------------------------------------------------------
@@ -250,7 +295,7 @@ def send_lusers(state: ServerState, user: User) -> None:
     reply(user, N.RPL_LUSERUNKNOWN, str(state.unregistered), "unknown connection(s)")
     reply(user, N.RPL_LUSERCHANNELS, str(len(state.channels)), "channels formed")
     reply(user, N.RPL_LUSERME, f"I have {registered} clients and 0 servers")
-    peak = str(state.config.max_clients)
+    peak = str(max(state.peak_users, registered))
     reply(
         user,
         N.RPL_LOCALUSERS,
