@@ -30,7 +30,7 @@ import ssl
 from selectors import EVENT_READ, EVENT_WRITE
 from typing import TYPE_CHECKING, Any
 
-from ..limits import FLUSH_CHUNK, FLUSH_ROUNDS, LINGER, RECV_SIZE, TLS_READ_MAX
+from ..limits import FLUSH_ALWAYS, FLUSH_BUDGET, FLUSH_CHUNK, LINGER, RECV_SIZE, TLS_READ_MAX
 from ..proto.framing import LineReader
 
 if TYPE_CHECKING:
@@ -225,20 +225,36 @@ class Connection:
             self.reactor.overflowed.append(self)
 
     def flush(self) -> None:
-        """Send what is queued, FLUSH_CHUNK bytes per send while the kernel takes it all (at
-        most FLUSH_ROUNDS sends); keep what it leaves and arm EVENT_WRITE for it."""
-        for _ in range(FLUSH_ROUNDS):
-            out = self.out
-            if not out:
-                break
-            count = len(out)
-            if count == 1:
-                data = out[0]
+        """One send of what is queued, at most FLUSH_CHUNK bytes (joined, or a view of one
+        bigger object); what the kernel does not take, or what did not fit the chunk, stays
+        queued and EVENT_WRITE is armed for it. Past the reactor's FLUSH_BUDGET for this
+        iteration only small queues are sent: a burst to 500 readers is copied into the
+        kernel over a few iterations, with every other client served in between."""
+        out = self.out
+        if out and self.reactor.spent >= FLUSH_BUDGET and self.out_len > FLUSH_ALWAYS:
+            # this iteration's output budget is spent: the rest goes next iteration, once the
+            # loop has read what everyone else sent (a small queue, a PONG, is never held)
+            if self.out_len != self.accounted:
+                self.account()
+            if self.closing:
+                self._interest(EVENT_WRITE)
+            elif not self.writing:
+                self._interest(EVENT_READ | EVENT_WRITE)
+            return
+        if out:
+            if len(out) == 1 or len(out[0]) >= FLUSH_CHUNK:
+                count = 1
             elif self.out_len <= FLUSH_CHUNK:
-                data = b"".join(out)
+                count = len(out)  # the usual case: all of it in one join
             else:
                 count = _chunk(out)
-                data = out[0] if count == 1 else b"".join(out[:count])
+            if count == 1:
+                first = out[0]  # sent as it is, or a view of its first chunk: never copied
+                data = first if len(first) <= FLUSH_CHUNK else memoryview(first)[:FLUSH_CHUNK]
+                whole = len(first)
+            else:
+                data = b"".join(out[:count]) if count < len(out) else b"".join(out)
+                whole = len(data)
             try:
                 sent = self.sock.send(data)
             except (BlockingIOError, InterruptedError, *_TLS_WANT):
@@ -247,15 +263,13 @@ class Connection:
                 self.lost(_reason(exc))
                 return
             self.done += sent
-            size = len(data)
-            if sent == size and count == len(out):
+            self.reactor.spent += sent
+            if sent == whole and count == len(out):
                 self.out = _NOTHING
                 self.out_len = 0
-                break
-            self.out = _unsent(out, count, data, sent)
-            self.out_len -= sent
-            if sent < size:
-                break  # the kernel is full: wait for EVENT_WRITE
+            else:
+                self.out = _unsent(out, count, sent)
+                self.out_len -= sent
         if self.out_len != self.accounted:
             self.account()
         if self.out:
@@ -388,19 +402,12 @@ class Connection:
             self.reactor.timers.went_stale()
 
 
-def _unsent(
-    out: list[bytes | memoryview], count: int, data: bytes | memoryview, sent: int
-) -> list[bytes | memoryview]:
-    """What is left of the queue after `sent` bytes of `data` (its first `count` objects, joined
-    when more than one) went out: the objects themselves, never the joined copy, so whatever a
-    broadcast shares stays shared; a partly sent object is kept as a view of its rest."""
-    if count == 1:
-        rest = out[1:]
-        if sent < len(data):
-            rest.insert(0, memoryview(data)[sent:] if sent else data)
-        return rest
+def _unsent(out: list[bytes | memoryview], count: int, sent: int) -> list[bytes | memoryview]:
+    """What is left of the queue after `sent` bytes of its first `count` objects went out: the
+    objects themselves, never a joined copy, so whatever a broadcast shares stays shared; a
+    partly sent object is kept as a view of its rest."""
     first = 0
-    while sent >= len(out[first]):
+    while first < count and sent >= len(out[first]):
         sent -= len(out[first])
         first += 1
     rest = out[first:]
@@ -410,8 +417,7 @@ def _unsent(
 
 
 def _chunk(out: list[bytes | memoryview]) -> int:
-    """How many queued objects one flush joins: up to FLUSH_CHUNK bytes, and at least one (a
-    bigger object is sent on its own, not copied)."""
+    """How many queued objects one flush joins: up to FLUSH_CHUNK bytes, and at least one."""
     total = 0
     count = 0
     for item in out:

@@ -106,6 +106,7 @@ class Reactor:
         self.dirty_links: list[RedisLink] = []  # Redis links with commands to write
         self.overflowed: list[Connection] = []
         self.queued = 0  # bytes in every queue, as of each connection's last flush
+        self.spent = 0  # bytes sent in this loop iteration (against FLUSH_BUDGET)
         self.backlog: set[Connection] = set()  # connections holding output after their flush
         self.released = 0  # bytes of dropped queues since the allocator was last trimmed
         self.trim = allocator_trim()  # gives freed memory back to the system (net/memory.py)
@@ -236,6 +237,7 @@ class Reactor:
         """Settle, then one flush per connection that got output. A connection already waiting
         for EVENT_WRITE is not tried again (its kernel buffer is full); its queue is only
         counted. Then the server-wide output budget is checked."""
+        self.spent = 0  # a new iteration: a new FLUSH_BUDGET
         self._guard(self.core.settle)
         if self.dirty_links:
             links, self.dirty_links = self.dirty_links, []
@@ -430,6 +432,7 @@ class Reactor:
         deadline = time.monotonic() + SHUTDOWN_FLUSH
         self.flush_dirty()
         while self.connections and time.monotonic() < deadline:
+            self.spent = 0
             for key, mask in self.selector.select(max(0.0, deadline - time.monotonic())):
                 try:
                     key.data.on_event(mask)
