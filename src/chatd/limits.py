@@ -18,6 +18,7 @@ ACCEPT_COMPLAIN_EVERY = 60.0  # seconds between log lines about a listener out o
 FLUSH_CHUNK = 1 << 18  # bytes one flush of a connection sends at most (one send)
 FLUSH_BUDGET = 32 << 20  # bytes sent per iteration before big queues wait for the next one
 FLUSH_ALWAYS = 8192  # a queue this small is flushed even past the budget (replies, PONGs)
+REAP_BATCH = 100  # overflowed clients dropped per iteration (each QUIT reaches its rooms)
 TRIM_AFTER = 8 << 20  # bytes of dropped queues after which freed memory goes back to the system
 TRIM_INTERVAL = 1.0  # seconds between two such trims at most
 LINGER = 2.0  # seconds a closing connection may take to drain its last lines

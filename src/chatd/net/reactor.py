@@ -24,7 +24,13 @@ from dataclasses import dataclass
 from selectors import EVENT_READ
 from typing import TYPE_CHECKING
 
-from ..limits import HOUSEKEEPING_INTERVAL, SHUTDOWN_FLUSH, TRIM_AFTER, TRIM_INTERVAL
+from ..limits import (
+    HOUSEKEEPING_INTERVAL,
+    REAP_BATCH,
+    SHUTDOWN_FLUSH,
+    TRIM_AFTER,
+    TRIM_INTERVAL,
+)
 from .connection import Connection
 from .listener import Listener
 from .memory import allocator_trim
@@ -319,10 +325,15 @@ class Reactor:
         self.core.housekeeping()
 
     def reap_overflowed(self) -> None:
-        """Drop clients whose output queue passed the sendq limit during this iteration."""
-        while self.overflowed:
-            batch = self.overflowed
-            self.overflowed = []
+        """Drop clients whose output queue passed a limit, at most REAP_BATCH per iteration:
+        each one's QUIT goes to everyone it shares a channel with, so a thousand readers of one
+        room dropped at once would cost a million writes in one iteration. The rest stay
+        marked (nothing more is queued for them) and go in the next iterations."""
+        reaped = 0
+        while self.overflowed and reaped < REAP_BATCH:
+            batch = self.overflowed[: REAP_BATCH - reaped]
+            del self.overflowed[: len(batch)]
+            reaped += len(batch)
             for conn in batch:
                 if not conn.closing:
                     conn.drop_output()
