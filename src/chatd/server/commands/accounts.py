@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...limits import GUEST_PREFIX
 from ...proto import numerics as N
-from ...proto.caps import SASL_MECHANISMS
+from ...proto.caps import ACCOUNT_NOTIFY, SASL_MECHANISMS
 from ...proto.casemap import fold, valid_nick
 from ...proto.message import Message
 from .. import isupport, sasl, services
@@ -44,7 +44,7 @@ from ..accounts import (
 )
 from ..sasl import Credentials, SaslError, TooLong
 from ..services import chanserv
-from . import registration
+from . import monitor, registration
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -420,15 +420,18 @@ def _mode_r(state: ServerState, user: User, sign: str) -> None:
 
 
 def _announce_account(state: ServerState, user: User, name: str) -> None:
-    """account-notify: `ACCOUNT name` (or `*`) to those sharing a channel, and to the user."""
+    """account-notify: `ACCOUNT name` (or `*`) to those sharing a channel, to the user, and
+    (extended-monitor) to those who monitor it."""
     if not user.registered:
-        return
-    watchers = [u for u in user.neighbours() if "account-notify" in u.caps]
-    if "account-notify" in user.caps:
+        return  # at registration, watchers learn the account after the 730 (commands/monitor)
+    watchers = [u for u in user.neighbours() if ACCOUNT_NOTIFY in u.caps]
+    if ACCOUNT_NOTIFY in user.caps:
         watchers.append(user)
-    if watchers:
-        event = state.delivery.event(Message("ACCOUNT", [name], user.prefix))
-        state.delivery.to_users(watchers, event)
+    if not watchers and not monitor.watchers_of(state, user.nick):
+        return
+    event = state.delivery.event(Message("ACCOUNT", [name], user.prefix))
+    state.delivery.to_users(watchers, event)
+    monitor.notify_change(state, user, event, ACCOUNT_NOTIFY)
 
 
 # -- registered nicks -----------------------------------------------------------------------------
