@@ -259,7 +259,7 @@ class ServerState:
         else:
             self.unregistered -= 1
         if user.account is not None:
-            self.accounts.logged_in -= 1
+            self.accounts.signed_out(user, fold(user.account))
         user.sasl = None
         for channel in list(user.channels):
             self.remove_member(channel, user)

@@ -44,7 +44,7 @@ from ..accounts import (
 )
 from ..sasl import Credentials, SaslError, TooLong
 from ..services import chanserv
-from . import monitor, registration
+from . import monitor, readmarker, registration
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -388,12 +388,13 @@ def _login_failed(
 def login(state: ServerState, user: User, account: Account) -> None:
     """`user` is now logged in to `account`: 900, mode +r, account-notify, auto-modes."""
     user.account = account.name
-    state.accounts.logged_in += 1
+    state.accounts.signed_in(user, account.key)
     state.reply(
         user, N.RPL_LOGGEDIN, user.prefix, account.name, f"You are now logged in as {account.name}"
     )
     _mode_r(state, user, "+")
     _announce_account(state, user, account.name)
+    readmarker.owner_changed(state, user)
     if user.registered:
         for channel in sorted(user.channels, key=lambda c: c.key):
             chanserv.auto_modes(state, user, channel)
@@ -402,11 +403,12 @@ def login(state: ServerState, user: User, account: Account) -> None:
 def logout(state: ServerState, user: User) -> None:
     if user.account is None:
         return
+    state.accounts.signed_out(user, fold(user.account))
     user.account = None
-    state.accounts.logged_in -= 1
     state.reply(user, N.RPL_LOGGEDOUT, user.prefix, "You are now logged out")
     _mode_r(state, user, "-")
     _announce_account(state, user, "*")
+    readmarker.owner_changed(state, user)
     protect_nick(state, user)
 
 
