@@ -30,6 +30,7 @@ from ..proto.message import Message
 from ..server.admission import Admission
 from ..server.core import EffectRunner, Loop, RefusalLog, keepalive
 from ..server.flood import EXCESS, FloodGate, drain
+from ..server.hidden import hide
 from ..server.state import ServerState
 from ..server.user import Close, User, Write
 from . import events as ev
@@ -135,6 +136,7 @@ class LocalClient:
         "closed",
         "quitting",
         "host",
+        "secrets",
     )
 
     def __init__(
@@ -149,10 +151,28 @@ class LocalClient:
         self.user: User | None = None
         self.closed = False  # the socket is gone
         self.quitting = False  # a QUIT event is on its way
+        # lines that held a secret, as the client sent them, oldest first: the log carries
+        # their copies (server/hidden.py); each is taken back when its copy is applied here
+        self.secrets: deque[bytes] | None = None
 
     @property
     def open(self) -> bool:
         return not self.closed
+
+    def keep_secret(self, line: bytes) -> None:
+        if self.secrets is None:
+            self.secrets = deque()
+        self.secrets.append(line)
+
+    def take_secret(self) -> bytes | None:
+        """The line whose copy is being applied (the copies come back in the order sent)."""
+        secrets = self.secrets
+        if not secrets:
+            return None
+        line = secrets.popleft()
+        if not secrets:
+            self.secrets = None
+        return line
 
     def write(self, data: bytes) -> None:
         if not self.closed:
@@ -426,13 +446,18 @@ class ClusterCore:
                 self._quit(client, "Excess Flood")
                 return None
             return self.mono + HOLD_RETRY  # the log is not taking events: hold the lines
-        cid = client.cid
+        cid, config = client.cid, self.state.config
 
         def handle(line: Line) -> bool:
             if line is TOO_LONG:
                 self._event(ev.too_long(cid))
             elif line:
-                self._event(ev.line(cid, line))  # type: ignore[arg-type]
+                copy = hide(line, config)  # type: ignore[arg-type]
+                if copy is None:
+                    self._event(ev.line(cid, line))  # type: ignore[arg-type]
+                else:  # its secret stays here; the log carries the copy
+                    client.keep_secret(line)  # type: ignore[arg-type]
+                    self._event(ev.secret_line(cid, copy.line, copy.password_ok))
             return self.outbox_bytes <= OUTBOX_MAX
 
         wake = drain(client.flood, inbox, self.mono, self.state.config.flood_max_queue, handle)

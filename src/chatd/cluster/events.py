@@ -6,6 +6,9 @@ the node saw them, one per line (no event can hold a LF: lines are split on it):
 
     C <cid> <tls 0|1> <host> [<certfp>]   a client connected (with a TLS client certificate)
     L <cid> <line>               a complete line from it (raw bytes)
+    S <cid> <0|1> <copy>         a line that held a secret (a password): the copy with the
+                                 secret left out, and whether the origin found it was the
+                                 server's password (PASS); server/hidden.py
     T <cid>                      a line that was too long
     Q <cid> <reason>             the node dropped it (EOF, ping timeout, sendq, excess flood)
     R <cid> <kind> <json>        the result of work done for it off the loop (state.resume)
@@ -21,13 +24,14 @@ import json
 from typing import NamedTuple
 
 CONNECT, LINE, TOO_LONG, QUIT, RESUME, NODE_GONE = b"C", b"L", b"T", b"Q", b"R", b"X"
+SECRET_LINE = b"S"
 
 
 class Event(NamedTuple):
-    kind: bytes  # one of the six letters
+    kind: bytes  # one of the seven letters
     target: str  # the cid, or the node id for NODE_GONE
-    data: bytes = b""  # the line, host, reason, or "kind json"
-    flag: bool = False  # CONNECT: TLS
+    data: bytes = b""  # the line (or its copy), host, reason, or "kind json"
+    flag: bool = False  # CONNECT: TLS; SECRET_LINE: the password was the server's
     certfp: str = ""  # CONNECT: the SHA-256 fingerprint of the client's certificate, if any
 
 
@@ -38,6 +42,10 @@ def connect(cid: str, host: str, tls: bool, certfp: str | None = None) -> bytes:
 
 def line(cid: str, raw: bytes) -> bytes:
     return b"L %s %s" % (cid.encode(), raw)
+
+
+def secret_line(cid: str, copy: bytes, password_ok: bool) -> bytes:
+    return b"S %s %d %s" % (cid.encode(), password_ok, copy)
 
 
 def too_long(cid: str) -> bytes:
@@ -72,6 +80,9 @@ def decode(payload: bytes) -> list[Event]:
             tls, _, rest = data.partition(b" ")
             host, _, certfp = rest.partition(b" ")
             out.append(Event(kind, target, host, tls == b"1", certfp.decode("ascii", "replace")))
+        elif kind == SECRET_LINE and target:
+            flag, _, copy = data.partition(b" ")
+            out.append(Event(kind, target, copy, flag == b"1"))
         elif kind in (LINE, TOO_LONG, QUIT, RESUME, NODE_GONE) and target:
             out.append(Event(kind, target, data))
     return out

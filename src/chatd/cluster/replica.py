@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
+from ..server.hidden import Hidden
 from ..server.state import ServerState
 from ..server.user import Close, User, Write
 from . import events as ev
@@ -35,6 +36,8 @@ class LocalEnd(Protocol):
     def write(self, data: bytes) -> None: ...
 
     def close(self) -> None: ...
+
+    def take_secret(self) -> bytes | None: ...
 
 
 def _nowhere(*_: object) -> None:
@@ -89,6 +92,7 @@ class Replica:
         if kind == ev.NODE_GONE:
             self.node_gone(cid, event.data.decode("utf-8", "replace") or "*.net *.split")
             return
+        real = self._secret_of(cid) if kind == ev.SECRET_LINE else None
         user = self.users.get(cid)
         if user is None:
             return
@@ -97,6 +101,8 @@ class Replica:
             return
         if kind == ev.LINE:
             state.handle_line(user, event.data)
+        elif kind == ev.SECRET_LINE:
+            self._secret_line(user, event, real)
         elif kind == ev.TOO_LONG:
             state.input_too_long(user)
         elif kind == ev.QUIT:
@@ -106,6 +112,31 @@ class Replica:
             state.resume(user, what.decode(), json.loads(value) if value else None)
         if user.gone:
             self.users.pop(cid, None)
+
+    def _secret_of(self, cid: str) -> bytes | None:
+        """This node's own line behind a copy, if it is the origin and still has it."""
+        if ev.node_of(cid) != self.node:
+            return None
+        end = self.local_end(cid)
+        return end.take_secret() if end is not None else None
+
+    def _secret_line(self, user: User, event: ev.Event, real: bytes | None) -> None:
+        """A line that held a secret: the origin applies the line as it was sent (its handlers
+        do the local work that needs the secret); every other node applies the copy, with
+        what the origin decided from the secret at hand (`ServerState.hidden`). Both reach the
+        same state (server/hidden.py); the line counts the copy's bytes everywhere."""
+        state, copy = self.state, event.data
+        if real is not None:
+            counted = user.lines_in
+            state.handle_line(user, real)
+            if user.lines_in != counted:
+                user.bytes_in += len(copy) - len(real)
+            return
+        state.hidden = Hidden(copy, event.flag)
+        try:
+            state.handle_line(user, copy)
+        finally:
+            state.hidden = None
 
     def _connect(self, cid: str, host: str, certfp: str | None = None) -> None:
         state = self.state

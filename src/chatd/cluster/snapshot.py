@@ -45,6 +45,7 @@ NODE_FIELDS = frozenset(
         "config_file",
         "cloak",  # built from the (network-wide) cloak_key at start-up
         "auth_pending",  # password checks running on this node's worker threads
+        "hidden",  # only set while a copy of a line is applied
         "requests",
         "_rendered",
         "motd",
@@ -56,6 +57,10 @@ NODE_FIELDS = frozenset(
     }
 )
 _CALLABLE = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, functools.partial)
+# User fields that belong to the node the user is connected to, written as these values: a
+# SASL conversation in progress holds the pieces of a response (a PLAIN password, base64), which
+# must not reach Redis; a password check out on this node is this node's business.
+LOCAL_USER_FIELDS: dict[str, Any] = {"sasl": None, "auth_busy": False}
 
 
 def _slots(cls: type) -> list[str]:
@@ -128,7 +133,7 @@ def dump(state: ServerState, replica: Replica, seqs: dict[str, int]) -> bytes:
         "format": FORMAT,
         "position": replica.position,
         "seqs": seqs,  # each node's last entry applied (appends retried are applied once)
-        "users": {cid: one(u, _fields(u)) for cid, u in replica.users.items()},
+        "users": {cid: one(u, _fields(u) | LOCAL_USER_FIELDS) for cid, u in replica.users.items()},
         "channels": {key: one(c, _fields(c)) for key, c in state.channels.items()},
         "state": one(state, top),
         "store": state.store.export(state.now),

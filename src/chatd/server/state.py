@@ -41,6 +41,7 @@ from .config import Config
 from .delivery import Event, LocalDelivery
 from .dispatch import RESUMERS, dispatch
 from .flood import FloodGate
+from .hidden import Hidden, too_long
 from .user import User
 from .whowas import Record, WhowasRing
 
@@ -152,6 +153,9 @@ class ServerState:
         self.reload_hook: Callable[[], list[str]] | None = None
         self.config_file = "-"  # the file REHASH re-reads, for 382
         self.requests: list[Deferred | Later] = []  # see defer() and later()
+        # while a cluster node applies another node's copy of a line that held a secret: what
+        # its origin decided from the secret (server/hidden.py); None otherwise
+        self.hidden: Hidden | None = None
         # history and persistent channels (docs/storage.md); ":memory:" unless told otherwise
         self.store = (
             store
@@ -457,15 +461,11 @@ class ServerState:
         return f"b{next(self._batch_ids):x}"
 
     def _within_limits(self, user: User, raw: bytes) -> bool:
-        if raw[:1] == b"@":
-            tags, _, rest = raw.partition(b" ")
-            # the tags' budget counts the leading @ and the space after them (message-tags)
-            too_long = len(tags) + 1 > self.config.tags_length or len(rest) > self.max_line
-        else:
-            too_long = len(raw) > self.max_line
-        if too_long:
+        # the tags' budget counts the leading @ and the space after them (message-tags)
+        if too_long(raw, self.max_line, self.config.tags_length):
             self.input_too_long(user)
-        return not too_long
+            return False
+        return True
 
     def input_too_long(self, user: User) -> None:
         self.reply(user, N.ERR_INPUTTOOLONG, "Input line was too long")

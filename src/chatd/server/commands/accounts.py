@@ -23,7 +23,6 @@ that is not an account is checked against decoy credentials at the same cost.
 from __future__ import annotations
 
 import functools
-import hmac
 import itertools
 import logging
 import math
@@ -610,18 +609,12 @@ def handle_register(state: ServerState, user: User, msg: Message) -> None:
             register_reply(state, user, "register", "NEED_NICK", "*", "Send NICK first")
             return
         name = user.nick
-    if not user.registered and state.config.password is not None:
-        given = (user.pass_given or "").encode()
-        if not hmac.compare_digest(given, state.config.password.encode()):
-            register_reply(
-                state,
-                user,
-                "register",
-                "TEMPORARILY_UNAVAILABLE",
-                name,
-                "Send the server's PASS first",
-            )
-            return
+    needs_pass = state.config.password is not None and not user.registered
+    if needs_pass and not registration.pass_ok(state, user):
+        register_reply(
+            state, user, "register", "TEMPORARILY_UNAVAILABLE", name, "Send the server's PASS first"
+        )
+        return
     begin_register(state, user, name, None if email == "*" else email, password, "register")
 
 

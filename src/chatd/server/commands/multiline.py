@@ -21,6 +21,7 @@ from ...proto import numerics as N
 from ...proto.caps import MULTILINE, MULTILINE_CONCAT
 from ...proto.casemap import fold, is_channel_name
 from ...proto.message import Message, encode
+from ..accounts import is_reserved
 from ..delivery import Event, format_time
 from ..user import VIEW_TAGS, VIEW_TIME
 from . import messaging
@@ -62,6 +63,10 @@ def _open_problem(user: User, msg: Message) -> str:
         return "BATCH +ref draft/multiline <target>"
     if params[1] != BATCH_TYPE:
         return "Only draft/multiline batches can be sent"
+    if is_reserved(params[2]):
+        # services take one line at a time; and a line to NickServ may hold a password, which
+        # a cluster's log leaves out (server/hidden.py), so none is ever kept in a batch
+        return "Services take single lines, not multiline batches"
     if user.batch is not None:
         return "A multiline batch is already open"
     return ""
