@@ -503,6 +503,8 @@ class ClusterCore:
     def lost(self, client: LocalClient, reason: str) -> None:
         client.closed = True
         self.locals.pop(client.cid, None)
+        if client.user is not None:
+            client.user.local = False  # what is still in the log for it applies as elsewhere
         self._quit(client, reason)
 
     def overflowed(self, client: LocalClient) -> None:
