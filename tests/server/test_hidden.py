@@ -72,6 +72,7 @@ def copy_of(raw: bytes, **settings: object) -> Hidden | None:
         (b"JOIN #pass", None),
         (b"PASS\tsecret", b"*"),  # not a command (421): hidden all the same
         (b"@label=y OPER\tadmin\tpw", b"@label=y *"),
+        (b":src :PASS :secret", b":s :PASS :"),  # read as PASS with no parameters (461)
         (b"PASS caf\xe9", b"PASS \xff"),  # FAIL PASS INVALID_UTF8 either way
         (b"@a=b PASS \xe9", b"* \xff"),  # FAIL * INVALID_UTF8
         (b"PASS a\x00b", b"* \x00"),  # FAIL * INVALID_MESSAGE
@@ -150,7 +151,7 @@ secret_lines = st.one_of(
 )
 decorated = st.builds(
     lambda tags, line, tail: (tags + line).encode() + tail,
-    st.sampled_from(["", "@label=l1 ", "@batch=b1 ", ":src "]),
+    st.sampled_from(["", "@label=l1 ", "@batch=b1 ", ":src ", ":src :"]),
     secret_lines,
     st.sampled_from([b"", b"", b"\xff", b"\x00", b" " + b"x" * 520]),
 )

@@ -85,7 +85,7 @@ def _candidate(raw: bytes) -> bool:
     if rest[:1] == b":":
         rest = rest.partition(b" ")[2].lstrip(b" ")
     word, _, rest = rest.partition(b" ")
-    word = word.upper()
+    word = word.lstrip(b":").upper()
     if word.startswith(_COMMAND_WORDS):
         return True
     if word.startswith(_MESSAGE_WORDS):
@@ -119,10 +119,14 @@ def hide(raw: bytes, config: Config) -> Hidden | None:
     except BadCommand as exc:
         from .dispatch import COMMANDS  # (a cycle at import time otherwise)
 
-        if exc.command[:32].lstrip(":").upper() in COMMANDS:
-            return None  # dispatched without parameters: nothing of it is used
+        # not a command word (`PASS\tsecret`): the copy is one too, with the same label; a
+        # word the server reads as a command (`:src :PASS :x`, dispatched with no parameters)
+        # stays that command
         tags = raw.partition(b" ")[0] + b" " if raw[:1] == b"@" else b""
-        return Hidden(tags + b"*")  # an unknown command too (421), with the same label
+        command = exc.command[:32].lstrip(":").upper()
+        if command in COMMANDS:
+            return Hidden(tags + b":s :" + command.encode() + b" :")
+        return Hidden(tags + b"*")  # 421 (451 before registration)
     except ProtocolError:
         return Hidden(_UNPARSEABLE)
     span = _secret_span(text, msg)
