@@ -73,6 +73,7 @@ class LocalDelivery:
         self.wall = 0.0  # set by the server state before each batch of work
         self._channel: Channel | None = None  # the channel whose messages are being batched
         self._batch: list[tuple[Event, User | None]] = []
+        self.relayed = 0  # events made (messages, joins, quits...), for STATS and metrics
 
     def restart_ids(self, prefix: str) -> None:
         """Number the next events from 1 under `prefix` (a cluster numbers them per log entry,
@@ -82,6 +83,7 @@ class LocalDelivery:
 
     def event(self, msg: Message, client_tags: dict[str, str] | None = None) -> Event:
         msgid = f"{self._prefix}{next(self._ids):x}"
+        self.relayed += 1
         return Event(msg, self.wall, msgid, client_tags or {})
 
     def to_user(self, user: User, event: Event) -> None:

@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..proto import numerics as N
 from ..proto.message import Message
-from .commands import channels, history, messaging, modes, operator, queries, registration
+from .commands import (
+    channels,
+    history,
+    messaging,
+    modes,
+    nodestats,
+    operator,
+    queries,
+    registration,
+)
 
 if TYPE_CHECKING:
     from .state import ServerState
@@ -66,6 +75,7 @@ COMMANDS: dict[str, Command] = {
     "OPER": Command(operator.handle_oper, 2),
     "KILL": Command(operator.handle_kill, 2, oper_only=True),
     "REHASH": Command(operator.handle_rehash, 0, oper_only=True),
+    "STATS": Command(nodestats.handle_stats, 1),  # N and R; the general STATS hands them over
 }
 
 
