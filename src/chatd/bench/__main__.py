@@ -3,6 +3,7 @@
     chatd-bench --server ngircd --scenario fanout -N 100 -S 10 --duration 5
     chatd-bench --host 127.0.0.1 --port 6667 --pid 1234 --scenario connect
     chatd-bench --server chatd --compare            # every scenario, chatd and ngIRCd, ratios
+    chatd-bench --cluster 2 --scenario fanout       # one process and a 2-node cluster, ratios
 
 Runs are interleaved across servers (run 1 on chatd, run 1 on ngIRCd, run 2 ...) and each
 figure is the median over --repeat runs.
@@ -42,6 +43,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--compare",
         action="store_true",
         help="also start ngIRCd and run the same scenarios; print ratios",
+    )
+    target.add_argument(
+        "--cluster",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also start redis-server and N chatd nodes joined through it, and run the same "
+        "scenarios on them, clients spread across the nodes (fanout: senders on the first "
+        "node, receivers on the others); ratios against one process",
     )
     target.add_argument("--no-pin", action="store_true", help="do not pin server/load to cores")
     sc = ap.add_argument_group("scenario")
@@ -152,19 +162,40 @@ def start_servers(args: argparse.Namespace) -> list[Server]:
     out = [first]
     if args.compare:
         out.append(servers.start_ngircd(args.host, pin=pin))
+    if args.cluster:
+        out.append(servers.start_cluster(args.cluster, args.host, pin=pin))
     return out
 
 
-def wait_quiet(pid: int | None, limit_s: float = 60.0) -> None:
-    """Let the server finish with the last run's clients: until it uses <10% CPU for 0.2 s."""
-    if not pid:
+def compare_pairs(targets: list[Server]) -> list[tuple[str, str]]:
+    """Ratio rows: chatd against ngIRCd, a cluster against one process."""
+    names = [t.name for t in targets]
+    pairs = []
+    if len(names) > 1 and names[1] == "ngircd":
+        pairs.append((names[0], "ngircd"))
+    pairs += [(t.name, names[0]) for t in targets[1:] if t.nodes]
+    return pairs
+
+
+def wait_quiet(server: Server | int | None, limit_s: float = 60.0) -> None:
+    """Let the server finish with the last run's clients: until it uses <10% CPU for 0.2 s
+    (a cluster: its nodes and its Redis together)."""
+    if isinstance(server, Server):
+        pids = server.server_pids + ([server.redis_pid] if server.redis_pid else [])
+    else:
+        pids = [server] if server else []
+    if not pids:
         time.sleep(0.5)
         return
     end = time.monotonic() + limit_s
-    last = procfs.cpu_seconds(pid)
-    while time.monotonic() < end and procfs.alive(pid):
+
+    def cpu() -> float:
+        return sum(procfs.cpu_seconds(pid) for pid in pids if procfs.alive(pid))
+
+    last = cpu()
+    while time.monotonic() < end and all(procfs.alive(pid) for pid in pids):
         time.sleep(0.2)
-        now = procfs.cpu_seconds(pid)
+        now = cpu()
         if now - last < 0.02:
             return
         last = now
@@ -190,11 +221,12 @@ def measure(
                 counter += 1
                 this = replace(p, prefix=p.kind[0] + base36(counter))
                 for other in targets:  # they share the server core: all must be quiet
-                    wait_quiet(other.pid)
+                    wait_quiet(other)
                 if wait_idle > 0:
                     wait_idle_machine(wait_idle)
-                if srv.proc is not None and srv.proc.poll() is not None:
-                    figures = {"error": f"{srv.name} exited with status {srv.proc.returncode}"}
+                dead = [p for p in [srv.proc, *srv.procs] if p is not None and p.poll() is not None]
+                if dead:
+                    figures = {"error": f"{srv.name} exited with status {dead[0].returncode}"}
                     print(f"  error: {figures['error']}", file=sys.stderr)
                 else:
                     print(
@@ -245,7 +277,8 @@ def render(path: str) -> int:
         saved = json.load(f)
     results = saved["results"]
     names = list(dict.fromkeys(r["server"] for r in results))
-    compare = [(names[0], names[1])] if len(names) > 1 else []
+    compare = [(names[0], "ngircd")] if "ngircd" in names[1:] else []
+    compare += [(name, names[0]) for name in names[1:] if name.startswith("cluster")]
     repeat = max((len(r["runs"]) for r in results), default=1)
     duration = next((r["params"]["duration"] for r in results if "duration" in r["params"]), 0.0)
     print(report.header(saved["machine"], saved.get("notes", []), repeat, duration))
@@ -275,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(report.to_json(machine, results, notes))
     else:
-        compare = [(targets[0].name, targets[1].name)] if len(targets) > 1 else []
+        compare = compare_pairs(targets)
         print(report.header(machine, notes, max(1, args.repeat), args.duration))
         print()
         print(report.table(results, compare))

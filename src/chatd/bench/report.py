@@ -24,6 +24,8 @@ COLUMNS: dict[str, list[Column]] = {
         ("disc", "disconnects", "{:.0f}"),
         ("srv CPU%", "server_cpu_pct", "{:.0f}"),
         ("srv s/M deliv", "server_cpu_s_per_M", "{:.3f}"),
+        ("redis CPU%", "redis_cpu_pct", "{:.0f}"),
+        ("redis us/msg", "redis_cpu_us_per_msg", "{:.2f}"),
         ("load CPU%", "load_cpu_pct", "{:.0f}"),
         ("other CPU%", "other_cpu_pct", "{:.0f}"),
     ],

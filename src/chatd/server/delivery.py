@@ -129,8 +129,9 @@ class LocalDelivery:
         batch = self._batch
         self._channel = None
         self._batch = []
+        members = channel.members.local  # a cluster's replicas of other nodes' users write nowhere
         if len(batch) == 1:
-            _fan_out(channel.members, batch[0][0], batch[0][1])
+            _fan_out(members, batch[0][0], batch[0][1])
             return
         own: dict[User, list[int]] = {}  # a sender -> where its own lines are, in order
         for i, (_, exclude) in enumerate(batch):
@@ -143,7 +144,7 @@ class LocalDelivery:
         events = [event for event, _ in batch]
         whole: list[bytes | None] = [None, None, None, None]  # per tag view
         joined: list[_Joined | None] = [None, None, None, None]
-        for user in channel.members:
+        for user in members:
             view = user.tag_view
             mine = own.get(user)
             if mine is None:
