@@ -53,10 +53,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "scenarios on them, clients spread across the nodes (fanout: senders on the first "
         "node, receivers on the others); ratios against one process",
     )
+    target.add_argument(
+        "--redis-link",
+        choices=("tcp", "unix", "both"),
+        default="tcp",
+        help="how --cluster nodes reach Redis (both: one cluster of each)",
+    )
     target.add_argument("--no-pin", action="store_true", help="do not pin server/load to cores")
     sc = ap.add_argument_group("scenario")
     sc.add_argument(
-        "--scenario", choices=("fanout", "rooms", "idle", "connect", "all"), default="all"
+        "--scenario",
+        choices=("fanout", "rooms", "idle", "connect", "log", "all"),
+        default="all",
+        help="log: no chatd, the ceiling of one Redis as a cluster's log (-N nodes, --lines)",
+    )
+    sc.add_argument(
+        "--lines",
+        default="1,8,32",
+        metavar="K,K,...",
+        help="log: client lines per log entry, one run each (default 1,8,32)",
     )
     sc.add_argument("-N", type=int, help="clients (fanout 100, rooms 1000, idle 1000)")
     sc.add_argument("-S", type=int, default=10, help="senders in fanout (default 10)")
@@ -136,12 +151,16 @@ def plan(args: argparse.Namespace, fd_limit: int) -> tuple[list[Params], list[st
     elif args.scenario == "rooms":
         for eager in flavours or [True]:
             runs.append(replace(base, kind="rooms", n=args.N or 1000, rate=args.rate, eager=eager))
+    elif args.scenario == "log":
+        for lines in args.lines.split(","):
+            runs.append(replace(base, kind="log", n=args.N or 2, s=int(lines)))
     else:
         runs.append(replace(base, kind=args.scenario, n=args.N or 1000))
     notes = []
     kept = []
     for p in runs:
         need = p.n + FD_MARGIN if p.kind != "connect" else p.concurrency * 4 + FD_MARGIN
+        need = FD_MARGIN if p.kind == "log" else need
         if need > fd_limit:
             notes.append(f"skipped {p.label}: needs {need} fds, RLIMIT_NOFILE is {fd_limit}")
         else:
@@ -151,6 +170,8 @@ def plan(args: argparse.Namespace, fd_limit: int) -> tuple[list[Params], list[st
 
 def start_servers(args: argparse.Namespace) -> list[Server]:
     pin = not args.no_pin
+    if args.scenario == "log":
+        return [servers.start_cluster(0, args.host, pin)]
     if args.port:
         first = servers.attach(
             args.host, args.port, args.pid, name=args.server if args.compare else "server"
@@ -163,7 +184,8 @@ def start_servers(args: argparse.Namespace) -> list[Server]:
     if args.compare:
         out.append(servers.start_ngircd(args.host, pin=pin))
     if args.cluster:
-        out.append(servers.start_cluster(args.cluster, args.host, pin=pin))
+        for link in ("tcp", "unix") if args.redis_link == "both" else (args.redis_link,):
+            out.append(servers.start_cluster(args.cluster, args.host, pin, link == "unix"))
     return out
 
 

@@ -7,6 +7,8 @@ dict of figures (numbers or None). Repeats and medians are the caller's business
 - rooms:   N clients in rooms of `room_size`; every client sends to its own room.
 - idle:    N registered clients held; the server's RSS growth per connection.
 - connect: registrations per second with `concurrency` registrations in progress at a time.
+- log:     no chatd: `n` simulated nodes append entries of `s` lines to a Redis Stream and
+           follow it (bench/logload.py): the messages/s one Redis carries as a cluster's log.
 
 Figures that need the server's pid (CPU%, RSS) are None when it is unknown.
 """
@@ -63,6 +65,8 @@ class Params:
             return f"{self.kind} N={self.n}{extra} rate={rate} {flavour}"
         if self.kind == "idle":
             return f"idle N={self.n}"
+        if self.kind == "log":
+            return f"log nodes={self.n} lines/entry={self.s}"
         return f"connect c={self.concurrency}"
 
     def public(self) -> dict[str, Any]:
@@ -71,6 +75,7 @@ class Params:
             "rooms": ("n", "room_size", "rate", "duration", "eager", "window", "batch"),
             "idle": ("n",),
             "connect": ("concurrency", "duration"),
+            "log": ("n", "s", "duration"),
         }[self.kind]
         return {k: getattr(self, k) for k in keys}
 
@@ -292,11 +297,28 @@ def connect(server: Server, p: Params) -> dict[str, Any]:
         load.close_all()
 
 
+def log(server: Server, p: Params) -> dict[str, Any]:
+    from chatd.bench.logload import run_log  # needs hiredis (the cluster extra)
+
+    if not server.redis_port:
+        return {"error": "the log scenario runs against a Redis the bench started"}
+    return run_log(
+        server.redis_port,
+        server.redis_pid,
+        writers=p.n,
+        readers=p.n,
+        lines=p.s,
+        duration=p.duration,
+        text_size=p.text_size,
+    )
+
+
 SCENARIOS: dict[str, Callable[[Server, Params], dict[str, Any]]] = {
     "fanout": fanout,
     "rooms": rooms,
     "idle": idle,
     "connect": connect,
+    "log": log,
 }
 
 

@@ -69,8 +69,10 @@ class Server:
     ports: list[int] = field(default_factory=list)
     pids: list[int] = field(default_factory=list)
     redis_pid: int | None = None
+    redis_port: int = 0
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     nodes: int = 0  # cluster nodes; 0 for one process
+    unix: bool = False  # the nodes reach Redis through its UNIX socket
 
     @property
     def all_ports(self) -> list[int]:
@@ -191,7 +193,9 @@ def start_chatd(host: str = "127.0.0.1", port: int | None = None, pin: bool = Tr
 BENCH_CLOAK_KEY = "chatd-bench-cloak-key-0000"  # a cluster's nodes need one key
 
 
-def start_redis(host: str, workdir: str, pin: bool) -> tuple[subprocess.Popen[bytes], int]:
+def start_redis(
+    host: str, workdir: str, pin: bool, unix: bool = False
+) -> tuple[subprocess.Popen[bytes], int]:
     """Returns the process and its port."""
     # a redis-server of the bench's own: no persistence (the log's cost, not the disk's)
     exe = shutil.which("redis-server") or (
@@ -202,6 +206,8 @@ def start_redis(host: str, workdir: str, pin: bool) -> tuple[subprocess.Popen[by
     port = free_port(host)
     argv = [exe, "--port", str(port), "--bind", host, "--dir", workdir, "--save", ""]
     argv += ["--appendonly", "no"]
+    if unix:
+        argv += ["--unixsocket", os.path.join(workdir, "redis.sock"), "--unixsocketperm", "700"]
     if pin and can_pin():
         argv = ["taskset", "-c", str(SERVER_CORE), *argv]
     with open(os.path.join(workdir, "redis.log"), "wb") as log:
@@ -210,17 +216,21 @@ def start_redis(host: str, workdir: str, pin: bool) -> tuple[subprocess.Popen[by
     return proc, port  # taskset execs the server: proc.pid is Redis's
 
 
-def start_cluster(n: int, host: str = "127.0.0.1", pin: bool = True) -> Server:
-    """A redis-server and `n` chatd nodes joined through it, all on the server core."""
+def start_cluster(n: int, host: str = "127.0.0.1", pin: bool = True, unix: bool = False) -> Server:
+    """A redis-server and `n` chatd nodes joined through it, all on the server core; with
+    `unix`, the nodes reach Redis through its UNIX socket instead of TCP."""
     workdir = tempfile.mkdtemp(prefix="chatd-bench-cluster-")
-    redis_proc, redis_port = start_redis(host, workdir, pin)
+    redis_proc, redis_port = start_redis(host, workdir, pin, unix)
     redis_pid = redis_proc.pid
     url = f"redis://{host}:{redis_port}/0"
+    if unix:
+        url = f"unix://{os.path.join(workdir, 'redis.sock')}"
     config = Path(workdir, "node.toml")
     config.write_text(f'cloak-key = "{BENCH_CLOAK_KEY}"\n')
-    server = Server(
-        f"cluster{n}", host, 0, None, pin, workdir=workdir, redis_pid=redis_pid, nodes=n
-    )
+    name = f"cluster{n}" + ("u" if unix else "")
+    server = Server(name, host, 0, None, pin, workdir=workdir, redis_pid=redis_pid, nodes=n)
+    server.unix = unix
+    server.redis_port = redis_port
     server.procs.append(redis_proc)
     try:
         for k in range(n):
@@ -234,10 +244,14 @@ def start_cluster(n: int, host: str = "127.0.0.1", pin: bool = True) -> Server:
     except Exception:
         server.stop()
         raise
+    if not n:  # Redis alone (the log scenario)
+        server.name, server.port, server.notes = "redis", redis_port, ["redis-server alone"]
+        return server
     server.port, server.pid = server.ports[0], server.pids[0]
     server.notes = [
-        f"{server.name}: {n} chatd nodes and redis-server (no persistence) on the server core; "
-        "srv CPU sums the nodes, Redis's CPU is its own column"
+        f"{server.name}: {n} chatd nodes and redis-server (no persistence, "
+        f"{'UNIX socket' if unix else 'TCP'}) on the server core; srv CPU sums the nodes, "
+        "Redis's CPU is its own column"
     ]
     return server
 
@@ -265,7 +279,7 @@ def restart(server: Server) -> Server:
         return server
     server.stop()
     if server.nodes:
-        return start_cluster(server.nodes, server.host, pin=server.pin)
+        return start_cluster(server.nodes, server.host, pin=server.pin, unix=server.unix)
     fresh = start_server(server.name, server.host, pin=server.pin)
     fresh.notes = server.notes
     return fresh
