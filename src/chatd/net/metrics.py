@@ -36,10 +36,17 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class MetricsServer:
     """The listening socket of the endpoint, in the reactor's selector."""
 
-    def __init__(self, reactor: Reactor, sock: socket.socket, render: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        reactor: Reactor,
+        sock: socket.socket,
+        render: Callable[[], str],
+        timeout: float = REQUEST_TIMEOUT,
+    ) -> None:
         self.reactor = reactor
         self.sock = sock
         self.render = render
+        self.timeout = timeout
         self.exchanges: set[_Exchange] = set()
         sock.setblocking(False)
         reactor.selector.register(sock, EVENT_READ, self)
@@ -75,7 +82,7 @@ class MetricsServer:
 class _Exchange:
     """One request and its response."""
 
-    __slots__ = ("server", "sock", "buf", "out", "timer", "closed")
+    __slots__ = ("server", "sock", "buf", "out", "timer", "closed", "draining")
 
     def __init__(self, server: MetricsServer, sock: socket.socket) -> None:
         self.server = server
@@ -83,13 +90,17 @@ class _Exchange:
         self.buf = b""
         self.out = b""
         self.closed = False
+        self.draining = False  # answered: what the client still sends is read and dropped
         sock.setblocking(False)
         reactor = server.reactor
         reactor.selector.register(sock, EVENT_READ, self)
-        self.timer: Timer | None = reactor.call_at(reactor.now + REQUEST_TIMEOUT, self.close)
+        self.timer: Timer | None = reactor.call_at(reactor.now + server.timeout, self.close)
 
     def on_event(self, mask: int) -> None:
         if self.closed:
+            return
+        if self.draining:
+            self._drain()
             return
         if self.out:
             if mask & EVENT_WRITE:
@@ -132,9 +143,31 @@ class _Exchange:
             return
         self.out = self.out[sent:]
         if not self.out:
-            self.close()
+            self._finish()
             return
         self.server.reactor.selector.modify(self.sock, EVENT_WRITE, self)
+
+    def _finish(self) -> None:
+        """The response is out: half-close, and read until the client closes (or the time is
+        up), so that unread request bytes do not turn the close into a reset that could
+        destroy the response on its way."""
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self.close()
+            return
+        self.draining = True
+        self.server.reactor.selector.modify(self.sock, EVENT_READ, self)
+
+    def _drain(self) -> None:
+        try:
+            data = self.sock.recv(REQUEST_MAX)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.close()
 
     def close(self) -> None:
         if self.closed:
