@@ -48,6 +48,7 @@ class RedisServer:
     def __init__(self, folder: Path | None = None, port: int | None = None) -> None:
         self.binary = need_redis()
         self.folder = folder or Path(tempfile.mkdtemp(prefix="chatd-redis-"))
+        self.folder.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.start()

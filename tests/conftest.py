@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from ircclient import RunningServer, start_server  # noqa: E402
+from procs import Proc  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -25,6 +26,20 @@ def _hermetic_state_dir(tmp_path_factory):
         os.environ.pop("XDG_STATE_HOME", None)
     else:
         os.environ["XDG_STATE_HOME"] = saved
+
+
+@pytest.fixture
+def proc_factory():
+    procs: list[Proc] = []
+
+    def make(*args, **kw) -> Proc:
+        proc = Proc(*args, **kw)
+        procs.append(proc)
+        return proc
+
+    yield make
+    for proc in procs:
+        proc.stop()
 
 
 @pytest.fixture(scope="session")
@@ -89,3 +104,41 @@ def certificate(tmp_path_factory):
         )
     )
     return str(cert_path), str(key_path)
+
+
+@pytest.fixture(scope="session")
+def client_certificate(tmp_path_factory):
+    """A self-signed client certificate, as IRC users make for SASL EXTERNAL (CertFP):
+    (cert path, key path, SHA-256 fingerprint in hex)."""
+    x509 = pytest.importorskip("cryptography.x509", reason="cryptography is in the test extra")
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "alice")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("client-tls")
+    cert_path, key_path = folder / "client.pem", folder / "client-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    return str(cert_path), str(key_path), fingerprint

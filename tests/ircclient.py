@@ -45,7 +45,10 @@ class RunningServer:
         self.state = self.core.state
         self.thread = thread
         self.port = reactor.ports[0]
-        self.tls_port = reactor.ports[1] if len(reactor.ports) > 1 else None
+        kinds = {(bool(l.tls), l.websocket): l.port for l in reactor.listeners}
+        self.tls_port = kinds.get((True, False))
+        self.websocket_port = kinds.get((False, True))
+        self.websocket_tls_port = kinds.get((True, True))
 
     def client(self, nick: str | None = None, **kw) -> Client:
         c = Client(self.port, **kw)
@@ -66,14 +69,24 @@ def start_server(**settings) -> RunningServer:
     config = build(settings)
     sock = open_listener(config.host, config.port)
     tls = []
+    context = None
     if config.tls_cert:
         context = server_context(config.tls_cert, config.tls_key)
         tls.append((open_listener(config.host, 0), context))
+    websocket = []
+    if config.websocket_port is not None:
+        websocket.append((open_listener(config.host, config.websocket_port), None))
+    if config.websocket_tls_port is not None:
+        websocket.append((open_listener(config.host, config.websocket_tls_port), context))
     state = ServerState(config, time.time(), msgid_prefix="t-")
     settings = NetSettings(
-        config.sendq, config.line_length + config.tags_length, config.tls_handshake_timeout
+        config.sendq,
+        config.line_length + config.tags_length,
+        config.tls_handshake_timeout,
+        tuple(config.websocket_origins),
+        config.websocket_handshake_timeout,
     )
-    reactor = Reactor(LocalCore(state), [sock], tls, settings)
+    reactor = Reactor(LocalCore(state), [sock], tls, settings, websocket)
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -92,9 +105,19 @@ class Client:
     """A raw IRC client on a blocking socket; every wait has a deadline."""
 
     def __init__(
-        self, port: int, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        tls: ssl.SSLContext | None = None,
+        rcvbuf: int | None = None,  # a small receive buffer: the server's sendq fills fast
     ) -> None:
-        self.sock = socket.create_connection((host, port), timeout=DEADLINE)
+        if rcvbuf is None:
+            self.sock = socket.create_connection((host, port), timeout=DEADLINE)
+        else:
+            self.sock = socket.socket()
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(DEADLINE)
+            self.sock.connect((host, port))
         if tls is not None:
             self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
         self.buf = b""
@@ -279,6 +302,8 @@ class Effects:
                     state.resume(request.user, request.kind, request.job())
             due = [t for t in self.timers if now is not None and t.when <= now]
             if not due:
+                if state.requests:
+                    continue  # a resumed job asked for more (a result handed on as an input)
                 return
             for timer in due:
                 self.timers.remove(timer)

@@ -4,6 +4,9 @@
 config → store → chat state → core → reactor (a cluster node adds its link to the network's log
 here). Nothing else in chatd constructs these; everything else receives what it needs. SIGHUP
 and the operators' REHASH reload the configuration file through `Reloader`.
+
+`chatd account add|list|passwd|remove NAME` manages accounts in the same database without a
+server (`account_main`); a running server picks the changes up on SIGHUP or REHASH.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import logging
 import os
 import resource
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -34,9 +38,12 @@ from .net.metrics import render as render_metrics
 from .net.monitor import Sampler, start_monitor
 from .net.reactor import NetSettings, Reactor
 from .net.tls import server_context
+from .proto.casemap import fold
+from .server.accounts import Account, account_name_problem, email_problem, password_problem
 from .server.config import Config, ConfigError, build, load_toml
 from .server.core import LocalCore
 from .server.passwords import hash_password
+from .server.sasl import make_credentials
 from .server.state import ServerState
 from .store import Store, StoreError, default_path
 
@@ -107,6 +114,28 @@ def parser() -> argparse.ArgumentParser:
     a("--tls-cert", metavar="FILE", help="TLS certificate chain (PEM); enables the TLS listener")
     a("--tls-key", metavar="FILE", help="TLS private key (PEM)")
     a("--tls-port", type=int, help=f"TLS port (default {d.tls_port})")
+    a(
+        "--websocket-port",
+        type=int,
+        metavar="PORT",
+        help="also serve IRC over WebSocket (IRCv3: text.ircv3.net, binary.ircv3.net) for web "
+        "clients on this port; off by default",
+    )
+    a(
+        "--websocket-tls-port",
+        type=int,
+        metavar="PORT",
+        help="the same over TLS (wss://), with --tls-cert and --tls-key; off by default",
+    )
+    a(
+        "--websocket-origin",
+        dest="websocket_origins",
+        action="append",
+        metavar="ORIGIN",
+        help="a web page origin allowed to connect, e.g. https://chat.example.org ('*' in the "
+        "host or port matches any; '*' alone: every page); repeat for more. Without one, "
+        "browser pages are refused (403); clients that send no Origin are let in",
+    )
     a(
         "--max-per-ip",
         type=int,
@@ -216,6 +245,8 @@ def net_settings(config: Config) -> NetSettings:
         sendq=config.sendq,
         max_line=config.line_length + config.tags_length,
         tls_handshake_timeout=config.tls_handshake_timeout,
+        websocket_origins=tuple(config.websocket_origins),
+        websocket_handshake_timeout=config.websocket_handshake_timeout,
     )
 
 
@@ -224,6 +255,8 @@ RESTART_ONLY = (
     "host",
     "port",
     "tls_port",
+    "websocket_port",
+    "websocket_tls_port",
     "db",
     "reuse_port",
     "metrics_host",
@@ -258,7 +291,13 @@ class Reloader:
     def reload(self) -> list[str]:
         """Apply the configuration file again; returns a line per change (or the error)."""
         if not self.args.config:
-            return ["no configuration file to reload (chatd was started without --config)"]
+            accounts = self.core.state.reload_accounts()
+            for line in accounts:
+                log.info("reload: %s", line)
+            return [
+                "no configuration file to reload (chatd was started without --config)",
+                *accounts,
+            ]
         try:
             new = config_from(self.args)
         except ConfigError as exc:
@@ -301,6 +340,7 @@ class Reloader:
         self.reactor.settings.__dict__.update(net_settings(self.config).__dict__)
         logging.getLogger().setLevel(self.config.log_level.upper())
         self.core.reconfigured()
+        report += self.core.state.reload_accounts()
         for line in report or ["configuration reloaded: nothing changed"]:
             log.info("reload: %s", line)
         return report or ["nothing changed"]
@@ -309,6 +349,15 @@ class Reloader:
 def metrics_text(sampler: Sampler) -> str:
     me, *others = sampler.nodes()
     return render_metrics(me, others, sampler.log())
+
+
+def listening(reactor: Reactor) -> str:
+    """The open ports, by kind: "port 8520, TLS port 6697, WebSocket port 8080"."""
+    names = []
+    for listener in reactor.listeners:
+        kind = ("TLS " if listener.tls else "") + ("WebSocket " if listener.websocket else "")
+        names.append(f"{kind}port {listener.port}")
+    return ", ".join(names)
 
 
 def log_status(state: ServerState, reactor: Reactor) -> None:
@@ -334,6 +383,7 @@ def _cluster_command(argv: Sequence[str]) -> int:
 
 # `chatd WORD ...`: commands other than running the server; each gets the words after WORD.
 SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
+    "account": lambda argv: account_main(argv),  # defined further down
     "cluster": _cluster_command,
 }
 
@@ -369,6 +419,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if context:
             sock = open_listener(config.host, config.tls_port, reuse_port=config.reuse_port)
             tls.append((sock, context))
+        websocket: list[tuple[socket.socket, ssl.SSLContext | None]] = []
+        if config.websocket_port is not None:
+            sock = open_listener(config.host, config.websocket_port, reuse_port=config.reuse_port)
+            websocket.append((sock, None))
+        if config.websocket_tls_port is not None and context:
+            sock = open_listener(
+                config.host, config.websocket_tls_port, reuse_port=config.reuse_port
+            )
+            websocket.append((sock, context))
     except OSError as exc:
         print(
             f"chatd: cannot listen on {config.host or '*'}: {exc.strerror or exc}", file=sys.stderr
@@ -413,7 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     else:
         core = LocalCore(state)
-    reactor = Reactor(core, plain, tls, net_settings(config))
+    reactor = Reactor(core, plain, tls, net_settings(config), websocket)
     reactor.before_sleep.append(log_handler.flush)
     sampler = node.start(reactor) if node is not None else start_monitor(reactor, state, core)
     endpoint = None
@@ -432,14 +491,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     state.reload_hook = reloader.reload
     state.config_file = args.config or "-"
     reactor.on_status = lambda: log_status(state, reactor)
-    ports = reactor.ports
-    log.info(
-        "chatd %s listening on %s port %d%s",
-        __version__,
-        config.host or "*",
-        ports[0],
-        f", TLS port {ports[1]}" if tls else "",
-    )
+    log.info("chatd %s listening on %s %s", __version__, config.host or "*", listening(reactor))
+    if websocket and not config.websocket_origins:
+        log.warning(
+            "websocket-origins is empty: web pages (requests with an Origin header) are refused"
+        )
     log.info(
         "database %s (schema version %d, %d persistent channels)",
         config.db,
@@ -549,6 +605,126 @@ class ClusterNode:
                 "others will notice when its lease runs out",
                 exc,
             )
+
+
+# -- chatd account ---------------------------------------------------------------------------
+
+
+def account_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="chatd account",
+        description="Manage chatd's accounts in its database. Passwords are read from the "
+        "terminal (asked twice) or from the first line of stdin; only SCRAM-SHA-256 "
+        "credentials are stored. A running chatd picks changes up on SIGHUP or REHASH.",
+    )
+    p.add_argument("--config", metavar="FILE", help="TOML configuration file (for db and limits)")
+    p.add_argument("--db", metavar="PATH", help="the database (default: as chatd would use)")
+    sub = p.add_subparsers(dest="action", required=True, metavar="add|list|passwd|remove")
+    add = sub.add_parser("add", help="create an account")
+    add.add_argument("name")
+    add.add_argument("--email", help="stored with the account, never verified")
+    sub.add_parser("list", help="list the accounts")
+    passwd = sub.add_parser("passwd", help="set an account's password")
+    passwd.add_argument("name")
+    remove = sub.add_parser(
+        "remove", help="delete an account, its rooms' registrations and its private history"
+    )
+    remove.add_argument("name")
+    return p
+
+
+class AccountCommandError(Exception):
+    """One line for stderr, exit status 1."""
+
+
+def read_password(confirm: bool) -> str:
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if confirm and getpass.getpass("Again: ") != password:
+            raise AccountCommandError("the passwords differ")
+        return password
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def account_main(argv: Sequence[str]) -> int:
+    args = account_parser().parse_args(argv)
+    try:
+        values: dict[str, Any] = load_toml(args.config) if args.config else {}
+        if args.db:
+            values["db"] = args.db
+        config = build(values)
+    except ConfigError as exc:
+        print(f"chatd account: {exc}", file=sys.stderr)
+        return 2
+    db = config.db or default_path(os.environ)
+    try:
+        store = Store(db)
+    except StoreError as exc:
+        print(f"chatd account: {exc}", file=sys.stderr)
+        return 1
+    try:
+        for line in _account_action(args, config, store):
+            print(line)
+        store.flush(0.0)
+        if store.account_writes:
+            raise AccountCommandError(f"cannot write {db} (see the log line above)")
+    except AccountCommandError as exc:
+        print(f"chatd account: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    return 0
+
+
+def _account_action(args: argparse.Namespace, config: Config, store: Store) -> list[str]:
+    records = {r.key: r for r in store.load_accounts()}
+    owners = {nick: r for r in records.values() for nick, _ in r.nicks} | {
+        key: r for key, r in records.items()
+    }
+    if args.action == "list":
+        lines = []
+        for r in records.values():
+            created = time.strftime("%Y-%m-%d", time.gmtime(r.created))
+            nicks = ",".join(name for _, name in r.nicks) or r.name
+            lines.append(
+                f"{r.name}\tcreated {created}\tnicks {nicks}\tcertificates {len(r.certs)}"
+                f"\temail {r.email or '-'}"
+            )
+        return lines or ["no accounts"]
+    name = args.name
+    key = fold(name)
+    if args.action == "add":
+        problem = account_name_problem(name, config.nicklen)
+        if problem is not None:
+            raise AccountCommandError(f"{name}: {problem}")
+        if key in owners:
+            raise AccountCommandError(f"{name} is already registered")
+        if args.email is not None and email_problem(args.email):
+            raise AccountCommandError(f"{args.email}: {email_problem(args.email)}")
+        credentials = _new_credentials(config)
+        account = Account(name, key, int(time.time()), credentials, args.email, {key: name})
+        store.save_account(account.record())
+        return [f"account {name} added"]
+    record = records.get(key)
+    if record is None:
+        raise AccountCommandError(f"no account {name}")
+    if args.action == "passwd":
+        account = Account.from_record(record)
+        account.credentials = _new_credentials(config)
+        store.save_account(account.record())
+        return [f"password of {record.name} changed"]
+    store.delete_account(key)
+    store.flush(0.0)
+    removed = store.delete_private_history(key)
+    return [f"account {record.name} removed ({removed} private messages deleted)"]
+
+
+def _new_credentials(config: Config) -> Any:
+    password = read_password(confirm=True)
+    problem = password_problem(password, config.account_password_min)
+    if problem is not None:
+        raise AccountCommandError(problem)
+    return make_credentials(password, config.scram_iterations)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,11 @@ HOUSEKEEPING_INTERVAL = 60.0  # seconds between clean-ups of per-address admissi
 TIMER_COMPACT_MIN = 256  # heap entries before stale ones are worth a rebuild
 LISTEN_BACKLOG = 1024
 
+# -- WebSocket (net/websocket.py) -----------------------------------------------------------------
+WS_HANDSHAKE_MAX = 8192  # bytes of HTTP upgrade request; past it 431 and the socket is closed
+WS_MESSAGE_MAX = 65536  # bytes of one message: past the line limit it gets 417 like a TCP line,
+# past this it is not worth reading on (close code 1009)
+
 # -- admission (server/admission.py) --------------------------------------------------------------
 REFUSAL_LOG_INTERVAL = 10.0  # seconds: refusals of one address are logged at most this often
 REFUSAL_LOG_ADDRESSES = 10_000  # addresses whose refusals are being counted, at most
@@ -36,6 +41,8 @@ NAMES_CHUNK = 400  # bytes of names per 353 line, well inside 512 with the prefi
 ISON_MAX = 64  # nicks one ISON looks up
 USERHOST_MAX = 5  # nicks one USERHOST looks up (RFC 2812)
 ERROR_LOG_EXCERPT = 200  # characters of a failing line written to the log
+LIST_ITEMS_MAX = 16  # names, masks and ELIST conditions in one LIST
+METADATA_RETRY = 30  # seconds a client is asked to wait before METADATA SYNC (774)
 CHANNEL_LIMIT_MAX = 999_999  # the largest +l
 CAP_VERSION_MAX = 999_999  # a bigger `CAP LS` version counts as this one
 MASK_ECHO = 64  # characters of a refused ban mask echoed back in 696
@@ -43,3 +50,11 @@ MASK_ECHO = 64  # characters of a refused ban mask echoed back in 696
 # -- host cloaking (server/cloak.py) --------------------------------------------------------------
 CLOAK_KEY_MIN = 16  # characters of cloak_key: a shorter key could be found offline
 CLOAK_MEMO = 4096  # cloaks of recent addresses remembered; the memo is cleared when full
+
+# -- accounts and SASL (server/sasl.py, server/accounts.py) -------------------------------------
+SASL_CHUNK = 400  # bytes of base64 per AUTHENTICATE piece (IRCv3 sasl-3.1)
+SASL_MAX_CHUNKS = 16  # pieces in one response: 6,400 base64 bytes, 4,800 decoded, at most
+AUTH_THROTTLE_MAX = 50_000  # account names whose failed logins are being counted, at most
+ACCOUNT_MAX_CERTS = 5  # client certificate fingerprints per account (NickServ CERT ADD)
+CHANSERV_MAX_AMODES = 100  # accounts with an auto-mode in one registered channel
+GUEST_PREFIX = "Guest"  # what a nick taken back from someone who did not identify becomes

@@ -170,3 +170,30 @@ def client_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("NO_COLOR", None)
     return env
+
+
+class Tmux:
+    def __init__(self) -> None:
+        self.socket = f"chatd-client-test-{os.getpid()}-{time.monotonic_ns()}"
+        self.target = "chat"
+
+    def run(self, *args: str, check: bool = True) -> str:
+        out = subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, timeout=DEADLINE, check=False
+        )
+        if check and out.returncode != 0:
+            raise AssertionError(f"tmux {args}: {out.stderr.decode()}")
+        return out.stdout.decode()
+
+    def capture(self) -> str:
+        return self.run("capture-pane", "-p", "-t", self.target, check=False)
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", self.target, *keys)
+
+    def shows(self, text: str, timeout: float = DEADLINE) -> str:
+        return str(
+            wait_for(
+                lambda: text in (screen := self.capture()) and screen, timeout, f"{text!r} in pane"
+            )
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from client_helpers import ChatdProcess, RawClient
+from client_helpers import ChatdProcess, RawClient, Tmux
 
 
 def _chatd_available() -> bool:
@@ -64,3 +65,13 @@ def raw(chatd: ChatdProcess) -> Iterator[Callable[[str], RawClient]]:
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    """A tmux server of our own (its own socket), killed at the end of the test."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux not installed")
+    t = Tmux()
+    yield t
+    t.run("kill-server", check=False)

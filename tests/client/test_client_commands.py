@@ -59,6 +59,7 @@ def test_join_adds_hash_and_switches_when_joined(s: Session) -> None:
     assert sent(s) == ["JOIN #dev key"]
     s.receive(":alice!u@h JOIN #dev", NOW)
     assert s.current_buffer.name == "#dev"
+    assert sent(s) == ["MODE #dev"]
     run(s, "/join #lobby")  # already there: just switch
     assert sent(s) == [] and s.current_buffer.name == "#lobby"
 
@@ -106,7 +107,9 @@ def test_nick_close_clear_quit_help(s: Session) -> None:
     run(s, "/help join")
     assert "/join #room [key]" in last(s)
     run(s, "/help")
-    assert any("/quit [message]" in line.text for line in s.current_buffer.lines)
+    listed = " ".join(line.text for line in s.current_buffer.lines)
+    assert all(f"/{name}" in listed for name in commands.names())
+    assert len(s.current_buffer.lines) < 12  # a screenful, not one line per command
     assert run(s, "/quit see you") == ["see you"]
     assert run(s, "/quit") == [commands.DEFAULT_QUIT_MESSAGE]
     run(s, "/close")
@@ -219,3 +222,127 @@ def test_formatting_codes_are_parsed_and_stripped() -> None:
     assert by_text["under"].attrs == {"underline"}
     assert by_text[" plain\ufffd"].attrs == frozenset() and by_text[" plain\ufffd"].fg is None
     assert not any("\x03" in s.text or "\x02" in s.text for s in spans)
+
+
+# ------------------------------------------------------------- operator commands
+
+
+def test_operator_commands_need_no_quote(s: Session) -> None:
+    s.receive(":srv 005 alice MODES=2 :are supported", NOW)
+    s.receive(":dave!~d@host.example JOIN #lobby", NOW)
+    run(s, "/op bob carol dave")
+    assert sent(s) == ["MODE #lobby +oo bob carol", "MODE #lobby +o dave"]  # MODES=2 per line
+    run(s, "/deop bob")
+    run(s, "/voice bob")
+    run(s, "/devoice bob")
+    assert sent(s) == ["MODE #lobby -o bob", "MODE #lobby +v bob", "MODE #lobby -v bob"]
+    run(s, "/kick bob flooding again")
+    run(s, "/kick carol")
+    assert sent(s) == ["KICK #lobby bob flooding again", "KICK #lobby carol"]
+    run(s, "/ban dave")  # the host is known from the JOIN
+    run(s, "/ban bob")  # not known: by nick
+    run(s, "/ban *!*@spam.example")
+    run(s, "/unban *!*@host.example")
+    assert sent(s) == [
+        "MODE #lobby +b *!*@host.example",
+        "MODE #lobby +b bob!*@*",
+        "MODE #lobby +b *!*@spam.example",
+        "MODE #lobby -b *!*@host.example",
+    ]
+    run(s, "/ban")
+    run(s, "/invite erin")
+    run(s, "/invite erin dev")
+    run(s, "/mode +m")
+    run(s, "/mode #dev +k key")
+    run(s, "/mode alice +i")
+    run(s, "/mode")
+    assert sent(s) == [
+        "MODE #lobby +b",
+        "INVITE erin #lobby",
+        "INVITE erin #dev",
+        "MODE #lobby +m",
+        "MODE #dev +k key",
+        "MODE alice +i",
+        "MODE #lobby",
+    ]
+    s.receive(":srv 367 alice #lobby *!*@host.example op!o@h 1700000000", NOW)
+    assert last(s).startswith("Ban on #lobby: *!*@host.example by op on ")
+
+
+@pytest.mark.parametrize(
+    "line, hint",
+    [
+        ("/kick", "usage: /kick nick [reason]"),
+        ("/op", "usage: /op nick [nick…]"),
+        ("/unban", "usage: /unban nick|mask"),
+        ("/invite", "usage: /invite nick [#room]"),
+        ("/mode m", "modes start with + or -"),
+        ("/ctcp bob", "usage: /ctcp nick VERSION|PING|TIME|CLIENTINFO"),
+    ],
+)
+def test_operator_commands_explain_themselves(s: Session, line: str, hint: str) -> None:
+    run(s, line)
+    assert sent(s) == [] and hint in last(s)
+
+
+def test_operator_commands_outside_a_room_say_so(s: Session) -> None:
+    s.switch("")
+    run(s, "/kick bob")
+    assert sent(s) == [] and "not in a room" in last(s)
+
+
+def test_usage_hints_for_the_new_commands() -> None:
+    assert commands.usage_hint("/kick ") == "nick [reason]"
+    assert commands.usage_hint("/ban") == " [nick|mask]"
+    assert commands.usage_hint("/set ") == "[name [value]]"
+    assert commands.usage_hint("/search ") == "text"
+
+
+def test_nick_explains_the_length_limit(s: Session) -> None:
+    run(s, "/nick averyverylongnickname")  # NICKLEN=16 on this server
+    assert sent(s) == []
+    assert "too long: this server allows at most 16 characters" in last(s)
+    run(s, "/nick 9lives")
+    assert "not a valid nick: letters, digits" in last(s)
+
+
+def test_ctcp_ignore_notify_and_mentions(s: Session) -> None:
+    run(s, "/ctcp bob version")
+    assert sent(s) == ["PRIVMSG bob \x01VERSION\x01"] and last(s) == "Asked bob's VERSION"
+    run(s, "/ignore bob")
+    assert last(s).startswith("Ignoring bob!*@* on test:8520") and s.ignores == ["bob!*@*"]
+    run(s, "/ignore")
+    assert last(s) == "Ignored on test:8520: bob!*@*"
+    run(s, "/unignore bob")
+    assert s.ignores == [] and last(s) == "No longer ignoring bob"
+    run(s, "/unignore bob")
+    assert "bob is not ignored" in last(s)
+    run(s, "/notify carol")
+    assert sent(s) == [] and s.notify.nicks == ["carol"]  # ISON: asked at the next tick
+    run(s, "/notify")
+    assert last(s) == "Notify list on test:8520 (ISON every 60 s): carol"
+    run(s, "/unnotify carol")
+    assert s.notify.nicks == []
+    run(s, "/mentions")
+    assert last(s).startswith("No mentions yet")
+    s.receive(":bob!b@h PRIVMSG #lobby :alice: ping", NOW)
+    run(s, "/mentions")
+    assert last(s).endswith("#lobby <bob> alice: ping")
+
+
+def test_ui_commands_without_the_ui_say_so(s: Session) -> None:
+    for line in ("/search x", "/set", "/save", "/buffer 1", "/connect home"):
+        run(s, line)
+        assert "needs the full-screen client" in last(s)
+
+
+def test_completion_of_arguments_from_a_list() -> None:
+    c = TabCompleter()
+    names = ["bell", "home.nick", "home.notify"]
+    assert c.complete("/set ho", 7, ["holly"], [], words=names) == ("/set home.nick ", 15)
+    assert c.complete("/set home.nick ", 15, ["holly"], [], words=names) == (
+        "/set home.notify ",
+        17,
+    )
+    c.reset()
+    assert c.complete("/op ho", 6, ["holly"], []) == ("/op holly ", 10)  # nicks by default

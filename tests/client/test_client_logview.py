@@ -136,3 +136,95 @@ def test_a_day_separator_leads_the_first_line_of_a_new_day() -> None:
         and logview.time.strftime("%Y", logview.time.localtime(1_700_086_400)) in rows[-3]
     )
     assert rows[-2].endswith("today") and rows[-1].endswith("same day")
+
+
+def test_room_bar_marks_what_is_cut_on_both_sides() -> None:
+    from chatd.client.ui.layout import fit_items
+
+    items = [("", f" {i}:#room{i} ") for i in range(1, 12)]
+    items[5] = ("cur", "[6:#here]")
+    text = "".join(t for _, t in fit_items(items, 5, 40))
+    assert text.startswith("«") and text.endswith("»") and "[6:#here]" in text
+    assert len(text) <= 40
+    assert "".join(t for _, t in fit_items(items, 0, 40)).endswith("»")
+    whole = "".join(t for _, t in fit_items(items[:3], 0, 80))
+    assert "«" not in whole and "»" not in whole
+
+
+def test_nick_list_says_how_many_are_out_of_sight_and_scrolls() -> None:
+    from chatd.client.model import Member
+    from chatd.client.ui.layout import nicklist_rows
+
+    members = [Member(f"user{i:02}") for i in range(41)]
+
+    def text(rows: list) -> list[str]:
+        return ["".join(t for _, t in row) for row in rows]
+
+    rows, offset = nicklist_rows(members, 18, 30, 0, color=False)
+    shown = text(rows)
+    assert shown[0] == "41 users" and len(shown) == 30
+    assert shown[-1] == "▼ 13 more Alt-PgDn"
+    assert shown[1] == " user00" and offset == 0
+    rows, offset = nicklist_rows(members, 18, 30, 100, color=False)  # clamped at the end
+    shown = text(rows)
+    assert shown[1] == "▲ 13 more" and shown[-1] == " user40" and offset == 13
+    rows, _ = nicklist_rows(members[:5], 18, 30, 3, color=False)
+    assert text(rows) == ["5 users"] + [f" user{i:02}" for i in range(5)]
+
+
+def test_status_line_keeps_the_connection_state_at_80_columns() -> None:
+    from chatd.client.ui import layout
+    from chatd.client.ui.layout import Part, fit_status, width_of
+
+    topic = "Welcome to the lobby! Rules: be kind, no spam, read the wiki at https://example.org"
+    parts = [
+        Part("", " alice "),
+        Part("", "@ irc.example.org:6697 ", layout.GIVE_SERVER),
+        Part("", "│ #lobby +nt (41 users) ", layout.GIVE_ROOM),
+        Part("", topic + " ", layout.GIVE_TOPIC, cut=True, prefix="│ "),
+        Part("", "│ reconnecting in 4 s"),
+        Part("", " │ lag 1251 ms", layout.GIVE_LAG),
+    ]
+
+    def line(width: int) -> str:
+        text = "".join(t for _, t in fit_status(parts, width))
+        assert width_of(text) <= width
+        return text
+
+    assert line(200) == (
+        f" alice @ irc.example.org:6697 │ #lobby +nt (41 users) │ {topic} "
+        "│ reconnecting in 4 s │ lag 1251 ms"
+    )
+    wide = line(120)  # the topic is cut first
+    assert "@ irc.example.org" in wide and "│ Welcome to the lobby! Rules" in wide and "…" in wide
+    eighty = line(80)  # then the server's name goes, and the topic gets what is left
+    assert (
+        eighty == " alice │ #lobby +nt (41 users) │ Welcome to… │ reconnecting in 4 s │ lag 1251 ms"
+    )
+    assert width_of(eighty) == 80
+    narrow = line(50)
+    assert narrow.endswith("│ reconnecting in 4 s") and "Welcome" not in narrow
+    assert "reconnecting in 4 s" in line(24)
+
+
+def test_wide_characters_with_modifiers_keep_their_width() -> None:
+    from prompt_toolkit.utils import get_cwidth
+
+    buf = Buffer("#t", "channel")
+    buf.add(0.0, Kind.MESSAGE, "ok 👍🏽 ❤️ 👨‍👩‍👧 🇫🇷 \x9b[31m", nick="bob")
+    (row,) = screen(control_for(buf, ViewState()), width=60)[-1:]
+    assert row.endswith("<bob> ok 👍 ❤ 👨👩👧 FR \ufffd[31m")  # U+009B is never drawn raw
+    assert sum(get_cwidth(ch) for ch in row) == len(row) + 4  # three emoji, two cells each…
+    assert "<9b>" not in row
+
+
+def test_search_matches_are_marked() -> None:
+    buf = make(3, "Deploy done")
+    look = logview.Look(color=False, term="deploy", current=buf.lines[-1].seq)
+    control = LogControl(lambda: buf.lines, lambda: ViewState(), color=False, get_look=lambda: look)
+    content = control.create_content(40, 10)
+    last_row = content.get_line(content.line_count - 1)
+    marked = [(s, t) for s, t in last_row if "log.match" in s]
+    assert marked == [("class:log.match.current", "Deploy")]
+    other = content.get_line(content.line_count - 2)
+    assert [t for s, t in other if "log.match" in s] == ["Deploy"]

@@ -57,7 +57,9 @@ def joined(s: Session, channel: str = "#lobby", others: str = "bob @carol") -> S
         f":srv 332 {s.nick} {channel} :Talk here",
         f":srv 353 {s.nick} = {channel} :{s.nick} {others}",
         f":srv 366 {s.nick} {channel} :End of /NAMES list",
+        f":srv 324 {s.nick} {channel} +nt",
     )
+    assert f"MODE {channel}" in sent(s)  # asked on joining, for the status line
     return s
 
 
@@ -164,9 +166,9 @@ def test_multi_prefix_and_userhost_in_names() -> None:
 
 def test_mode_changes_update_prefixes_and_channel_modes() -> None:
     s = joined(registered())
-    feed(s, ":carol!c@h MODE #lobby +ovn bob bob", ":carol!c@h MODE #lobby +k-o secret carol")
     buf = s.get_buffer("#lobby")
-    assert buf is not None
+    assert buf is not None and buf.modes == "nt" and buf.modes_known
+    feed(s, ":carol!c@h MODE #lobby +ovn-t bob bob", ":carol!c@h MODE #lobby +k-o secret carol")
     assert buf.member("bob").prefixes == "@+"  # type: ignore[union-attr]
     assert buf.member("carol").prefixes == ""  # type: ignore[union-attr]
     assert buf.modes == "n"
@@ -239,10 +241,11 @@ def test_action_and_ctcp_version() -> None:
         ":bob!b@h PRIVMSG #lobby :\x01ACTION waves\x01",
         ":bob!b@h PRIVMSG alice :\x01VERSION\x01",
     )
-    line = s.get_buffer("#lobby").lines[-1]  # type: ignore[union-attr]
+    line = s.get_buffer("#lobby").lines[-2]  # type: ignore[union-attr]
     assert line.kind is Kind.ACTION and line.text == "waves" and line.nick == "bob"
     assert sent(s) == ["NOTICE bob \x01VERSION chatd chat-client\x01"]
     assert s.get_buffer("bob") is None
+    assert texts(s, "#lobby")[-1] == "bob asked your VERSION"  # where the user is reading
 
 
 def test_say_logs_locally_without_echo_message() -> None:
@@ -444,8 +447,9 @@ def test_nick_fallback_gives_up_after_a_while_and_nick_works_before_welcome() ->
     for _ in range(20):
         feed(s, f":srv 432 * {s.nick} :Erroneous nickname")
         tried += sent(s)
-    assert len(tried) == 12 and all(len(t.split()[1]) <= 9 for t in tried[5:])
-    assert "no fallback left" in s.server_buffer.lines[-1].text
+    # Cut down (16, then RFC 1459's 9), never lengthened; then it stops and says why.
+    assert tried == ["NICK averyveryverylon", "NICK averyvery"]
+    assert "refused by the server (Erroneous nickname)" in s.server_buffer.lines[-1].text
     s.change_nick("short", NOW)
     assert sent(s) == ["NICK short"]
 
@@ -553,7 +557,7 @@ def history_session() -> Session:
 def test_chathistory_latest_on_join_and_older_pages_on_request() -> None:
     s = history_session()
     feed(s, ":alice!u@h JOIN #lobby")
-    assert sent(s) == ["CHATHISTORY LATEST #lobby * 3"]
+    assert sent(s) == ["MODE #lobby", "CHATHISTORY LATEST #lobby * 3"]
     assert s.loading_history("#lobby") and not s.request_older("#lobby")  # first page first
     feed(
         s,
@@ -649,7 +653,7 @@ def test_a_server_replay_batch_without_chathistory_goes_above_the_join() -> None
         "@batch=r;msgid=x1;time=2023-11-14T22:13:20Z :bob!b@h PRIVMSG #lobby :replayed",
         ":srv BATCH -r",
     )
-    assert sent(s) == []  # without draft/chathistory, nothing is asked for
+    assert sent(s) == ["MODE #lobby"]  # without draft/chathistory, no history is asked for
     got = texts(s, "#lobby")
     assert got[:3] == ["replayed", "new messages", "You joined #lobby"]
 
@@ -720,7 +724,9 @@ def test_labels_route_history_to_the_buffer_that_asked() -> None:
     s = labeled_session()
     feed(s, ":alice!u@h JOIN #lobby", ":alice!u@h JOIN #dev")
     assert wire(s) == [
+        "MODE #lobby",
         "@label=c1 CHATHISTORY LATEST #lobby * 3",
+        "MODE #dev",
         "@label=c2 CHATHISTORY LATEST #dev * 3",
     ]
     # Answers nested in labeled-response batches; the label, not the batch's target, decides.
@@ -829,3 +835,210 @@ def test_no_history_requests_without_the_capability_or_in_line_mode() -> None:
     sent(t)
     feed(t, ":srv CAP * LS :batch draft/chathistory server-time")
     assert sent(t) == ["CAP REQ batch server-time"]
+
+
+# ------------------------------------------------------------ the dispatch table
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        ":x WELCOME alice :hi",
+        ":x ISUPPORT alice PREFIX=(q)~ CHANTYPES=! NICKLEN=3 :are supported",
+        ":x NUMERIC alice :x",
+        ":x ERROR_NUMERIC alice :x",
+        ":x REPLY_TO_CURRENT alice :x",
+        ":x NICK_UNAVAILABLE alice :x",
+        ":x MESSAGE #lobby :x",
+        ":x CONFIRM x",
+        ":x __INIT__ x",
+    ],
+)
+def test_a_server_cannot_reach_anything_but_the_table(line: str) -> None:
+    s = Session("alice", channels=["#lobby"])
+    s.connection_made(NOW)
+    sent(s)
+    before = (s.isupport.prefix_chars, s.isupport.chantypes, s.isupport.nicklen)
+    feed(s, line)
+    assert not s.registered and s.state is ConnState.REGISTERING
+    assert (s.isupport.prefix_chars, s.isupport.chantypes, s.isupport.nicklen) == before
+    assert sent(s) == []  # no JOIN, nothing at all
+    # Shown as text (or refused by the parser: a command is letters or 3 digits), no more.
+    assert s.server_buffer.lines[-1].kind in (Kind.INFO, Kind.ERROR)
+
+
+def test_the_table_holds_only_command_words_and_numerics() -> None:
+    from chatd.client.events import HANDLERS
+
+    assert all(k.isdigit() and len(k) == 3 or k.isalpha() and k.isupper() for k in HANDLERS)
+    assert "WELCOME" not in HANDLERS and "ISUPPORT" not in HANDLERS
+
+
+# ------------------------------------------------------------ modes on joining
+
+
+def test_modes_are_asked_on_join_shown_quietly_and_forgotten_on_disconnect() -> None:
+    s = registered()
+    feed(s, ":alice!u@h JOIN #lobby")
+    assert sent(s) == ["MODE #lobby"]
+    buf = s.get_buffer("#lobby")
+    assert buf is not None and buf.modes == "" and not buf.modes_known
+    feed(s, ":srv 324 alice #lobby +ntl 10", ":srv 329 alice #lobby 1700000000")
+    assert buf.modes == "lnt" and buf.modes_known
+    assert not any("Modes" in t for t in texts(s, "#lobby"))  # the status line shows them
+    feed(s, ":carol!c@h MODE #lobby -l")
+    assert buf.modes == "nt"
+    s.connection_lost(NOW, "reset", 1.0)
+    assert buf.modes == "" and not buf.modes_known  # stale after a reconnection
+    feed(s, ":srv 324 alice #lobby +m")  # asked by the user (/mode): shown
+    assert texts(s, "#lobby")[-1] == "Modes: +m"
+
+
+# ------------------------------------------------------------------------ CTCP
+
+
+def test_ctcp_requests_are_shown_and_own_echoes_are_hidden() -> None:
+    s = joined(registered(caps="echo-message"))
+    feed(s, ":bob!b@h PRIVMSG alice :\x01VERSION\x01")
+    assert sent(s) == ["NOTICE bob \x01VERSION chatd chat-client\x01"]
+    assert texts(s, "#lobby")[-1] == "bob asked your VERSION"
+    before = texts(s, "#lobby") + texts(s, "")
+    # echo-message sends our own reply back, and our own requests: neither is shown,
+    # and a request of ours is never answered as if someone had asked us.
+    feed(
+        s,
+        ":alice!u@h NOTICE bob :\x01VERSION chatd chat-client\x01",
+        ":alice!u@h PRIVMSG bob :\x01VERSION\x01",
+    )
+    assert texts(s, "#lobby") + texts(s, "") == before and sent(s) == []
+    assert s.get_buffer("bob") is None
+    feed(
+        s,
+        ":bob!b@h NOTICE alice :\x01VERSION irssi 1.4\x01",
+        ":bob!b@h PRIVMSG #lobby :\x01PING 42\x01",
+    )
+    assert texts(s, "#lobby")[-2:] == [
+        "bob's VERSION: irssi 1.4",
+        "bob asked your PING (in #lobby)",
+    ]
+    assert sent(s) == ["NOTICE bob \x01PING 42\x01"]
+
+
+# ------------------------------------------------------------------------ nick
+
+
+def test_a_nick_too_long_is_cut_down_said_so_and_cut_at_once_next_time() -> None:
+    s = Session("averyverylongnickname", channels=["#lobby"])
+    s.connection_made(NOW)
+    sent(s)
+    feed(s, ":srv 432 * averyverylongnickname :Erroneous nickname")
+    assert sent(s) == ["NICK averyverylongnic"]  # 16, never lengthened with _
+    assert "too long for this server" in texts(s, "")[-1] and "taken" not in texts(s, "")[-1]
+    feed(s, ":srv 001 averyverylongnic :Welcome", ":srv 005 averyverylongnic NICKLEN=16 :ok")
+    assert "averyverylongnickname is too long for this server" in texts(s, "")[-1]
+    feed(s, ":averyverylongnic!u@h JOIN #lobby")
+    assert "is too long for this server" in texts(s, "#lobby")[-1]
+    s.connection_lost(NOW, "reset", 1.0)
+    s.connection_made(NOW + 1)
+    assert "NICK averyverylongnic" in sent(s)  # NICKLEN is known now: no round trip wasted
+
+
+def test_alternative_nicks_are_tried_first() -> None:
+    s = Session("alice", alt_nicks=["alicia", "ally"])
+    s.connection_made(NOW)
+    sent(s)
+    feed(s, ":srv 433 * alice :in use")
+    assert sent(s) == ["NICK alicia"]
+    feed(s, ":srv 433 * alicia :in use")
+    assert sent(s) == ["NICK ally"]
+    feed(s, ":srv 433 * ally :in use")
+    assert sent(s) == ["NICK alice_"]
+
+
+def test_nick_after_registration_explains_the_length_limit() -> None:
+    s = registered()  # NICKLEN=16
+    feed(s, ":srv 432 alice averyverylongnickname :Erroneous nickname")
+    assert (
+        texts(s, "")[-1]
+        == "Nick averyverylongnickname is too long: this server allows at most 16 characters"
+    )
+
+
+# ------------------------------------------------------------ refusals for good
+
+
+def test_a_refused_password_stops_the_reconnections() -> None:
+    s = Session("alice", password="wrong")
+    s.connection_made(NOW)
+    sent(s)
+    feed(s, ":srv 464 * :Password incorrect", "ERROR :Closing Link: 127.0.0.1 (Bad password)")
+    assert s.fatal is not None and "--password" in s.fatal and "Password incorrect" in s.fatal
+    s.connection_lost(NOW, "connection closed by server", 1.0)
+    assert s.state is ConnState.DISCONNECTED and s.retry_at is None
+    assert "reconnecting" not in texts(s, "")[-1]
+    assert s.closing_reason == "Closing Link: 127.0.0.1 (Bad password)"
+
+
+# ------------------------------------------------------------------ lag probes
+
+
+def test_lag_probes_and_pongs_jump_the_queue_of_paced_lines() -> None:
+    s = joined(registered())
+    for i in range(30):
+        s.say("#lobby", f"pasted line {i}", NOW)
+    feed(s, "PING :srv")
+    token = s.send_ping(NOW)
+    urgent = [" ".join([m.command, *m.params]) for m in s.outbox.pull_urgent()]
+    assert urgent == ["PONG srv", f"PING {token}"]
+    rest = sent(s)
+    assert len(rest) == 30 and all(r.startswith("PRIVMSG") for r in rest)
+    ack = s.send_ping(NOW, "eof1")  # line mode's "everything before this was seen": in order
+    assert s.outbox.pull_urgent() == [] and sent(s) == [f"PING {ack}"]
+
+
+# ------------------------------------------------------------ ignore, highlight
+
+
+def test_ignored_people_are_not_shown_answered_or_counted() -> None:
+    s = joined(registered(), others="bob carol")
+    s.ignore("bob")
+    s.ignore("*!*@spam.example")
+    s.switch("")
+    feed(
+        s,
+        ":bob!b@h PRIVMSG #lobby :buy now",
+        ":bob!b@h PRIVMSG alice :psst",
+        ":bob!b@h PRIVMSG alice :\x01VERSION\x01",
+        ":x!y@spam.example NOTICE alice :hello",
+        ":BOB!b@h INVITE alice #spam",
+        ":carol!c@h PRIVMSG #lobby :hi",
+    )
+    lobby = s.get_buffer("#lobby")
+    assert lobby is not None and lobby.unread == 1 and texts(s, "#lobby")[-1] == "hi"
+    assert s.get_buffer("bob") is None and sent(s) == []
+    assert not any("spam" in t or "invites" in t for t in texts(s, ""))
+    assert s.unignore("bob") and not s.unignore("bob")
+    assert s.ignores == ["*!*@spam.example"]
+
+
+def test_highlight_words_mark_lines_and_mentions_are_listed() -> None:
+    s = joined(registered())
+    s.highlights = ["deploy", "c++"]
+    s.switch("")
+    feed(
+        s,
+        ":bob!b@h PRIVMSG #lobby :the Deploy is at 3",
+        ":bob!b@h PRIVMSG #lobby :redeploying",
+        ":bob!b@h PRIVMSG #lobby :we use c++ here",
+        ":bob!b@h PRIVMSG alice :private word",
+        ":alice!u@h PRIVMSG #lobby :deploy from me",
+    )
+    lobby = s.get_buffer("#lobby")
+    assert lobby is not None
+    assert [line.highlight for line in list(lobby.lines)[-4:]] == [True, False, True, False]
+    assert lobby.mentioned
+    assert [(m.buffer, m.text) for m in s.mention_log] == [
+        ("#lobby", "the Deploy is at 3"),
+        ("#lobby", "we use c++ here"),
+        ("bob", "private word"),
+    ]

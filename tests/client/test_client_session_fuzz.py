@@ -6,12 +6,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_client_session import NOW, joined, registered
 
+from chatd.client.sasl import SaslConfig
 from chatd.client.session import Session
 
 COMMANDS = [
     "PRIVMSG", "NOTICE", "JOIN", "PART", "KICK", "QUIT", "NICK", "TOPIC", "MODE", "AWAY", "CAP",
     "PING", "PONG", "ERROR", "BATCH", "INVITE", "001", "005", "311", "317", "332", "333", "353",
-    "366", "324", "401", "433", "432", "482", "999", "ACK", "FAIL",
+    "366", "324", "401", "433", "432", "482", "999", "ACK", "FAIL", "AUTHENTICATE", "303",
+    "464", "465", "730", "731", "734", "900", "903", "904", "908", "367", "WELCOME",
+    "ISUPPORT",
 ]  # fmt: skip
 word = st.text(st.characters(blacklist_characters="\r\n\0 "), min_size=0, max_size=12)
 targets = (
@@ -66,5 +69,19 @@ def test_session_with_history_and_labels_survives_any_server_lines(batch: list[s
     s.say("#lobby", "hello", NOW)  # c3
     for line in batch:
         s.receive(line, NOW)
+    s.pull_outgoing()
+    assert s.server_buffer is not None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(lines(), max_size=15))
+def test_session_registering_with_sasl_and_a_notify_list_survives_any_lines(
+    batch: list[str],
+) -> None:
+    s = Session("alice", sasl=SaslConfig("SCRAM-SHA-256", "alice", "pw"), notify=["bob"])
+    s.connection_made(NOW)
+    for line in (":srv CAP * LS :sasl batch", ":srv CAP alice ACK :sasl batch", *batch):
+        s.receive(line, NOW)
+        s.tick(NOW)
     s.pull_outgoing()
     assert s.server_buffer is not None

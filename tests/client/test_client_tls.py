@@ -186,3 +186,48 @@ def test_tls_against_chatds_own_tls_listener(tmp_path: Path) -> None:
     finally:
         bob.close()
         server.stop()
+
+
+def test_a_client_certificate_from_the_config_is_presented(
+    chatd: ChatdProcess, tmp_path: Path
+) -> None:
+    """For SASL EXTERNAL: tls_cert/tls_key in the configuration go into the TLS handshake
+    (the terminator here refuses clients without a certificate it trusts)."""
+    server_dir, client_dir = tmp_path / "server", tmp_path / "client"
+    server_dir.mkdir()
+    client_dir.mkdir()
+    cert, key = make_cert(server_dir)
+    client_cert, client_key = make_cert(client_dir)
+    terminator = TlsTerminator(chatd.port, cert, key)
+    terminator.context.verify_mode = ssl.CERT_REQUIRED
+    terminator.context.load_verify_locations(client_cert)
+    terminator.start()
+    bob = RawClient(chatd.port, "bob")
+    try:
+        bob.join("#lobby")
+        (tmp_path / "cfg" / "chat-client").mkdir(parents=True)
+        base = f'[[server]]\nname = "certified"\nhost = "localhost"\nport = {terminator.port}\n'
+        base += 'nick = "sec"\ntls = true\ninsecure = true\n'
+        config = tmp_path / "cfg" / "chat-client" / "config.toml"
+        env = {**client_env(), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+
+        def run() -> subprocess.CompletedProcess[bytes]:
+            return subprocess.run(
+                [*CLIENT, "certified"], input=b"with my certificate\n", capture_output=True,
+                timeout=DEADLINE, env=env, check=False,
+            )  # fmt: skip
+
+        config.write_text(base + f'tls_cert = "{client_cert}"\ntls_key = "{client_key}"\n')
+        good = run()
+        assert good.returncode == 0, good.stderr.decode()
+        bob.expect(r":sec!\S+ PRIVMSG #lobby :with my certificate")
+        config.write_text(base)
+        without = run()  # refused in the handshake: a clear line, not a traceback
+        assert without.returncode == 1 and "Traceback" not in without.stderr.decode()
+        config.write_text(base + 'tls_cert = "/no/such.pem"\n')
+        missing = run()
+        err = missing.stderr.decode()
+        assert missing.returncode == 1 and "cannot use the client certificate /no/such.pem" in err
+    finally:
+        bob.close()
+        terminator.stop()

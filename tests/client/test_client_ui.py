@@ -162,8 +162,10 @@ def test_messages_from_others_land_in_the_right_buffer(chatd: ChatdProcess) -> N
             assert ("bob", "\x02deploy\x02 is \x0303done\x0f") in h.lines("#dev")
             assert ("bob", "alice: lunch?") in h.lines("#lobby")
             lobby = h.session.get_buffer("#lobby")
-            assert lobby is not None and lobby.lines[-1].highlight
+            assert lobby is not None and lobby.lines[-2].highlight
             await h.shows("<bob> alice: lunch?")
+            # Reading #lobby, the private message is announced where you are.
+            await h.shows("-- private message from bob (Alt-4)")
             await h.shows("3:#dev(1)")  # the room bar: unread count
             await h.shows("4:bob(1!)")  # a private message counts as a mention
             h.type(alt("4"))
@@ -526,13 +528,14 @@ def test_history_on_join_has_original_times_a_divider_and_pages_up(tmp_path: Pat
         echoes = await asyncio.to_thread(say_all, alice, "#room", said)
         async with running(server.port, nick="bob", rooms=("#room",)) as h:
             requests: list[tuple[str, ...]] = []
-            send = h.session.send
+            send = h.session.outbox.send
 
-            def spy(command: str, *params: str, tags: dict[str, str] | None = None) -> None:
+            def spy(command: str, *params: str, **kw: Any) -> Any:
                 requests.append((command, *params))
-                send(command, *params, tags=tags)
+                return send(command, *params, **kw)
 
-            h.session.send = spy  # type: ignore[method-assign]
+            h.session.outbox.send = spy  # type: ignore[method-assign]
+            h.session.router._send = spy
             buf = h.session.get_buffer("#room")
             assert buf is not None
 

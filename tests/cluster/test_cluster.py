@@ -299,3 +299,64 @@ def test_redis_restart_pauses_chat_and_everything_converges(cluster, redis):
         ["alice", "bob"],
         ["alice", "bob"],
     ]
+
+
+def test_work_deferred_on_one_node_comes_back_to_every_node(cluster, monkeypatch):
+    """state.defer's result enters the log (an R event), so every replica applies it."""
+    from chatd.proto.message import Message
+    from chatd.server import dispatch
+
+    def handle(state, user, msg):
+        state.defer(user, "cluster-test", lambda: msg.params[0].upper())
+
+    def resume(state, user, value):
+        user.realname = value  # a state change every replica must make
+        state.send(user, Message("NOTICE", [user.nick, value], state.name))
+
+    monkeypatch.setitem(dispatch.COMMANDS, "SHOUT", dispatch.Command(handle, 1))
+    monkeypatch.setitem(dispatch.RESUMERS, "cluster-test", resume)
+    net = cluster(3)
+    alice = net.nodes[1].client("alice")
+    alice.send("SHOUT hello")
+    alice.expect("NOTICE alice :HELLO")
+    net.caught_up()
+    for node in net.nodes:
+        wait_for(lambda n=node: n.state.find_user("alice").realname == "HELLO", what="applied")
+
+
+def test_redis_losing_its_data_makes_nodes_start_over(tmp_path, proc_factory):
+    from cluster_harness import RedisServer
+
+    redis = RedisServer(tmp_path / "redis")
+    try:
+        a = proc_factory("--cluster", redis.url, "--config", _node_config(tmp_path, "a"))
+        alice = Client(a.port)
+        alice.register("alice")
+        redis.command("FLUSHALL")  # as a Redis without persistence after a restart
+        redis.command("CLIENT", "KILL", "TYPE", "normal")  # the links reconnect and look
+        alice.expect("^ERROR :Closing Link", timeout=15)
+        wait_for(lambda: any("starts over" in line for line in _log(a)), timeout=10)
+        again = Client(_port_after_restart(a))
+        again.register("alice")  # the new network knows nobody
+    finally:
+        redis.stop()
+
+
+def _log(proc) -> list[str]:
+    from procs import _read_log
+
+    return _read_log(proc)
+
+
+def _port_after_restart(proc) -> int:
+    """The re-executed chatd logs its (new, since --port 0) listening port again."""
+    import re
+
+    def port() -> int | None:
+        for line in reversed(_log(proc)):
+            match = re.search(r"listening on \S+ port (\d+)", line)
+            if match and int(match.group(1)) != proc.port:
+                return int(match.group(1))
+        return None
+
+    return wait_for(port, timeout=15, what="the restarted node listening")

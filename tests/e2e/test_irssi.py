@@ -72,3 +72,53 @@ def test_irssi_registers_joins_and_chats(server, irssi):
     screen = irssi.wait_screen("Welcome to chatd")
     assert "Unknown command" not in screen
     assert "Irssi: warning" not in screen.lower()
+
+
+def test_irssi_logs_in_with_sasl_plain(server_factory, tmp_path):
+    """irssi's own SASL PLAIN (sasl_mechanism in its chatnet) during registration; its raw
+    log is kept for the record."""
+    from ircclient import Client
+
+    server = server_factory(flood_limit=False, scram_iterations=4096)
+    owner = Client(server.port)
+    owner.register("alice")
+    owner.send("PRIVMSG NickServ :REGISTER irssi-password")
+    owner.expect_numeric("900")
+    owner.send("QUIT")
+    owner.wait_closed()
+    home = tmp_path / "irssi-sasl"
+    home.mkdir()
+    (home / "config").write_text(
+        f"""
+servers = (
+  {{ address = "127.0.0.1"; chatnet = "chatd"; port = "{server.port}"; use_tls = "no";
+     autoconnect = "yes"; }}
+);
+chatnets = {{
+  chatd = {{ type = "IRC"; sasl_mechanism = "plain"; sasl_username = "alice";
+             sasl_password = "irssi-password"; }};
+}};
+settings = {{
+  core = {{ nick = "alice"; user_name = "alice"; real_name = "Alice in irssi"; }};
+  "irc/core" = {{ cmd_queue_speed = "0msec"; cmds_max_at_once = "100"; }};
+}};
+"""
+    )
+    term = Tmux(f"chatd-irssi-sasl-{server.port}", f"irssi --home={home}")
+    try:
+        wait_for(
+            lambda: (u := server.state.find_user("alice")) and u.account == "alice",
+            timeout=10,
+            what="irssi logged in with SASL",
+        )
+        screen = term.wait_screen("SASL authentication succeeded")  # irssi's words for 903
+        assert "You are now logged in as alice" in screen
+        rawlog = tmp_path / "irssi-sasl.rawlog"
+        term.keys(f"/rawlog save {rawlog}", "Enter")
+        wait_for(lambda: rawlog.exists() and "903" in rawlog.read_text(), timeout=10, what="rawlog")
+        text = rawlog.read_text()
+        assert "<< AUTHENTICATE PLAIN" in text and ">> AUTHENTICATE +" in text
+        assert "irssi-password" not in text  # PLAIN goes base64-encoded (and only over TLS, please)
+        print(text)  # the raw session, for the record (pytest -s)
+    finally:
+        term.kill()

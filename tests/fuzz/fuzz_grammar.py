@@ -45,6 +45,12 @@ CAPS = [
     "chathistory",
     "setname",
     "account-tag",
+    "draft/multiline",
+    "draft/read-marker",
+    "draft/message-redaction",
+    "draft/channel-rename",
+    "draft/metadata-3",
+    "extended-monitor",
     "nope",
 ]
 NICKS = [

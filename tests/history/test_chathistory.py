@@ -216,14 +216,14 @@ def test_capabilities_and_isupport_are_advertised():
         "userhost-in-names",
         "away-notify",
     } <= caps
-    assert not any(cap.startswith("account-") for cap in caps)  # chatd has no accounts
+    assert {"account-notify", "account-tag"} <= caps
     c.send("CAP END")
     welcome = " ".join(c.register("alice"))
     for token in (
         "CHATHISTORY=100",
         "MSGREFTYPES=msgid,timestamp",
         "NAMELEN=200",
-        "CHANMODES=b,k,l,Pimnst",
+        "CHANMODES=beI,k,l,CMPRimnst",
     ):
         assert f" {token} " in welcome
 

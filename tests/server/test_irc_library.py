@@ -62,7 +62,7 @@ def test_library_registers_and_parses_isupport(library_client):
     assert list(features.chantypes) == ["#"]
     assert dict(features.prefix) == {"@": "o", "+": "v"}
     assert features.nicklen == 30
-    assert features.chanmodes == ["b", "k", "l", "Pimnst"]
+    assert features.chanmodes == ["beI", "k", "l", "CMPRimnst"]
     assert conn.get_nickname() == "libby"
 
 
@@ -133,3 +133,33 @@ def test_library_sees_error_numerics_and_modes(server, library_client):
     assert err.arguments[0] == "nobody"
     conn.send_raw("FROBNICATE")
     assert pump_until(reactor, lambda: rec.of("unknowncommand"), "421")
+
+
+def test_library_logs_in_with_sasl_plain(server_factory):
+    """The irc library's own SASL PLAIN (connect(..., sasl_login=...)) against an account
+    registered with NickServ."""
+    from ircclient import Client
+
+    server = server_factory(flood_limit=False, scram_iterations=4096)
+    owner = Client(server.port)
+    owner.register("libby")
+    owner.send("PRIVMSG NickServ :REGISTER library-password")
+    owner.expect_numeric("900")
+    owner.send("QUIT")
+    owner.wait_closed()
+    reactor = irc_client.Reactor()
+    rec = Recorder(reactor)
+    conn = reactor.server().connect(
+        "127.0.0.1", server.port, "libby", password="library-password", sasl_login="libby"
+    )
+    try:
+        pump_until(reactor, lambda: rec.of("saslsuccess") or rec.of("saslfail"), "SASL result")
+        assert rec.of("saslsuccess") and not rec.of("saslfail")
+        assert rec.of("loggedin")[0].arguments[1] == "libby"
+        pump_until(reactor, lambda: rec.of("welcome"), "welcome after SASL")
+        conn.whois(["libby"])
+        pump_until(reactor, lambda: rec.of("whoisaccount"), "330 for itself")
+        assert rec.of("whoisaccount")[0].arguments[:2] == ["libby", "libby"]
+    finally:
+        if conn.is_connected():
+            conn.disconnect("done")

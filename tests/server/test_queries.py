@@ -118,7 +118,7 @@ def test_whois_unknown():
     )
 
 
-def test_whowas_has_no_history():
+def test_whowas_of_a_nick_never_used():
     a = registered(make_state(), "alice")
     assert numerics(a.send("WHOWAS ghost")) == ["406", "369"]
 
@@ -177,7 +177,7 @@ def test_version():
     a = registered(make_state(), "alice")
     lines = a.send("VERSION")
     assert msgs(lines)[0].params[:3] == ["alice", "chatd-0.1.0", "chatd.local"]
-    assert numerics(lines) == ["351", "005", "005"]
+    assert numerics(lines) == ["351", "005", "005", "005"]
 
 
 @pytest.mark.single_process  # fixed clock and timestamps

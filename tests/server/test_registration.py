@@ -17,6 +17,7 @@ WELCOME = [
     "004",
     "005",
     "005",
+    "005",
     "251",
     "252",
     "253",
@@ -51,7 +52,13 @@ def test_nick_user_registers_with_full_burst():
     assert all(m.source == "chatd.local" and m.params[0] == "alice" for m in welcome)
     assert welcome[0].params[1] == f"Welcome to the chatd IRC Network alice!~al@{HOST}"
     assert "chatd-0.1.0" in welcome[1].params[1]
-    assert welcome[3].params[1:] == ["chatd.local", "chatd-0.1.0", "io", "Pbiklmnostv", "bklov"]
+    assert welcome[3].params[1:] == [
+        "chatd.local",
+        "chatd-0.1.0",
+        "Biorw",
+        "CIMPRbeiklmnostv",
+        "Ibeklov",
+    ]
     assert c.user.registered and c.user.realname == "Alice Liddell"
 
 
@@ -76,7 +83,7 @@ def test_isupport_tokens_are_real():
     assert toks["CASEMAPPING"] == "rfc1459"
     assert toks["CHANTYPES"] == "#"
     assert toks["PREFIX"] == "(ov)@+"
-    assert toks["CHANMODES"] == "b,k,l,Pimnst"
+    assert toks["CHANMODES"] == "beI,k,l,CMPRimnst"
     assert toks["NICKLEN"] == "20"
     assert toks["CHANNELLEN"] == "40"
     assert toks["TOPICLEN"] == "300"
@@ -174,7 +181,9 @@ def test_cap_ls_302_holds_registration_until_cap_end():
     c = Scripted(state)
     ls = msgs(c.send("CAP LS 302"))
     assert ls[0].command == "CAP" and ls[0].params[:2] == ["*", "LS"]
-    assert set(ls[0].params[2].split()) == set(SUPPORTED)
+    offered = dict(item.partition("=")[::2] for item in ls[0].params[2].split())
+    assert set(offered) == set(SUPPORTED)  # every capability, with its CAP LS 302 value
+    assert offered["sasl"] == SUPPORTED["sasl"]
     assert c.send("NICK alice", "USER a 0 * :A") == []  # waiting for CAP END
     assert not c.user.registered
     ack = msgs(c.send("CAP REQ :multi-prefix server-time"))
@@ -211,7 +220,7 @@ def test_cap_ls_without_version_has_no_cap_notify_implied():
     assert c.user.caps == frozenset({"cap-notify"})
 
 
-@pytest.mark.parametrize("request_", ["foo", "multi-prefix foo", "-nonsense", "sasl"])
+@pytest.mark.parametrize("request_", ["foo", "multi-prefix foo", "-nonsense", "draft/no-such-cap"])
 def test_cap_req_unknown_is_naked_whole(request_):
     c = Scripted(make_state())
     c.send("CAP LS 302")

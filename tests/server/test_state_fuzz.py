@@ -87,9 +87,41 @@ def commands() -> st.SearchStrategy[str]:
                     "bad",
                     "batch draft/chathistory labeled-response",
                     "extended-join invite-notify setname",
+                    "batch draft/multiline echo-message",
+                    "batch draft/metadata-3",
+                    "-draft/metadata-3",
+                    "draft/read-marker draft/message-redaction message-tags",
+                    "draft/channel-rename extended-monitor away-notify",
                 ]
             ),
         ),
+        # the rest of the client protocol (issue 12)
+        st.builds("MONITOR {} {}".format, st.sampled_from(["+", "-", "C", "L", "S", "X"]), word),
+        st.builds("WHOWAS {} {}".format, nick, st.sampled_from(["", "1", "0", "-1", "x"])),
+        st.builds("LIST {}".format, st.sampled_from(["#a*", "!#a", ">1", "<2", "C<5", "T>1", "x"])),
+        st.builds("PRIVMSG {}{} :{}".format, st.sampled_from(["@", "+"]), chan, text),
+        st.builds("RENAME {} {} :{}".format, chan, chan, text),
+        st.builds("REDACT {} {}".format, chan, st.sampled_from(["t-1", "t-2", "t-3/1", "x"])),
+        st.builds(
+            "MARKREAD {} {}".format,
+            word,
+            st.sampled_from(["", "timestamp=2023-11-14T22:13:20.000Z", "*", "x"]),
+        ),
+        st.builds(
+            "METADATA {} {} {} :{}".format,
+            st.sampled_from(["*", "#a", "Bob", "nobody"]),
+            st.sampled_from(["GET", "LIST", "SET", "CLEAR", "SUB", "UNSUB", "SUBS", "SYNC", "X"]),
+            st.sampled_from(["avatar", "Bad", "a.b/c-d"]),
+            text,
+        ),
+        st.builds("BATCH +m draft/multiline {}".format, st.sampled_from(NICKS + CHANNELS)),
+        st.builds("@batch=m PRIVMSG {} :{}".format, chan, text),
+        st.builds("@batch=m;draft/multiline-concat PRIVMSG {} :{}".format, chan, text),
+        st.sampled_from(["BATCH -m", "BATCH -x", "INVITE", "HELP", "HELP mode", "STATS m", "INFO"]),
+        st.builds(
+            "MODE {} {} {}".format, chan, st.sampled_from(["+e", "+I", "-e", "+C", "e"]), word
+        ),
+        st.builds("MODE {} {}".format, nick, st.sampled_from(["+w", "-w", "+B", "-B"])),
         st.builds("SETNAME :{}".format, text),
         st.builds("CHATHISTORY LATEST {} * {}".format, chan, st.sampled_from(["5", "0", "x"])),
         st.builds("@label=l1 {}".format, st.sampled_from(["PING x", "PRIVMSG #a :hi", "WHO #a"])),
@@ -129,6 +161,19 @@ def check_invariants(state) -> None:
     assert state.invisible == sum(
         1 for u in state.users.values() if u.registered and "i" in u.modes
     )
+    for key, watchers in state.watchers.items():  # MONITOR: both directions agree
+        assert watchers, f"empty watcher set for {key}"
+        for watcher in watchers:
+            assert not watcher.gone and key in (watcher.monitoring or {})
+    for user in state.clients:
+        for key in user.monitoring or {}:
+            assert user in state.watchers[key]
+        assert len(user.metadata or {}) <= state.config.metadata_max_keys
+        assert len(user.meta_subs or ()) <= state.config.metadata_max_subs
+    for channel in state.channels.values():
+        assert len(channel.metadata or {}) <= state.config.metadata_max_keys
+        assert channel.list_entries() <= state.config.max_list_modes
+    assert len(state.whowas) <= state.config.whowas_entries
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])

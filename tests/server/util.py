@@ -55,3 +55,10 @@ def join_all(channel: str, *clients: Scripted) -> None:
         c.send(f"JOIN {channel}")
     for c in clients:
         c.take()
+
+
+def history_texts(client: Scripted, channel: str) -> list[str]:
+    """The texts of a channel's stored history as CHATHISTORY gives them to `client` (one of
+    its members), oldest first: what is kept, seen the way a client sees it, on any backend."""
+    lines = client.send(f"CHATHISTORY LATEST {channel} * 100")
+    return [m.params[-1] for m in msgs(lines) if m.command in ("PRIVMSG", "NOTICE")]

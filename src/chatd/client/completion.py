@@ -48,7 +48,10 @@ class TabCompleter:
         commands: Sequence[str],
         rooms: Sequence[str] = (),
         backwards: bool = False,
+        words: Sequence[str] | None = None,
     ) -> tuple[str, int] | None:
+        """`words`, when given, are what the argument being typed can be (setting names for
+        /set, buffers for /buffer…) instead of nicks and rooms."""
         """The new (text, cursor), or None when nothing matches."""
         cycle = self._cycle
         if cycle is not None and cycle.produced == (text, cursor) and cycle.candidates:
@@ -57,7 +60,10 @@ class TabCompleter:
             return self._apply(cycle)
         start = text.rfind(" ", 0, cursor) + 1
         word = text[start:cursor]
-        candidates = self._candidates(word, start, nicks, commands, rooms)
+        if words is not None and start > 0:
+            candidates = [w + " " for w in words if fold(w).startswith(fold(word))]
+        else:
+            candidates = self._candidates(word, start, nicks, commands, rooms)
         if not candidates:
             self._cycle = None
             return None

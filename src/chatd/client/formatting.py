@@ -3,7 +3,10 @@
 Owns the mIRC-style control codes found in message text: bold ^B, colour ^C (fg[,bg]),
 hex colour ^D, italics ^], strikethrough ^^, monospace ^Q, underline ^_, reverse ^V and
 reset ^O. It returns plain data (text plus attribute set); turning spans into terminal styles
-is the view's job. Other C0 control characters are replaced so nothing raw reaches the screen.
+is the view's job. Other control characters (C0, DEL and C1, such as U+009B, the 8-bit CSI)
+are replaced by U+FFFD so nothing raw reaches the screen. For display, `parse` also drops the
+characters terminals disagree on the width of (emoji modifiers, zero-width joiners, variation
+selectors, tag characters) and spells flags as letters, so a column never shifts.
 """
 
 from __future__ import annotations
@@ -60,7 +63,23 @@ def _mirc(code: str | None) -> str | None:
 
 def _clean(text: str) -> str:
     """Replace control characters that must never be written raw to a terminal."""
-    return "".join(ch if ch >= " " and ch != "\x7f" else _visible(ch) for ch in text)
+    return "".join(ch if _printable(ch) else _visible(ch) for ch in text)
+
+
+def _printable(ch: str) -> bool:
+    return ch >= " " and not "\x7f" <= ch <= "\x9f"
+
+
+# Drawn one width by prompt_toolkit (wcwidth) and another by many terminals: an emoji with a
+# skin-tone modifier, a ZWJ family, VS16 turning a narrow symbol into a wide emoji, flag tags.
+_UNSTABLE = re.compile("[\u200d\ufe00-\ufe0f\U0001f3fb-\U0001f3ff\U000e0000-\U000e007f]")
+_REGIONAL = re.compile("[\U0001f1e6-\U0001f1ff]")
+
+
+def display(text: str) -> str:
+    """Text whose width every terminal agrees on (for the screen, not for logs)."""
+    text = _UNSTABLE.sub("", text)
+    return _REGIONAL.sub(lambda m: chr(ord(m.group()) - 0x1F1E6 + ord("A")), text)
 
 
 def _visible(ch: str) -> str:
@@ -85,7 +104,7 @@ def parse(text: str) -> list[Span]:
 
     def flush() -> None:
         if buf:
-            spans.append(Span(_clean("".join(buf)), frozenset(attrs), fg, bg))
+            spans.append(Span(display(_clean("".join(buf))), frozenset(attrs), fg, bg))
             buf.clear()
 
     while i < len(text):

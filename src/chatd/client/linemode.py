@@ -3,7 +3,9 @@
 Owns the non-interactive flow: connect (no reconnection), register, join the rooms, send each
 line of stdin to the first room, print every message received as `[HH:MM:SS] #room <nick> text`,
 and at end of input make sure the server has seen everything (a PING with a unique token, waiting
-for its PONG) before quitting. Errors go to stderr and make the exit status non-zero.
+for its PONG) before quitting. A line nobody would receive (the room is empty and does not keep
+its history, +P) is not sent: that is an error. Errors go to stderr, one line each, and make the
+exit status non-zero.
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ import time
 from collections.abc import Callable
 from typing import IO
 
+from chatd.proto.casemap import fold
+
 from . import formatting
 from .session import Buffer, ConnState, Kind, LogLine, Session
 from .transport import Endpoint, Timing, Transport
 
 JOIN_TIMEOUT = 20.0
 ACK_TIMEOUT = 20.0
+ROOM_TIMEOUT = 5.0  # for the room's members and modes once joined
+PERSISTENT_MODE = "P"  # chatd: the room and its history outlive its last member
 
 
 def format_line(buf: Buffer, line: LogLine) -> str:
@@ -102,12 +108,14 @@ def _printer(
         talk = line.kind in (Kind.MESSAGE, Kind.ACTION, Kind.NOTICE)
         if talk and not line.own and not line.history and buf.kind != "server":
             print(format_line(buf, line), file=stdout, flush=True)
-        elif line.kind is Kind.ERROR and session.state in (
-            ConnState.REGISTERING,
-            ConnState.CONNECTED,
+        elif (
+            line.kind is Kind.ERROR
+            and session.state in (ConnState.REGISTERING, ConnState.CONNECTED)
+            and not session.fatal
+            and not session.closing_reason
         ):
-            # From the server (a bad password, a refused join); connection failures are
-            # reported once, by the caller, with the reason.
+            # From the server (a refused join, a failed SASL login). What ends the connection
+            # (a bad password, a full server) is reported once, by _fail, with the reason.
             print(f"chat-client: {formatting.strip(line.text)}", file=stderr, flush=True)
 
     return on_line
@@ -130,10 +138,20 @@ async def _flow(
         buf = session.get_buffer(room)
         return buf is not None and buf.joined
 
-    if not await waiter.until(lambda: joined() or not alive(), JOIN_TIMEOUT) or not joined():
+    def refused() -> bool:
+        return fold(room) in session.refused
+
+    done = await waiter.until(lambda: joined() or refused() or not alive(), JOIN_TIMEOUT)
+    if not done or not joined():
         if not session.welcomed:
-            return await _fail(transport, net, f"cannot connect to {endpoint.label}", stderr)
-        return await _fail(transport, net, f"could not join {room}", stderr)
+            return await _fail(
+                transport, net, f"cannot connect to {endpoint.label}", stderr, session
+            )
+        why = session.refused.get(fold(room), "no answer from the server")
+        return await _fail(transport, net, f"could not join {room}: {why}", stderr, session)
+    problem = await _nobody_would_read(session, room, waiter, alive)
+    if problem:
+        return await _fail(transport, net, problem, stderr, session)
 
     lines = _read_lines(stdin)
     while True:
@@ -141,7 +159,7 @@ async def _flow(
         if not raw:
             break
         if not alive():
-            return await _fail(transport, net, "connection lost", stderr)
+            return await _fail(transport, net, "connection lost", stderr, session)
         text = raw.decode("utf-8", "replace").rstrip("\r\n")
         if text.strip():
             session.say(room, text, time.time())
@@ -151,9 +169,11 @@ async def _flow(
     # Pacing may still hold lines back: allow for them on top of the round trip.
     timeout = ACK_TIMEOUT + transport.queued / transport.timing.send_rate
     if not await waiter.until(lambda: token in session.acked or not alive(), timeout):
-        return await _fail(transport, net, "server did not acknowledge", stderr)
+        return await _fail(transport, net, "server did not acknowledge", stderr, session)
     if token not in session.acked:
-        return await _fail(transport, net, "connection lost before the server acknowledged", stderr)
+        return await _fail(
+            transport, net, "connection lost before the server acknowledged", stderr, session
+        )
     await transport.quit("end of input")
     await net
     return 0
@@ -187,8 +207,40 @@ def _read_lines(stdin: IO[bytes]) -> asyncio.Queue[bytes]:
     return queue
 
 
-async def _fail(transport: Transport, task: asyncio.Task[None], why: str, stderr: IO[str]) -> int:
+async def _nobody_would_read(
+    session: Session, room: str, waiter: _Waiter, alive: Callable[[], bool]
+) -> str:
+    """Why a line sent to the room now would be lost, or "". Once the members (NAMES) and
+    the modes (the MODE asked for on joining) are in: alone in a room that is not persistent
+    (+P), nobody reads it and no history keeps it."""
+    buf = session.get_buffer(room)
+    assert buf is not None
+
+    def known() -> bool:
+        return (bool(buf.members) and buf.modes_known) or not alive()
+
+    await waiter.until(known, ROOM_TIMEOUT)
+    others = [m for m in buf.members if m != fold(session.nick)]
+    if buf.members and not others and PERSISTENT_MODE not in buf.modes and buf.modes_known:
+        return (
+            f"nobody is in {room} and it keeps no history (not +P): the lines would be lost, "
+            "so none was sent"
+        )
+    return ""
+
+
+async def _fail(
+    transport: Transport,
+    task: asyncio.Task[None],
+    why: str,
+    stderr: IO[str],
+    session: Session | None = None,
+) -> int:
     reason = transport.failure
+    if session is not None and session.fatal:
+        reason = session.fatal
+    elif session is not None and session.closing_reason:
+        reason = f"the server closed the connection ({session.closing_reason})"
     print(f"chat-client: {why}" + (f": {reason}" if reason else ""), file=stderr, flush=True)
     if not task.done():
         await transport.quit("chat-client line mode error")

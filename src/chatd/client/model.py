@@ -73,6 +73,7 @@ class Member:
     nick: str
     prefixes: str = ""  # mode prefixes held, highest first, e.g. "@+"
     away: bool = False
+    userhost: str = ""  # user@host when the server told us (JOIN, userhost-in-names)
 
 
 class Buffer:
@@ -89,6 +90,7 @@ class Buffer:
         self.unread = 0
         self.mentioned = False
         self.joined = False
+        self.modes_known = False  # the server answered our MODE query since the last join
         self.history_complete = False  # the server has nothing older to give
         # The seq of our own "You joined" line while the history before it is still to come:
         # that history goes in just before it, followed by a "new messages" divider.
@@ -259,12 +261,20 @@ def iso_time(stamp: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def mentions(text: str, nick: str) -> bool:
-    """Whether text names nick as a word (case-insensitively, IRC casemapping)."""
-    if not nick:
-        return False
-    pattern = r"(?<![\w\[\]\\`^{|}-])" + re.escape(fold(nick)) + r"(?![\w\[\]\\`^{|}-])"
-    return re.search(pattern, fold(text)) is not None
+_WORD_EDGE = r"\w\[\]\\`^{|}-"
+
+
+def mentions(text: str, nick: str, words: Iterable[str] = ()) -> bool:
+    """Whether text names nick, or one of the highlight words, as a word (case-insensitively,
+    IRC casemapping)."""
+    folded = fold(text)
+    for word in (nick, *words):
+        if not word:
+            continue
+        pattern = rf"(?<![{_WORD_EDGE}])" + re.escape(fold(word)) + rf"(?![{_WORD_EDGE}])"
+        if re.search(pattern, folded) is not None:
+            return True
+    return False
 
 
 def split_text(text: str, limit: int) -> list[str]:

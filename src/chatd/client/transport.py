@@ -32,6 +32,8 @@ class Endpoint:
     port: int
     tls: bool = False
     insecure: bool = False
+    cert: str | None = None  # a TLS client certificate (PEM), for SASL EXTERNAL or CertFP
+    key: str | None = None  # its private key, when not in the certificate file
 
     @property
     def label(self) -> str:
@@ -156,6 +158,11 @@ class Transport:
                 break
             if registered:
                 backoff.reset()  # a connection that worked starts the series again
+            if self.session.fatal:  # a refused password: trying again cannot help
+                self.failure = self.session.fatal
+                self.session.connection_lost(self.clock(), reason, None)
+                self.on_change()
+                break
             if not self.reconnect:
                 self.failure = reason
                 self.session.connection_lost(self.clock(), reason, None)
@@ -208,6 +215,14 @@ class Transport:
             if self.endpoint.insecure:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
+            if self.endpoint.cert:
+                try:
+                    context.load_cert_chain(self.endpoint.cert, self.endpoint.key)
+                except (OSError, ssl.SSLError) as exc:
+                    why = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+                    raise ConnectionError(
+                        f"cannot use the client certificate {self.endpoint.cert}: {why}"
+                    ) from None
         return await asyncio.open_connection(self.endpoint.host, self.endpoint.port, ssl=context)
 
     async def _read_loop(self, reader: asyncio.StreamReader) -> str:
@@ -249,6 +264,7 @@ class Transport:
             if not self.session.registered and now - started > self.timing.ping_timeout:
                 self._drop(writer, f"registration timed out after {self.timing.ping_timeout:g} s")
                 return
+            self.session.tick(now)
             due = now - self._last_ping >= self.timing.ping_interval
             if self.session.registered and due and not self.session.ping_outstanding:
                 self._last_ping = now
@@ -276,15 +292,19 @@ class Transport:
         return len(self._queue)
 
     def _flush(self) -> None:
-        """Write what the session queued, as fast as pacing allows; re-arm for the rest."""
+        """Write what the session queued, as fast as pacing allows; re-arm for the rest.
+        Urgent lines (PONG, the lag probe) go out at once, ahead of what pacing holds."""
         self._flush_scheduled = False
-        self._queue.extend(encode(m) for m in self.session.pull_outgoing())
+        urgent = [encode(m) for m in self.session.outbox.pull_urgent()]
+        self._queue.extend(encode(m) for m in self.session.outbox.pull())
         writer, pacer = self._writer, self._pacer
         if writer is None or writer.is_closing() or pacer is None:
             self._queue.clear()
             return
         now = self._mono()
-        out: list[bytes] = []
+        # Urgent lines are not charged to the pacer: they are few (a PONG per server PING, a
+        # lag probe every 30 s), and the pacer keeps under the server's limit with room to spare.
+        out: list[bytes] = urgent
         while self._queue and pacer.take(now):
             out.append(self._queue.popleft())
         if out:
@@ -310,6 +330,11 @@ class Transport:
         self._stopping.set()
         if self._writer is not None:
             self._writer.close()
+
+    def restart(self) -> None:
+        """After quit(): the next run() connects again (/connect to a server left)."""
+        self._stopping = asyncio.Event()
+        self.failure = None
 
     def stop_now(self) -> None:
         self._stopping.set()

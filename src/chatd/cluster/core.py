@@ -21,18 +21,16 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
-from ..limits import DEFERRED_WORKERS
 from ..proto.framing import TOO_LONG, Line
 from ..proto.message import Message
 from ..server.admission import Admission
-from ..server.core import Loop, RefusalLog, keepalive
+from ..server.core import EffectRunner, Loop, RefusalLog, keepalive
 from ..server.flood import EXCESS, FloodGate, drain
-from ..server.state import Later, ServerState
+from ..server.state import ServerState
 from ..server.user import Close, User, Write
 from . import events as ev
 from . import snapshot
@@ -213,7 +211,7 @@ class ClusterCore:
         self.epoch = ""
         self.snapshot_position = "0-0"
         self.on_data_lost: Callable[[], None] | None = None  # set by the composition root
-        self._executor: ThreadPoolExecutor | None = None
+        self.effects = EffectRunner()
         self.reading = False
         self.stopping = False
 
@@ -230,6 +228,9 @@ class ClusterCore:
         self.mono = now
         self.wall = wall
         self.state.set_clock(wall, wall)  # a cluster's state runs on wall-clock time
+
+    def _loop_time(self, wall: float) -> float:
+        return wall - self.wall + self.mono
 
     def _mono(self, wall_deadline: float | None) -> float | None:
         return None if wall_deadline is None else wall_deadline - self.wall + self.mono
@@ -390,7 +391,8 @@ class ClusterCore:
         state = self.state
         state.settle()
         if state.requests:
-            self._run_requests()
+            assert self.loop is not None
+            self.effects.run(self.loop, state.take_requests(), self._resume, self._loop_time)
         self._append()
         if (
             self.down_since is not None
@@ -417,14 +419,16 @@ class ClusterCore:
     def release(self, host: str) -> None:
         self.admission.release(host, self.mono)
 
-    def connect(self, write: Write, close: Close, host: str, tls: bool) -> LocalClient:
+    def connect(
+        self, write: Write, close: Close, host: str, tls: bool, certfp: str | None = None
+    ) -> LocalClient:
         self.next_cid += 1
         cid = f"{self.node}:{self.next_cid:x}"
         cfg = self.state.config
         flood = FloodGate(cfg.flood_rate, cfg.flood_burst, self.mono) if cfg.flood_limit else None
         client = LocalClient(cid, write, close, host, flood)
         self.locals[cid] = client
-        self._event(ev.connect(cid, host, tls))
+        self._event(ev.connect(cid, host, tls, certfp))
         log.info(
             "connect %s%s as %s (%d local connections)",
             host,
@@ -532,50 +536,17 @@ class ClusterCore:
                 state.farewell(client.user, reason)
             else:
                 client.close()
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        self.effects.shutdown()
 
     def reconfigured(self) -> None:
-        cfg = self.state.config
-        self.admission.max_per_ip = cfg.max_per_ip
-        self.admission.burst = float(cfg.ip_connect_burst)
-        self.admission.rate = cfg.ip_connect_rate
+        self.admission.reconfigure(self.state.config)
         self.state.reconfigured()
 
     # -- work off the loop (defer/later): the result enters the log --------------------------
 
-    def _run_requests(self) -> None:
-        loop = self.loop
-        assert loop is not None
-        for request in self.state.take_requests():
-            cid = request.user.origin
-            if isinstance(request, Later):
-                when = self._mono(request.when)
-                assert when is not None
-                loop.call_at(when, partial(self._resume, cid, request.kind, request.value))
-                continue
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(
-                    DEFERRED_WORKERS, thread_name_prefix="chatd-work"
-                )
-            future = self._executor.submit(request.job)
-            future.add_done_callback(partial(self._finished, cid, request.kind))
-
-    def _finished(self, cid: str, kind: str, future: Future[object]) -> None:
-        assert self.loop is not None
-        self.loop.call_soon_threadsafe(partial(self._resume_future, cid, kind, future))
-
-    def _resume_future(self, cid: str, kind: str, future: Future[object]) -> None:
-        try:
-            value = future.result()
-        except Exception:
-            log.exception("deferred %s for %s failed", kind, cid)
-            value = None
-        self._resume(cid, kind, value)
-
-    def _resume(self, cid: str, kind: str, value: object) -> None:
-        if cid in self.locals:
-            self._event(ev.resume(cid, kind, value))
+    def _resume(self, user: User, kind: str, value: object) -> None:
+        if user.origin in self.locals:
+            self._event(ev.resume(user.origin, kind, value))
 
     # -- leases, leadership, lost nodes, snapshots ---------------------------------------------
 

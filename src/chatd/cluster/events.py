@@ -4,7 +4,7 @@ Every node appends, once per loop iteration, one entry to the Redis Stream that 
 network's log: `n <node id> d <events>`. The events are what the node's clients did, in the order
 the node saw them, one per line (no event can hold a LF: lines are split on it):
 
-    C <cid> <tls 0|1> <host>     a client connected
+    C <cid> <tls 0|1> <host> [<certfp>]   a client connected (with a TLS client certificate)
     L <cid> <line>               a complete line from it (raw bytes)
     T <cid>                      a line that was too long
     Q <cid> <reason>             the node dropped it (EOF, ping timeout, sendq, excess flood)
@@ -30,10 +30,12 @@ class Event(NamedTuple):
     target: str  # the cid, or the node id for NODE_GONE and HELLO
     data: bytes = b""  # the line, host, reason, or "kind json"
     flag: bool = False  # CONNECT: TLS
+    certfp: str = ""  # CONNECT: the SHA-256 fingerprint of the client's certificate, if any
 
 
-def connect(cid: str, host: str, tls: bool) -> bytes:
-    return b"C %s %d %s" % (cid.encode(), tls, host.encode())
+def connect(cid: str, host: str, tls: bool, certfp: str | None = None) -> bytes:
+    line = b"C %s %d %s" % (cid.encode(), tls, host.encode())
+    return line + b" " + certfp.encode() if certfp else line
 
 
 def line(cid: str, raw: bytes) -> bytes:
@@ -73,8 +75,9 @@ def decode(payload: bytes) -> list[Event]:
         target_b, _, data = rest.partition(b" ")
         target = target_b.decode("utf-8", "replace")
         if kind == CONNECT:
-            tls, _, host = data.partition(b" ")
-            out.append(Event(kind, target, host, tls == b"1"))
+            tls, _, rest = data.partition(b" ")
+            host, _, certfp = rest.partition(b" ")
+            out.append(Event(kind, target, host, tls == b"1", certfp.decode("ascii", "replace")))
         elif kind in (LINE, TOO_LONG, QUIT, RESUME, NODE_GONE, HELLO) and target:
             out.append(Event(kind, target, data))
     return out

@@ -90,7 +90,7 @@ class Replica:
         state = self.state
         kind, cid = event.kind, event.target
         if kind == ev.CONNECT:
-            self._connect(cid, event.data.decode("utf-8", "replace"))
+            self._connect(cid, event.data.decode("utf-8", "replace"), event.certfp or None)
             return
         if kind == ev.NODE_GONE:
             self.node_gone(cid, event.data.decode("utf-8", "replace") or "*.net *.split")
@@ -113,7 +113,7 @@ class Replica:
         if user.gone:
             self.users.pop(cid, None)
 
-    def _connect(self, cid: str, host: str) -> None:
+    def _connect(self, cid: str, host: str, certfp: str | None = None) -> None:
         state = self.state
         node = ev.node_of(cid)
         end = self.local_end(cid) if node == self.node else None
@@ -121,7 +121,7 @@ class Replica:
         close: Close = _nowhere
         if end is not None and end.open:
             write, close = end.write, end.close
-        user = state.connect(write, close, host)
+        user = state.connect(write, close, host, certfp)
         user.flood = None  # flood control is the origin node's, before the log
         user.origin = cid
         user.server = "" if node == self.node else self.server_of(node)

@@ -45,6 +45,7 @@ NODE_FIELDS = frozenset(
         "config_file",
         "cloak",  # built from the (network-wide) cloak_key at start-up
         "monitor",  # this node's figures (server/opstats.py)
+        "auth_pending",  # password checks running on this node's worker threads
         "requests",
         "_rendered",
         "motd",

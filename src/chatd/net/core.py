@@ -37,9 +37,11 @@ class Core(Protocol):
     def release(self, host: str) -> None:
         """A connection that `admit` let in is gone (before or after `connect`)."""
 
-    def connect(self, write: Write, close: Close, host: str, tls: bool) -> Any:
+    def connect(
+        self, write: Write, close: Close, host: str, tls: bool, certfp: str | None = None
+    ) -> Any:
         """A new client; returns its handle. `write` queues bytes, `close` flushes and hangs
-        up."""
+        up. `certfp`: the SHA-256 fingerprint of its TLS client certificate, if it sent one."""
 
     def receive(self, client: Any, lines: list[Line]) -> float | None:
         """Complete lines from a client. Returns an earlier time at which `on_timer` must run

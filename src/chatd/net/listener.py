@@ -59,14 +59,19 @@ def peer_host(address: tuple[object, ...]) -> str:
 
 
 class Listener:
-    __slots__ = ("reactor", "sock", "tls", "backoff", "paused", "complained_at")
+    __slots__ = ("reactor", "sock", "tls", "websocket", "backoff", "paused", "complained_at")
 
     def __init__(
-        self, reactor: Reactor, sock: socket.socket, tls: ssl.SSLContext | None = None
+        self,
+        reactor: Reactor,
+        sock: socket.socket,
+        tls: ssl.SSLContext | None = None,
+        websocket: bool = False,
     ) -> None:
         self.reactor = reactor
         self.sock = sock
         self.tls = tls
+        self.websocket = websocket  # clients speak IRC over WebSocket (net/websocket.py)
         self.backoff = ACCEPT_BACKOFF_START
         self.paused = False
         self.complained_at: float | None = None

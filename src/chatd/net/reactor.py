@@ -29,6 +29,7 @@ from .connection import Connection
 from .listener import Listener
 from .timers import Entry, Timer, TimerHeap
 from .tls import Handshake, wrap
+from .websocket import WebSocketConnection, http_error
 
 if TYPE_CHECKING:
     import ssl
@@ -49,6 +50,8 @@ class NetSettings:
     sendq: int = 1 << 20
     max_line: int = 512 + 4096
     tls_handshake_timeout: float = 10.0
+    websocket_origins: tuple[str, ...] = ()
+    websocket_handshake_timeout: float = 10.0
 
 
 class _Waker:
@@ -84,6 +87,7 @@ class Reactor:
         listeners: list[socket.socket],
         tls_listeners: Sequence[tuple[socket.socket, ssl.SSLContext]] = (),
         settings: NetSettings | None = None,
+        websocket_listeners: Sequence[tuple[socket.socket, ssl.SSLContext | None]] = (),
     ) -> None:
         self.core = core
         self.settings = settings or NetSettings()
@@ -101,6 +105,7 @@ class Reactor:
         self.ready: list[Connection] = []  # TLS connections with decrypted bytes left to read
         self.listeners = [Listener(self, sock) for sock in listeners]
         self.listeners += [Listener(self, sock, context) for sock, context in tls_listeners]
+        self.listeners += [Listener(self, s, tls, True) for s, tls in websocket_listeners]
         for listener in self.listeners:
             self.selector.register(listener.sock, EVENT_READ, listener)
         self._waker = _Waker()
@@ -254,7 +259,7 @@ class Reactor:
         refusal = self.core.admit(host)
         if refusal is not None:
             if listener.tls is None:
-                _refuse(sock, host, refusal)
+                _refuse(sock, host, refusal, listener.websocket)
             else:
                 sock.close()  # a plaintext ERROR would read as a broken TLS record
             return
@@ -264,16 +269,27 @@ class Reactor:
         except OSError:
             pass  # not TCP (a UNIX socket in tests, say)
         if listener.tls is not None:
-            Handshake(self, wrap(listener.tls, sock), host)
+            Handshake(self, wrap(listener.tls, sock), host, listener.websocket)
         else:
-            self.open_connection(sock, host, tls=False)
+            self.open_connection(sock, host, tls=False, websocket=listener.websocket)
 
-    def open_connection(self, sock: socket.socket, host: str, tls: bool) -> None:
-        conn = Connection(self, sock, host, self.settings.max_line, tls)
+    def open_connection(
+        self,
+        sock: socket.socket,
+        host: str,
+        tls: bool,
+        websocket: bool = False,
+        certfp: str | None = None,
+    ) -> None:
+        kind = WebSocketConnection if websocket else Connection
+        conn = kind(self, sock, host, self.settings.max_line, tls)
         self.connections.add(conn)
         self.selector.register(sock, EVENT_READ, conn)
-        conn.client = self.core.connect(conn.write, conn.close, host, tls)
-        conn.on_timer()  # arms the registration and keepalive timer
+        if isinstance(conn, WebSocketConnection):
+            conn.start()  # a client for the core once the WebSocket handshake is done
+        else:
+            conn.client = self.core.connect(conn.write, conn.close, host, tls, certfp)
+            conn.on_timer()  # arms the registration and keepalive timer
         if tls:
             conn.on_readable()  # the client's first lines may have come with the handshake
 
@@ -329,6 +345,9 @@ class Reactor:
                 self.selector.unregister(listener.sock)
             listener.sock.close()
         self._guard(lambda: self.core.shutdown("Server shutting down"))
+        for conn in list(self.connections):
+            if conn.client is None and not conn.closing:
+                conn.close()  # a WebSocket still in its handshake: nobody to tell
         deadline = time.monotonic() + SHUTDOWN_FLUSH
         self.flush_dirty()
         while self.connections and time.monotonic() < deadline:
@@ -343,10 +362,14 @@ class Reactor:
         self._waker.close()
 
 
-def _refuse(sock: socket.socket, host: str, reason: str) -> None:
+def _refuse(sock: socket.socket, host: str, reason: str, websocket: bool = False) -> None:
+    if websocket:
+        data = http_error(503, reason)
+    else:
+        data = f"ERROR :Closing Link: {host} ({reason})\r\n".encode()
     try:
         sock.setblocking(False)
-        sock.send(f"ERROR :Closing Link: {host} ({reason})\r\n".encode())
+        sock.send(data)
     except OSError:
         pass
     sock.close()

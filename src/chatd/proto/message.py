@@ -8,6 +8,17 @@ from __future__ import annotations
 
 from .errors import ProtocolError
 
+
+class BadCommand(ProtocolError):
+    """A line whose command word is not a command (`FOO1`, `NO_SUCH`): the server answers it
+    with 421 like an unknown command, so the word and the tags (a label) are kept."""
+
+    def __init__(self, command: str, tags: dict[str, str]) -> None:
+        super().__init__(f"invalid command {command[:20]!r}")
+        self.command = command
+        self.tags = tags
+
+
 _TAG_UNESCAPE = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 _TAG_ESCAPE = str.maketrans({";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"})
 # Commands whose last parameter is human text: always written as a trailing parameter, because
@@ -23,6 +34,7 @@ _TEXT_COMMANDS = {
     "QUIT": 0,
     "ERROR": 0,
     "AWAY": 0,
+    "WALLOPS": 0,
 }
 
 
@@ -68,6 +80,12 @@ class Message:
 
     def param(self, index: int, default: str = "") -> str:
         return self.params[index] if index < len(self.params) else default
+
+
+def as_word(text: str, limit: int = 64) -> str:
+    """A client's word made safe to echo as a middle parameter: cut to `limit` characters,
+    spaces made `_`, a leading `:` dropped, `*` for nothing."""
+    return text[:limit].replace(" ", "_").lstrip(":") or "*"
 
 
 def unescape_tag_value(value: str) -> str:
@@ -145,7 +163,7 @@ def parse(line: str) -> Message:
         raise ProtocolError("missing command")
     command = words[0]
     if not _valid_command(command):
-        raise ProtocolError(f"invalid command {command[:20]!r}")
+        raise BadCommand(command, tags)
     params = words[1:]
     if trailing is not None:
         params.append(trailing)

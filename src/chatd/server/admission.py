@@ -45,6 +45,13 @@ class Admission:
         self._open: dict[str, int] = {}  # network -> connections open
         self._bucket: dict[str, tuple[float, float]] = {}  # network -> (tokens, stamp)
 
+    def reconfigure(self, config: Config) -> None:
+        """A reload changed the limits (the prefixes need a restart: counts are keyed by
+        them)."""
+        self.max_per_ip = config.max_per_ip
+        self.burst = float(config.ip_connect_burst)
+        self.rate = config.ip_connect_rate
+
     def key(self, host: str) -> str:
         return address_key(host, self.ipv4_prefix, self.ipv6_prefix)
 

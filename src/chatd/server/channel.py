@@ -18,10 +18,21 @@ if TYPE_CHECKING:
 # Member prefixes, highest first, as advertised in PREFIX=(ov)@+.
 PREFIX_MODES = "ov"
 PREFIX_SYMBOLS = {"o": "@", "v": "+"}
-LIST_MODES = "b"
+LIST_MODES = "beI"  # bans, ban exceptions (EXCEPTS=e), invite exceptions (INVEX=I)
 PARAM_MODES = "k"  # a parameter to set and to unset
 SET_PARAM_MODES = "l"  # a parameter only to set
-FLAG_MODES = "Pimnst"  # P: persistent (kept with no members, stored, restored on restart)
+# C: no CTCP but ACTION; M: only identified users (and voiced) may speak; P: persistent (kept
+# with no members, stored, restored on restart); R: only identified users may join
+FLAG_MODES = "CMPRimnst"
+EXTBAN_PREFIX = "$"
+EXTBAN_ACCOUNT = "a"  # $a: any identified user; $a:name: users logged in as `name`
+# User modes live here too, so every mode letter chatd knows is in one place (docs/protocol.md
+# is checked against these): B bot (BOT=B), i invisible, o IRC operator, r identified (an
+# account), w receives WALLOPS.
+USER_MODES = "Biorw"
+BOT_MODE = "B"
+# STATUSMSG: `PRIVMSG @#room` reaches the channel's operators, `+#room` voiced members and up
+STATUSMSG = "@+"
 
 
 def max_mask_length(nicklen: int, userlen: int) -> int:
@@ -122,7 +133,10 @@ def compile_mask(mask: str) -> Mask:
 
 
 def normalise_mask(mask: str) -> str:
-    """Complete a partial ban mask the way other servers do: nick -> nick!*@*, etc."""
+    """Complete a partial ban mask the way other servers do: nick -> nick!*@*, etc. An
+    extban (`$a`, `$a:account`) stays as it is; `account_ban` says whether it is valid."""
+    if mask.startswith(EXTBAN_PREFIX):
+        return mask
     if "!" not in mask and "@" not in mask:
         return mask + "!*@*"
     if "!" not in mask:
@@ -132,14 +146,50 @@ def normalise_mask(mask: str) -> str:
     return mask
 
 
+def account_ban(mask: str) -> str | None:
+    """For an account extban, the casefolded account it names ("" for `$a`: anyone
+    identified); None if `mask` is not a valid one."""
+    if mask == EXTBAN_PREFIX + EXTBAN_ACCOUNT:
+        return ""
+    prefix = EXTBAN_PREFIX + EXTBAN_ACCOUNT + ":"
+    name = mask[len(prefix) :]
+    if not mask.startswith(prefix) or not name or any(ch in name for ch in " ,*?!@"):
+        return None
+    return fold(name)
+
+
+def _matches(entries: list[Ban], user: User) -> bool:
+    """Whether an entry of a list (+b, +e, +I) matches the user: by account for an account
+    extban, else by its nick!user@host with the cloaked or the real host."""
+    if not entries:
+        return False
+    target = fold(user.prefix)
+    if any(entry.matches(user, target) for entry in entries):
+        return True
+    if not user.cloaked:
+        return False
+    real = fold(user.real_prefix)
+    return any(entry.account is None and entry.matcher.fullmatch(real) for entry in entries)
+
+
 class Ban:
-    __slots__ = ("mask", "setter", "set_at", "matcher")
+    __slots__ = ("mask", "setter", "set_at", "matcher", "account")
 
     def __init__(self, mask: str, setter: str, set_at: int) -> None:
         self.mask = mask
         self.setter = setter
         self.set_at = set_at
+        # an account extban matches the account a user is logged in as, never a prefix
+        self.account = account_ban(mask) if mask.startswith(EXTBAN_PREFIX) else None
         self.matcher = compile_mask(mask)
+
+    def matches(self, user: User, folded_prefix: str) -> bool:
+        account = self.account
+        if account is None:
+            return self.matcher.fullmatch(folded_prefix)
+        if user.account is None:
+            return False
+        return not account or fold(user.account) == account
 
 
 class Channel:
@@ -155,6 +205,14 @@ class Channel:
         "limit",
         "bans",
         "created",
+        "founder",
+        "amodes",
+        "registered_at",
+        "opless",
+        "excepts",
+        "invexes",
+        "metadata",
+        "renamed_at",
         "__weakref__",
     )
 
@@ -170,6 +228,17 @@ class Channel:
         self.limit: int | None = None
         self.bans: list[Ban] = []
         self.created = created
+        # ChanServ (services/chanserv.py): the founder's account key, auto-modes by account
+        self.founder: str | None = None
+        self.amodes: dict[str, str] = {}
+        self.registered_at = 0
+        # restored at start-up with no registration: joining gives nobody ops until an IRC
+        # operator gives them (docs/protocol.md, "Who runs a room")
+        self.opless = False
+        self.excepts: list[Ban] = []  # +e: masks the bans do not apply to
+        self.invexes: list[Ban] = []  # +I: masks that need no INVITE to a +i channel
+        self.metadata: dict[str, str] | None = None  # draft/metadata-3 keys, when any
+        self.renamed_at: float | None = None  # monotonic time of the last RENAME
 
     def __repr__(self) -> str:
         return f"<Channel {self.name} {len(self.members)} members>"
@@ -180,27 +249,44 @@ class Channel:
     def can_speak(self, user: User) -> bool:
         prefixes = self.members.get(user)
         if prefixes is None:
-            return not ({"n", "m"} & self.modes) and not self.is_banned(user)
+            return (
+                not ({"n", "m"} & self.modes)
+                and ("M" not in self.modes or user.account is not None)
+                and not self.is_banned(user)
+            )
         if prefixes:
-            return True  # voice or op speak through +m and bans
+            return True  # voice or op speak through +m, +M and bans
+        if "M" in self.modes and user.account is None:
+            return False
         return "m" not in self.modes and not self.is_banned(user)
 
     def is_banned(self, user: User) -> bool:
-        """Whether a ban matches the user's nick!user@host: the cloaked host as others see it,
-        or the real address (an operator may ban either)."""
-        if not self.bans:
+        """Whether a ban (+b) matches the user's nick!user@host, as others see it (the cloaked
+        host) or with the real address (an operator may ban either), and no ban exception
+        (+e) does."""
+        if not self.bans or not _matches(self.bans, user):
             return False
-        target = fold(user.prefix)
-        if any(ban.matcher.fullmatch(target) for ban in self.bans):
-            return True
-        if not user.cloaked:
-            return False
-        real = fold(user.real_prefix)
-        return any(ban.matcher.fullmatch(real) for ban in self.bans)
+        return not _matches(self.excepts, user)
 
-    def find_ban(self, mask: str) -> Ban | None:
+    def is_invite_excepted(self, user: User) -> bool:
+        """Whether a +I mask lets the user into a +i channel without an INVITE."""
+        return bool(self.invexes) and _matches(self.invexes, user)
+
+    def mask_list(self, mode: str) -> list[Ban]:
+        """The list a list mode letter (b, e, I) names."""
+        if mode == "e":
+            return self.excepts
+        if mode == "I":
+            return self.invexes
+        return self.bans
+
+    def list_entries(self) -> int:
+        """Entries on all three lists: MAXLIST=beI:n bounds them together."""
+        return len(self.bans) + len(self.excepts) + len(self.invexes)
+
+    def find_ban(self, mask: str, mode: str = "b") -> Ban | None:
         key = fold(mask)
-        for ban in self.bans:
+        for ban in self.mask_list(mode):
             if fold(ban.mask) == key:
                 return ban
         return None

@@ -6,18 +6,26 @@ Every limit chatd enforces has one field here with its default; docs/architectur
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..limits import CLOAK_KEY_MIN
+from ..proto import scram
 from ..store.sqlite import PENDING_BYTES
 
 # The smallest history bounds that make sense: room for a few rows of the longest kind (4.6 KB
 # with tags) in the retry queue, and a database cap above what an empty database takes.
 MIN_PENDING_BYTES = 64 << 10
 MIN_HISTORY_BYTES = 1 << 20
+
+
+# What websocket-origins accepts: '*', 'null', or scheme://host[:port] where '*' may stand for
+# any run of host or port characters (https://*.example.org, http://localhost:*).
+_ORIGIN = re.compile(r"\*|null|https?://([a-z0-9.*-]+|\[[0-9a-f:.]+\])(:[0-9*]+)?", re.I)
 
 
 class ConfigError(ValueError):
@@ -76,11 +84,48 @@ class Config:
     tls_key: str | None = None
     tls_port: int = 6697
     tls_handshake_timeout: float = 10.0
+    # WebSocket (IRCv3 WebSocket, docs/protocol.md): off unless a port is given; the TLS one
+    # uses tls_cert/tls_key. Browser pages are let in only from the origins listed ("*": any).
+    websocket_port: int | None = None
+    websocket_tls_port: int | None = None
+    websocket_origins: list[str] = field(default_factory=list)
+    websocket_handshake_timeout: float = 10.0
     # Admission: what one address may open, and what a connection may do before registering
     max_per_ip: int = 50  # simultaneous connections from one address
     ip_connect_burst: int = 20  # connections one address may open at once...
     ip_connect_rate: float = 2.0  # ...then this many per second
     unregistered_max_lines: int = 40  # lines before registration completes
+    # Accounts (docs/protocol.md "Accounts", docs/security.md "Accounts and passwords")
+    account_registration: str = "open"  # "open", "opers" (IRC operators only), "closed" (CLI)
+    account_password_min: int = 8  # characters
+    scram_iterations: int = 600_000  # PBKDF2-SHA-256 rounds of new credentials, 4096..1e6
+    nick_grace: float = 30.0  # seconds to identify before a registered nick is taken back
+    account_max_nicks: int = 5  # nicks one account may hold, its own name included
+    auth_max_failures: int = 3  # failed logins per connection, then no more attempts
+    auth_account_burst: int = 5  # failed logins per account name before the back-off starts
+    auth_account_backoff_max: float = 300.0  # seconds; the back-off doubles up to this
+    auth_max_pending: int = 4  # password checks and hashes running at once on this server
+    chanserv_max_channels: int = 10  # channels one account may register
+    private_history: bool = True  # keep identified users' private messages (CHATHISTORY)
+    # The rest of the client protocol (docs/protocol.md): what each command may cost at most
+    admin_location: str = ""  # ADMIN 257 (where the server is)
+    admin_info: str = ""  # ADMIN 258 (who runs it)
+    admin_email: str = ""  # ADMIN 259
+    whowas_entries: int = 1000  # nick records kept for WHOWAS, server-wide; 0 keeps none
+    whowas_per_nick: int = 5  # records kept for one nick (the newest)
+    whowas_age: float = 7 * 86400.0  # seconds a record is kept
+    list_max: int = 1000  # channels one LIST may return
+    monitor_max: int = 100  # nicks on one client's MONITOR list (MONITOR=)
+    multiline_max_bytes: int = 4096  # text of one draft/multiline batch (max-bytes)
+    multiline_max_lines: int = 32  # lines of one draft/multiline batch (max-lines)
+    read_markers_max: int = 1000  # MARKREAD targets kept per user; the oldest goes first
+    redact_window: float = 0.0  # seconds a sender may REDACT its own message; 0: always
+    rename_cooldown: float = 60.0  # seconds between two RENAMEs of one channel
+    metadata_max_keys: int = 20  # METADATA keys on one user or one channel (max-keys)
+    metadata_max_key_bytes: int = 64  # (max-key-bytes)
+    metadata_max_value_bytes: int = 300  # (max-value-bytes)
+    metadata_max_subs: int = 50  # keys one client may subscribe to (max-subs)
+    metadata_sync_max: int = 1000  # values in one metadata batch; past it: 774, sync later
     # Host cloaking (docs/security.md): others see a keyed hash of a user's address
     cloak_hosts: bool = True
     cloak_key: str | None = None  # None: generated once and kept in the database
@@ -117,6 +162,23 @@ class Config:
             "realnamelen",
             "modes_per_line",
             "who_max",
+            "account_password_min",
+            "account_max_nicks",
+            "auth_max_failures",
+            "auth_account_burst",
+            "auth_max_pending",
+            "chanserv_max_channels",
+            "list_max",
+            "monitor_max",
+            "multiline_max_bytes",
+            "multiline_max_lines",
+            "read_markers_max",
+            "whowas_per_nick",
+            "metadata_max_keys",
+            "metadata_max_key_bytes",
+            "metadata_max_value_bytes",
+            "metadata_max_subs",
+            "metadata_sync_max",
         )
         for name in positive:
             if getattr(self, name) <= 0:
@@ -127,10 +189,20 @@ class Config:
             "registration_timeout",
             "flood_rate",
             "tls_handshake_timeout",
+            "websocket_handshake_timeout",
             "ip_connect_rate",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.replace('_', '-')} must be positive")
+        if self.account_registration not in ("open", "opers", "closed"):
+            raise ConfigError("account-registration must be open, opers or closed")
+        if not scram.MIN_ITERATIONS <= self.scram_iterations <= scram.MAX_ITERATIONS:
+            raise ConfigError(
+                f"scram-iterations must be between {scram.MIN_ITERATIONS} and "
+                f"{scram.MAX_ITERATIONS} (what SCRAM clients accept)"
+            )
+        if self.nick_grace < 0 or self.auth_account_backoff_max <= 0:
+            raise ConfigError("nick-grace must not be negative, auth-account-backoff-max positive")
         if not 0 <= self.ipv6_prefix <= 128:
             raise ConfigError(f"ipv6-prefix {self.ipv6_prefix} is out of range 0-128")
         if not 0 <= self.ipv4_prefix <= 32:
@@ -151,7 +223,28 @@ class Config:
             raise ConfigError(f"metrics-port {self.metrics_port} is out of range (-1: off)")
         if not 0 <= self.tls_port <= 65535:
             raise ConfigError(f"tls-port {self.tls_port} is out of range 0-65535")
-        for name in ("history_days", "history_max_per_channel", "history_replay"):
+        for name in ("websocket_port", "websocket_tls_port"):
+            port = getattr(self, name)
+            if port is not None and not 0 <= port <= 65535:
+                raise ConfigError(f"{name.replace('_', '-')} {port} is out of range 0-65535")
+        if self.websocket_tls_port is not None and self.tls_cert is None:
+            raise ConfigError("websocket-tls-port needs tls-cert and tls-key")
+        for origin in self.websocket_origins:
+            if not _ORIGIN.fullmatch(origin if isinstance(origin, str) else ""):
+                raise ConfigError(
+                    f"websocket-origins: {origin!r} is not an origin such as "
+                    "'https://chat.example.org' (scheme://host[:port], no path; '*' in the host "
+                    "or port matches any), '*' (any page) or 'null'"
+                )
+        for name in (
+            "history_days",
+            "history_max_per_channel",
+            "history_replay",
+            "whowas_entries",
+            "whowas_age",
+            "redact_window",
+            "rename_cooldown",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name.replace('_', '-')} must not be negative")
         if self.history_pending_bytes < MIN_PENDING_BYTES:
@@ -172,6 +265,10 @@ class Config:
         ):
             raise ConfigError(
                 f"cluster url {self.cluster_url!r} must start with redis:// or unix://"
+            )
+        if self.metadata_max_key_bytes + self.metadata_max_value_bytes > 400:
+            raise ConfigError(
+                "metadata-max-key-bytes + metadata-max-value-bytes must fit in a line (400)"
             )
         if self.line_length < 64:
             raise ConfigError("line-length must be at least 64")
@@ -194,6 +291,12 @@ class Config:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+# The type of each setting whose default is None ("int | None" is int): what build() checks.
+_OPTIONAL = {
+    name: next(t for t in typing.get_args(hint) if t is not type(None))
+    for name, hint in typing.get_type_hints(Config).items()
+    if typing.get_args(hint) and getattr(Config(), name) is None
+}
 
 
 def load_toml(path: str) -> dict[str, Any]:
@@ -224,7 +327,7 @@ def build(values: dict[str, Any]) -> Config:
     config = Config()
     for name, value in values.items():
         current = getattr(config, name)
-        expected = type(current) if current is not None else str
+        expected = type(current) if current is not None else _OPTIONAL.get(name, str)
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):

@@ -26,7 +26,7 @@ from ..proto.message import Message
 from .admission import Admission
 from .config import Config
 from .flood import EXCESS, drain
-from .state import Later, ServerState
+from .state import Deferred, Later, ServerState
 from .user import Close, User, Write
 
 log = logging.getLogger("chatd")
@@ -114,14 +114,59 @@ class Loop(Protocol):
     def call_soon_threadsafe(self, callback: Callable[[], None]) -> None: ...
 
 
+class EffectRunner:
+    """Carries out what the state asked for (`state.defer`, `state.later`) for a core: jobs on
+    a small thread pool, timers on the loop; each result goes to `done(user, kind, value)` on
+    the loop thread. `to_loop_time` turns the state's clock into the loop's."""
+
+    def __init__(self, workers: int = DEFERRED_WORKERS) -> None:
+        self.workers = workers
+        self._executor: ThreadPoolExecutor | None = None
+
+    def run(
+        self,
+        loop: Loop,
+        requests: list[Deferred | Later],
+        done: Callable[[User, str, object], None],
+        to_loop_time: Callable[[float], float],
+    ) -> None:
+        for request in requests:
+            user, kind = request.user, request.kind
+            if isinstance(request, Later):
+                loop.call_at(to_loop_time(request.when), partial(done, user, kind, request.value))
+                continue
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="chatd-work")
+            future = self._executor.submit(request.job)
+
+            def finished(fut: Future[object], user: User = user, kind: str = kind) -> None:
+                loop.call_soon_threadsafe(partial(self._result, fut, user, kind, done))
+
+            future.add_done_callback(finished)
+
+    @staticmethod
+    def _result(
+        future: Future[object], user: User, kind: str, done: Callable[[User, str, object], None]
+    ) -> None:
+        try:
+            value = future.result()
+        except Exception:
+            log.exception("deferred %s for %s failed", kind, user.prefix)
+            value = None
+        done(user, kind, value)
+
+    def shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+
 class LocalCore:
     def __init__(self, state: ServerState, workers: int = DEFERRED_WORKERS) -> None:
         self.state = state
         self.admission = Admission(state.config)
         self.refusals = RefusalLog()
         self.loop: Loop | None = None
-        self.workers = workers
-        self._executor: ThreadPoolExecutor | None = None
+        self.effects = EffectRunner(workers)
         self.lines_in = 0  # lines from clients (STATS, metrics)
         self.sendq_drops = 0
         self.flood_drops = 0
@@ -137,36 +182,8 @@ class LocalCore:
         state = self.state
         state.settle()
         if state.requests:
-            self.run_requests()
-
-    # work the state asked for (state.defer / state.later)
-    def run_requests(self) -> None:
-        loop = self.loop
-        if loop is None:
-            raise RuntimeError("the core is not attached to a loop")
-        for request in self.state.take_requests():
-            user, kind = request.user, request.kind
-            if isinstance(request, Later):
-                value = request.value
-                loop.call_at(request.when, partial(self._resume, user, kind, value))
-                continue
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="chatd-work")
-            future = self._executor.submit(request.job)
-            future.add_done_callback(partial(self._finished, user, kind))
-
-    def _finished(self, user: User, kind: str, future: Future[object]) -> None:
-        """On a worker thread: hand the result to the loop."""
-        assert self.loop is not None
-        self.loop.call_soon_threadsafe(partial(self._resume_future, user, kind, future))
-
-    def _resume_future(self, user: User, kind: str, future: Future[object]) -> None:
-        try:
-            value = future.result()
-        except Exception:
-            log.exception("deferred %s for %s failed", kind, user.prefix)
-            value = None
-        self._resume(user, kind, value)
+            assert self.loop is not None, "the core is not attached to a loop"
+            self.effects.run(self.loop, state.take_requests(), self._resume, lambda when: when)
 
     def _resume(self, user: User, kind: str, value: object) -> None:
         self.state.resume(user, kind, value)
@@ -186,10 +203,15 @@ class LocalCore:
         self.admission.release(host, self.state.now)
 
     # clients
-    def connect(self, write: Write, close: Close, host: str, tls: bool) -> User:
-        user = self.state.connect(write, close, host)
+    def connect(
+        self, write: Write, close: Close, host: str, tls: bool, certfp: str | None = None
+    ) -> User:
+        user = self.state.connect(write, close, host, certfp)
         log.info(
-            "connect %s%s (%d connections)", host, " (TLS)" if tls else "", self.state.connections
+            "connect %s%s (%d connections)",
+            host,
+            " (TLS, client certificate)" if certfp else " (TLS)" if tls else "",
+            self.state.connections,
         )
         return user
 
@@ -264,10 +286,7 @@ class LocalCore:
 
     def reconfigured(self) -> None:
         """The configuration was reloaded (changed in place)."""
-        cfg = self.state.config
-        self.admission.max_per_ip = cfg.max_per_ip
-        self.admission.burst = float(cfg.ip_connect_burst)
-        self.admission.rate = cfg.ip_connect_rate
+        self.admission.reconfigure(self.state.config)
         self.state.reconfigured()
 
     # housekeeping
@@ -280,5 +299,4 @@ class LocalCore:
         state = self.state
         for user in list(state.every_user()):
             state.farewell(user, reason)
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        self.effects.shutdown()

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import datetime
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ..proto.message import Message, encode
-from .user import VIEW_TAGS, VIEW_TIME
+from .user import VIEW_ACCOUNT, VIEW_TAGS, VIEW_TIME, VIEWS
 
 if TYPE_CHECKING:
     from .channel import Channel
@@ -29,14 +29,22 @@ def format_time(wall: float) -> str:
 class Event:
     """One message on its way to several users, encoded lazily once per tag view."""
 
-    __slots__ = ("msg", "client_tags", "wall", "msgid", "_encoded")
+    __slots__ = ("msg", "client_tags", "wall", "msgid", "account", "_encoded")
 
-    def __init__(self, msg: Message, wall: float, msgid: str, client_tags: dict[str, str]) -> None:
+    def __init__(
+        self,
+        msg: Message,
+        wall: float,
+        msgid: str,
+        client_tags: dict[str, str],
+        account: str | None = None,
+    ) -> None:
         self.msg = msg
         self.client_tags = client_tags
         self.wall = wall
         self.msgid = msgid
-        self._encoded: list[bytes | None] = [None, None, None, None]
+        self.account = account  # the sender's account, for account-tag
+        self._encoded: list[bytes | None] = [None] * VIEWS
 
     def for_view(self, view: int) -> bytes:
         data = self._encoded[view]
@@ -54,6 +62,10 @@ class Event:
         if view & VIEW_TAGS:
             tags["msgid"] = self.msgid
             tags.update(self.client_tags)
+        if view & VIEW_ACCOUNT and self.account is not None:
+            tags["account"] = self.account
+        if not tags:
+            return encode(self.msg)
         msg = self.msg
         return encode(Message(msg.command, msg.params, msg.source, tags))
 
@@ -74,6 +86,8 @@ class LocalDelivery:
         self._channel: Channel | None = None  # the channel whose messages are being batched
         self._batch: list[tuple[Event, User | None]] = []
         self.relayed = 0  # events made (messages, joins, quits...), for STATS and metrics
+        # The account a message's source is logged in to (account-tag); set by the state.
+        self.account_of: Callable[[str], str | None] | None = None
 
     def restart_ids(self, prefix: str) -> None:
         """Number the next events from 1 under `prefix` (a cluster numbers them per log entry,
@@ -84,7 +98,9 @@ class LocalDelivery:
     def event(self, msg: Message, client_tags: dict[str, str] | None = None) -> Event:
         msgid = f"{self._prefix}{next(self._ids):x}"
         self.relayed += 1
-        return Event(msg, self.wall, msgid, client_tags or {})
+        account_of = self.account_of
+        account = account_of(msg.source) if account_of is not None and msg.source else None
+        return Event(msg, self.wall, msgid, client_tags or {}, account)
 
     def to_user(self, user: User, event: Event) -> None:
         self.settle_for(user)
@@ -94,6 +110,20 @@ class LocalDelivery:
         if self._channel is not None:
             self.settle()
         _fan_out(users, event, exclude)
+
+    def new_msgid(self) -> str:
+        return f"{self._prefix}{next(self._ids):x}"
+
+    def to_users_rendered(
+        self, users: Iterable[User], render: Callable[[User], bytes], exclude: User | None = None
+    ) -> None:
+        """Output that differs by more than the tag view (a draft/multiline batch, or its
+        fallback lines): `render(user)` gives each recipient's bytes, cached by the caller."""
+        if self._channel is not None:
+            self.settle()
+        for user in users:
+            if user is not exclude:
+                user.write(render(user))
 
     def to_channel(self, channel: Channel, event: Event, exclude: User | None = None) -> None:
         """A channel event that may change membership (JOIN, PART, KICK, MODE...): at once."""
@@ -142,8 +172,8 @@ class LocalDelivery:
                 else:
                     found.append(i)
         events = [event for event, _ in batch]
-        whole: list[bytes | None] = [None, None, None, None]  # per tag view
-        joined: list[_Joined | None] = [None, None, None, None]
+        whole: list[bytes | None] = [None] * VIEWS  # per tag view
+        joined: list[_Joined | None] = [None] * VIEWS
         for user in members:
             view = user.tag_view
             mine = own.get(user)

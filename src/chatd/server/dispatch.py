@@ -11,14 +11,21 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from ..proto import numerics as N
 from ..proto.message import Message
 from .commands import (
+    accounts,
     channels,
     history,
+    info,
     messaging,
+    metadata,
     modes,
-    nodestats,
+    monitor,
+    multiline,
     operator,
     queries,
+    readmarker,
+    redaction,
     registration,
+    rename,
 )
 
 if TYPE_CHECKING:
@@ -51,7 +58,7 @@ COMMANDS: dict[str, Command] = {
     "NAMES": Command(channels.handle_names),
     "LIST": Command(channels.handle_list),
     "KICK": Command(channels.handle_kick, 2),
-    "INVITE": Command(channels.handle_invite, 2),
+    "INVITE": Command(channels.handle_invite),  # no parameters: the pending invitations
     "MODE": Command(modes.handle_mode, 1),
     # messages
     "PRIVMSG": Command(messaging.handle_privmsg),
@@ -75,7 +82,27 @@ COMMANDS: dict[str, Command] = {
     "OPER": Command(operator.handle_oper, 2),
     "KILL": Command(operator.handle_kill, 2, oper_only=True),
     "REHASH": Command(operator.handle_rehash, 0, oper_only=True),
-    "STATS": Command(nodestats.handle_stats, 1),  # N and R; the general STATS hands them over
+    # accounts (commands/accounts.py, services/)
+    "AUTHENTICATE": Command(accounts.handle_authenticate, 1, before_registration=True),
+    "REGISTER": Command(accounts.handle_register, 0, before_registration=True),
+    "NICKSERV": Command(messaging.handle_nickserv),
+    "NS": Command(messaging.handle_nickserv),
+    "CHANSERV": Command(messaging.handle_chanserv),
+    "CS": Command(messaging.handle_chanserv),
+    # the rest of the client protocol (issue 12)
+    "RENAME": Command(rename.handle_rename, 2),
+    "BATCH": Command(multiline.handle_batch, 1),
+    "REDACT": Command(redaction.handle_redact, 2),
+    "MARKREAD": Command(readmarker.handle_markread),
+    "METADATA": Command(metadata.handle_metadata),
+    "MONITOR": Command(monitor.handle_monitor, 1),
+    "INFO": Command(info.handle_info),
+    "ADMIN": Command(info.handle_admin),
+    "LINKS": Command(info.handle_links),
+    "STATS": Command(info.handle_stats, 1),
+    "HELP": Command(info.handle_help),
+    "HELPOP": Command(info.handle_help),
+    "WALLOPS": Command(operator.handle_wallops, 1, oper_only=True),
 }
 
 
@@ -83,11 +110,14 @@ COMMANDS: dict[str, Command] = {
 # (state, user, value). The value is plain data (JSON-able), so a cluster can carry it in its
 # log and every node applies the same result.
 Resumer = Callable[["ServerState", "User", Any], None]
-RESUMERS: dict[str, Resumer] = {}
+RESUMERS: dict[str, Resumer] = {**accounts.RESUMES}
 
 
 def dispatch(state: ServerState, user: User, msg: Message) -> None:
     command = COMMANDS.get(msg.command)
+    if command is not None and user.registered:
+        counts = state.command_counts
+        counts[msg.command] = counts.get(msg.command, 0) + 1  # STATS m
     if command is None:
         if user.registered:
             state.reply(user, N.ERR_UNKNOWNCOMMAND, msg.command, "Unknown command")

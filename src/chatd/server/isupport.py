@@ -1,18 +1,26 @@
-"""The RPL_ISUPPORT (005) tokens chatd advertises, built from its configuration."""
+"""The RPL_ISUPPORT (005) tokens and the CAP LS values chatd advertises, built from its
+configuration."""
 
 from __future__ import annotations
 
 from ..limits import HOSTLEN
+from ..proto import caps
 from ..proto.casemap import CASEMAPPING, CHANTYPES
 from .channel import (
+    BOT_MODE,
+    EXTBAN_ACCOUNT,
+    EXTBAN_PREFIX,
     FLAG_MODES,
     LIST_MODES,
     PARAM_MODES,
     PREFIX_MODES,
     PREFIX_SYMBOLS,
     SET_PARAM_MODES,
+    STATUSMSG,
 )
 from .config import Config
+
+ELIST = "CMNTU"  # LIST conditions: creation time, mask, negated mask, topic time, users
 
 
 def tokens(config: Config) -> list[str]:
@@ -34,7 +42,7 @@ def tokens(config: Config) -> list[str]:
         f"NICKLEN={config.nicklen}",
         "PREFIX=" + prefix,
         f"TARGMAX=PRIVMSG:{targets},NOTICE:{targets},JOIN:,PART:,NAMES:{targets},WHOIS:1,"
-        f"KICK:{targets}",
+        f"KICK:{targets},TAGMSG:{targets}",
         f"TOPICLEN={config.topiclen}",
         f"USERLEN={config.userlen}",
         "UTF8ONLY",
@@ -43,7 +51,29 @@ def tokens(config: Config) -> list[str]:
         f"CHATHISTORY={config.chathistory_max}",
         "MSGREFTYPES=msgid,timestamp",
         f"NAMELEN={config.realnamelen}",  # realnames (USER, SETNAME)
+        f"EXTBAN={EXTBAN_PREFIX},{EXTBAN_ACCOUNT}",  # +b $a:account (IRCv3 account-extban)
+        f"ACCOUNTEXTBAN={EXTBAN_ACCOUNT}",
+        f"BOT={BOT_MODE}",
+        f"ELIST={ELIST}",
+        "EXCEPTS=e",
+        "INVEX=I",
+        f"MONITOR={config.monitor_max}",
+        f"STATUSMSG={STATUSMSG}",
     ]
+
+
+def cap_values(config: Config) -> dict[str, str]:
+    """Every capability with its CAP LS 302 value; limits come from the configuration."""
+    values = dict(caps.SUPPORTED)
+    values[caps.MULTILINE] = (
+        f"max-bytes={config.multiline_max_bytes},max-lines={config.multiline_max_lines}"
+    )
+    values[caps.METADATA] = (
+        f"max-subs={config.metadata_max_subs},max-keys={config.metadata_max_keys},"
+        f"max-key-bytes={config.metadata_max_key_bytes},"
+        f"max-value-bytes={config.metadata_max_value_bytes}"
+    )
+    return values
 
 
 def lines(config: Config, per_line: int = 13) -> list[list[str]]:

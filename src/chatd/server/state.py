@@ -10,6 +10,7 @@ and reads no randomness: the same inputs give the same state on every node.
 from __future__ import annotations
 
 import datetime
+import hmac
 import itertools
 import logging
 from collections.abc import Callable
@@ -18,19 +19,31 @@ from typing import NamedTuple
 from .. import __version__
 from ..limits import ERROR_LOG_EXCERPT, LABEL_MAX
 from ..proto import numerics as N
+from ..proto.caps import MULTILINE
 from ..proto.casemap import fold
 from ..proto.errors import ProtocolError
-from ..proto.message import Message, encode, escape_tag_value, parse, serialise_tags
+from ..proto.message import (
+    BadCommand,
+    Message,
+    encode,
+    escape_tag_value,
+    parse,
+    serialise_tags,
+)
 from ..store import ChannelRecord, Store
+from ..store.accounts import UNIDENTIFIED, RegistrationRecord, private_key
 from . import isupport
+from .accounts import Accounts, Pending
 from .channel import Ban, Channel, max_mask_length
 from .cloak import Cloak, startup_key
+from .commands import monitor, multiline
 from .config import Config
 from .delivery import Event, LocalDelivery
 from .dispatch import RESUMERS, dispatch
 from .flood import FloodGate
 from .opstats import Monitor
 from .user import User
+from .whowas import Record, WhowasRing
 
 log = logging.getLogger("chatd")
 
@@ -54,6 +67,25 @@ def _tagged(line: bytes, tag: bytes) -> bytes:
     if any(item.startswith(name) for item in tags.split(b";")):
         return line
     return b"@" + tag + b";" + line[1:]
+
+
+def _one_batch(lines: list[bytes]) -> bool:
+    """Whether encoded lines are exactly one draft/multiline batch (an echoed multiline
+    message): BATCH +ref, the lines in it, BATCH -ref. The multiline spec puts the label on
+    its BATCH +; other batches nest in a labeled-response batch."""
+    try:
+        first, last = parse(lines[0].decode()), parse(lines[-1].decode())
+    except (ProtocolError, UnicodeDecodeError):
+        return False
+    if first.command != "BATCH" or first.params[1:2] != [MULTILINE] or first.params[0][:1] != "+":
+        return False
+    ref = first.params[0][1:]
+    if last.command != "BATCH" or last.params[:1] != ["-" + ref]:
+        return False
+    inner = b"batch=" + ref.encode()
+    return all(
+        line[:1] == b"@" and inner in line[1 : line.find(b" ")].split(b";") for line in lines[1:-1]
+    )
 
 
 NICK_SLOT = "\0"  # where the nick goes in a pre-rendered reply; no line can hold a NUL
@@ -97,6 +129,7 @@ class ServerState:
         started_wall: float,
         msgid_prefix: str = "",
         store: Store | None = None,
+        secret: bytes | None = None,
     ) -> None:
         self.config = config
         self.name = config.name
@@ -133,9 +166,26 @@ class ServerState:
         self._limit_store()
         self._batch_ids = itertools.count(1)
         self.oper_next = 0.0  # when the next OPER password check may run (commands/operator.py)
+        self.peak_users = 0  # the most registered users seen at once (265/266 "max")
+        self.whowas = WhowasRing(config.whowas_entries, config.whowas_per_nick, config.whowas_age)
+        self.watchers: dict[str, set[User]] = {}  # MONITOR: casefolded nick -> who watches it
+        self.command_counts: dict[str, int] = {}  # STATS m
         # host cloaking: the key is read (or made and stored) once, here, never in a handler
         self.cloak = Cloak(startup_key(config, self.store)) if config.cloak_hosts else None
+        # Accounts (server/accounts.py): loaded from the store, changed by inputs only.
+        # `secret` keys the decoy credentials of names that are not accounts: derived from the
+        # network's one key (cloak_key, or the key kept in the database), so that a name that
+        # is no account shows the same salt after a restart and on every node that has it.
+        if secret is None:
+            secret = hmac.new(startup_key(config, self.store), b"sasl decoy", "sha256").digest()
+        self.secret = secret
+        self.accounts = Accounts(config.auth_account_burst, config.auth_account_backoff_max)
+        self.accounts.load(self.store.load_accounts())
+        self.auth_pending = Pending()  # local: password checks running on this node
+        self.guest_serial = 0  # the last Guest<N> nick handed out
+        self.delivery.account_of = self._account_of
         self._restore_channels()
+        self._restore_registrations()
 
     # -- time -------------------------------------------------------------------------------
 
@@ -152,6 +202,11 @@ class ServerState:
         self.motd = self.config.motd_lines()
         self._rendered.clear()
         isupport.forget()
+        cfg = self.config
+        self.accounts.throttle.burst = cfg.auth_account_burst
+        self.accounts.throttle.ceiling = cfg.auth_account_backoff_max
+        self.whowas.entries, self.whowas.per_nick = cfg.whowas_entries, cfg.whowas_per_nick
+        self.whowas.age = cfg.whowas_age
         self._limit_store()
 
     def _limit_store(self) -> None:
@@ -171,11 +226,19 @@ class ServerState:
 
     # -- connections ------------------------------------------------------------------------
 
-    def connect(self, write: Callable[[bytes], None], close: Callable[[], None], host: str) -> User:
+    def connect(
+        self,
+        write: Callable[[bytes], None],
+        close: Callable[[], None],
+        host: str,
+        certfp: str | None = None,
+    ) -> User:
+        """A new connection; `certfp` is the SHA-256 of its TLS client certificate, if any."""
         cfg = self.config
         flood = FloodGate(cfg.flood_rate, cfg.flood_burst, self.now) if cfg.flood_limit else None
         shown = self.cloak.host(host) if self.cloak is not None else host
         user = User(write, close, shown, self.now, self.wall, flood, ip=host)
+        user.certfp = certfp
         self.clients.add(user)
         self.connections += 1
         self.unregistered += 1
@@ -191,6 +254,7 @@ class ServerState:
         user.gone = True
         self.connections -= 1
         if user.registered:
+            self.remember_nick(user)
             quit_msg = Message("QUIT", [reason], user.prefix)
             self.delivery.to_users(user.neighbours(), self.delivery.event(quit_msg))
             if user.oper:
@@ -199,10 +263,17 @@ class ServerState:
                 self.invisible -= 1
         else:
             self.unregistered -= 1
+        if user.account is not None:
+            self.accounts.logged_in -= 1
+        user.sasl = None
         for channel in list(user.channels):
             self.remove_member(channel, user)
         if user.key and self.users.get(user.key) is user:
             del self.users[user.key]
+            if user.registered:
+                monitor.notify_offline(self, user.nick)
+        monitor.clear(self, user)
+        user.batch = None
         text = error if error is not None else reason
         self.send(user, Message("ERROR", [f"Closing Link: {user.ip} ({text})"]))
         log.info("disconnect %s %s: %s", user.ip, user.nick, reason)
@@ -230,6 +301,16 @@ class ServerState:
         user.gone = True
         self.send(user, Message("ERROR", [f"Closing Link: {user.ip} ({reason})"]))
         self._let_go(user)
+
+    def remember_nick(self, user: User) -> None:
+        """A registered user gives up its nick (a change, or leaving): keep it for WHOWAS."""
+        self.whowas.add(
+            Record(user.nick, user.username, user.host, user.realname, self.wall, self.now)
+        )
+
+    def registered_one(self) -> None:
+        """A user completed registration: count it for the 265/266 peak."""
+        self.peak_users = max(self.peak_users, self.connections - self.unregistered)
 
     def log_connect(self, user: User) -> None:
         log.debug("registered %s as %s (%d users)", user.ip, user.prefix, len(self.users))
@@ -306,9 +387,19 @@ class ServerState:
             return
         try:
             msg = parse(text)
+        except BadCommand as exc:
+            # a command word with other characters than letters is an unknown command (421);
+            # one IRC word of at most 32 characters is echoed back
+            msg = Message(exc.command[:32].lstrip(":").upper() or "*", [], None, exc.tags)
         except ProtocolError:
             return  # unparseable lines are ignored, as the Modern IRC docs advise
+        user.lines_in += 1
+        user.bytes_in += len(raw)
+        if msg.tags and "batch" in msg.tags and multiline.absorb(self, user, msg):
+            return  # a line of an open draft/multiline batch: kept until the batch ends
         label = msg.tags.get("label") if msg.tags else None
+        if msg.command == "BATCH":
+            label = multiline.labeled(user, msg, label)  # the label goes with the whole batch
         try:
             if label and "labeled-response" in user.caps:
                 self._dispatch_labeled(user, msg, label)
@@ -345,8 +436,9 @@ class ServerState:
         tag = b"label=" + escape_tag_value(label[:LABEL_MAX]).encode()
         if not lines:
             data = encode(Message("ACK", [], self.name, {"label": label[:LABEL_MAX]}))
-        elif len(lines) == 1 or "batch" not in user.caps:
-            # without `batch` only the first line can say which command it answers
+        elif len(lines) == 1 or "batch" not in user.caps or _one_batch(lines):
+            # without `batch` only the first line can say which command it answers; a reply
+            # that is one batch (an echoed draft/multiline message) has the label on its start
             data = b"\r\n".join([_tagged(lines[0], tag), *lines[1:]]) + b"\r\n"
         else:
             ref = self.batch_id()
@@ -372,7 +464,8 @@ class ServerState:
     def _within_limits(self, user: User, raw: bytes) -> bool:
         if raw[:1] == b"@":
             tags, _, rest = raw.partition(b" ")
-            too_long = len(tags) > self.config.tags_length or len(rest) > self.max_line
+            # the tags' budget counts the leading @ and the space after them (message-tags)
+            too_long = len(tags) + 1 > self.config.tags_length or len(rest) > self.max_line
         else:
             too_long = len(raw) > self.max_line
         if too_long:
@@ -462,10 +555,46 @@ class ServerState:
             tags,
         )
 
+    def record_private(self, sender: User, target: User, event: Event) -> None:
+        """Queue a private PRIVMSG/NOTICE for the history of each participant that is logged
+        in (committed by the next settle, like channel messages). The peer of a conversation
+        is its account, or its nick if it was not logged in."""
+        if not self.config.private_history or (sender.account is None and target.account is None):
+            return
+        msg = event.msg
+        tags = serialise_tags(event.client_tags) if event.client_tags else ""
+        row = (_wall_ms(event.wall), event.msgid, msg.command, msg.source or "", msg.params[0])
+        sender_peer = fold(sender.account) if sender.account else UNIDENTIFIED + sender.key
+        target_peer = fold(target.account) if target.account else UNIDENTIFIED + target.key
+        if target.account is not None:
+            self.store.append(private_key(target_peer, sender_peer), *row, msg.params[-1], tags)
+        if sender.account is not None and target is not sender:
+            self.store.append(private_key(sender_peer, target_peer), *row, msg.params[-1], tags)
+
+    def _account_of(self, source: str) -> str | None:
+        """The account the user behind a message source is logged in to (account-tag)."""
+        if not self.accounts.logged_in:
+            return None
+        user = self.users.get(fold(source.split("!", 1)[0]))
+        return user.account if user is not None else None
+
+    def registration_changed(self, channel: Channel) -> None:
+        """A channel's ChanServ registration changed: store it (or its removal)."""
+        if channel.founder is None:
+            self.store.delete_registration(channel.key)
+            return
+        self.store.save_registration(
+            RegistrationRecord(
+                channel.key, channel.name, channel.founder, channel.registered_at, channel.amodes
+            )
+        )
+
     def channel_changed(self, channel: Channel) -> None:
         """A channel's topic or modes changed: store it if persistent (+P), forget it if not."""
         if "P" in channel.modes:
             bans = [(b.mask, b.setter, b.set_at) for b in channel.bans]
+            excepts = [(b.mask, b.setter, b.set_at) for b in channel.excepts]
+            invexes = [(b.mask, b.setter, b.set_at) for b in channel.invexes]
             self.store.save_channel(
                 ChannelRecord(
                     channel.key,
@@ -478,6 +607,8 @@ class ServerState:
                     channel.password,
                     channel.limit,
                     bans,
+                    excepts,
+                    invexes,
                 )
             )
             return
@@ -504,8 +635,66 @@ class ServerState:
                     len(record.bans) - len(channel.bans),
                     longest,
                 )
+            channel.excepts = [
+                Ban(mask, setter, at) for mask, setter, at in record.excepts if len(mask) <= longest
+            ]
+            channel.invexes = [
+                Ban(mask, setter, at) for mask, setter, at in record.invexes if len(mask) <= longest
+            ]
             self.channels[channel.key] = channel
+            channel.opless = True  # until ChanServ or an IRC operator says who runs it
         if self.channels:
             log.info("restored %d persistent channels", len(self.channels))
         # what was said in channels that did not persist went with them
         self.store.forget_others(self.channels, self.now)
+
+    def _restore_registrations(self) -> None:
+        """ChanServ registrations: each channel gets its founder and auto-modes back (a
+        registered channel is persistent; one whose channel row went missing is remade)."""
+        count = 0
+        for record in self.store.load_registrations():
+            if record.founder not in self.accounts.by_key:
+                continue  # the founder's account was removed
+            channel = self.channels.get(record.key)
+            if channel is None:
+                channel = Channel(record.name, record.registered)
+                channel.modes.add("P")
+                self.channels[channel.key] = channel
+                self.channel_changed(channel)
+            channel.founder = record.founder
+            channel.registered_at = record.registered
+            channel.amodes = {
+                k: v for k, v in record.amodes.items() if k in self.accounts.by_key and v in "ov"
+            }
+            channel.opless = False
+            count += 1
+        if count:
+            log.info("restored %d registered channels", count)
+
+    def reload_accounts(self) -> list[str]:
+        """Read accounts and registrations from the store again (after `chatd account ...`
+        changed them on the command line; SIGHUP and REHASH call this). Users logged in to
+        an account that is gone are logged out. Returns a line per change."""
+        from .commands import accounts as account_commands
+
+        self.store.flush(self.now)
+        before = set(self.accounts.by_key)
+        owned_before = set(self.accounts.nick_owner)
+        self.accounts.load(self.store.load_accounts())
+        after = set(self.accounts.by_key)
+        for user in list(self.clients):
+            if user.account is not None and fold(user.account) not in after:
+                account_commands.logout(self, user)
+        for channel in self.channels.values():
+            channel.founder = None
+            channel.amodes = {}
+        self._restore_registrations()
+        for user in sorted(self.users.values(), key=lambda u: u.key):
+            if user.key not in owned_before:
+                account_commands.protect_nick(self, user)  # a nick just made someone's
+        lines = []
+        if after - before:
+            lines.append(f"accounts: {len(after - before)} added")
+        if before - after:
+            lines.append(f"accounts: {len(before - after)} removed")
+        return lines

@@ -17,6 +17,7 @@ from ..proto.casemap import fold
 if TYPE_CHECKING:
     from ..proto.framing import Line
     from .channel import Channel
+    from .commands.multiline import OpenBatch
     from .flood import FloodGate
 
 Write = Callable[[bytes], None]
@@ -27,6 +28,8 @@ NO_CAPS: frozenset[str] = frozenset()  # shared: most clients never change it
 # Bits of User.tag_view: which optional tags this client sees on relayed messages.
 VIEW_TIME = 1
 VIEW_TAGS = 2
+VIEW_ACCOUNT = 4  # account-tag
+VIEWS = 8  # distinct tag views (encodings of one event)
 
 
 class User:
@@ -62,6 +65,19 @@ class User:
         "early_lines",
         "oper_next",
         "local",
+        # accounts (server/accounts.py, commands/accounts.py)
+        "account",
+        "certfp",
+        "auth_failures",
+        "nick_serial",
+        "sasl",
+        "auth_busy",
+        "batch",
+        "monitoring",
+        "metadata",
+        "meta_subs",
+        "lines_in",
+        "bytes_in",
         "origin",
         "server",
         "__weakref__",
@@ -114,6 +130,20 @@ class User:
         # on other nodes): only a local user's work that is not deterministic (a password
         # check, a random nonce, a timer) is done here, and its result comes back as an input
         self.local = True
+        self.account: str | None = None  # the account logged in to, as registered
+        self.certfp: str | None = None  # SHA-256 of the TLS client certificate, hex
+        self.auth_failures = 0  # failed logins on this connection
+        self.nick_serial = 0  # counts nick changes: a nick-protection timer names its nick
+        # Local to this node, never replicated: the SASL conversation in progress (nonces,
+        # partial responses) and whether a password check is out for this connection.
+        self.sasl: object | None = None
+        self.auth_busy = False
+        self.batch: OpenBatch | None = None  # an open draft/multiline batch (commands/multiline.py)
+        self.monitoring: dict[str, str] | None = None  # MONITOR: casefolded nick -> as given
+        self.metadata: dict[str, str] | None = None  # draft/metadata-3 keys set on this user
+        self.meta_subs: set[str] | None = None  # metadata keys this client subscribed to
+        self.lines_in = 0  # lines received, for STATS l
+        self.bytes_in = 0
         self.origin = ""  # on a cluster: the client id, "<node id>:<n>"
         self.server = ""  # on a cluster: the server name of the node it is connected to
 
@@ -149,8 +179,10 @@ class User:
 
     def set_caps(self, caps: frozenset[str]) -> None:
         self.caps = caps
-        self.tag_view = (VIEW_TIME if TAG_CAPS[0] in caps else 0) | (
-            VIEW_TAGS if TAG_CAPS[1] in caps else 0
+        self.tag_view = (
+            (VIEW_TIME if TAG_CAPS[0] in caps else 0)
+            | (VIEW_TAGS if TAG_CAPS[1] in caps else 0)
+            | (VIEW_ACCOUNT if TAG_CAPS[2] in caps else 0)
         )
 
     def neighbours(self) -> set[User]:

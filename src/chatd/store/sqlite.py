@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from .accounts import PRIVATE_PREFIX, AccountStore, migrate_accounts
+
 log = logging.getLogger("chatd")
 
 MAX_ID = (1 << 63) - 1
@@ -45,6 +47,7 @@ PRUNE_INTERVAL = 1.0  # seconds between retention passes while there is nothing 
 PRUNE_BATCH = 1000  # rows one retention DELETE may remove
 RETRY_FIRST, RETRY_MAX = 0.5, 30.0  # seconds between attempts to write after a failure
 PENDING_BYTES = 16 << 20  # memory for rows queued while the database cannot be written
+MAX_CHANGES = 100_000  # redactions, renames, read markers queued while it cannot be written
 # The server-wide cap is looked at again once rows worth max_bytes / CAP_CHECK_FRACTION have
 # been written since the last look (as `_row_size` counts them), and every iteration while over.
 CAP_CHECK_FRACTION = 128
@@ -86,6 +89,8 @@ class ChannelRecord:
     password: str | None = None
     limit: int | None = None
     bans: list[tuple[str, str, int]] = field(default_factory=list)  # mask, setter, set at
+    excepts: list[tuple[str, str, int]] = field(default_factory=list)  # +e, the same way
+    invexes: list[tuple[str, str, int]] = field(default_factory=list)  # +I
 
 
 # -- schema ------------------------------------------------------------------------------------
@@ -126,8 +131,23 @@ def _to_v3(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+def _to_v5(db: sqlite3.Connection) -> None:
+    # draft/read-marker: the last message each user (owner) has read in each target
+    db.execute("""CREATE TABLE read_markers (
+        owner TEXT NOT NULL,
+        target TEXT NOT NULL,
+        time INTEGER NOT NULL,
+        PRIMARY KEY (owner, target)) WITHOUT ROWID""")
+
+
 # MIGRATIONS[i] takes a database from schema version i to i + 1; version 0 is an empty file.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_to_v1, _to_v2, _to_v3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _to_v1,
+    _to_v2,
+    _to_v3,
+    migrate_accounts,  # v4: store/accounts.py
+    _to_v5,  # read markers
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _INSERT = (
@@ -135,6 +155,14 @@ _INSERT = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _COLUMNS = "id, time, msgid, command, source, name, text, tags"
+_UPSERT_MARKER = (
+    "INSERT INTO read_markers (owner, target, time) VALUES (?, ?, ?) "
+    "ON CONFLICT (owner, target) DO UPDATE SET time = excluded.time"
+)
+_TRIM_MARKERS = (
+    "DELETE FROM read_markers WHERE owner = ? AND target NOT IN (SELECT target FROM "
+    "read_markers WHERE owner = ? ORDER BY time DESC LIMIT ?)"
+)
 _UPSERT_CHANNEL = (
     "INSERT OR REPLACE INTO channels (key, name, created, topic, topic_by, topic_at, modes, "
     "password, user_limit, bans) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -182,8 +210,9 @@ def parse_timestamp(text: str) -> int | None:
 # -- the store ---------------------------------------------------------------------------------
 
 
-class Store:
-    """History and persistent channels in SQLite; ":memory:" keeps them for this process only."""
+class Store(AccountStore):
+    """History and persistent channels in SQLite; ":memory:" keeps them for this process only.
+    Accounts and channel registrations: `store/accounts.py`."""
 
     def __init__(
         self,
@@ -231,6 +260,10 @@ class Store:
         self._sizes: collections.deque[int] = collections.deque()  # _row_size of each row
         self._rows_bytes = 0
         self._channels: dict[str, ChannelRecord | None] = {}
+        # other changes (redactions, renames, read markers), applied after the rows, in order
+        self._changes: collections.deque[tuple[str, tuple[object, ...]]] = collections.deque(
+            maxlen=MAX_CHANGES
+        )
         # Count pruning: rows written per target since its last check, and the targets that
         # have gained enough since then to be worth an OFFSET query (one per `slack` rows, not
         # one per loop iteration). A target never holds more than max_per_channel + slack.
@@ -255,6 +288,7 @@ class Store:
         self._cap_due = max_bytes > 0
         self._cap_written = 0  # row bytes committed since the last look
         self.capped = 0  # rows removed to keep the database under max_bytes
+        self._init_accounts()
 
     # -- schema --------------------------------------------------------------------------------
 
@@ -319,7 +353,7 @@ class Store:
 
     @property
     def pending(self) -> int:
-        return len(self._rows) + len(self._channels)
+        return len(self._rows) + len(self._channels) + len(self._changes)
 
     def set_limits(
         self, history_days: float, max_per_channel: int, pending_bytes: int, max_bytes: int
@@ -365,6 +399,37 @@ class Store:
         if written == self.slack:
             self._due.add(target)
 
+    def redact(self, target: str, msgid: str) -> None:
+        """Queue the removal of one message (draft/message-redaction), with the other lines
+        of a multiline message (msgids `<msgid>/<n>`: the range just after `<msgid>/`)."""
+        self._change(
+            "DELETE FROM messages WHERE target = ? AND (msgid = ? OR (msgid > ? AND msgid < ?))",
+            (target, msgid, msgid + "/", msgid + "0"),
+        )
+
+    def rename(self, old: str, new: str, name: str) -> None:
+        """A channel was renamed (draft/channel-rename): its history and read markers follow
+        it. One UPDATE of at most history_max_per_channel rows, by the (target, time) index."""
+        self._change("UPDATE messages SET target = ?, name = ? WHERE target = ?", (new, name, old))
+        self._change("UPDATE OR REPLACE read_markers SET target = ? WHERE target = ?", (new, old))
+        for table in (self._unpruned, self._hidden):
+            if old in table:
+                table[new] = table.pop(old)
+        if old in self._due:
+            self._due.discard(old)
+            self._due.add(new)
+
+    def set_marker(self, owner: str, target: str, time_ms: int, keep: int) -> None:
+        """Queue a read marker (draft/read-marker); an owner keeps its `keep` newest."""
+        self._change(_UPSERT_MARKER, (owner, target, time_ms))
+        self._change(_TRIM_MARKERS, (owner, owner, keep))
+
+    def _change(self, sql: str, params: tuple[object, ...]) -> None:
+        changes = self._changes
+        if len(changes) == changes.maxlen:
+            self.dropped += 1
+        changes.append((sql, params))
+
     def _trim(self) -> None:
         """Drop the oldest queued rows until they hold at most pending_limit bytes."""
         rows, sizes = self._rows, self._sizes
@@ -381,8 +446,9 @@ class Store:
 
     def settle(self, now: float, wall: float) -> None:
         """Once per loop iteration: commit what is queued, and prune a little when due."""
-        if (self._rows or self._channels) and now >= self._retry_at:
+        if (self._rows or self._channels or self._changes) and now >= self._retry_at:
             self._commit(now)
+        self.settle_accounts(now)
         if self._hidden and not self._failing:
             self._forget_step(now)
         if (self.history_days > 0 or self.max_per_channel > 0) and now >= self._prune_at:
@@ -428,7 +494,8 @@ class Store:
         except sqlite3.Error as exc:
             self._failed(exc, now)
             return 0
-        gone = [target for target in targets if target not in keep]
+        # private conversations (store/accounts.py) belong to accounts, not channels
+        gone = [t for t in targets if t not in keep and not t.startswith(PRIVATE_PREFIX)]
         for target in gone:
             self.forget(target, now)
         return len(gone)
@@ -450,8 +517,9 @@ class Store:
 
     def flush(self, now: float) -> None:
         """Commit what is queued now (before a read, so it sees every message sent)."""
-        if (self._rows or self._channels) and not self._failing:
+        if (self._rows or self._channels or self._changes) and not self._failing:
             self._commit(now)
+        self.settle_accounts(now)
 
     def _commit(self, now: float) -> None:
         rows = self._rows
@@ -461,6 +529,8 @@ class Store:
             db.execute("BEGIN")
             if rows:
                 db.executemany(_INSERT, rows)
+            for sql, params in self._changes:
+                db.execute(sql, params)
             for key, record in channels.items():
                 if record is None:
                     db.execute("DELETE FROM channels WHERE key = ?", (key,))
@@ -493,6 +563,7 @@ class Store:
         self._sizes.clear()
         self._rows_bytes = 0
         channels.clear()
+        self._changes.clear()
 
     def _failed(self, exc: sqlite3.Error, now: float) -> None:
         kind = (type(exc).__name__, str(exc))
@@ -671,6 +742,22 @@ class Store:
         found.sort(key=lambda item: item[1])
         return found[:limit]
 
+    def find(self, target: str, msgid: str) -> HistoryRow | None:
+        """The message with this msgid in a target's history, or None (indexed by msgid)."""
+        found = self._query(
+            f"SELECT {_COLUMNS} FROM messages WHERE msgid = ? AND target = ? AND id > ? "
+            "ORDER BY id DESC LIMIT 1",
+            (msgid, target, self._hidden.get(target, 0)),
+        )
+        return HistoryRow(*found[0]) if found else None  # type: ignore[arg-type]
+
+    def marker(self, owner: str, target: str) -> int | None:
+        """An owner's read marker for a target, in milliseconds, or None."""
+        found = self._query(
+            "SELECT time FROM read_markers WHERE owner = ? AND target = ?", (owner, target)
+        )
+        return int(found[0][0]) if found else None  # type: ignore[call-overload]
+
     def count(self, target: str | None = None) -> int:
         if target is None:
             return int(self.db.execute("SELECT count(*) FROM messages").fetchone()[0])
@@ -687,10 +774,27 @@ class Store:
         )
         records = []
         for key, name, created, topic, topic_by, topic_at, modes, password, limit, bans in cur:
-            ban_list = [(str(m), str(s), int(t)) for m, s, t in json.loads(bans)]
+            lists = json.loads(bans)
+            if isinstance(lists, list):  # written before +e and +I: the bans alone
+                lists = {"b": lists}
+            entries = {
+                mode: [(str(m), str(s), int(t)) for m, s, t in lists.get(mode, [])]
+                for mode in "beI"
+            }
             records.append(
                 ChannelRecord(
-                    key, name, created, topic, topic_by, topic_at, modes, password, limit, ban_list
+                    key,
+                    name,
+                    created,
+                    topic,
+                    topic_by,
+                    topic_at,
+                    modes,
+                    password,
+                    limit,
+                    entries["b"],
+                    entries["e"],
+                    entries["I"],
                 )
             )
         return records
@@ -715,6 +819,7 @@ class Store:
         self._sizes.clear()
         self._rows_bytes = 0
         self._channels.clear()
+        self._account_ops.clear()
         self.db.deserialize(pages)
         self.db.execute("PRAGMA journal_mode=MEMORY")  # a deserialized database has no WAL
         for name in self._EXPORTED:
@@ -751,7 +856,17 @@ def _channel_row(r: ChannelRecord) -> tuple[object, ...]:
         r.modes,
         r.password,
         r.limit,
-        json.dumps([list(b) for b in r.bans]),
+        # the bans column holds all three lists; just the bans, as before, when the others
+        # are empty (so an older chatd still reads it)
+        json.dumps(
+            {
+                "b": [list(b) for b in r.bans],
+                "e": [list(b) for b in r.excepts],
+                "I": [list(b) for b in r.invexes],
+            }
+            if r.excepts or r.invexes
+            else [list(b) for b in r.bans]
+        ),
     )
 
 

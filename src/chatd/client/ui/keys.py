@@ -63,6 +63,37 @@ def scrolling_bindings(app: ChatApp) -> KeyBindings:
     def _end(event: KeyPressEvent) -> None:
         app.scroll_to_bottom()
 
+    @kb.add("escape", "pageup")
+    def _nicks_up(event: KeyPressEvent) -> None:
+        app.scroll_nicklist(-app.nicklist_control.page())
+
+    @kb.add("escape", "pagedown")
+    def _nicks_down(event: KeyPressEvent) -> None:
+        app.scroll_nicklist(app.nicklist_control.page())
+
+    return kb
+
+
+def search_bindings(app: ChatApp) -> KeyBindings:
+    """Ctrl-R searches the scrollback; while searching, Up/Down (or Ctrl-R/Ctrl-S) move to
+    the older/newer match, Enter stays there, Esc (Ctrl-G, Ctrl-C) goes back."""
+    searching = Condition(lambda: app.search_state is not None)
+    kb = KeyBindings()
+
+    @kb.add("c-r")
+    def _older(event: KeyPressEvent) -> None:
+        app.search_step(older=True)
+
+    @kb.add("c-s", filter=searching)
+    def _newer(event: KeyPressEvent) -> None:
+        app.search_step(older=False)
+
+    @kb.add("escape", filter=searching)
+    @kb.add("c-g", filter=searching)
+    @kb.add("c-c", filter=searching, eager=True)
+    def _cancel(event: KeyPressEvent) -> None:
+        app.end_search(keep=False)
+
     return kb
 
 
@@ -149,6 +180,7 @@ def build_key_bindings(app: ChatApp) -> KeyBindingsBase:
             input_bindings(app),
             toggle_bindings(app),
             quit_bindings(app),
+            search_bindings(app),
             paste_confirm_bindings(app),
         ]
     )

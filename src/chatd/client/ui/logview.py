@@ -17,12 +17,23 @@ from prompt_toolkit.layout.controls import UIContent, UIControl
 from prompt_toolkit.mouse_events import MouseEvent, MouseEventType
 from prompt_toolkit.utils import get_cwidth
 
-from .. import formatting
+from .. import formatting, search
 from ..model import Kind, LogLine
 from .style import nick_style, span_style
 
 Row = tuple[tuple[str, str], ...]
 WHEEL_ROWS = 3
+DEFAULT_TIME_FORMAT = "%H:%M"
+
+
+@dataclass(frozen=True)
+class Look:
+    """What, besides the line and the width, decides how a line is drawn (a cache key)."""
+
+    color: bool = True
+    time_format: str = DEFAULT_TIME_FORMAT
+    term: str = ""  # the search being made: its matches are marked
+    current: int | None = None  # the seq of the match the search is on
 
 
 @dataclass
@@ -34,11 +45,12 @@ class ViewState:
     anchor_row: int = 0
 
 
-def _prefix(line: LogLine, color: bool) -> list[tuple[str, str]]:
+def _prefix(line: LogLine, color: bool, time_format: str) -> list[tuple[str, str]]:
     stamp_style = "class:log.time class:log.history" if line.history else "class:log.time"
     frags: list[tuple[str, str]] = [
-        (stamp_style, time.strftime("%H:%M ", time.localtime(line.time)))
+        (stamp_style, formatting.display(time.strftime(time_format, time.localtime(line.time))))
     ]
+    frags.append(("", " "))
     nick = line.nick or ""
     nstyle = "class:log.own" if line.own else nick_style(nick, color)
     if line.kind is Kind.MESSAGE:
@@ -81,9 +93,12 @@ def _body_style(line: LogLine) -> str:
     }.get(line.kind, "")
 
 
-def line_fragments(line: LogLine, color: bool) -> tuple[list[tuple[str, str]], int]:
+def line_fragments(line: LogLine, look: Look | bool) -> tuple[list[tuple[str, str]], int]:
     """The styled fragments of one entry and the width of its prefix (for hanging indent)."""
-    prefix = _prefix(line, color)
+    if isinstance(look, bool):
+        look = Look(color=look)
+    color = look.color
+    prefix = _prefix(line, color, look.time_format)
     indent = sum(get_cwidth(t) for _, t in prefix)
     base = _body_style(line)
     if line.highlight:
@@ -93,7 +108,29 @@ def line_fragments(line: LogLine, color: bool) -> tuple[list[tuple[str, str]], i
     if line.failed:
         base += " class:log.failed"
     body = [(f"{base} {span_style(s, color)}".strip(), s.text) for s in formatting.parse(line.text)]
+    if look.term:
+        match = "class:log.match.current" if line.seq == look.current else "class:log.match"
+        body = mark(body, look.term, match)
     return prefix + body, indent
+
+
+def mark(frags: list[tuple[str, str]], term: str, style: str) -> list[tuple[str, str]]:
+    """The fragments with every occurrence of term (case-insensitive) given `style` too."""
+    rx = search.pattern(term)
+    text = "".join(t for _, t in frags)
+    spans = [m.span() for m in rx.finditer(text)] if rx is not None else []
+    if not spans:
+        return frags
+    out: list[tuple[str, str]] = []
+    pos = 0
+    for frag_style, frag in frags:
+        start, end = pos, pos + len(frag)
+        cuts = sorted({start, end, *(p for s in spans for p in s if start < p < end)})
+        for a, b in zip(cuts, cuts[1:], strict=False):
+            inside = any(s <= a and b <= e for s, e in spans)
+            out.append((f"{frag_style} {style}".strip() if inside else frag_style, text[a:b]))
+        pos = end
+    return out
 
 
 def wrap(frags: Sequence[tuple[str, str]], width: int, indent: int) -> list[Row]:
@@ -161,10 +198,10 @@ def divider_row(width: int) -> Row:
 
 
 @lru_cache(maxsize=8192)
-def render(line: LogLine, width: int, color: bool) -> tuple[Row, ...]:
+def render(line: LogLine, width: int, look: Look | bool = True) -> tuple[Row, ...]:
     if line.kind is Kind.DIVIDER:
         return (divider_row(width),)
-    frags, indent = line_fragments(line, color)
+    frags, indent = line_fragments(line, look)
     return tuple(wrap(frags, width, indent))
 
 
@@ -177,11 +214,13 @@ class LogControl(UIControl):
         get_view: Callable[[], ViewState],
         color: bool = True,
         on_wheel: Callable[[int], None] = lambda rows: None,
+        get_look: Callable[[], Look] | None = None,
     ) -> None:
         self.get_lines = get_lines
         self.get_view = get_view
         self.color = color
         self.on_wheel = on_wheel
+        self.get_look = get_look or (lambda: Look(color=self.color))
         self.width = 80
         self.height = 24
 
@@ -192,11 +231,18 @@ class LogControl(UIControl):
         """The rows of one entry, led by a day separator when the date changed before it
         (or, for history at the very top, when it is not from today)."""
         line = lines[index]
-        rows = render(line, self.width, self.color)
+        rows = render(line, self.width, self._line_look(self.get_look(), line))
         before = lines[index - 1].time if index > 0 else time.time() if line.history else None
         if before is not None and _day(line.time) != _day(before):
             return (day_row(line.time, self.width),) + rows
         return rows
+
+    @staticmethod
+    def _line_look(look: Look, line: LogLine) -> Look:
+        """Only the current match's line needs `current` in its key (the cache stays warm)."""
+        if look.current is not None and look.current != line.seq:
+            return Look(look.color, look.time_format, look.term)
+        return look
 
     def create_content(self, width: int, height: int | None) -> UIContent:
         self.width, self.height = width, height or self.height
@@ -326,6 +372,16 @@ class LogControl(UIControl):
             view.pinned = True
             return
         view.anchor_seq, view.anchor_row = lines[index].seq, row
+
+    def anchor_at(self, view: ViewState, lines: Sequence[LogLine], seq: int) -> None:
+        """Show the line `seq` on the last row of the view (the latest line: pinned)."""
+        if not lines or seq >= lines[-1].seq:
+            view.pinned = True
+            return
+        index = max(0, seq - lines[0].seq)
+        view.pinned = False
+        view.anchor_seq = lines[index].seq
+        view.anchor_row = len(self._rows(lines, index)) - 1
 
     def page(self) -> int:
         return max(1, self.height - 2)

@@ -50,7 +50,10 @@ _COLOR_RULES = {
     "log.notice": "ansibrightyellow",
     "log.highlight": "bg:ansiyellow ansiblack bold",
     "log.more": "reverse bold",
+    "log.match": "bg:ansicyan ansiblack",
+    "log.match.current": "bg:ansibrightyellow ansiblack bold",
     "status": "bg:ansiblue ansiwhite",
+    "status.search": "bold",
     "status.nick": "bold",
     "status.state": "bold",
     "status.state.bad": "bg:ansired ansiwhite bold",
@@ -58,7 +61,9 @@ _COLOR_RULES = {
     "nicklist.title": "bold underline",
     "nicklist.away": "ansibrightblack",
     "nicklist.sep": "ansibrightblack",
+    "nicklist.more": "ansibrightblack italic",
     "prompt": "bold",
+    "prompt.search": "bold ansibrightyellow",
     "hint": "ansibrightblack italic",
     "paste": "reverse bold",
 }
@@ -74,6 +79,10 @@ _MONO_RULES = {
     "log.more": "reverse",
     "log.failed": "strike",
     "log.divider": "bold",
+    "log.match": "underline",
+    "log.match.current": "reverse",
+    "status.search": "bold",
+    "prompt.search": "bold underline",
     "status": "reverse",
     "status.state.bad": "bold",
     "nicklist.title": "bold",
@@ -82,8 +91,22 @@ _MONO_RULES = {
 }
 
 
-def build_style(color: bool) -> Style:
-    return Style.from_dict(_COLOR_RULES if color else _MONO_RULES)
+STYLE_NAMES = sorted(set(_COLOR_RULES) | set(_MONO_RULES))
+
+
+def build_style(color: bool, overrides: dict[str, str] | None = None) -> Style:
+    """The style; `overrides` are the [colors] of the configuration (name -> style string),
+    checked here so that a mistake is one clear error, not a traceback at the first draw."""
+    rules = dict(_COLOR_RULES if color else _MONO_RULES)
+    for name, value in (overrides or {}).items():
+        if name not in STYLE_NAMES:
+            raise ValueError(f"[colors]: unknown style {name!r} (known: {', '.join(STYLE_NAMES)})")
+        try:
+            Style.from_dict({name: value})
+        except (ValueError, AssertionError) as exc:
+            raise ValueError(f"[colors]: {name} = {value!r}: {exc}") from None
+        rules[name] = value
+    return Style.from_dict(rules)
 
 
 def nick_style(nick: str, color: bool = True) -> str:

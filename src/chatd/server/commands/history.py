@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING
 
-from ...proto.casemap import is_channel_name, valid_nick
+from ...proto.casemap import fold, is_channel_name, valid_nick
 from ...proto.message import Message, encode, parse_tags
 from ...proto.numbers import parse_uint
 from ...store import HistoryRow, Ref, StoreError, ms_to_iso, parse_timestamp
+from ...store.accounts import UNIDENTIFIED, private_key
 from ...store.sqlite import MAX_ID
 
 if TYPE_CHECKING:
@@ -102,16 +103,20 @@ def _messages(
     if not is_channel_name(target):
         if not valid_nick(target, state.config.nicklen):
             raise _Invalid(f"Invalid target {target[:40]}")
-        # Private messages are not stored: an honest, empty answer.
-        send_history(state, user, target, [])
-        return
-    channel = state.find_channel(target)
-    if channel is None or user not in channel.members:
-        _fail(state, user, "INVALID_TARGET", sub, target, "Messages could not be retrieved")
-        return
+        private = _private_key(state, user, target)
+        if private is None:
+            # kept only for users logged in to an account: an honest, empty answer
+            send_history(state, user, target, [])
+            return
+        key, name, private_rows = private, target, True
+    else:
+        channel = state.find_channel(target)
+        if channel is None or user not in channel.members:
+            _fail(state, user, "INVALID_TARGET", sub, target, "Messages could not be retrieved")
+            return
+        key, name, private_rows = channel.key, channel.name, False
     store = state.store
     store.flush(state.now)
-    key = channel.key
     rows: list[HistoryRow] = []
     ref = parsed[0]
     if sub == "LATEST":
@@ -135,7 +140,31 @@ def _messages(
         first, second = parsed
         assert first is not None and second is not None
         rows = _between(state, key, first, second, limit)
-    send_history(state, user, channel.name, rows)
+    send_history(state, user, name, rows, private_rows)
+
+
+def _private_key(state: ServerState, user: User, nick: str) -> str | None:
+    """The history key of `user`'s conversation with `nick`: with the account `nick` is
+    logged in to or belongs to, else with that nick as it was used unidentified. None if the
+    user has no private history (not logged in, or the server keeps none)."""
+    if user.account is None or not state.config.private_history:
+        return None
+    online = state.find_user(nick)
+    if online is not None and online.account is not None:
+        peer = fold(online.account)
+    else:
+        owner = state.accounts.owner_of_nick(nick)
+        peer = owner.key if owner is not None else UNIDENTIFIED + fold(nick)
+    return private_key(fold(user.account), peer)
+
+
+def _peer_name(state: ServerState, key: str) -> str:
+    """The nick to show (and ask CHATHISTORY for) for a private history key."""
+    peer = key.split("/", 1)[1]
+    if peer.startswith(UNIDENTIFIED):
+        return peer[len(UNIDENTIFIED) :]
+    account = state.accounts.by_key.get(peer)
+    return account.name if account is not None else peer
 
 
 def _point(state: ServerState, key: str, ref: Ref, low: bool) -> tuple[int, int] | None:
@@ -180,6 +209,11 @@ def _targets(state: ServerState, user: User, first: str, second: str, limit: int
     state.store.flush(state.now)
     keys = [c.key for c in user.channels]
     found = state.store.targets(keys, low, high, len(keys))
+    if user.account is not None and state.config.private_history:
+        private = state.store.private_targets(fold(user.account), low, high, limit)
+        found = sorted(
+            found + [(_peer_name(state, key), ms) for key, ms in private], key=lambda f: f[1]
+        )
     found = found[:limit] if a.time <= b.time else found[-limit:]
     out: list[Message] = []
     batch = "batch" in user.caps
@@ -226,10 +260,13 @@ def _write_batch(
         user.write(b"".join(lines))
 
 
-def send_history(state: ServerState, user: User, name: str, rows: list[HistoryRow]) -> None:
-    """Rows of one target in a `chathistory` batch (plain lines without the batch cap)."""
+def send_history(
+    state: ServerState, user: User, name: str, rows: list[HistoryRow], private: bool = False
+) -> None:
+    """Rows of one target in a `chathistory` batch (plain lines without the batch cap). A
+    private conversation's lines keep the target each was sent to (one nick or the other)."""
     ref = state.batch_id() if "batch" in user.caps else ""
-    body = [_history_message(user, row, name, ref) for row in rows]
+    body = [_history_message(user, row, row.name if private else name, ref) for row in rows]
     _write_batch(state, user, ref, "chathistory", [name], body)
 
 

@@ -1,4 +1,5 @@
-"""Messages between users: PRIVMSG, NOTICE and TAGMSG, to channels and to nicks."""
+"""Messages between users: PRIVMSG, NOTICE and TAGMSG, to channels (`@#room` and `+#room`:
+to its operators or voiced members only, STATUSMSG) and to nicks."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import TYPE_CHECKING
 from ...proto import numerics as N
 from ...proto.casemap import fold, is_channel_name
 from ...proto.message import Message
+from ..channel import BOT_MODE, STATUSMSG, Channel
+from ..services import CHANSERV, NICKSERV, chanserv, nickserv
 
 if TYPE_CHECKING:
     from ..state import ServerState
@@ -26,8 +29,41 @@ def handle_tagmsg(state: ServerState, user: User, msg: Message) -> None:
     _relay(state, user, msg, errors=True, tags_only=True)
 
 
+def handle_nickserv(state: ServerState, user: User, msg: Message) -> None:
+    """NICKSERV / NS <command...>: as PRIVMSG NickServ."""
+    nickserv.handle(state, user, " ".join(msg.params))
+
+
+def handle_chanserv(state: ServerState, user: User, msg: Message) -> None:
+    chanserv.handle(state, user, " ".join(msg.params))
+
+
+_SERVICES = {fold(NICKSERV): nickserv.handle, fold(CHANSERV): chanserv.handle}
+
+
 def _client_tags(msg: Message) -> dict[str, str]:
     return {k: v for k, v in msg.tags.items() if k[:1] == "+"} if msg.tags else {}
+
+
+def message_tags(user: User, msg: Message) -> dict[str, str]:
+    """The tags a relayed message carries for message-tags clients: the sender's client-only
+    tags, and `bot` when it has the bot mode."""
+    tags = _client_tags(msg)
+    if BOT_MODE in user.modes:
+        tags["bot"] = ""
+    return tags
+
+
+def is_ctcp(text: str) -> bool:
+    """A CTCP other than ACTION (which +C lets through)."""
+    return text[:1] == "\x01" and not text.startswith("\x01ACTION")
+
+
+def status_target(target: str) -> tuple[str, str]:
+    """`@#room` -> ("@", "#room"); `#room` -> ("", "#room"): the STATUSMSG prefix, if any."""
+    if target[:1] in STATUSMSG and is_channel_name(target[1:]):
+        return target[0], target[1:]
+    return "", target
 
 
 def _unique_targets(text: str) -> list[str]:
@@ -63,9 +99,12 @@ def _relay(
         return
     user.last_spoke = state.now
     text = [] if tags_only else [params[1]]
-    tags = _client_tags(msg)
+    tags = message_tags(user, msg)
     for target in targets:
-        if is_channel_name(target):
+        status, name = status_target(target)
+        if status:
+            _to_status(state, user, command, status, name, text, tags, errors, tags_only)
+        elif is_channel_name(target):
             _to_channel(state, user, command, target, text, tags, errors, tags_only)
         else:
             _to_nick(state, user, command, target, text, tags, errors, tags_only)
@@ -86,9 +125,7 @@ def _to_channel(
         if errors:
             state.reply(user, N.ERR_NOSUCHNICK, name, "No such nick/channel")
         return
-    if not channel.can_speak(user):
-        if errors:
-            state.reply(user, N.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
+    if not may_send(state, user, channel, text, errors):
         return
     delivery = state.delivery
     event = delivery.event(Message(command, [channel.name, *text], user.prefix), tags)
@@ -101,6 +138,55 @@ def _to_channel(
         state.record_message(channel, event)
 
 
+def may_send(
+    state: ServerState, user: User, channel: Channel, text: list[str], errors: bool
+) -> bool:
+    """Whether `user` may send `text` to `channel` (+n, +m, bans, +C); 404 if not."""
+    reason = ""
+    if not channel.can_speak(user):
+        reason = "Cannot send to channel"
+    elif "C" in channel.modes and any(is_ctcp(t) for t in text):
+        reason = "Cannot send CTCP to channel (+C)"
+    if reason and errors:
+        state.reply(user, N.ERR_CANNOTSENDTOCHAN, channel.name, reason)
+    return not reason
+
+
+def _to_status(
+    state: ServerState,
+    user: User,
+    command: str,
+    status: str,
+    name: str,
+    text: list[str],
+    tags: dict[str, str],
+    errors: bool,
+    tags_only: bool,
+) -> None:
+    """STATUSMSG: to the members with at least the status `@` or `+` names; not stored in
+    the channel's history, which is for every member."""
+    channel = state.find_channel(name)
+    if channel is None:
+        if errors:
+            state.reply(user, N.ERR_NOSUCHNICK, status + name, "No such nick/channel")
+        return
+    if not may_send(state, user, channel, text, errors):
+        return
+    wanted = "o" if status == "@" else "ov"
+    recipients = [
+        m
+        for m, modes in channel.members.items()
+        if any(p in modes for p in wanted) and (not tags_only or "message-tags" in m.caps)
+    ]
+    event = state.delivery.event(
+        Message(command, [status + channel.name, *text], user.prefix), tags
+    )
+    echo = "echo-message" in user.caps
+    state.delivery.to_users(recipients, event, exclude=None if echo else user)
+    if echo and user not in recipients and (not tags_only or "message-tags" in user.caps):
+        state.delivery.to_user(user, event)
+
+
 def _to_nick(
     state: ServerState,
     user: User,
@@ -111,6 +197,11 @@ def _to_nick(
     errors: bool,
     tags_only: bool,
 ) -> None:
+    service = _SERVICES.get(fold(nick))
+    if service is not None:
+        if command == "PRIVMSG" and text:
+            service(state, user, text[0])  # never relayed, never stored: it may hold a password
+        return
     target = state.find_user(nick)
     if target is None:
         if errors:
@@ -122,5 +213,7 @@ def _to_nick(
         delivery.to_user(target, event)
     if "echo-message" in user.caps and target is not user:
         delivery.to_user(user, event)
+    if not tags_only:
+        state.record_private(user, target, event)
     if command == "PRIVMSG" and target.away is not None and target is not user:
         state.reply(user, N.RPL_AWAY, target.nick, target.away)

@@ -1,4 +1,5 @@
-"""MODE for users (+i, and -o) and channels (+n +t +m +i +s +k +l +b +o +v)."""
+"""MODE for users (+B +i +w, and -o) and channels (+C +P +i +m +n +s +t +k +l +b +e +I +o
++v)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from ..channel import (
     PARAM_MODES,
     PREFIX_MODES,
     SET_PARAM_MODES,
+    USER_MODES,
     Ban,
     Channel,
+    account_ban,
     max_mask_length,
     normalise_mask,
 )
@@ -53,16 +56,19 @@ def _user_mode(state: ServerState, user: User, msg: Message) -> None:
     for ch in msg.params[1]:
         if ch in "+-":
             sign = ch
-        elif ch == "i" or (ch == "o" and sign == "-"):
+        elif ch in SETTABLE_USER_MODES or (ch == "o" and sign == "-"):
             if (sign == "+") != (ch in user.modes):
                 _set_user_mode(state, user, sign, ch)
                 applied.add(sign, ch)
-        elif ch != "o":
+        elif ch not in "or":  # +o comes from OPER, +r from logging in: never set by hand
             unknown = True
     if unknown:
         state.reply(user, N.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
     if applied:
         state.send(user, Message("MODE", [user.nick, applied.modes()], user.prefix))
+
+
+SETTABLE_USER_MODES = USER_MODES.replace("o", "").replace("r", "")  # +o: OPER; +r: logging in
 
 
 def _set_user_mode(state: ServerState, user: User, sign: str, mode: str) -> None:
@@ -144,7 +150,7 @@ class _ChannelModeChange:
                 sign = mode
                 continue
             if mode in LIST_MODES:
-                self._ban(sign)
+                self._ban(sign, mode)
             elif mode in PREFIX_MODES:
                 self._prefix(sign, mode)
             elif mode in PARAM_MODES:
@@ -196,6 +202,20 @@ class _ChannelModeChange:
                 return
             modes.add(mode)
             self.applied.add(sign, mode)
+        elif sign == "-" and mode == "P" and self.channel.founder is not None:
+            self.state.send(
+                self.user,
+                Message(
+                    "FAIL",
+                    [
+                        "MODE",
+                        "REGISTERED",
+                        self.channel.name,
+                        "A registered channel stays persistent (ChanServ DROP first)",
+                    ],
+                    self.state.name,
+                ),
+            )
         elif sign == "-" and mode in modes:
             modes.discard(mode)
             self.applied.add(sign, mode)
@@ -242,6 +262,8 @@ class _ChannelModeChange:
             return
         if sign == "+" and mode not in current:
             self.channel.members[target] = "".join(m for m in PREFIX_MODES if m in current + mode)
+            if mode == "o":
+                self.channel.opless = False  # someone runs it again
         elif sign == "-" and mode in current:
             self.channel.members[target] = current.replace(mode, "")
         else:
@@ -290,49 +312,73 @@ class _ChannelModeChange:
         self.channel.limit = limit
         self.applied.add("+", "l", str(limit))
 
-    def _ban(self, sign: str) -> None:
+    def _ban(self, sign: str, mode: str) -> None:
+        """+b, +e, +I: add or remove a mask; without one, list them."""
         mask = self._take_arg()
         channel = self.channel
         if mask is None:
             if sign == "+":
-                self._list_bans()
+                self._list_bans(mode)
             return
         if not self._allowed() or not _is_word(mask):
             return
         mask = normalise_mask(mask)
         cfg = self.state.config
-        if sign == "+" and len(mask) > max_mask_length(cfg.nicklen, cfg.userlen):
+        if mask.startswith("$") and account_ban(mask) is None:
             self.state.reply(
                 self.user,
                 N.ERR_INVALIDMODEPARAM,
                 channel.name,
                 "b",
                 mask[:MASK_ECHO],
+                "Unknown extban: $a or $a:account",
+            )
+            return
+        if sign == "+" and len(mask) > max_mask_length(cfg.nicklen, cfg.userlen):
+            self.state.reply(
+                self.user,
+                N.ERR_INVALIDMODEPARAM,
+                channel.name,
+                mode,
+                mask[:MASK_ECHO],
                 "Ban mask is too long",
             )
             return
-        existing = channel.find_ban(mask)
+        entries = channel.mask_list(mode)
+        existing = channel.find_ban(mask, mode)
         if sign == "+" and existing is None:
-            if len(channel.bans) >= self.state.config.max_list_modes:
+            if channel.list_entries() >= self.state.config.max_list_modes:
                 self.state.reply(
-                    self.user, N.ERR_BANLISTFULL, channel.name, "b", "Channel list is full"
+                    self.user, N.ERR_BANLISTFULL, channel.name, mode, "Channel list is full"
                 )
                 return
-            channel.bans.append(Ban(mask, self.user.prefix, int(self.state.wall)))
-            self.applied.add("+", "b", mask)
+            entries.append(Ban(mask, self.user.prefix, int(self.state.wall)))
+            self.applied.add("+", mode, mask)
         elif sign == "-" and existing is not None:
-            channel.bans.remove(existing)
-            self.applied.add("-", "b", existing.mask)
+            entries.remove(existing)
+            self.applied.add("-", mode, existing.mask)
 
-    def _list_bans(self) -> None:
+    def _list_bans(self, mode: str) -> None:
         state, user, channel = self.state, self.user, self.channel
         if "s" in channel.modes and user not in channel.members and not user.oper:
-            # a secret channel's bans (masks, setters) are its members' business
+            # a secret channel's lists (masks, setters) are its members' business
             state.reply(user, N.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
             return
-        for ban in channel.bans:
-            state.reply(user, N.RPL_BANLIST, channel.name, ban.mask, ban.setter, str(ban.set_at))
-        state.reply(user, N.RPL_ENDOFBANLIST, channel.name, "End of channel ban list")
+        if mode != "b" and not (self.is_op or user in channel.members):
+            # exception lists say who gets past the bans: members see them, outsiders not
+            self._allowed()
+            return
+        reply, end, text = _LIST_REPLIES[mode]
+        for ban in channel.mask_list(mode):
+            state.reply(user, reply, channel.name, ban.mask, ban.setter, str(ban.set_at))
+        state.reply(user, end, channel.name, text)
+
+
+_LIST_REPLIES = {
+    "b": (N.RPL_BANLIST, N.RPL_ENDOFBANLIST, "End of channel ban list"),
+    "e": (N.RPL_EXCEPTLIST, N.RPL_ENDOFEXCEPTLIST, "End of channel exception list"),
+    "I": (N.RPL_INVEXLIST, N.RPL_ENDOFINVEXLIST, "End of Channel Invite Exception List"),
+}
 
 
 def _is_word(arg: str) -> bool:

@@ -1,8 +1,8 @@
 """STATS N (the nodes: each one's figures, and the network's sums) and STATS R (the network's
 log in Redis: its length, the leader, the snapshot, each node's lease), for IRC operators.
 
-These letters are their own module so that the general STATS command (u, m, o, l...) only
-has to hand them over: `QUERIES[letter](state, user)` answers the lines before the final 219.
+These letters are their own module: the general STATS command (commands/info.py: u, m, o, l)
+hands them over to `answer`.
 Figures come from `state.monitor` (server/opstats.py): they are this node's own and change
 nothing in the replicated state, so a replica of the asking operator on another node (whose
 output goes nowhere) skips the work.
@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ...proto import numerics as N
-from ...proto.message import Message
 from .. import opstats
 
 if TYPE_CHECKING:
@@ -58,13 +57,12 @@ QUERIES: dict[str, Callable[[ServerState, User], None]] = {
 }
 
 
-def handle_stats(state: ServerState, user: User, msg: Message) -> None:
-    """STATS <letter>: the cluster's letters (until the general STATS command takes them)."""
-    query = msg.params[0][:1].upper()
+def answer(state: ServerState, user: User, query: str) -> None:
+    """STATS N or R (commands/info.py hands these letters over), ending with 219."""
     if not user.local:
         return  # the operator's own node answers; nothing here changes the state
     if not user.oper:
         state.reply(user, N.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
-    elif query in QUERIES:
+    else:
         QUERIES[query](state, user)
-    state.reply(user, N.RPL_ENDOFSTATS, query or "*", "End of /STATS report")
+    state.reply(user, N.RPL_ENDOFSTATS, query, "End of /STATS report")

@@ -1,4 +1,4 @@
-"""Operator commands: OPER, KILL and REHASH."""
+"""Operator commands: OPER, KILL, REHASH and WALLOPS."""
 
 from __future__ import annotations
 
@@ -81,3 +81,14 @@ def handle_rehash(state: ServerState, user: User, msg: Message) -> None:
     log.info("REHASH by %s", user.prefix)
     for line in hook():
         state.send(user, Message("NOTICE", [user.nick, f"*** REHASH: {line}"], state.name))
+
+
+def handle_wallops(state: ServerState, user: User, msg: Message) -> None:
+    """A message to every user with +w (the sender too, if it has +w). IRC operators only: it
+    reaches everyone who asked, so it costs what a message to a channel of all of them does."""
+    text = msg.params[0]
+    if not text:
+        state.need_more_params(user, "WALLOPS")
+        return
+    event = state.delivery.event(Message("WALLOPS", [text], user.prefix))
+    state.delivery.to_users((u for u in state.users.values() if "w" in u.modes), event)

@@ -12,7 +12,8 @@ from ...proto import numerics as N
 from ...proto.casemap import fold, is_channel_name
 from ...proto.message import Message
 from .. import isupport
-from ..channel import Channel, Mask, compile_mask
+from ..channel import BOT_MODE, Channel, Mask, compile_mask
+from . import monitor
 
 if TYPE_CHECKING:
     from ..state import ServerState
@@ -81,6 +82,8 @@ def _who_flags(state: ServerState, user: User, channel: Channel | None, member: 
     flags = "G" if member.away is not None else "H"
     if member.oper:
         flags += "*"
+    if BOT_MODE in member.modes:
+        flags += BOT_MODE
     if channel is not None:
         flags += channel.prefix_of(member, "multi-prefix" in user.caps)
     return flags
@@ -115,7 +118,7 @@ def _whox_reply(
         "f": _who_flags(state, user, channel, member),
         "d": "0",
         "l": str(int(state.now - member.last_spoke)),
-        "a": "0",
+        "a": member.account or "0",
         "o": "n/a",
         "r": member.realname,
     }
@@ -153,6 +156,10 @@ def handle_whois(state: ServerState, user: User, msg: Message) -> None:
         )
     if target.oper:
         state.reply(user, N.RPL_WHOISOPERATOR, target.nick, "is an IRC operator")
+    if target.account is not None:
+        state.reply(user, N.RPL_WHOISACCOUNT, target.nick, target.account, "is logged in as")
+    if BOT_MODE in target.modes:
+        state.reply(user, N.RPL_WHOISBOT, target.nick, f"is a Bot on {state.config.network}")
     if target.away is not None:
         state.reply(user, N.RPL_AWAY, target.nick, target.away)
     idle = max(0, int(state.now - target.last_spoke))
@@ -178,8 +185,32 @@ def _visible_channels(user: User, target: User) -> list[str]:
 
 
 def handle_whowas(state: ServerState, user: User, msg: Message) -> None:
-    nick = msg.params[0]
-    state.reply(user, N.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
+    nick = msg.params[0].split(",")[0]
+    if not nick:
+        state.reply(user, N.ERR_NONICKNAMEGIVEN, "No nickname given")
+        return
+    count = msg.params[1] if len(msg.params) > 1 else ""
+    try:
+        wanted = int(count) if count else 0  # zero or negative: every record kept
+    except ValueError:
+        wanted = 0
+    records = state.whowas.find(nick, state.now, wanted)
+    if not records:
+        state.reply(user, N.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
+    for record in records:
+        state.reply(
+            user,
+            N.RPL_WHOWASUSER,
+            record.nick,
+            record.username,
+            record.host,
+            "*",
+            record.realname,
+        )
+        when = datetime.datetime.fromtimestamp(record.wall, datetime.UTC)
+        state.reply(
+            user, N.RPL_WHOISSERVER, record.nick, state.name, f"{when:%a %b %d %H:%M:%S %Y} UTC"
+        )
     state.reply(user, N.RPL_ENDOFWHOWAS, nick, "End of WHOWAS")
 
 
@@ -218,6 +249,7 @@ def handle_away(state: ServerState, user: User, msg: Message) -> None:
     notice = state.delivery.event(Message("AWAY", [text] if text else [], user.prefix))
     watchers = (u for u in user.neighbours() if "away-notify" in u.caps)
     state.delivery.to_users(watchers, notice)
+    monitor.notify_change(state, user, notice, "away-notify")
 
 
 # -- server information -------------------------------------------------------------------------
@@ -261,7 +293,7 @@ def send_lusers(state: ServerState, user: User) -> None:
     reply(user, N.RPL_LUSERUNKNOWN, str(state.unregistered), "unknown connection(s)")
     reply(user, N.RPL_LUSERCHANNELS, str(len(state.channels)), "channels formed")
     reply(user, N.RPL_LUSERME, f"I have {registered} clients and {servers - 1} servers")
-    peak = str(state.config.max_clients)
+    peak = str(max(state.peak_users, registered))
     reply(
         user,
         N.RPL_LOCALUSERS,

@@ -9,20 +9,23 @@ from typing import TYPE_CHECKING
 
 from ...limits import CAP_VERSION_MAX
 from ...proto import numerics as N
-from ...proto.caps import SUPPORTED
+from ...proto.caps import METADATA
 from ...proto.casemap import fold, valid_nick
 from ...proto.message import Message
 from ...proto.numbers import parse_uint
 from .. import isupport
+from ..accounts import is_reserved
 from ..channel import (
     FLAG_MODES,
     LIST_MODES,
     PARAM_MODES,
     PREFIX_MODES,
     SET_PARAM_MODES,
+    USER_MODES,
     Channel,
 )
-from . import channels, queries
+from . import accounts as account_commands
+from . import channels, metadata, monitor, queries
 
 if TYPE_CHECKING:
     from ..state import ServerState
@@ -53,7 +56,8 @@ def _cap_ls(state: ServerState, user: User, args: list[str]) -> None:
         user.cap_version = max(user.cap_version, version)
         user.set_caps(user.caps | {"cap-notify"})
     with_values = user.cap_version >= 302
-    caps = [f"{k}={v}" if v and with_values else k for k, v in SUPPORTED.items()]
+    offered = account_commands.offered_caps(state.config)
+    caps = [f"{k}={v}" if v and with_values else k for k, v in offered.items()]
     _cap(state, user, "LS", " ".join(caps))
 
 
@@ -67,15 +71,18 @@ def _cap_req(state: ServerState, user: User, args: list[str]) -> None:
     wanted = args[0] if args else ""
     enable: set[str] = set()
     disable: set[str] = set()
+    offered = account_commands.offered_caps(state.config)
     for item in wanted.split():
         name = item[1:] if item.startswith("-") else item
-        if name not in SUPPORTED or (
+        if name not in offered or (
             item.startswith("-") and name == "cap-notify" and user.cap_version >= 302
         ):
             _cap(state, user, "NAK", wanted)
             return
         (disable if item.startswith("-") else enable).add(name)
     user.set_caps(frozenset((user.caps | enable) - disable))
+    if METADATA in disable:
+        user.meta_subs = None  # dropping the cap drops the subscriptions (metadata spec)
     _cap(state, user, "ACK", wanted)
 
 
@@ -83,6 +90,7 @@ def _cap_end(state: ServerState, user: User, args: list[str]) -> None:
     if user.registered:
         return
     user.negotiating = False
+    account_commands.registration_ending(state, user)
     try_register(state, user)
 
 
@@ -107,6 +115,9 @@ def handle_nick(state: ServerState, user: User, msg: Message) -> None:
     if not valid_nick(nick, state.config.nicklen):
         state.reply(user, N.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
         return
+    if is_reserved(nick):
+        state.reply(user, N.ERR_ERRONEUSNICKNAME, nick, "Reserved for services")
+        return
     key = fold(nick)
     holder = state.users.get(key)
     if holder is not None and holder is not user:
@@ -129,10 +140,22 @@ def handle_nick(state: ServerState, user: User, msg: Message) -> None:
                 "Cannot change nickname while banned on channel",
             )
             return
+    change_nick(state, user, nick)
+
+
+def change_nick(state: ServerState, user: User, nick: str) -> None:
+    """A registered user's nick changes (NICK, or services renaming it): seen once by the user
+    and by everyone sharing a channel; a registered nick starts its grace period."""
     change = state.delivery.event(Message("NICK", [nick], user.prefix))
+    old, renamed = user.nick, fold(nick) != user.key
+    state.remember_nick(user)
     _take_nick(state, user, nick)
     state.delivery.to_user(user, change)
     state.delivery.to_users(user.neighbours(), change)
+    account_commands.protect_nick(state, user)
+    if renamed:
+        monitor.notify_offline(state, old)
+        monitor.notify_online(state, user)
 
 
 def _banned_on(user: User) -> Channel | None:
@@ -160,6 +183,9 @@ def handle_user(state: ServerState, user: User, msg: Message) -> None:
         return
     cleaned = "".join(ch for ch in username if ch.isalnum() or ch in "-_.")
     user.set_username("~" + (cleaned or "user")[: state.config.userlen - 1])
+    if not msg.params[3]:
+        state.need_more_params(user, "USER")  # an empty realname (Modern IRC docs)
+        return
     user.realname = msg.params[3][: state.config.realnamelen]
     try_register(state, user)
 
@@ -177,7 +203,9 @@ def try_register(state: ServerState, user: User) -> None:
     user.registered = True
     user.signon = state.wall
     state.unregistered -= 1
+    state.registered_one()
     welcome(state, user)
+    monitor.notify_online(state, user)
 
 
 def welcome(state: ServerState, user: User) -> None:
@@ -193,7 +221,7 @@ def welcome(state: ServerState, user: User) -> None:
         return [
             (N.RPL_YOURHOST, f"Your host is {state.name}, running version {state.version}"),
             (N.RPL_CREATED, f"This server was created {created:%Y-%m-%d %H:%M:%S} UTC"),
-            (N.RPL_MYINFO, state.name, state.version, "io", chan_modes, param_modes),
+            (N.RPL_MYINFO, state.name, state.version, USER_MODES, chan_modes, param_modes),
             *(
                 (N.RPL_ISUPPORT, *tokens, "are supported by this server")
                 for tokens in isupport.lines(cfg)
@@ -202,10 +230,12 @@ def welcome(state: ServerState, user: User) -> None:
 
     state.reply_rendered(user, "welcome", server_lines)
     queries.send_lusers(state, user)
+    metadata.send_own(state, user)  # before the end of the MOTD (metadata spec)
     queries.send_motd(state, user)
     state.log_connect(user)
     for name in cfg.default_channels:
         channels.join(state, user, name, None)
+    account_commands.protect_nick(state, user)
 
 
 # -- SETNAME (IRCv3 setname) -------------------------------------------------------------------
@@ -225,6 +255,7 @@ def handle_setname(state: ServerState, user: User, msg: Message) -> None:
     if "setname" in user.caps:
         watchers.append(user)
     state.delivery.to_users(watchers, change)
+    monitor.notify_change(state, user, change, "setname")
 
 
 # -- PING, PONG, QUIT ---------------------------------------------------------------------------

@@ -1,0 +1,36 @@
+"""Services built into the server: NickServ (accounts, nicks, certificates) and ChanServ
+(channel registration). They are not users: a PRIVMSG to one of their names (or the NICKSERV /
+NS / CHANSERV / CS commands) is handled here, and they answer with NOTICEs from
+`Name!Name@<server name>`. Their names are reserved nicks (server/accounts.py).
+
+Sans-IO and deterministic like every handler: what is slow or random goes through
+`commands/accounts.py` (defer and resume).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...proto.message import Message
+
+if TYPE_CHECKING:
+    from ..state import ServerState
+    from ..user import User
+
+NICKSERV = "NickServ"
+CHANSERV = "ChanServ"
+
+
+def source(state: ServerState, service: str) -> str:
+    return f"{service}!{service}@{state.name}"
+
+
+def notice(state: ServerState, user: User, service: str, text: str) -> None:
+    target = user.nick if user.nick != "*" else "*"
+    state.send(user, Message("NOTICE", [target, text], source(state, service)))
+
+
+def split(text: str) -> tuple[str, list[str]]:
+    """A service command line: its upper-cased verb and the words after it."""
+    words = text.split()
+    return (words[0].upper(), words[1:]) if words else ("HELP", [])
