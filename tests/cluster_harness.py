@@ -163,6 +163,9 @@ class RunningCluster:
         self.settings = settings
         self.url = url or redis.url
         self.nodes = [Node(self.url, **settings) for _ in range(n)]
+        # every node has seen every node join (LUSERS counts them), so what a test's first
+        # client sees does not depend on how quickly the others' HELLO came back
+        wait_for(lambda: all(node.state.servers == n for node in self.nodes), what="nodes joined")
         self.state = self.nodes[0].state
         self.port = self.nodes[0].port
         self.thread = self.nodes[0].thread

@@ -58,6 +58,8 @@ NODE_LOCAL = frozenset(
         "sendq",
         "ping_interval",
         "ping_timeout",
+        "metrics_port",
+        "metrics_host",
     }
 )
 CREATE_WAIT = 10.0  # seconds to wait for another node that is creating the network
@@ -137,6 +139,7 @@ def join(client: Any, core: ClusterCore, epoch_if_new: str) -> None:
     me = server_name_of(core.node)
     for node in gone:  # nodes that stopped or died (an earlier life of this one too)
         core._event(ev.node_gone(node, "*.net *.split"))
+    core._event(ev.hello(core.node))
     client.sadd(keys.nodes, core.node)
     client.set(keys.node(core.node), replica.position, px=int(core.settings.lease * 1000))
     log.info(

@@ -84,8 +84,15 @@ class Keys:
     def settings(self) -> str:
         return self.prefix + "settings"
 
+    @property
+    def snapshot_info(self) -> str:
+        return self.prefix + "snapshot:info"
+
     def node(self, node: str) -> str:
         return self.prefix + "node:" + node
+
+    def stats(self, node: str) -> str:
+        return self.prefix + "stats:" + node
 
 
 @dataclass
@@ -205,6 +212,12 @@ class ClusterCore:
         self.outbox: list[bytes] = []
         self.outbox_bytes = 0
         self.unacked: deque[tuple[int, bytes]] = deque()  # appended, no reply yet
+        self.sent_at: deque[tuple[int, float]] = deque()  # seq -> when it was first sent
+        self.lag = -1.0  # seconds from XADD to reading our last entry back; -1: none yet
+        self.lag_max = -1.0  # the worst since `take_lag`
+        self.lines_in = 0  # lines from this node's clients (STATS, metrics)
+        self.sendq_drops = 0
+        self.flood_drops = 0
         self.reader: Link | None = None
         self.writer: Link | None = None
         self.loop: Loop | None = None
@@ -320,6 +333,22 @@ class ClusterCore:
         if node == self.node:
             while self.unacked and self.unacked[0][0] <= seq:
                 self.unacked.popleft()
+            sent_at = self.sent_at
+            while sent_at and sent_at[0][0] <= seq:
+                sent, when = sent_at.popleft()
+                if sent == seq:
+                    self.lag = lag = self.mono - when
+                    if lag > self.lag_max:
+                        self.lag_max = lag
+
+    def take_lag(self) -> tuple[float, float]:
+        """The last lag to the log and the worst since the last call (an entry still on its
+        way counts with its age so far), in seconds; -1 for none yet."""
+        worst = max(self.lag_max, self.lag)  # no entry in the interval: the last one's
+        if self.sent_at:
+            worst = max(worst, self.mono - self.sent_at[0][1])
+        self.lag_max = -1.0
+        return self.lag, worst
 
     def _resumed(self) -> None:
         if self.paused_notice:
@@ -349,6 +378,7 @@ class ClusterCore:
         self.outbox = []
         self.outbox_bytes = 0
         self.unacked.append((self.seq, payload))
+        self.sent_at.append((self.seq, self.mono))
         self._xadd(self.seq, payload)
 
     def _xadd(self, seq: int, payload: bytes) -> None:
@@ -429,6 +459,7 @@ class ClusterCore:
         return client
 
     def receive(self, client: LocalClient, lines: list[Line]) -> float | None:
+        self.lines_in += len(lines)
         if client.quitting:
             return None
         if client.inbox is None:
@@ -443,6 +474,7 @@ class ClusterCore:
             return None
         if self.outbox_bytes > OUTBOX_MAX:
             if len(inbox) > self.state.config.flood_max_queue:
+                self.flood_drops += 1
                 self._quit(client, "Excess Flood")
                 return None
             return self.mono + HOLD_RETRY  # the log is not taking events: hold the lines
@@ -463,6 +495,7 @@ class ClusterCore:
         wake = drain(client.flood, inbox, self.mono, self.state.config.flood_max_queue, handle)
         if wake is EXCESS:
             client.inbox = None
+            self.flood_drops += 1
             self._quit(client, "Excess Flood")
             return None
         if not inbox:
@@ -508,6 +541,7 @@ class ClusterCore:
         self._quit(client, reason)
 
     def overflowed(self, client: LocalClient) -> None:
+        self.sendq_drops += 1
         self._quit(client, "SendQ exceeded")
 
     def housekeeping(self) -> None:
@@ -594,6 +628,18 @@ class ClusterCore:
         blob = snapshot.dump(self.state, self.replica, self.seqs)
         self.snapshot_position = position
         writer.send("SET", self.keys.snapshot, blob)
+        writer.send(
+            "HSET",
+            self.keys.snapshot_info,
+            "position",
+            position,
+            "bytes",
+            len(blob),
+            "wall",
+            f"{self.wall:.3f}",
+            "node",
+            self.node,
+        )
         ms, _, seq = position.partition("-")
         writer.send(
             "EVAL",

@@ -13,6 +13,7 @@ the node saw them, one per line (no event can hold a LF: lines are split on it):
     Q <cid> <reason>             the node dropped it (EOF, ping timeout, sendq, excess flood)
     R <cid> <kind> <json>        the result of work done for it off the loop (state.resume)
     X <node id> <reason>         every client of that node is gone (node stopped or lost)
+    H <node id>                  that node joined the network (LUSERS counts the live nodes)
 
 A client id (`cid`) is `<node id>:<n>`; a node id is the node's name and a per-start suffix, so
 the clients of a node's earlier life never clash with its new ones.
@@ -24,12 +25,13 @@ import json
 from typing import NamedTuple
 
 CONNECT, LINE, TOO_LONG, QUIT, RESUME, NODE_GONE = b"C", b"L", b"T", b"Q", b"R", b"X"
+HELLO = b"H"
 SECRET_LINE = b"S"
 
 
 class Event(NamedTuple):
-    kind: bytes  # one of the seven letters
-    target: str  # the cid, or the node id for NODE_GONE
+    kind: bytes  # one of the eight letters
+    target: str  # the cid, or the node id for NODE_GONE and HELLO
     data: bytes = b""  # the line (or its copy), host, reason, or "kind json"
     flag: bool = False  # CONNECT: TLS; SECRET_LINE: the password was the server's
     certfp: str = ""  # CONNECT: the SHA-256 fingerprint of the client's certificate, if any
@@ -64,6 +66,10 @@ def node_gone(node: str, reason: str) -> bytes:
     return b"X %s %s" % (node.encode(), _one_line(reason))
 
 
+def hello(node: str) -> bytes:
+    return b"H " + node.encode()
+
+
 def _one_line(text: str) -> bytes:
     return text.replace("\n", " ").replace("\r", " ").encode("utf-8", "replace")
 
@@ -83,7 +89,7 @@ def decode(payload: bytes) -> list[Event]:
         elif kind == SECRET_LINE and target:
             flag, _, copy = data.partition(b" ")
             out.append(Event(kind, target, copy, flag == b"1"))
-        elif kind in (LINE, TOO_LONG, QUIT, RESUME, NODE_GONE) and target:
+        elif kind in (LINE, TOO_LONG, QUIT, RESUME, NODE_GONE, HELLO) and target:
             out.append(Event(kind, target, data))
     return out
 

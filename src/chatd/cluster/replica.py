@@ -63,6 +63,7 @@ class Replica:
         self.local_end = local_end  # cid -> this node's end of that client, if it has one
         self.server_of = server_of  # node id -> its server name
         self.users: dict[str, User] = {}  # cid -> user, every client on the network
+        self.live: set[str] = set()  # nodes that joined (HELLO) and are not gone (NODE_GONE)
         self.position = "0-0"  # the last entry applied
         self.applied = 0  # entries applied since start
 
@@ -73,6 +74,11 @@ class Replica:
         state.set_clock(wall, wall)
         state.delivery.restart_ids(entry_id + ".")
         for event in ev.decode(payload):
+            if event.kind == ev.HELLO:
+                if event.target == node:  # a node only speaks for itself
+                    self.live.add(node)
+                    state.servers = len(self.live)
+                continue
             if event.kind != ev.NODE_GONE and ev.node_of(event.target) != node:
                 continue  # a node only speaks for its own clients
             try:
@@ -157,6 +163,9 @@ class Replica:
 
     def node_gone(self, node: str, reason: str) -> None:
         """Every client of `node` leaves the network (it stopped, or its lease ran out)."""
+        if node in self.live:
+            self.live.discard(node)
+            self.state.servers = max(1, len(self.live))
         gone = [cid for cid in self.users if ev.node_of(cid) == node]
         for cid in gone:
             user = self.users.pop(cid)
@@ -165,8 +174,8 @@ class Replica:
             log.info("node %s gone (%s): %d clients left the network", node, reason, len(gone))
 
     def nodes(self) -> set[str]:
-        """The nodes that have clients on the network, as this replica knows it."""
-        return {ev.node_of(cid) for cid in self.users}
+        """The nodes that joined or have clients on the network, as this replica knows it."""
+        return {ev.node_of(cid) for cid in self.users} | self.live
 
     def purge(self) -> None:
         """Forget users that left without a QUIT event of their own (KILL, a bad password)."""

@@ -44,6 +44,7 @@ NODE_FIELDS = frozenset(
         "reload_hook",
         "config_file",
         "cloak",  # built from the (network-wide) cloak_key at start-up
+        "monitor",  # this node's figures (server/opstats.py)
         "auth_pending",  # password checks running on this node's worker threads
         "hidden",  # only set while a copy of a line is applied
         "requests",
@@ -133,6 +134,7 @@ def dump(state: ServerState, replica: Replica, seqs: dict[str, int]) -> bytes:
         "format": FORMAT,
         "position": replica.position,
         "seqs": seqs,  # each node's last entry applied (appends retried are applied once)
+        "live": sorted(replica.live),  # the nodes that said HELLO and are not gone
         "users": {cid: one(u, _fields(u) | LOCAL_USER_FIELDS) for cid, u in replica.users.items()},
         "channels": {key: one(c, _fields(c)) for key, c in state.channels.items()},
         "state": one(state, top),
@@ -171,6 +173,7 @@ def load(blob: bytes, state: ServerState, replica: Replica) -> dict[str, int]:
         setattr(state, name, value)
     state.store.load(body["store"])
     replica.users = users
+    replica.live = set(body.get("live", ()))
     replica.position = body["position"]
     state.reconfigured()
     return dict(body["seqs"])

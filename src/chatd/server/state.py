@@ -42,6 +42,7 @@ from .delivery import Event, LocalDelivery
 from .dispatch import RESUMERS, dispatch
 from .flood import FloodGate
 from .hidden import Hidden, too_long
+from .opstats import Monitor
 from .user import User
 from .whowas import Record, WhowasRing
 
@@ -152,6 +153,10 @@ class ServerState:
         # itself reads no files). Returns a line per change.
         self.reload_hook: Callable[[], list[str]] | None = None
         self.config_file = "-"  # the file REHASH re-reads, for 382
+        # STATS N/R and the metrics endpoint read figures through this (server/opstats.py);
+        # set by the composition root, this node's own: handlers read it, never change state
+        self.monitor: Monitor | None = None
+        self.servers = 1  # nodes of the network (a cluster's replica counts them), for LUSERS
         self.requests: list[Deferred | Later] = []  # see defer() and later()
         # while a cluster node applies another node's copy of a line that held a secret: what
         # its origin decided from the secret (server/hidden.py); None otherwise
