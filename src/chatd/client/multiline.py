@@ -78,9 +78,9 @@ def batches(lines: list[str], budget: int, lim: Limits) -> list[list[Piece]]:
 
 def _trim(batch: list[Piece]) -> list[Piece]:
     start, end = 0, len(batch)
-    while start < end and not batch[start][0]:
+    while start < end and not batch[start][0].strip():
         start += 1
-    while end > start and not batch[end - 1][0]:
+    while end > start and not batch[end - 1][0].strip():
         end -= 1
     return batch[start:end]
 
