@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_client_session import NOW, feed
 
-from chatd.client import commands, multiline, notify, sasl
+from chatd.client import commands, linemode, multiline, notify, sasl
 from chatd.client.logs import LogWriter, format_line
 from chatd.client.model import Buffer, Kind, LogLine, iso_time
 from chatd.client.session import ConnState, Session
@@ -224,6 +224,8 @@ def test_targets_on_registering_opens_the_private_buffers_a_user_had() -> None:
     ]  # fmt: skip
     unidentified = session()
     assert not any("TARGETS" in line for line in sent(unidentified))
+    feed(unidentified, ":srv 900 alice alice!u@h alice :You are now logged in as alice")
+    assert [line.split()[1] for line in sent(unidentified)] == ["TARGETS"]  # NickServ IDENTIFY
 
 
 # ------------------------------------------------------------------- multiline
@@ -443,6 +445,7 @@ def test_a_redacted_message_says_who_deleted_it_and_why() -> None:
     feed(s, msg(3, "bob", "alice", "private", "q1"), ":bob!u@h REDACT alice q1")
     bob = s.get_buffer("bob")
     assert bob is not None and bob.lines[-1].text == "message deleted by bob"
+    assert [m.text for m in s.mention_log] == ["message deleted by bob"]  # /mentions forgets it
 
 
 class _Host:
@@ -557,6 +560,8 @@ def test_a_multiline_message_is_one_log_row_per_line(tmp_path: Path) -> None:
     line = LogLine(3, NOW, Kind.MESSAGE, "one\ntwo", nick="bob")
     rows = format_line(line).splitlines()
     assert len(rows) == 2 and rows[0].endswith("<bob> one") and rows[1].endswith("<bob> two")
+    printed = linemode.format_line(Buffer("#lobby", "channel"), line).splitlines()
+    assert [row[11:] for row in printed] == ["#lobby <bob> one", "#lobby <bob> two"]
     writer = LogWriter(tmp_path)
     room = Buffer("#lobby", "channel")
     writer.write("home", room, line)

@@ -61,7 +61,10 @@ def on_authenticate(s: Session, msg: Message, now: float) -> None:
 
 
 def on_sasl_numeric(s: Session, msg: Message, now: float) -> None:
+    before = s.reg.account
     s.reg.on_sasl_numeric(msg)
+    if before is None and s.reg.account is not None:
+        s.logged_in(now)
 
 
 def on_welcome(s: Session, msg: Message, now: float) -> None:
@@ -332,7 +335,7 @@ def on_nick(s: Session, msg: Message, now: float) -> None:
             s.log(buf, now, Kind.NICK, text, nick=new, own=own)
     query = s.buffers.get(old_key)
     if query is not None and query.kind == "query" and not own:
-        s.bufs.rename(query, new)
+        s.rename_buffer(query, new)
         s.log(query, now, Kind.NICK, f"{old} is now known as {new}", nick=new)
 
 
@@ -431,7 +434,7 @@ def on_redact(s: Session, msg: Message, now: float) -> None:
         return
     who = "you" if s.is_me(sender) else sender or "the server"
     text = f"message deleted by {who}" + (f": {reason}" if reason else "")
-    buf.redact(msgid, text)
+    s.redacted(buf, msgid, text)
 
 
 def on_rename(s: Session, msg: Message, now: float) -> None:

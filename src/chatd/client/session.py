@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chatd.proto import caps as C
 from chatd.proto.casemap import fold
@@ -99,6 +99,7 @@ class Mention:
     buffer: str
     nick: str
     text: str
+    msgid: str = ""
 
 
 def _budget(target: str) -> int:
@@ -293,7 +294,8 @@ class Session:
         line = self.bufs.add_line(buf, now, kind, text, **kw)
         talk = kind in TALK_KINDS and not line.own and not line.history
         if talk and (line.highlight or buf.kind == "query"):
-            self.mention_log.append(Mention(line.time, buf.name, line.nick or "", text))
+            mention = Mention(line.time, buf.name, line.nick or "", text, line.msgid)
+            self.mention_log.append(mention)
         return line
 
     def info(self, text: str, now: float, buf: Buffer | None = None) -> None:
@@ -673,6 +675,21 @@ class Session:
             self.send("BATCH", "-" + ref)
             self._own_line(buf, label, Kind.MESSAGE, multiline.joined(pieces), now)
 
+    def redacted(self, buf: Buffer, msgid: str, text: str) -> None:
+        """The server deleted a message: the line says so, and /mentions forgets its text."""
+        line = buf.redact(msgid, text)
+        if line is None:
+            return
+        for i, mention in enumerate(self.mention_log):
+            if mention.msgid == msgid and mention.buffer == buf.name:
+                self.mention_log[i] = replace(mention, text=text)
+
+    def logged_in(self, now: float) -> None:
+        """A login after registration (NickServ IDENTIFY): the private conversations kept for
+        the account can be listed now."""
+        if self.registered:
+            self.router.request_targets(now)
+
     def redact(self, buf: Buffer, line: LogLine, reason: str = "") -> None:
         """Ask the server to delete a message (draft/message-redaction); the REDACT it sends
         back replaces the line."""
@@ -735,13 +752,19 @@ class Session:
     def part(self, channel: str, reason: str = "") -> None:
         self.send("PART", channel, *([reason] if reason else []))
 
+    def rename_buffer(self, buf: Buffer, new: str) -> None:
+        """A buffer takes a new name (a private one its peer's new nick), keeping its lines;
+        the requests in flight for it follow."""
+        old_key = buf.key
+        self.bufs.rename(buf, new)
+        self.router.rename(old_key, buf.key)
+
     def rename_room(self, buf: Buffer, new: str) -> None:
         """A room was renamed (draft/channel-rename): its buffer, with its lines, takes the new
         name; what is in flight or remembered for it follows."""
         old_key = buf.key
-        self.bufs.rename(buf, new)
+        self.rename_buffer(buf, new)
         new_key = buf.key
-        self.router.rename(old_key, new_key)
         for keys in (self.mode_queries, self._switch_on_join):
             if old_key in keys:
                 keys.discard(old_key)

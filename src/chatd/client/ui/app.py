@@ -296,7 +296,8 @@ class ChatApp:
             view.anchor_seq -= shift
 
     def _renamed(self, session: Session, buf: SessionBuffer, old_key: str, old_name: str) -> None:
-        """A room was renamed: its scroll position, input history and log files follow it."""
+        """A room was renamed (or a private buffer follows a nick change): its scroll
+        position, input history, search and log files follow it."""
         old, new = (id(session), old_key), (id(session), buf.key)
         if old in self.views:
             self.views[new] = self.views.pop(old)
@@ -304,6 +305,8 @@ class ChatApp:
             self.histories[new] = self.histories.pop(old)
         if old in self.nick_offsets:
             self.nick_offsets[new] = self.nick_offsets.pop(old)
+        if self.search_state is not None and self.search_state.key == old:
+            self.search_state.key = new
         if self.logger is not None:
             self.logger.rename(session.name, old_name, buf)
 
