@@ -469,7 +469,8 @@ def test_redact_deletes_your_last_message_or_the_one_in_view() -> None:
     ctx = commands.Context(s, NOW, lambda _: None)
     commands.execute(ctx, "/redact oops")
     assert sent(s) == ["REDACT #lobby o1 oops"]
-    assert lobby.lines[-1].text == "Deleting <alice> typo"
+    assert lobby.lines[-1].text.startswith("Deleting the message of alice at ")
+    assert "typo" not in lobby.lines[-1].text  # what is deleted is not repeated
     bob_line = next(line for line in lobby.lines if line.msgid == "o2")
     ctx.host = _Host(bob_line.seq)  # type: ignore[assignment]
     commands.execute(ctx, "/redact")

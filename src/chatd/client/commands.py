@@ -18,7 +18,7 @@ from chatd.proto.casemap import fold, valid_nick
 from chatd.proto.errors import ProtocolError
 from chatd.proto.message import parse
 
-from . import formatting, masks
+from . import masks
 from .session import TALK_KINDS, Buffer, ConnState, Session
 
 if TYPE_CHECKING:
@@ -568,8 +568,9 @@ def _redact(ctx: Context, args: str) -> None:
         if line is None:
             raise UsageError(f"no message of yours to delete in {buf.name}")
     session.redact(buf, line, args)
-    shown = formatting.strip(line.text).replace("\n", " ")[:60]
-    ctx.info(f"Deleting <{line.nick}> {shown}")
+    # Not its text: what is deleted (a password pasted in the wrong window) is not repeated.
+    when = time.strftime("%H:%M:%S", time.localtime(line.time))
+    ctx.info(f"Deleting the message of {line.nick} at {when}")
 
 
 @command("away", "/away [reason]", "Mark yourself away (no reason: back again)")
