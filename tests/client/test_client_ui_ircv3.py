@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from client_helpers import ChatdProcess, RawClient, capable_client, register_account
-from test_client_ui import ENTER, alt, paste, raw_client, running
+from test_client_ui import END, ENTER, PAGE_UP, alt, paste, raw_client, running
 
 from chatd.client.model import Kind
 from chatd.client.sasl import SaslConfig
@@ -125,6 +125,41 @@ def test_two_runs_of_the_client_agree_on_what_was_read(chatd: ChatdProcess) -> N
             )
             assert lobby.unread == 1  # what the first run did not read
             await h.shows("3:#lobby(1)")
+        bob.close()
+
+    asyncio.run(scenario())
+
+
+def test_switching_to_a_buffer_and_scrolling_to_its_end_mark_it_read(chatd: ChatdProcess) -> None:
+    async def scenario() -> None:
+        bob = await raw_client(chatd.port, "bob", "#lobby", "#dev")
+        async with running(chatd.port, rooms=("#lobby", "#dev")) as h:
+            await h.until(lambda: h.session.current_buffer.name == "#lobby")
+            dev = h.session.get_buffer("#dev")
+            assert dev is not None
+            bob.send("PRIVMSG #dev :ping")
+            await h.shows("3:#dev(1)")
+            assert dev.read_marker is None  # not on screen: not read
+            h.type(alt("3"))
+            await h.until(lambda: dev.read_marker == dev.lines[-1].time, "marked read on switching")
+            ping = dev.read_marker
+            for i in range(60):
+                h.session.log(dev, ping - 1, Kind.INFO, f"filler {i}")  # something to scroll
+            h.app.invalidate()
+            await h.shows("filler 59")
+            h.type(PAGE_UP)
+            await h.shows("more below")
+
+            def more() -> str:
+                return next((r for r in h.screen().splitlines() if "more below" in r), "")
+
+            scrolled = more()
+            bob.send("PRIVMSG #dev :pong")
+            await h.until(lambda: ("bob", "pong") in h.lines("#dev"))
+            await h.until(lambda: more() not in ("", scrolled), "drawn since pong came")
+            assert dev.marker_sent == ping and dev.read_marker == ping
+            h.type(END)
+            await h.until(lambda: dev.read_marker == dev.lines[-1].time != ping, "marked read")
         bob.close()
 
     asyncio.run(scenario())
