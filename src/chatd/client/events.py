@@ -426,10 +426,8 @@ def on_redact(s: Session, msg: Message, now: float) -> None:
     wrote)."""
     target, msgid, reason = msg.param(0), msg.param(1), msg.param(2)
     sender = msg.nick or ""
-    if s.is_channel(target) or not s.is_me(target):
-        buf = s.get_buffer(target)
-    else:
-        buf = s.get_buffer(sender)  # a private message the other side deleted
+    # A room's message, or one of ours to someone; else a private message its sender deleted.
+    buf = s.get_buffer(sender if s.is_me(target) else target)
     if buf is None or not msgid:
         return
     who = "you" if s.is_me(sender) else sender or "the server"
