@@ -7,12 +7,16 @@ other people (with the capabilities they need, to see what chat-client sent)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 
-from client_helpers import ChatdProcess, RawClient, capable_client, register_account
+from client_helpers import ChatdProcess, RawClient, capable_client, register_account, until
 from test_client_ui import END, ENTER, PAGE_UP, alt, paste, raw_client, running
 
 from chatd.client.model import Kind
 from chatd.client.sasl import SaslConfig
+from chatd.client.session import Session
+from chatd.client.transport import Endpoint, Timing, Transport
 
 PASSWORD = "alice-password"
 
@@ -220,5 +224,49 @@ def test_whois_shows_a_display_name(chatd: ChatdProcess) -> None:
             screen = h.screen()
             assert row_of(screen, "bob is ~bob@") < row_of(screen, "display name Robert")
         bob.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_typed_line_does_not_wait_behind_history_requests() -> None:
+    """A real socket: 40 background requests (what TARGETS' buffers ask for) are paced, and a
+    line typed after them goes out first."""
+
+    async def scenario() -> None:
+        arrived: list[str] = []
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while line := await reader.readline():
+                text = line.decode().rstrip("\r\n")
+                arrived.append(text)
+                if text.startswith("USER"):
+                    writer.write(b":srv 001 alice :Welcome\r\n")
+                    await writer.drain()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        session = Session("alice", server_label="t")
+        pacing = Timing(ping_interval=3600, send_burst=5, send_rate=50.0)  # paced, but briefly
+        transport = Transport(session, Endpoint("127.0.0.1", port), timing=pacing)
+        net = asyncio.create_task(transport.run())
+        await until(lambda: session.registered, what="registered")
+        start = len(arrived)
+        for i in range(20):
+            session.send("MARKREAD", f"peer{i}", background=True)
+            session.send("CHATHISTORY", "LATEST", f"peer{i}", "*", "50", background=True)
+        session.say("bob", "typed while the history is asked for", time.time())
+        await until(lambda: any("typed while" in a for a in arrived), what="the typed line")
+        sent = arrived[start:]
+        assert sent[0] == "PRIVMSG bob :typed while the history is asked for"
+        assert transport.queued > 0  # the requests are still being paced
+        await until(
+            lambda: sum(a.startswith(("MARKREAD", "CHATHISTORY")) for a in arrived) == 40,
+            what="the requests, paced",
+        )
+        transport.stop_now()
+        net.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await net
+        server.close()
 
     asyncio.run(scenario())

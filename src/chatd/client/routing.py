@@ -193,15 +193,18 @@ class Router:
 
     # ---- labeled requests
 
-    def send_labeled(self, label: Label, command: str, *params: str) -> Label:
+    def send_labeled(
+        self, label: Label, command: str, *params: str, background: bool = False
+    ) -> Label:
         """Send a command whose answer must be matched: with labeled-response it carries a
-        `label` tag, and the answer is routed by it (without the cap it is sent plain)."""
+        `label` tag, and the answer is routed by it (without the cap it is sent plain).
+        A `background` request (history) waits until no other line is queued."""
         if LABELS_CAP not in self.caps:
-            self._send(command, *params)
+            self._send(command, *params, background=background)
             return label
         self._label_counter += 1
         name = f"c{self._label_counter}"
-        self._send(command, *params, tags={"label": name})
+        self._send(command, *params, tags={"label": name}, background=background)
         self._labels[name] = label
         if len(self._labels) > MAX_LABELS:
             self._labels.pop(next(iter(self._labels)))
@@ -340,7 +343,15 @@ class Router:
             return False  # (a server may still replay it on its own, in a batch)
         page = str(self.history_page)
         try:
-            self.send_labeled(Label(LATEST, buf.key), "CHATHISTORY", "LATEST", buf.name, "*", page)
+            self.send_labeled(
+                Label(LATEST, buf.key),
+                "CHATHISTORY",
+                "LATEST",
+                buf.name,
+                "*",
+                page,
+                background=True,
+            )
         except ProtocolError:  # a name no request can carry (from a broken server)
             buf.join_seq = None
             return False
@@ -360,6 +371,7 @@ class Router:
             "timestamp=" + newest,
             "timestamp=" + oldest,
             str(TARGETS_LIMIT),
+            background=True,
         )
         self.targets_left = TARGETS_LIMIT
 
@@ -385,7 +397,9 @@ class Router:
             point = "*"
         page = str(self.history_page)
         try:
-            self.send_labeled(Label(BEFORE, key), "CHATHISTORY", "BEFORE", buf.name, point, page)
+            self.send_labeled(
+                Label(BEFORE, key), "CHATHISTORY", "BEFORE", buf.name, point, page, background=True
+            )
         except ProtocolError:  # a name no request can carry (from a broken server)
             return False
         self._older_wanted.add(key)

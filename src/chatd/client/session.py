@@ -265,7 +265,7 @@ class Session:
             return
         if C.READ_MARKER in self.caps:
             with contextlib.suppress(ProtocolError):
-                self.send("MARKREAD", buf.name)
+                self.send("MARKREAD", buf.name, background=True)
         buf.join_seq = point
         self.router.request_latest(buf)
 
@@ -318,9 +318,14 @@ class Session:
     # ----------------------------------------------------------------- outbox
 
     def send(
-        self, command: str, *params: str, tags: dict[str, str] | None = None, urgent: bool = False
+        self,
+        command: str,
+        *params: str,
+        tags: dict[str, str] | None = None,
+        urgent: bool = False,
+        background: bool = False,
     ) -> None:
-        self.outbox.send(command, *params, tags=tags, urgent=urgent)
+        self.outbox.send(command, *params, tags=tags, urgent=urgent, background=background)
 
     def request(self, command: str, *params: str) -> None:
         """A query (/whois, /names, /list, /topic) whose answer belongs in the current buffer,
@@ -474,7 +479,7 @@ class Session:
         if debounce and now - buf.marker_sent_at < MARKREAD_INTERVAL:
             return False
         try:
-            self.send("MARKREAD", buf.name, "timestamp=" + iso_time(stamp))
+            self.send("MARKREAD", buf.name, "timestamp=" + iso_time(stamp), background=True)
         except ProtocolError:
             return False
         buf.marker_sent, buf.marker_sent_at = stamp, now
