@@ -240,20 +240,30 @@ def _deliver(state: ServerState, user: User, batch: OpenBatch) -> None:
     render = _Rendered(state, user.prefix, other.nick, batch, msgid)
     recipients = [other] if other is user or not echo else [other, user]
     state.delivery.to_users_rendered(recipients, render)
+    for event in _events(state, other.nick, user, batch, msgid):
+        state.record_private(user, other, event)
     if other.away is not None and other is not user:
         state.reply(user, N.RPL_AWAY, other.nick, other.away)
 
 
 def _record(state: ServerState, channel: Channel, user: User, batch: OpenBatch, msgid: str) -> None:
     """History keeps the non-blank lines, as a client without the capability saw them."""
+    for event in _events(state, channel.name, user, batch, msgid):
+        state.record_message(channel, event)
+
+
+def _events(
+    state: ServerState, target: str, user: User, batch: OpenBatch, msgid: str
+) -> list[Event]:
+    """The batch's non-blank lines as the PRIVMSG events history keeps: `msgid`, then
+    `msgid/1`, `msgid/2`...; the client tags on the first."""
+    out: list[Event] = []
     tags = batch.tags
-    number = 0
     for text, _ in batch.lines:
         if not text:
             continue
-        line = Message("PRIVMSG", [channel.name, text], user.prefix)
-        state.record_message(
-            channel, Event(line, state.wall, msgid if number == 0 else f"{msgid}/{number}", tags)
-        )
-        number += 1
+        line = Message("PRIVMSG", [target, text], user.prefix)
+        number = len(out)
+        out.append(Event(line, state.wall, msgid if number == 0 else f"{msgid}/{number}", tags))
         tags = {}
+    return out
