@@ -7,6 +7,7 @@ In CI (`CI=true`) a missing redis-server fails the test; elsewhere it skips with
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ircclient import DEADLINE, TEST_CLOAK_KEY, Client, wait_for
+from ircclient import DEADLINE, OPER_ANSWER, TEST_CLOAK_KEY, Client, wait_for
 
 from chatd.cli import ClusterNode, net_settings
 from chatd.net.listener import open_listener
@@ -162,6 +163,9 @@ class RunningCluster:
         self.settings = settings
         self.url = url or redis.url
         self.nodes = [Node(self.url, **settings) for _ in range(n)]
+        # every node has seen every node join (LUSERS counts them), so what a test's first
+        # client sees does not depend on how quickly the others' HELLO came back
+        wait_for(lambda: all(node.state.servers == n for node in self.nodes), what="nodes joined")
         self.state = self.nodes[0].state
         self.port = self.nodes[0].port
         self.thread = self.nodes[0].thread
@@ -275,6 +279,17 @@ class ClusterScripted:
 
     def register(self, nick: str) -> list[str]:
         return self.send(f"NICK {nick}", "USER u 0 * :Real Name")
+
+    def send_answered(self, *lines: str | bytes, until: str = OPER_ANSWER) -> list[str]:
+        """`send`, then what arrives until a line matches `until` (work done off the loop on
+        the client's node, whose result comes back through the log)."""
+        out = self.send(*lines)
+        end = time.monotonic() + DEADLINE
+        while not any(re.search(until, line) for line in out):
+            if time.monotonic() > end or self.client.closed:
+                raise AssertionError(f"no line matching {until!r}; got {out[-10:]}")
+            out += self.take()
+        return out
 
     @property
     def user(self):

@@ -21,6 +21,8 @@ from chatd.server.core import LocalCore
 from chatd.server.state import ServerState
 
 DEADLINE = 5.0
+# What OPER is answered with once its password check is done (or at once: 263, 461, 451).
+OPER_ANSWER = r"^(@\S+ )?:\S+ (381|464|263|461|451) "
 # Tests run with cloaking on, as a server does by default, under a fixed key: HOST is what
 # everyone else sees of a client on 127.0.0.1 (the client itself and opers see the address).
 TEST_CLOAK_KEY = "chatd-tests-cloak-key"
@@ -282,6 +284,29 @@ class Scripted:
 
     def register(self, nick: str) -> list[str]:
         return self.send(f"NICK {nick}", "USER u 0 * :Real Name")
+
+    def send_answered(self, *lines: str | bytes, until: str = OPER_ANSWER) -> list[str]:
+        """`send`, and the answer that comes after work done off the loop (OPER's password
+        check): the deferred jobs are run at once (on a cluster: waited for, up to a line
+        matching `until`)."""
+        out = self.send(*lines)
+        carry_out(self.state)
+        return out + self.take()
+
+
+def carry_out(state: ServerState, *kinds: str) -> None:
+    """Run the jobs a sans-IO state deferred (only those of `kinds`, if given) at once, feeding
+    each result back as the core would; timers and other jobs stay asked for."""
+    from chatd.server.state import Later
+
+    kept: list = []
+    while state.requests:
+        for request in state.take_requests():
+            if isinstance(request, Later) or (kinds and request.kind not in kinds):
+                kept.append(request)
+            else:
+                state.resume(request.user, request.kind, request.job())
+    state.requests.extend(kept)
 
 
 def make_state(**settings) -> ServerState:

@@ -23,15 +23,20 @@ import socket
 import ssl
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from . import __version__
 from .cluster import bootstrap
 from .cluster.bootstrap import network_settings
 from .cluster.core import ClusterCore, ClusterSettings, Keys
+from .cluster.stats import ClusterStats
 from .logs import configure_logging
 from .net.listener import open_listener
+from .net.metrics import MetricsServer
+from .net.metrics import render as render_metrics
+from .net.monitor import Sampler, start_monitor
 from .net.reactor import NetSettings, Reactor
 from .net.tls import server_context
 from .proto.casemap import fold
@@ -52,7 +57,8 @@ def parser() -> argparse.ArgumentParser:
         prog="chatd",
         description="A chat room server speaking the IRC client protocol (RFC 1459/2812, IRCv3).",
         epilog="Every option can also be set in the TOML config file, with the same name "
-        "(dashes or underscores). Options on the command line win.",
+        "(dashes or underscores). Options on the command line win. "
+        "Subcommands: `chatd cluster status --cluster URL` (see `chatd cluster --help`).",
     )
     a = p.add_argument
     a("--config", metavar="FILE", help="TOML configuration file")
@@ -219,6 +225,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="this node's name in the cluster, unique per node (default: host name and pid)",
     )
+    a(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (-1: off, the default; "
+        "0 picks a free port)",
+    )
+    a("--metrics-host", help=f"address of the metrics endpoint (default {d.metrics_host})")
     a("--log-level", help=f"DEBUG, INFO, WARNING or ERROR (default {d.log_level})")
     a(
         "--hash-password",
@@ -299,6 +313,8 @@ RESTART_ONLY = (
     "websocket_tls_port",
     "db",
     "reuse_port",
+    "metrics_host",
+    "metrics_port",
     # cloaks and per-network admission counts of connected users were made with these
     "cloak_hosts",
     "cloak_key",
@@ -384,6 +400,11 @@ class Reloader:
         return report or ["nothing changed"]
 
 
+def metrics_text(sampler: Sampler) -> str:
+    me, *others = sampler.nodes()
+    return render_metrics(me, others, sampler.log())
+
+
 def listening(reactor: Reactor) -> str:
     """The open ports, by kind: "port 8520, TLS port 6697, WebSocket port 8080"."""
     names = []
@@ -408,11 +429,24 @@ def log_status(state: ServerState, reactor: Reactor) -> None:
     )
 
 
+def _cluster_command(argv: Sequence[str]) -> int:
+    from .cluster_cli import main as cluster_main
+
+    return cluster_main(argv)
+
+
+# `chatd WORD ...`: commands other than running the server; each gets the words after WORD.
+SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
+    "account": lambda argv: account_main(argv),  # defined further down
+    "cluster": _cluster_command,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["account"]:
-        return account_main(argv[1:])
-    args = parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words and words[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[words[0]](words[1:])
+    args = parser().parse_args(words)
     if args.hash_password:
         password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline()
         print(hash_password(password.rstrip("\n")))
@@ -453,6 +487,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"chatd: cannot listen on {config.host or '*'}: {exc.strerror or exc}", file=sys.stderr
         )
         return 1
+    metrics_sock = None
+    if config.metrics_port >= 0:
+        try:
+            metrics_sock = open_listener(config.metrics_host, config.metrics_port)
+        except OSError as exc:
+            print(
+                f"chatd: cannot listen for metrics on {config.metrics_host} port "
+                f"{config.metrics_port}: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
+            return 1
     raise_fd_limit()
     asked_db = config.db
     if config.cluster_url:
@@ -483,8 +528,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         core = LocalCore(state)
     reactor = Reactor(core, plain, tls, net_settings(config), websocket)
     reactor.before_sleep.append(log_handler.flush)
-    if node is not None:
-        node.start(reactor)
+    sampler = node.start(reactor) if node is not None else start_monitor(reactor, state, core)
+    endpoint = None
+    if metrics_sock is not None:
+        endpoint = MetricsServer(reactor, metrics_sock, partial(metrics_text, sampler))
+        host = config.metrics_host
+        log.info(
+            "metrics at http://%s:%d/metrics",
+            f"[{host}]" if ":" in host else host,
+            endpoint.port,
+        )
     reloader = Reloader(args, config, core, reactor)
     if node is not None:
         reloader.frozen = frozenset(network_settings(config))
@@ -512,6 +565,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         len(state.channels),
     )
     reactor.run()
+    if endpoint is not None:
+        endpoint.close()
     if node is not None:
         node.stop()
     store.close()
@@ -533,6 +588,7 @@ class ClusterNode:
         self.links: list[Any] = []
         self.restart = False
         self.reactor: Reactor | None = None
+        self.sampler: Sampler | None = None
 
     @classmethod
     def join(cls, config: Config, state: ServerState) -> ClusterNode | str:
@@ -572,7 +628,8 @@ class ClusterNode:
             return str(exc)
         return cls(core, client, url)
 
-    def start(self, reactor: Reactor) -> None:
+    def start(self, reactor: Reactor) -> Sampler:
+        """Start following the network's log; returns the node's figures for operators."""
         from .net.redis import RedisLink
 
         core = self.core
@@ -587,6 +644,8 @@ class ClusterNode:
         reader.start()
         writer.start()
         reactor.call_at(reactor.now + core.settings.lease / 3, core.tick)
+        self.sampler = start_monitor(reactor, core.state, core, ClusterStats(core))
+        return self.sampler
 
     def _data_lost(self) -> None:
         self.restart = True

@@ -104,3 +104,45 @@ def test_connect_registers_clients(chatd: tuple[int, int]) -> None:
     assert "error" not in fig, fig
     assert fig["registrations_per_s"] > 0
     assert fig["connect_errors"] == 0
+
+
+def _bench_alone(*args: str) -> dict[str, Any]:
+    """chatd-bench starting its own servers (a cluster: redis-server and chatd nodes)."""
+    cmd = [sys.executable, "-m", "chatd.bench", "--duration", "1", "--warmup", "0.2"]
+    cmd += ["--repeat", "1", "--no-pin", "--json", *args]
+    done = subprocess.run(cmd, capture_output=True, timeout=120, check=True)
+    return json.loads(done.stdout)
+
+
+def _need_redis() -> None:
+    from cluster_harness import need_redis
+
+    need_redis()
+
+
+def test_cluster_fanout_crosses_nodes_and_loses_none():
+    _need_redis()
+    out = _bench_alone(
+        "--cluster", "2", "--scenario", "fanout", "-N", "10", "-S", "2", "--clients", "eager"
+    )
+    by = {r["server"]: r["figures"] for r in out["results"] if r["params"]["eager"]}
+    assert set(by) == {"chatd", "cluster2"}
+    for fig in by.values():
+        assert "error" not in fig, fig
+        assert fig["deliveries_per_s"] > 0 and fig["lost"] == 0 and fig["disconnects"] == 0
+    cluster = by["cluster2"]
+    assert cluster["server_cpu_pct"] is not None  # the nodes' CPU, summed
+    assert cluster["redis_cpu_pct"] is not None  # Redis's own
+    assert by["chatd"]["redis_cpu_pct"] is None
+    assert any("cluster2: 2 chatd nodes" in note for note in out["notes"])
+
+
+def test_log_scenario_measures_one_redis():
+    _need_redis()
+    out = _bench_alone("--scenario", "log", "-N", "2", "--lines", "4")
+    (result,) = out["results"]
+    fig = result["figures"]
+    assert "error" not in fig, fig
+    assert fig["entries_per_s"] > 0
+    assert fig["messages_per_s"] == fig["entries_per_s"] * 4
+    assert fig["reads_per_s"] > 0 and fig["redis_cpu_us_per_entry"] > 0

@@ -8,6 +8,7 @@ import contextlib
 import functools
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -144,8 +145,10 @@ class RawClient(Client):
     """The shared raw test client (tests/ircclient.py), registered on creation, with the longer
     deadline these UI tests need and a `sync` that returns what arrived before its PONG."""
 
-    def __init__(self, port: int, nick: str | None = None) -> None:
-        super().__init__(port)
+    def __init__(
+        self, port: int, nick: str | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
+        super().__init__(port, tls=tls)
         if nick:
             self.register(nick)
 
@@ -164,6 +167,26 @@ class RawClient(Client):
         with contextlib.suppress(OSError):
             self.send("QUIT :bye")
         super().close()
+
+
+def capable_client(port: int, nick: str, caps: str, tls: ssl.SSLContext | None = None) -> RawClient:
+    """A raw client that asked for capabilities (account-tag, draft/multiline…)."""
+    client = RawClient(port, tls=tls)
+    client.send(f"CAP REQ :{caps}", f"NICK {nick}", f"USER {nick} 0 * :raw test client", "CAP END")
+    client.expect(r"CAP \S+ (ACK|NAK)")
+    client.expect_numeric("001")
+    client.nick = nick
+    return client
+
+
+def register_account(port: int, nick: str, password: str) -> None:
+    """An account on a running chatd, made the way a user makes one (NickServ REGISTER)."""
+    client = RawClient(port, nick)
+    try:
+        client.send(f"PRIVMSG NickServ :REGISTER {password}")
+        client.expect_numeric("900")
+    finally:
+        client.close()
 
 
 def client_env() -> dict[str, str]:

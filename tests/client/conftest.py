@@ -20,21 +20,25 @@ def _chatd_available() -> bool:
 
 
 class ChatdPool:
-    """Fresh chatd processes, one spare always starting in the background, so a test never
-    waits for a whole interpreter start-up (each test still gets a server of its own)."""
+    """Fresh chatd processes, one spare (per set of options) always starting in the
+    background, so a test never waits for a whole interpreter start-up (each test still gets a
+    server of its own)."""
 
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
-        self.spare: ChatdProcess | None = None
+        self.spares: dict[tuple[str, ...], ChatdProcess] = {}
 
-    def take(self) -> ChatdProcess:
-        server = self.spare or ChatdProcess(log_dir=self.log_dir).spawn()
-        self.spare = ChatdProcess(log_dir=self.log_dir).spawn()
+    def take(self, extra: tuple[str, ...] = ()) -> ChatdProcess:
+        server = self.spares.pop(extra, None) or self._spawn(extra)
+        self.spares[extra] = self._spawn(extra)
         return server.wait_ready()
 
+    def _spawn(self, extra: tuple[str, ...]) -> ChatdProcess:
+        return ChatdProcess(log_dir=self.log_dir, extra=list(extra)).spawn()
+
     def close(self) -> None:
-        if self.spare is not None:
-            self.spare.stop()
+        for spare in self.spares.values():
+            spare.stop()
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +53,29 @@ def chatd_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatdPool]:
 @pytest.fixture
 def chatd(chatd_pool: ChatdPool) -> Iterator[ChatdProcess]:
     server = chatd_pool.take()
+    yield server
+    server.stop()
+
+
+ACCOUNTS_CONFIG = (
+    "# accounts for the client tests: SCRAM credentials cheap to make and check\n"
+    "scram-iterations = 4096\n"
+)
+
+
+@pytest.fixture(scope="session")
+def accounts_options(chatd_pool: ChatdPool) -> tuple[str, ...]:
+    config = chatd_pool.log_dir / "accounts.toml"
+    config.write_text(ACCOUNTS_CONFIG)
+    return ("--config", str(config))
+
+
+@pytest.fixture
+def accounts_chatd(
+    chatd_pool: ChatdPool, accounts_options: tuple[str, ...]
+) -> Iterator[ChatdProcess]:
+    """A chatd whose accounts (NickServ REGISTER) are cheap: for SASL and private history."""
+    server = chatd_pool.take(accounts_options)
     yield server
     server.stop()
 

@@ -1,7 +1,7 @@
 """End to end, the real chat-client in tmux: the configuration file with two servers at once
-(and the private-message notice, and the logs), search in the scrollback, SASL against a
-server that offers it, the 80-column status line during a reconnection, wide characters, and
-line mode's refusals (an empty room, a full server, '#a,#b')."""
+(and the private-message notice, and the logs), search in the scrollback, the 80-column status
+line during a reconnection, wide characters, and line mode's refusals (an empty room, a full
+server, '#a,#b'). SASL against chatd's accounts is in test_client_accounts.py."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from client_helpers import CLIENT, DEADLINE, ChatdProcess, RawClient, Tmux, client_env, wait_for
 from prompt_toolkit.utils import get_cwidth
-from sasl_server import SaslProxy
 
 pytestmark = pytest.mark.e2e
 
@@ -118,54 +117,6 @@ def test_search_in_the_scrollback(chatd: ChatdProcess, tmux: Tmux, home: Path) -
         tmux.shows("CLIENT-EXITED:0")
     finally:
         bob.close()
-
-
-def test_sasl_scram_against_a_server_that_offers_it(
-    chatd: ChatdProcess, tmux: Tmux, home: Path
-) -> None:
-    proxy = SaslProxy(chatd.port, {"alice": "correct horse"}).start()
-    try:
-        write_config(
-            home,
-            f'[[server]]\nname = "acct"\nhost = "127.0.0.1"\nport = {proxy.port}\nnick = "alice"\n'
-            '[server.sasl]\nmechanism = "SCRAM-SHA-256"\nusername = "alice"\n'
-            'password_command = "echo correct horse"\n',
-        )
-        start(tmux, home, "--no-log")
-        tmux.shows("You joined #lobby")
-        tmux.keys("M-1")
-        screen = tmux.shows("SASL SCRAM-SHA-256: logged in")
-        assert "You are now logged in as alice" in screen
-        assert proxy.logins == [("SCRAM-SHA-256", "alice")]
-        tmux.keys("C-c")
-        tmux.shows("CLIENT-EXITED:0")
-    finally:
-        proxy.stop()
-
-
-def test_sasl_with_a_wrong_password_says_so_and_goes_on(chatd: ChatdProcess, home: Path) -> None:
-    proxy = SaslProxy(chatd.port, {"alice": "correct horse"}).start()
-    bob = RawClient(chatd.port, "bob")
-    try:
-        bob.join("#lobby")
-        write_config(
-            home,
-            f'[[server]]\nname = "acct"\nhost = "127.0.0.1"\nport = {proxy.port}\nnick = "ci"\n'
-            '[server.sasl]\nmechanism = "PLAIN"\nusername = "alice"\npassword = "wrong"\n',
-        )
-        env = {**client_env(), "XDG_CONFIG_HOME": str(home / "cfg")}
-        done = subprocess.run(
-            [*CLIENT, "acct"], input=b"still delivered\n", capture_output=True,
-            timeout=DEADLINE, env=env, check=False,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr.decode()
-        bob.expect(r":ci!\S+ PRIVMSG #lobby :still delivered")
-        assert proxy.logins == []
-        err = done.stderr.decode()  # a warning, and the line still went out
-        assert "SASL PLAIN as alice failed" in err and len(err.splitlines()) == 1, err
-    finally:
-        bob.close()
-        proxy.stop()
 
 
 def test_the_80_column_status_line_during_a_reconnection(

@@ -725,8 +725,8 @@ def test_labels_route_history_to_the_buffer_that_asked() -> None:
     feed(s, ":alice!u@h JOIN #lobby", ":alice!u@h JOIN #dev")
     assert wire(s) == [
         "MODE #lobby",
-        "@label=c1 CHATHISTORY LATEST #lobby * 3",
         "MODE #dev",
+        "@label=c1 CHATHISTORY LATEST #lobby * 3",  # history requests wait for other lines
         "@label=c2 CHATHISTORY LATEST #dev * 3",
     ]
     # Answers nested in labeled-response batches; the label, not the batch's target, decides.

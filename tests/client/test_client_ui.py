@@ -21,6 +21,7 @@ from prompt_toolkit.data_structures import Size
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
+from chatd.client.sasl import SaslConfig
 from chatd.client.session import ConnState, Kind, Session, parse_server_time
 from chatd.client.transport import Endpoint, Timing
 from chatd.client.ui.app import ChatApp
@@ -92,10 +93,15 @@ async def running(
     ping_timeout: float = 90.0,
     wait_joined: bool = True,
     history_page: int = 50,
+    sasl: SaslConfig | None = None,
 ) -> AsyncIterator[Harness]:
     with create_pipe_input() as keys:
         session = Session(
-            nick, channels=list(rooms), server_label=f"127.0.0.1:{port}", history_page=history_page
+            nick,
+            channels=list(rooms),
+            server_label=f"127.0.0.1:{port}",
+            history_page=history_page,
+            sasl=sasl,
         )
         timing = Timing(
             backoff_min=0.05,

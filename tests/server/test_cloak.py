@@ -120,7 +120,7 @@ def test_irc_operators_see_addresses(oper_hash):
     bob = user_at(state, "bob", "203.0.113.9")
     boss = user_at(state, "boss", "192.0.2.1")
     assert numerics(bob.send("WHO 198.51.100.*")) == ["315"]  # a match would reveal it
-    boss.send("OPER boss pw")
+    boss.send_answered("OPER boss pw")
     lines = boss.send("WHOIS alice")
     assert "is connecting from ~u@198.51.100.7 198.51.100.7" in one(lines, "378").params
     assert one(boss.send("USERHOST alice"), "302").params[1] == "alice=+~u@198.51.100.7"

@@ -172,7 +172,7 @@ def test_error_numeric(setup, who, command, numeric, params):
     for c in clients.values():
         c.take()
     actor = clients[who]
-    lines = actor.send(command)
+    lines = actor.send_answered(command, until=r"^:\S+ \d{3} ")  # OPER: after its check
     assert lines, f"no reply to {command!r}"
     reply = msgs(lines)[0]
     nick = actor.user.nick

@@ -234,7 +234,7 @@ def oper_state():
 
     state = make_state(opers={"admin": hash_password("pw")})
     admin = registered(state, "admin", CAPS)
-    admin.send("OPER admin pw")
+    admin.send_answered("OPER admin pw")
     admin.take()
     return state, admin
 

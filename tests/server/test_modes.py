@@ -318,7 +318,7 @@ def test_non_member_cannot_read_a_secret_channels_ban_list(oper_hash):
     )
     assert numerics(b.take() + b.send("MODE #secret b")) == ["MODE", "MODE", "367", "368"]
     oper = registered(state, "oper")
-    oper.send("OPER root pw")
+    oper.send_answered("OPER root pw")
     assert numerics(oper.send("MODE #secret b")) == ["367", "368"]  # IRC operators may look
     a.send("MODE #secret -s")
     assert numerics(outsider.send("MODE #secret b")) == ["367", "368"]  # a public channel's are

@@ -8,6 +8,15 @@ import pytest
 
 from chatd.proto import numerics as N
 
+from .account_helpers import (
+    ITERATIONS,
+    PASSWORD,
+    account_state,
+    add_account,
+    plain,
+    run,
+    sasl_client,
+)
 from .util import HOST, Scripted, make_state, msgs, numerics, only, registered
 
 
@@ -166,3 +175,122 @@ def test_monitor_over_sockets(server):
     assert watcher.expect_numeric(N.RPL_MONONLINE).params[1].startswith("friend!")
     friend.send("QUIT")
     assert watcher.expect_numeric(N.RPL_MONOFFLINE).params[1] == "friend"
+
+
+# -- extended-monitor with accounts -------------------------------------------------------------
+
+ACCOUNT_CAPS = ["extended-monitor", "account-notify"]
+
+
+@pytest.mark.single_process  # accounts made in the state, deferred work carried out at once
+@pytest.mark.parametrize(
+    ("caps", "gets"),
+    [
+        (ACCOUNT_CAPS, True),
+        (["account-notify"], False),  # without extended-monitor
+        (["extended-monitor"], False),  # without account-notify
+    ],
+)
+def test_extended_monitor_reports_logins_and_logouts(caps, gets):
+    state, fx = account_state()
+    add_account(state, "bob")
+    watcher = registered(state, "watcher", caps)
+    bob = registered(state, "bob")
+    watcher.send("MONITOR + bob")
+    bob.send(f"PRIVMSG NickServ :IDENTIFY {PASSWORD}")
+    run(state, fx)
+    assert bob.user.account == "bob"
+    logged_in = msgs(watcher.take())
+    bob.send("PRIVMSG NickServ :LOGOUT")
+    logged_out = msgs(watcher.take())
+    if gets:
+        assert logged_in == msgs([f":bob!~u@{HOST} ACCOUNT bob"])
+        assert logged_out == msgs([f":bob!~u@{HOST} ACCOUNT *"])
+    else:
+        assert logged_in == logged_out == []
+
+
+@pytest.mark.single_process
+def test_an_account_change_seen_through_a_channel_is_not_repeated():
+    state, fx = account_state()
+    add_account(state, "bob")
+    watcher = registered(state, "watcher", ACCOUNT_CAPS)
+    bob = registered(state, "bob")
+    watcher.send("MONITOR + bob", "JOIN #room")
+    bob.send("JOIN #room")
+    watcher.take()
+    bob.send(f"PRIVMSG NickServ :IDENTIFY {PASSWORD}")
+    run(state, fx)
+    assert msgs(watcher.take()) == msgs([f":bob!~u@{HOST} ACCOUNT bob"])  # once
+
+
+@pytest.mark.single_process
+def test_the_730_after_a_sasl_login_carries_the_account():
+    """A user who logged in with SASL before registering: extended-monitor watchers get the
+    730 and then the account (account-notify), as extended-join would tell a channel."""
+    state, fx = account_state()
+    add_account(state, "bob")
+    watcher = registered(state, "watcher", ACCOUNT_CAPS)
+    plain_watcher = registered(state, "plainwatcher", ["account-notify"])
+    watcher.send("MONITOR + bob")
+    plain_watcher.send("MONITOR + bob")
+    bob = sasl_client(state, "bob")
+    bob.send("AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("bob", PASSWORD))
+    run(state, fx)
+    bob.send("CAP END")
+    assert bob.user.registered and bob.user.account == "bob"
+    assert msgs(watcher.take()) == msgs(
+        [f":chatd.local 730 watcher :bob!~u@{HOST}", f":bob!~u@{HOST} ACCOUNT bob"]
+    )
+    assert msgs(plain_watcher.take()) == msgs([f":chatd.local 730 plainwatcher :bob!~u@{HOST}"])
+
+
+@pytest.mark.single_process
+def test_monitor_add_and_status_show_the_account_and_away():
+    state, fx = account_state()
+    add_account(state, "bob")
+    bob = registered(state, "bob")
+    bob.send(f"PRIVMSG NickServ :IDENTIFY {PASSWORD}", "AWAY :lunch")
+    run(state, fx)
+    watcher = registered(state, "watcher", [*ACCOUNT_CAPS, "away-notify"])
+    expected = [
+        f":chatd.local 730 watcher :bob!~u@{HOST}",
+        f":bob!~u@{HOST} ACCOUNT bob",
+        f":bob!~u@{HOST} AWAY :lunch",
+    ]
+    assert msgs(watcher.send("MONITOR + bob")) == msgs(expected)
+    assert msgs(watcher.send("MONITOR S")) == msgs(expected)
+    watcher.send("JOIN #room")
+    bob.send("JOIN #room")
+    watcher.take()
+    assert msgs(watcher.send("MONITOR S")) == msgs(expected[:1])  # the channel told it
+
+
+def test_extended_monitor_account_notify_over_sockets(server_factory):
+    """On one process and on the cluster (the watcher, the user and the login on different
+    nodes): ACCOUNT reaches a watcher that shares no channel, and a later 730 carries it."""
+    server = server_factory(flood_limit=False, scram_iterations=ITERATIONS)
+    watcher = server.client()
+    watcher.send(
+        "CAP REQ :extended-monitor account-notify", "NICK watcher", "USER u 0 * :W", "CAP END"
+    )
+    watcher.expect_numeric("001")
+    watcher.send("MONITOR + bob")
+    watcher.expect_numeric(N.RPL_MONOFFLINE)
+    bob = server.client("bob")
+    watcher.expect_numeric(N.RPL_MONONLINE)
+    bob.send(f"PRIVMSG NickServ :REGISTER {PASSWORD}")
+    bob.expect_numeric("900")
+    assert watcher.expect(" ACCOUNT ").params == ["bob"]
+    bob.send("PRIVMSG NickServ :LOGOUT")
+    assert watcher.expect(" ACCOUNT ").params == ["*"]
+    bob.send(f"PRIVMSG NickServ :IDENTIFY {PASSWORD}")
+    bob.expect_numeric("900")
+    assert watcher.expect(" ACCOUNT ").params == ["bob"]
+    late = server.client()
+    late.send("CAP REQ :extended-monitor account-notify", "NICK late", "USER u 0 * :L", "CAP END")
+    late.expect_numeric("001")
+    late.send("MONITOR + bob")
+    late.expect_numeric(N.RPL_MONONLINE)
+    account = late.expect(" ACCOUNT ")
+    assert (account.source.split("!")[0], account.params) == ("bob", ["bob"])

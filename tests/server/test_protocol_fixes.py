@@ -455,7 +455,7 @@ def test_stats_o_and_l_are_for_operators(oper_hash):
     c = registered(state, "alice")
     for query in ("o", "l"):
         assert numerics(c.send(f"STATS {query}")) == [N.ERR_NOPRIVILEGES, N.RPL_ENDOFSTATS]
-    c.send("OPER admin pw")
+    c.send_answered("OPER admin pw")
     assert msgs(c.send("STATS o"))[0].params[1:] == ["O", "*", "*", "admin"]
     (link,) = only(c.send("STATS l"), N.RPL_STATSLINKINFO)
     name, sendq, sent, sent_kb, received, received_kb, open_for = link.params[1:]
@@ -511,7 +511,7 @@ def test_wallops_reaches_users_with_w(oper_hash):
     reader, other = registered(state, "reader"), registered(state, "other")
     assert msgs(reader.send("MODE reader +w")) == msgs([f":reader!~u@{HOST} MODE reader +w"])
     assert numerics(op.send("WALLOPS :hello")) == [N.ERR_NOPRIVILEGES]
-    op.send("OPER admin pw")
+    op.send_answered("OPER admin pw")
     op.send("WALLOPS :server restarts at noon")
     assert msgs(reader.take()) == msgs([f":op!~u@{HOST} WALLOPS :server restarts at noon"])
     assert other.take() == []

@@ -9,6 +9,7 @@ import pytest
 from chatd.proto import numerics as N
 from chatd.store import ms_to_iso
 
+from .account_helpers import ITERATIONS, PASSWORD, account_state, add_account, run
 from .util import HOST, make_state, msgs, numerics, registered
 
 CAP = "draft/read-marker"
@@ -140,3 +141,84 @@ def test_markread_over_sockets(server):
     assert alice.expect("MARKREAD").params == ["#r", "*"]
     alice.send(f"MARKREAD #r timestamp={EARLIER}")
     assert alice.expect("MARKREAD").params == ["#r", f"timestamp={EARLIER}"]
+
+
+# -- markers of an account ------------------------------------------------------------------
+
+
+def identified(state, fx, nick: str, account: str, caps=(CAP,)):
+    c = registered(state, nick, list(caps))
+    c.send(f"PRIVMSG NickServ :IDENTIFY {account} {PASSWORD}")
+    run(state, fx)
+    assert c.user.account == account, c.take()
+    c.take()
+    return c
+
+
+@pytest.mark.single_process  # accounts made in the state, logins carried out at once
+def test_an_accounts_connections_share_its_markers_across_nick_changes():
+    state, fx = account_state()
+    add_account(state, "alice")
+    phone = identified(state, fx, "alice", "alice")
+    laptop = identified(state, fx, "alice_laptop", "alice")
+    update = f":chatd.local MARKREAD #a timestamp={EARLIER}"
+    assert msgs(phone.send(f"MARKREAD #a timestamp={EARLIER}")) == msgs([update])
+    assert msgs(laptop.take()) == msgs([update])  # the account's other connection is told
+    laptop.send("NICK somebody")
+    assert msgs(laptop.send("MARKREAD #a"))[0].params == ["#a", f"timestamp={EARLIER}"]
+    phone.send("QUIT")
+    again = identified(state, fx, "third", "alice")  # a new connection, another nick
+    assert msgs(again.send("MARKREAD #a"))[0].params == ["#a", f"timestamp={EARLIER}"]
+
+
+@pytest.mark.single_process
+def test_an_unidentified_user_on_the_accounts_nick_does_not_see_its_markers():
+    state, fx = account_state()
+    add_account(state, "alice")
+    owner = identified(state, fx, "owner", "alice")
+    owner.send(f"MARKREAD #a timestamp={EARLIER}")
+    impostor = registered(state, "alice", [CAP])  # the account's name, not logged in
+    assert msgs(impostor.send("MARKREAD #a"))[0].params == ["#a", "*"]
+    impostor.send(f"MARKREAD #b timestamp={EARLIEST}")
+    assert owner.take() == []  # nor does the account hear about the impostor's
+    assert msgs(owner.send("MARKREAD #b"))[0].params == ["#b", "*"]
+
+
+@pytest.mark.single_process
+def test_logging_in_and_out_changes_whose_markers_a_client_sees():
+    state, fx = account_state()
+    add_account(state, "alice")
+    owner = identified(state, fx, "owner", "alice")
+    owner.send(f"MARKREAD #a timestamp={EARLIER}")
+    c = registered(state, "carol", [CAP])
+    c.send("JOIN #a", f"MARKREAD #a timestamp={EARLIEST}")
+    c.take()
+    c.send(f"PRIVMSG NickServ :IDENTIFY alice {PASSWORD}")
+    run(state, fx)
+    assert [m.params for m in msgs(c.take()) if m.command == "MARKREAD"] == [
+        ["#a", f"timestamp={EARLIER}"]  # the account's marker for the channel it is on
+    ]
+    lines = c.send("PRIVMSG NickServ :LOGOUT")
+    assert [m.params for m in msgs(lines) if m.command == "MARKREAD"] == [
+        ["#a", f"timestamp={EARLIEST}"]  # its nick's again
+    ]
+
+
+def test_an_accounts_markers_over_sockets(server_factory):
+    """On one process and on the cluster (each connection on another node)."""
+    server = server_factory(flood_limit=False, scram_iterations=ITERATIONS)
+    first = server.client()
+    first.send(f"CAP REQ :{CAP}", "NICK alice", "USER u 0 * :A", "CAP END")
+    first.expect_numeric("001")
+    first.send(f"PRIVMSG NickServ :REGISTER {PASSWORD}")
+    first.expect_numeric("900")
+    second = server.client()
+    second.send(f"CAP REQ :{CAP}", "NICK other", "USER u 0 * :A", "CAP END")
+    second.expect_numeric("001")
+    second.send(f"PRIVMSG NickServ :IDENTIFY alice {PASSWORD}")
+    second.expect_numeric("900")
+    first.send(f"MARKREAD #r timestamp={EARLIER}")
+    assert first.expect("MARKREAD").params == ["#r", f"timestamp={EARLIER}"]
+    assert second.expect("MARKREAD").params == ["#r", f"timestamp={EARLIER}"]
+    second.send("NICK renamed", "JOIN #r")
+    assert second.expect("MARKREAD").params == ["#r", f"timestamp={EARLIER}"]

@@ -9,6 +9,7 @@ import pytest
 from chatd.proto import numerics as N
 from chatd.proto.caps import RENAME
 
+from .account_helpers import PASSWORD, account_state, add_account, run
 from .util import HOST, history_texts, make_state, msgs, numerics, registered
 
 
@@ -155,3 +156,25 @@ def test_rename_over_sockets(server):
     other.expect_numeric(N.RPL_ENDOFNAMES)
     other.send("PRIVMSG #programming :hello")
     assert nick.expect("PRIVMSG").params == ["#programming", "hello"]
+
+
+@pytest.mark.single_process  # an account made in the state, its login carried out at once
+def test_the_fallback_join_of_a_logged_in_member_names_its_account():
+    state, fx = account_state()
+    add_account(state, "acc")
+    nick = registered(state, "nick", [RENAME])
+    member = registered(state, "member", ["extended-join"])
+    guest = registered(state, "guest", ["extended-join"])
+    member.send(f"PRIVMSG NickServ :IDENTIFY acc {PASSWORD}")
+    run(state, fx)
+    assert member.user.account == "acc"
+    for c in (nick, member, guest):
+        c.send("JOIN #boaring")
+    for c in (nick, member, guest):
+        c.take()
+    nick.send("RENAME #boaring #boring")
+    joins = [m for m in msgs(member.take() + guest.take()) if m.command == "JOIN"]
+    assert [(m.source.split("!")[0], m.params) for m in joins] == [
+        ("member", ["#boring", "acc", "Real Name"]),
+        ("guest", ["#boring", "*", "Real Name"]),
+    ]

@@ -573,3 +573,24 @@ def test_a_private_message_is_committed_before_its_recipient_can_read_it(tmp_pat
         ("@alice/bob", "kept before you see it"),
         ("@bob/alice", "kept before you see it"),
     ]
+
+
+def test_a_multiline_private_message_is_kept_as_its_lines():
+    state, fx = account_state()
+    add_account(state, "alice")
+    add_account(state, "bob")
+    a = identified(state, fx, "alice", caps=[*HISTORY, "draft/multiline"])
+    identified(state, fx, "bob", caps=HISTORY)
+    for line in (
+        "BATCH +p draft/multiline bob",
+        "@batch=p PRIVMSG bob :first line",
+        "@batch=p PRIVMSG bob :second line",
+        "BATCH -p",
+    ):
+        a.send(line)
+    a.send("PRIVMSG bob :a plain one")
+    lines = a.send("CHATHISTORY LATEST bob * 10")
+    body = [parse(l) for l in lines if " PRIVMSG " in l]
+    assert [m.params[-1] for m in body] == ["first line", "second line", "a plain one"]
+    first, second = (m.tags["msgid"] for m in body[:2])
+    assert second == first + "/1"  # one message: msgid, then msgid/1

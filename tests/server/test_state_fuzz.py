@@ -9,6 +9,7 @@ import hashlib
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ircclient import carry_out
 
 from chatd.proto.casemap import fold
 from chatd.proto.message import parse
@@ -186,6 +187,7 @@ def test_random_sessions_keep_state_consistent(script):
     for index, line in script:
         client = clients[index]
         client.send(line)  # must not raise
+        carry_out(state, "oper-checked")  # OPER's password check, done off the loop
         for other in clients:
             plain = not (other.user.caps & TAG_CAPS)
             for out in other.take():

@@ -33,7 +33,7 @@ def texts(rows) -> list[str]:
 
 def test_new_database_is_wal_and_current(tmp_path):
     store = Store(str(tmp_path / "x" / "chatd.sqlite3"))  # the directory is created
-    assert store.version == SCHEMA_VERSION == 5
+    assert store.version == SCHEMA_VERSION == 6
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     store.close()
@@ -55,8 +55,8 @@ def test_migration_from_version_1(tmp_path, caplog):
     db.close()
     with caplog.at_level(logging.INFO, "chatd"):
         store = Store(path)
-    assert store.version == 5
-    assert "migrated from version 1 to 5" in caplog.text
+    assert store.version == 6
+    assert "migrated from version 1 to 6" in caplog.text
     (row,) = store.latest("#old", None, 10)
     assert (row.text, row.name, row.tags, row.msgid) == ("from version one", "#old", "", "x1")
     assert store.locate("#old", "x1") == (1000, row.id)
@@ -66,7 +66,24 @@ def test_migration_from_version_1(tmp_path, caplog):
     assert texts(store.latest("#old", None, 10)) == ["from version one", "new row"]
     assert store.get_meta("cloak_key") is None  # the meta table exists now (version 3)
     store.close()
-    assert Store(path).version == 5  # opening again migrates nothing
+    assert Store(path).version == 6  # opening again migrates nothing
+
+
+def test_read_markers_of_version_5_become_markers_of_nicks(tmp_path):
+    """Version 5 kept a marker under the owner's nick; now the owner is an account or `~nick`."""
+    path = str(tmp_path / "v5.sqlite3")
+    store = Store(path)
+    store.set_marker("alice", "#a", 1000, 10)
+    store.settle(0.0, 0.0)
+    store.db.execute("PRAGMA user_version = 5")
+    store.db.execute("UPDATE read_markers SET owner = 'alice'")  # as version 5 wrote it
+    store.db.commit()
+    store.close()
+    again = Store(path)
+    assert again.version == 6
+    assert again.marker("~alice", "#a") == 1000
+    assert again.marker("alice", "#a") is None  # not the account alice's
+    again.close()
 
 
 def test_newer_schema_is_refused(tmp_path):

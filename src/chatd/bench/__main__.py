@@ -3,6 +3,7 @@
     chatd-bench --server ngircd --scenario fanout -N 100 -S 10 --duration 5
     chatd-bench --host 127.0.0.1 --port 6667 --pid 1234 --scenario connect
     chatd-bench --server chatd --compare            # every scenario, chatd and ngIRCd, ratios
+    chatd-bench --cluster 2 --scenario fanout       # one process and a 2-node cluster, ratios
 
 Runs are interleaved across servers (run 1 on chatd, run 1 on ngIRCd, run 2 ...) and each
 figure is the median over --repeat runs.
@@ -43,10 +44,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="also start ngIRCd and run the same scenarios; print ratios",
     )
+    target.add_argument(
+        "--cluster",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also start redis-server and N chatd nodes joined through it, and run the same "
+        "scenarios on them, clients spread across the nodes (fanout: senders on the first "
+        "node, receivers on the others); ratios against one process",
+    )
+    target.add_argument(
+        "--redis-link",
+        choices=("tcp", "unix", "both"),
+        default="tcp",
+        help="how --cluster nodes reach Redis (both: one cluster of each)",
+    )
     target.add_argument("--no-pin", action="store_true", help="do not pin server/load to cores")
     sc = ap.add_argument_group("scenario")
     sc.add_argument(
-        "--scenario", choices=("fanout", "rooms", "idle", "connect", "all"), default="all"
+        "--scenario",
+        choices=("fanout", "rooms", "idle", "connect", "log", "all"),
+        default="all",
+        help="log: no chatd, the ceiling of one Redis as a cluster's log (-N nodes, --lines)",
+    )
+    sc.add_argument(
+        "--lines",
+        default="1,8,32",
+        metavar="K,K,...",
+        help="log: client lines per log entry, one run each (default 1,8,32)",
     )
     sc.add_argument("-N", type=int, help="clients (fanout 100, rooms 1000, idle 1000)")
     sc.add_argument("-S", type=int, default=10, help="senders in fanout (default 10)")
@@ -126,12 +151,16 @@ def plan(args: argparse.Namespace, fd_limit: int) -> tuple[list[Params], list[st
     elif args.scenario == "rooms":
         for eager in flavours or [True]:
             runs.append(replace(base, kind="rooms", n=args.N or 1000, rate=args.rate, eager=eager))
+    elif args.scenario == "log":
+        for lines in args.lines.split(","):
+            runs.append(replace(base, kind="log", n=args.N or 2, s=int(lines)))
     else:
         runs.append(replace(base, kind=args.scenario, n=args.N or 1000))
     notes = []
     kept = []
     for p in runs:
         need = p.n + FD_MARGIN if p.kind != "connect" else p.concurrency * 4 + FD_MARGIN
+        need = FD_MARGIN if p.kind == "log" else need
         if need > fd_limit:
             notes.append(f"skipped {p.label}: needs {need} fds, RLIMIT_NOFILE is {fd_limit}")
         else:
@@ -141,6 +170,8 @@ def plan(args: argparse.Namespace, fd_limit: int) -> tuple[list[Params], list[st
 
 def start_servers(args: argparse.Namespace) -> list[Server]:
     pin = not args.no_pin
+    if args.scenario == "log":
+        return [servers.start_cluster(0, args.host, pin)]
     if args.port:
         first = servers.attach(
             args.host, args.port, args.pid, name=args.server if args.compare else "server"
@@ -152,19 +183,41 @@ def start_servers(args: argparse.Namespace) -> list[Server]:
     out = [first]
     if args.compare:
         out.append(servers.start_ngircd(args.host, pin=pin))
+    if args.cluster:
+        for link in ("tcp", "unix") if args.redis_link == "both" else (args.redis_link,):
+            out.append(servers.start_cluster(args.cluster, args.host, pin, link == "unix"))
     return out
 
 
-def wait_quiet(pid: int | None, limit_s: float = 60.0) -> None:
-    """Let the server finish with the last run's clients: until it uses <10% CPU for 0.2 s."""
-    if not pid:
+def compare_pairs(targets: list[Server]) -> list[tuple[str, str]]:
+    """Ratio rows: chatd against ngIRCd, a cluster against one process."""
+    names = [t.name for t in targets]
+    pairs = []
+    if len(names) > 1 and names[1] == "ngircd":
+        pairs.append((names[0], "ngircd"))
+    pairs += [(t.name, names[0]) for t in targets[1:] if t.nodes]
+    return pairs
+
+
+def wait_quiet(server: Server | int | None, limit_s: float = 60.0) -> None:
+    """Let the server finish with the last run's clients: until it uses <10% CPU for 0.2 s
+    (a cluster: its nodes and its Redis together)."""
+    if isinstance(server, Server):
+        pids = server.server_pids + ([server.redis_pid] if server.redis_pid else [])
+    else:
+        pids = [server] if server else []
+    if not pids:
         time.sleep(0.5)
         return
     end = time.monotonic() + limit_s
-    last = procfs.cpu_seconds(pid)
-    while time.monotonic() < end and procfs.alive(pid):
+
+    def cpu() -> float:
+        return sum(procfs.cpu_seconds(pid) for pid in pids if procfs.alive(pid))
+
+    last = cpu()
+    while time.monotonic() < end and all(procfs.alive(pid) for pid in pids):
         time.sleep(0.2)
-        now = procfs.cpu_seconds(pid)
+        now = cpu()
         if now - last < 0.02:
             return
         last = now
@@ -190,11 +243,12 @@ def measure(
                 counter += 1
                 this = replace(p, prefix=p.kind[0] + base36(counter))
                 for other in targets:  # they share the server core: all must be quiet
-                    wait_quiet(other.pid)
+                    wait_quiet(other)
                 if wait_idle > 0:
                     wait_idle_machine(wait_idle)
-                if srv.proc is not None and srv.proc.poll() is not None:
-                    figures = {"error": f"{srv.name} exited with status {srv.proc.returncode}"}
+                dead = [p for p in [srv.proc, *srv.procs] if p is not None and p.poll() is not None]
+                if dead:
+                    figures = {"error": f"{srv.name} exited with status {dead[0].returncode}"}
                     print(f"  error: {figures['error']}", file=sys.stderr)
                 else:
                     print(
@@ -245,7 +299,8 @@ def render(path: str) -> int:
         saved = json.load(f)
     results = saved["results"]
     names = list(dict.fromkeys(r["server"] for r in results))
-    compare = [(names[0], names[1])] if len(names) > 1 else []
+    compare = [(names[0], "ngircd")] if "ngircd" in names[1:] else []
+    compare += [(name, names[0]) for name in names[1:] if name.startswith("cluster")]
     repeat = max((len(r["runs"]) for r in results), default=1)
     duration = next((r["params"]["duration"] for r in results if "duration" in r["params"]), 0.0)
     print(report.header(saved["machine"], saved.get("notes", []), repeat, duration))
@@ -275,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(report.to_json(machine, results, notes))
     else:
-        compare = [(targets[0].name, targets[1].name)] if len(targets) > 1 else []
+        compare = compare_pairs(targets)
         print(report.header(machine, notes, max(1, args.repeat), args.duration))
         print()
         print(report.table(results, compare))

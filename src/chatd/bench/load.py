@@ -71,6 +71,7 @@ class Conn:
         "index",
         "nick",
         "out",
+        "port",
         "room",
         "room_size",
         "sample",
@@ -89,6 +90,7 @@ class Conn:
         self.index = index
         self.nick = nick
         self.room = room
+        self.port = 0  # 0: the Load's port; a cluster's clients are spread over its nodes
         self.room_size = 1
         self.sock: socket.socket | None = None
         self.fd = -1
@@ -113,19 +115,25 @@ class Load:
         host: str,
         port: int,
         *,
+        ports: Sequence[int] = (),
         eager: bool = True,
         window: int = 16,
         batch: int = 8,
         in_flight_cap: int = 0,
+        owed_cap: int = 0,
         sample_every: int = 64,
         text_size: int = 40,
     ) -> None:
         self.host = host
         self.port = port
+        self.ports = list(ports) or [port]
         self.eager = eager
         self.batch = max(1, batch)
         self.window = max(self.batch, window)
         self.in_flight_cap = in_flight_cap  # > 0: one shared window instead of PINGs per sender
+        # > 0: no sending while this many deliveries are owed. On a cluster a PONG from the
+        # sender's node says nothing about the receivers' node, which may be behind.
+        self.owed_cap = owed_cap
         self._turn = 0
         self.sample_every = max(1, sample_every)
         self.pad = b"x" * max(0, text_size - len(SAMPLE_MARK) - STAMP_DIGITS - 1)
@@ -320,7 +328,7 @@ class Load:
         c.sock, c.fd, c.state = sock, sock.fileno(), CONNECTING
         c.tail, c.out = b"", bytearray()
         self._in_progress += 1
-        err = sock.connect_ex((self.host, self.port))
+        err = sock.connect_ex((self.host, c.port or self.port))
         if err not in (0, errno.EINPROGRESS):
             self.connect_errors += 1
             self._close(c)
@@ -462,6 +470,9 @@ class Load:
         elif rate <= 0:
             self.refill = list(senders)
             while time.perf_counter() < until:
+                if self.owed_cap and self.expected - self.delivered >= self.owed_cap:
+                    self.poll(0.001)  # the receivers are behind: wait for them
+                    continue
                 refill, self.refill = self.refill, []
                 for c in refill:
                     room = self.window_room(c)
@@ -484,8 +495,10 @@ class Load:
                 for _ in range(due):
                     counts[turn] += 1
                     turn = (turn + 1) % len(senders)
+                capped = self.owed_cap and self.expected - self.delivered >= self.owed_cap
                 for c, k in zip(senders, counts, strict=False):
                     allowed = min(k, max(0, self.window_room(c))) if c.state == READY else 0
+                    allowed = 0 if capped else allowed
                     self.skipped += k - allowed
                     if allowed:
                         self.send_messages(c, allowed)

@@ -24,6 +24,8 @@ COLUMNS: dict[str, list[Column]] = {
         ("disc", "disconnects", "{:.0f}"),
         ("srv CPU%", "server_cpu_pct", "{:.0f}"),
         ("srv s/M deliv", "server_cpu_s_per_M", "{:.3f}"),
+        ("redis CPU%", "redis_cpu_pct", "{:.0f}"),
+        ("redis us/msg", "redis_cpu_us_per_msg", "{:.2f}"),
         ("load CPU%", "load_cpu_pct", "{:.0f}"),
         ("other CPU%", "other_cpu_pct", "{:.0f}"),
     ],
@@ -43,6 +45,15 @@ COLUMNS: dict[str, list[Column]] = {
         ("load CPU%", "load_cpu_pct", "{:.0f}"),
         ("other CPU%", "other_cpu_pct", "{:.0f}"),
     ],
+    "log": [
+        ("entries/s", "entries_per_s", "{:,.0f}"),
+        ("msg/s", "messages_per_s", "{:,.0f}"),
+        ("reads/s", "reads_per_s", "{:,.0f}"),
+        ("redis CPU%", "redis_cpu_pct", "{:.0f}"),
+        ("redis us/entry", "redis_cpu_us_per_entry", "{:.2f}"),
+        ("redis us/msg", "redis_cpu_us_per_msg", "{:.3f}"),
+        ("load CPU%", "load_cpu_pct", "{:.0f}"),
+    ],
 }
 COLUMNS["rooms"] = COLUMNS["fanout"]
 
@@ -51,6 +62,7 @@ RATIO_KEYS = {
     "fanout": ["deliveries_per_s", "latency_p50_ms", "latency_p99_ms", "server_cpu_s_per_M"],
     "idle": ["rss_per_conn_kib"],
     "connect": ["registrations_per_s", "server_cpu_us_per_reg"],
+    "log": [],
 }
 RATIO_KEYS["rooms"] = RATIO_KEYS["fanout"]
 
@@ -83,7 +95,7 @@ def _render(headers: list[str], rows: list[list[str]]) -> str:
 def table(results: Sequence[dict[str, Any]], compare: Sequence[tuple[str, str]] = ()) -> str:
     """One table per scenario kind; with `compare`, a ratio row per (ours, theirs) server pair."""
     blocks: list[str] = []
-    for kind in ("fanout", "rooms", "idle", "connect"):
+    for kind in ("fanout", "rooms", "idle", "connect", "log"):
         mine = [r for r in results if r["kind"] == kind]
         if not mine:
             continue

@@ -7,6 +7,8 @@ dict of figures (numbers or None). Repeats and medians are the caller's business
 - rooms:   N clients in rooms of `room_size`; every client sends to its own room.
 - idle:    N registered clients held; the server's RSS growth per connection.
 - connect: registrations per second with `concurrency` registrations in progress at a time.
+- log:     no chatd: `n` simulated nodes append entries of `s` lines to a Redis Stream and
+           follow it (bench/logload.py): the messages/s one Redis carries as a cluster's log.
 
 Figures that need the server's pid (CPU%, RSS) are None when it is unknown.
 """
@@ -63,6 +65,8 @@ class Params:
             return f"{self.kind} N={self.n}{extra} rate={rate} {flavour}"
         if self.kind == "idle":
             return f"idle N={self.n}"
+        if self.kind == "log":
+            return f"log nodes={self.n} lines/entry={self.s}"
         return f"connect c={self.concurrency}"
 
     def public(self) -> dict[str, Any]:
@@ -71,23 +75,37 @@ class Params:
             "rooms": ("n", "room_size", "rate", "duration", "eager", "window", "batch"),
             "idle": ("n",),
             "connect": ("concurrency", "duration"),
+            "log": ("n", "s", "duration"),
         }[self.kind]
         return {k: getattr(self, k) for k in keys}
 
 
 class Meter:
-    """CPU of the server (from /proc) and of this process over a window of wall time."""
+    """CPU of the server (from /proc: a cluster's nodes summed, its Redis apart) and of this
+    process over a window of wall time."""
 
-    def __init__(self, pid: int | None) -> None:
-        self.pid = pid
+    def __init__(self, server: Server | int | None) -> None:
+        if isinstance(server, Server):
+            self.pids = server.server_pids
+            self.redis_pid = server.redis_pid
+        else:
+            self.pids = [server] if server else []
+            self.redis_pid = None
         self.wall = 0.0
         self.server_cpu: float | None = None
+        self.redis_cpu: float | None = None
         self.load_cpu = 0.0
         self.busy = 0.0
 
+    def _cpu(self, pids: list[int]) -> float | None:
+        if not pids or not all(procfs.alive(pid) for pid in pids):
+            return None
+        return sum(procfs.cpu_seconds(pid) for pid in pids)
+
     def __enter__(self) -> Self:
         self._t0 = time.perf_counter()
-        self._s0 = procfs.cpu_seconds(self.pid) if self.pid else None
+        self._s0 = self._cpu(self.pids)
+        self._r0 = self._cpu([self.redis_pid]) if self.redis_pid else None
         self._l0 = procfs.own_cpu_seconds()
         self._b0 = procfs.busy_cpu_seconds()
         return self
@@ -96,17 +114,22 @@ class Meter:
         self.wall = time.perf_counter() - self._t0
         self.load_cpu = procfs.own_cpu_seconds() - self._l0
         self.busy = procfs.busy_cpu_seconds() - self._b0
-        if self.pid and self._s0 is not None and procfs.alive(self.pid):
-            self.server_cpu = procfs.cpu_seconds(self.pid) - self._s0
+        end = self._cpu(self.pids)
+        if self._s0 is not None and end is not None:
+            self.server_cpu = end - self._s0
+        if self._r0 is not None and self.redis_pid:
+            end_r = self._cpu([self.redis_pid])
+            self.redis_cpu = None if end_r is None else end_r - self._r0
 
     def figures(self) -> dict[str, float | None]:
         pct = None if self.server_cpu is None else 100.0 * self.server_cpu / self.wall
         # Everything else the machine did meanwhile (other processes; also kernel softirq
         # work for loopback traffic). Much more than that means a busy machine, not a result.
-        other = self.busy - self.load_cpu - (self.server_cpu or 0.0)
+        other = self.busy - self.load_cpu - (self.server_cpu or 0.0) - (self.redis_cpu or 0.0)
         return {
             "window_s": self.wall,
             "server_cpu_pct": pct,
+            "redis_cpu_pct": None if self.redis_cpu is None else 100 * self.redis_cpu / self.wall,
             "load_cpu_pct": 100.0 * self.load_cpu / self.wall,
             "other_cpu_pct": 100.0 * max(0.0, other) / self.wall,
         }
@@ -127,10 +150,13 @@ def _new_load(server: Server, p: Params) -> Load:
     return Load(
         server.host,
         server.port,
+        ports=server.all_ports,
         eager=p.eager,
         window=p.window,
         batch=p.batch,
         in_flight_cap=ROOMS_IN_FLIGHT if p.kind == "rooms" else 0,
+        # a cluster: at most the deliveries of every sender's window owed at once
+        owed_cap=p.window * p.s * max(1, p.n - 1) if server.nodes and p.kind == "fanout" else 0,
         sample_every=sample_every,
         text_size=p.text_size,
     )
@@ -141,7 +167,7 @@ def _messaging(server: Server, p: Params, load: Load, senders: Sequence[Conn]) -
     load.drive(senders, p.rate, time.perf_counter() + p.warmup)
     d0, m0, s0 = load.delivered, load.messages, load.skipped
     load.measuring = True
-    with Meter(server.pid) as meter:
+    with Meter(server) as meter:
         load.drive(senders, p.rate, time.perf_counter() + p.duration)
     load.measuring = False
     delivered = load.delivered - d0
@@ -162,11 +188,25 @@ def _messaging(server: Server, p: Params, load: Load, senders: Sequence[Conn]) -
     fig.update(meter.figures())
     cpu = meter.server_cpu
     fig["server_cpu_s_per_M"] = None if cpu is None or not delivered else cpu / (delivered / 1e6)
+    rcpu = meter.redis_cpu
+    fig["redis_cpu_s_per_M"] = None if rcpu is None or not delivered else rcpu / (delivered / 1e6)
+    fig["redis_cpu_us_per_msg"] = None if rcpu is None or not messages else 1e6 * rcpu / messages
     return fig
 
 
 def _ms(ns: float | None) -> float | None:
     return None if ns is None else ns / 1e6
+
+
+def _cross_nodes(server: Server, senders: Sequence[Conn], receivers: Sequence[Conn]) -> None:
+    """On a cluster: the senders on the first node, the receivers on the others, so every
+    delivery crosses nodes through the log (one node: all on it)."""
+    ports = server.all_ports
+    for c in senders:
+        c.port = ports[0]
+    others = ports[1:] or ports
+    for i, c in enumerate(receivers):
+        c.port = others[i % len(others)]
 
 
 def fanout(server: Server, p: Params) -> dict[str, Any]:
@@ -178,6 +218,7 @@ def fanout(server: Server, p: Params) -> dict[str, Any]:
         senders = members[: min(p.s, p.n)]
         for c in senders:
             c.sender = True
+        _cross_nodes(server, senders, members[len(senders) :])
         for c in _spread(members[len(senders) :], SAMPLING_CLIENTS):
             c.sample = True
         load.establish(members, p.concurrency, setup_timeout(p.n))
@@ -197,6 +238,9 @@ def rooms(server: Server, p: Params) -> dict[str, Any]:
         for c in members:
             c.room_size = size
             c.sender = True
+        ports = server.all_ports
+        for c in members:  # a room's members on nodes in turn: its messages cross nodes
+            c.port = ports[c.index % len(ports)]
         for c in _spread(members, SAMPLING_CLIENTS):
             c.sample = True
         load.establish(members, p.concurrency, setup_timeout(p.n))
@@ -216,7 +260,7 @@ def idle(server: Server, p: Params) -> dict[str, Any]:
         load.establish(clients, p.concurrency, setup_timeout(p.n))
         load.sync(clients, setup_timeout(p.n))
         load.hold(1.0)
-        with Meter(server.pid) as meter:
+        with Meter(server) as meter:
             load.hold(min(p.duration, 3.0))
         after = procfs.rss_kib(server.pid) if server.pid else None
         fig: dict[str, Any] = {
@@ -237,7 +281,7 @@ def connect(server: Server, p: Params) -> dict[str, Any]:
     try:
         load.churn(p.prefix, p.concurrency, time.perf_counter() + p.warmup)
         load.measuring = True
-        with Meter(server.pid) as meter:
+        with Meter(server) as meter:
             load.churn(p.prefix, p.concurrency, time.perf_counter() + p.duration)
         load.measuring = False
         regs = load.registrations
@@ -253,11 +297,28 @@ def connect(server: Server, p: Params) -> dict[str, Any]:
         load.close_all()
 
 
+def log(server: Server, p: Params) -> dict[str, Any]:
+    from chatd.bench.logload import run_log  # needs hiredis (the cluster extra)
+
+    if not server.redis_port:
+        return {"error": "the log scenario runs against a Redis the bench started"}
+    return run_log(
+        server.redis_port,
+        server.redis_pid,
+        writers=p.n,
+        readers=p.n,
+        lines=p.s,
+        duration=p.duration,
+        text_size=p.text_size,
+    )
+
+
 SCENARIOS: dict[str, Callable[[Server, Params], dict[str, Any]]] = {
     "fanout": fanout,
     "rooms": rooms,
     "idle": idle,
     "connect": connect,
+    "log": log,
 }
 
 

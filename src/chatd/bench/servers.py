@@ -65,15 +65,32 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     workdir: str | None = None
     notes: list[str] = field(default_factory=list)
+    # a cluster: every node's port and pid (the first is `port`/`pid`), and its Redis
+    ports: list[int] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)
+    redis_pid: int | None = None
+    redis_port: int = 0
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    nodes: int = 0  # cluster nodes; 0 for one process
+    unix: bool = False  # the nodes reach Redis through its UNIX socket
+
+    @property
+    def all_ports(self) -> list[int]:
+        return self.ports or [self.port]
+
+    @property
+    def server_pids(self) -> list[int]:
+        return self.pids or ([self.pid] if self.pid else [])
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        for proc in [*self.procs, *([self.proc] if self.proc is not None else [])]:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -115,7 +132,13 @@ def wait_for_port(
 
 
 def _launch(
-    name: str, argv: list[str], host: str, port: int, workdir: str | None, pin: bool
+    name: str,
+    argv: list[str],
+    host: str,
+    port: int,
+    workdir: str | None,
+    pin: bool,
+    keep_dir: bool = False,
 ) -> Server:
     if pin and can_pin():
         argv = ["taskset", "-c", str(SERVER_CORE), *argv]
@@ -123,11 +146,15 @@ def _launch(
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
         )
-    server = Server(name, host, port, proc.pid, pin, proc=proc, workdir=workdir)
+    server = Server(name, host, port, proc.pid, pin, proc=proc)
+    if not keep_dir:
+        server.workdir = workdir
     try:
         wait_for_port(host, port, 20.0, proc)
     except Exception:
         server.stop()
+        if keep_dir and workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
         raise
     return server
 
@@ -163,6 +190,72 @@ def start_chatd(host: str = "127.0.0.1", port: int | None = None, pin: bool = Tr
     return _launch("chatd", chatd_command(host, port), host, port, workdir, pin)
 
 
+BENCH_CLOAK_KEY = "chatd-bench-cloak-key-0000"  # a cluster's nodes need one key
+
+
+def start_redis(
+    host: str, workdir: str, pin: bool, unix: bool = False
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Returns the process and its port."""
+    # a redis-server of the bench's own: no persistence (the log's cost, not the disk's)
+    exe = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
+    )
+    if exe is None:
+        raise RuntimeError("redis-server not found: apt-get install redis-server")
+    port = free_port(host)
+    argv = [exe, "--port", str(port), "--bind", host, "--dir", workdir, "--save", ""]
+    argv += ["--appendonly", "no"]
+    if unix:
+        argv += ["--unixsocket", os.path.join(workdir, "redis.sock"), "--unixsocketperm", "700"]
+    if pin and can_pin():
+        argv = ["taskset", "-c", str(SERVER_CORE), *argv]
+    with open(os.path.join(workdir, "redis.log"), "wb") as log:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    wait_for_port(host, port, 10.0, proc)
+    return proc, port  # taskset execs the server: proc.pid is Redis's
+
+
+def start_cluster(n: int, host: str = "127.0.0.1", pin: bool = True, unix: bool = False) -> Server:
+    """A redis-server and `n` chatd nodes joined through it, all on the server core; with
+    `unix`, the nodes reach Redis through its UNIX socket instead of TCP."""
+    workdir = tempfile.mkdtemp(prefix="chatd-bench-cluster-")
+    redis_proc, redis_port = start_redis(host, workdir, pin, unix)
+    redis_pid = redis_proc.pid
+    url = f"redis://{host}:{redis_port}/0"
+    if unix:
+        url = f"unix://{os.path.join(workdir, 'redis.sock')}"
+    config = Path(workdir, "node.toml")
+    config.write_text(f'cloak-key = "{BENCH_CLOAK_KEY}"\n')
+    name = f"cluster{n}" + ("u" if unix else "")
+    server = Server(name, host, 0, None, pin, workdir=workdir, redis_pid=redis_pid, nodes=n)
+    server.unix = unix
+    server.redis_port = redis_port
+    server.procs.append(redis_proc)
+    try:
+        for k in range(n):
+            port = free_port(host)
+            argv = chatd_command(host, port) + ["--config", str(config), "--cluster", url]
+            argv += ["--node-name", f"n{k}"]
+            node = _launch(f"node{k}", argv, host, port, workdir, pin, keep_dir=True)
+            server.procs.append(node.proc)  # type: ignore[arg-type]
+            server.ports.append(port)
+            server.pids.append(node.pid)  # type: ignore[arg-type]
+    except Exception:
+        server.stop()
+        raise
+    if not n:  # Redis alone (the log scenario)
+        server.name, server.port, server.notes = "redis", redis_port, ["redis-server alone"]
+        return server
+    server.port, server.pid = server.ports[0], server.pids[0]
+    server.notes = [
+        f"{server.name}: {n} chatd nodes and redis-server (no persistence, "
+        f"{'UNIX socket' if unix else 'TCP'}) on the server core; srv CPU sums the nodes, "
+        "Redis's CPU is its own column"
+    ]
+    return server
+
+
 def start_ngircd(host: str = "127.0.0.1", port: int | None = None, pin: bool = True) -> Server:
     exe = shutil.which("ngircd") or (
         "/usr/sbin/ngircd" if os.path.exists("/usr/sbin/ngircd") else None
@@ -182,9 +275,11 @@ def start_ngircd(host: str = "127.0.0.1", port: int | None = None, pin: bool = T
 
 def restart(server: Server) -> Server:
     """A fresh process of a server this tool started (e.g. for RSS figures); others as they are."""
-    if server.proc is None:
+    if server.proc is None and not server.procs:
         return server
     server.stop()
+    if server.nodes:
+        return start_cluster(server.nodes, server.host, pin=server.pin, unix=server.unix)
     fresh = start_server(server.name, server.host, pin=server.pin)
     fresh.notes = server.notes
     return fresh

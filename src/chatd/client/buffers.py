@@ -27,6 +27,7 @@ class BufferList:
         # servers, only one of them is; the others count every new line as unread.
         self.focused = True
         self.listeners: list[Listener] = []
+        self.rename_listeners: list[Callable[[Buffer, str, str], None]] = []  # buf, old key, name
         self.add(Buffer(server_label, "server", max_lines))
 
     # ---- lookup
@@ -93,13 +94,22 @@ class BufferList:
             self.switch(remaining[min(index, len(remaining)) - 1])
 
     def rename(self, buf: Buffer, new: str) -> None:
-        """A private buffer follows its peer's nick change, keeping its place in the list."""
-        old_key = buf.key
-        items = list(self.by_key.items())
+        """A private buffer follows its peer's nick change, a room its RENAME, keeping its
+        place in the list. A buffer the new name had already (a room left earlier, a private
+        buffer with someone of that nick) gives way: the renamed one is the live one."""
+        old_key, old_name = buf.key, buf.name
         buf.name = new
+        stale = self.by_key.get(buf.key)
+        if stale is not None and stale is not buf:
+            if self.current == stale.key:
+                self.current = old_key
+            del self.by_key[stale.key]
+        items = list(self.by_key.items())
         self.by_key = {(buf.key if k == old_key else k): b for k, b in items}
         if self.current == old_key:
             self.current = buf.key
+        for listener in self.rename_listeners:
+            listener(buf, old_key, old_name)
 
     # ---- lines
 

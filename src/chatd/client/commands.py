@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from chatd.proto.caps import REDACTION
 from chatd.proto.casemap import fold, valid_nick
 from chatd.proto.errors import ProtocolError
 from chatd.proto.message import parse
 
 from . import masks
-from .session import Buffer, ConnState, Session
+from .session import TALK_KINDS, Buffer, ConnState, Session
 
 if TYPE_CHECKING:
     from .config import ConfigFile
@@ -45,6 +46,11 @@ class Host(Protocol):
     def connect(self, target: str) -> str | None: ...
 
     def disconnect(self, session: Session, message: str) -> None: ...
+
+    def line_in_view(self) -> int | None:
+        """The seq of the line at the bottom of the log when it is scrolled up (after a
+        search, the match), or None when it is at its end."""
+        ...
 
 
 @dataclass
@@ -150,20 +156,32 @@ def _run_command(ctx: Context, text: str) -> None:
         ctx.session.error(f"/{cmd.name} not sent: {exc}", ctx.now)
 
 
-def say(ctx: Context, text: str, action: bool = False) -> None:
+def _can_talk(ctx: Context) -> bool:
     buf = ctx.buffer
     if buf.kind == "server":
         ctx.session.error(
             "This is the server buffer: /join a room or /msg someone to talk", ctx.now
         )
-        return
+        return False
     if ctx.session.state is not ConnState.CONNECTED:
         ctx.session.error("Not connected — message not sent", ctx.now)
-        return
+        return False
     if buf.kind == "channel" and not buf.joined:
         ctx.session.error(f"You are not in {buf.name} — /join {buf.name}", ctx.now)
-        return
-    ctx.session.say(buf.name, text, ctx.now, action=action)
+        return False
+    return True
+
+
+def say(ctx: Context, text: str, action: bool = False) -> None:
+    if _can_talk(ctx):
+        ctx.session.say(ctx.buffer.name, text, ctx.now, action=action)
+
+
+def say_paragraph(ctx: Context, lines: list[str]) -> None:
+    """Pasted lines, sent as text (never as commands): one multiline message where the
+    server offers it, else line by line."""
+    if _can_talk(ctx):
+        ctx.session.say_paragraph(ctx.buffer.name, lines, ctx.now)
 
 
 def _words(args: str, least: int, most: int | None = None) -> list[str]:
@@ -529,7 +547,30 @@ def _list(ctx: Context, args: str) -> None:
 @command("whois", "/whois nick", "Show who someone is")
 def _whois(ctx: Context, args: str) -> None:
     (nick,) = _words(args, 1, 1)
-    ctx.session.request("WHOIS", nick)
+    ctx.session.whois(nick)
+
+
+@command("redact", "/redact [reason]", "Delete a message: the one at the bottom of the view "
+         "when scrolled up (a search's match), else your last one here")  # fmt: skip
+def _redact(ctx: Context, args: str) -> None:
+    session, buf = ctx.session, ctx.buffer
+    if REDACTION not in session.caps:
+        raise UsageError("this server cannot delete messages (no draft/message-redaction)")
+    if buf.kind == "server":
+        raise UsageError("not in a room or a private buffer")
+    seq = ctx.host.line_in_view() if ctx.host is not None else None
+    if seq is not None:
+        line = next((x for x in buf.lines if x.seq == seq), None)
+        if line is None or not line.msgid or line.redacted or line.kind not in TALK_KINDS:
+            raise UsageError("the line at the bottom of the view is not a message to delete")
+    else:
+        line = next((x for x in reversed(buf.lines) if x.own and x.msgid and not x.redacted), None)
+        if line is None:
+            raise UsageError(f"no message of yours to delete in {buf.name}")
+    session.redact(buf, line, args)
+    # Not its text: what is deleted (a password pasted in the wrong window) is not repeated.
+    when = time.strftime("%H:%M:%S", time.localtime(line.time))
+    ctx.info(f"Deleting the message of {line.nick} at {when}")
 
 
 @command("away", "/away [reason]", "Mark yourself away (no reason: back again)")

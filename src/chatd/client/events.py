@@ -21,8 +21,8 @@ from chatd.proto.errors import ProtocolError
 from chatd.proto.message import Message
 
 from . import notify, sasl
-from .model import Buffer, ConnState, Kind, Member, mentions, replay_stamp
-from .routing import LATEST, MESSAGE, REPLAY_END, REPLAY_START
+from .model import Buffer, ConnState, Kind, Member, mentions, parse_server_time, replay_stamp
+from .routing import LATEST, MESSAGE, METADATA, REPLAY_END, REPLAY_START
 
 if TYPE_CHECKING:
     from .session import Session
@@ -61,7 +61,10 @@ def on_authenticate(s: Session, msg: Message, now: float) -> None:
 
 
 def on_sasl_numeric(s: Session, msg: Message, now: float) -> None:
+    before = s.reg.account
     s.reg.on_sasl_numeric(msg)
+    if before is None and s.reg.account is not None:
+        s.logged_in(now)
 
 
 def on_welcome(s: Session, msg: Message, now: float) -> None:
@@ -136,7 +139,7 @@ def on_notice(s: Session, msg: Message, now: float) -> None:
 def _on_message(s: Session, msg: Message, now: float, notice: bool) -> None:
     target, text = msg.param(0), msg.param(1)
     sender = msg.nick or ""
-    own = s.is_me(sender)
+    own = s.is_me(sender) or _own_in_private_history(s, sender, target)
     from_server = not s.registered or (msg.source and "!" not in msg.source and not own)
     if not own and not from_server and s.ignored(msg.source):
         return
@@ -153,7 +156,11 @@ def _on_message(s: Session, msg: Message, now: float, notice: bool) -> None:
         else:
             _on_ctcp(s, sender, target, ctcp.upper(), arg, notice, own, now)
             return
-    buf = _message_buffer(s, target, sender, own, notice)
+    collect = s.router.collect
+    if collect is not None and collect.buf.kind == "query" and not s.is_channel(target):
+        buf = collect.buf  # a private conversation's history: every line is of that buffer
+    else:
+        buf = _message_buffer(s, target, sender, own, notice)
     replay = s.router.replaying(buf)
     if replay is not None and not from_server:
         stamped = replay_stamp(text, now)  # a plain replay: "[HH:MM:SS] text"
@@ -162,6 +169,8 @@ def _on_message(s: Session, msg: Message, now: float, notice: bool) -> None:
         s.router.enter_replay(replay)  # reset when the line is done
     s.router.count_history()
     msgid = msg.tags.get("msgid", "")
+    if s.router.merge(buf, msgid, sender, text):
+        return  # the next line of a multiline message that chatd's history keeps apart
     if not buf.first_sighting(msgid):
         return  # history replayed again after a reconnection: already shown
     echo = own and buf.pending and not s.router.in_history
@@ -169,6 +178,16 @@ def _on_message(s: Session, msg: Message, now: float, notice: bool) -> None:
         return
     highlight = not own and mentions(text, s.nick, s.highlights)
     s.log(buf, now, kind, text, nick=sender, own=own, highlight=highlight, msgid=msgid)
+
+
+def _own_in_private_history(s: Session, sender: str, target: str) -> bool:
+    """In the history of a private conversation, what we said under another nick (the account
+    is the same): sent to the peer, by someone who is not the peer."""
+    collect = s.router.collect
+    if collect is None or collect.buf.kind != "query" or not sender:
+        return False
+    peer = collect.buf.key
+    return fold(target) == peer and fold(sender) != peer
 
 
 def _confirm(s: Session, buf: Buffer, kind: Kind, text: str, now: float, msgid: str) -> bool:
@@ -316,7 +335,7 @@ def on_nick(s: Session, msg: Message, now: float) -> None:
             s.log(buf, now, Kind.NICK, text, nick=new, own=own)
     query = s.buffers.get(old_key)
     if query is not None and query.kind == "query" and not own:
-        s.bufs.rename(query, new)
+        s.rename_buffer(query, new)
         s.log(query, now, Kind.NICK, f"{old} is now known as {new}", nick=new)
 
 
@@ -363,7 +382,87 @@ def on_mode(s: Session, msg: Message, now: float) -> None:
 
 
 def on_batch(s: Session, msg: Message, now: float) -> None:
-    s.router.on_batch(msg)
+    ended = s.router.on_batch(msg)
+    if ended is None:
+        return
+    whole = ended.message()
+    if whole is not None:  # a draft/multiline batch: one message with its lines
+        s.handle(whole, now)
+    s.router.finish_batch(ended)
+
+
+def on_chathistory(s: Session, msg: Message, now: float) -> None:
+    """CHATHISTORY TARGETS <name> <timestamp>, answering the request made on registering:
+    each private conversation gets its buffer (with its history), without switching to it."""
+    router = s.router
+    name = msg.param(1)
+    if msg.param(0).upper() != "TARGETS" or router.targets_left <= 0 or not name:
+        return
+    if s.is_channel(name) or s.is_me(name) or s.get_buffer(name) is not None:
+        return
+    try:
+        s.query_buffer(name)
+    except ProtocolError:
+        return
+    router.targets_left -= 1
+
+
+def on_markread(s: Session, msg: Message, now: float) -> None:
+    """draft/read-marker: MARKREAD <target> timestamp=…|*, on joining, answering our own, or
+    sent when another client of the user read further."""
+    buf = s.get_buffer(msg.param(0))
+    if buf is None or buf.kind == "server":
+        return
+    kind, _, value = msg.param(1).partition("=")
+    stamp = parse_server_time(value) if kind == "timestamp" else None
+    if stamp is None and msg.param(1) != "*":
+        return
+    s.read_elsewhere(buf, stamp)
+
+
+def on_redact(s: Session, msg: Message, now: float) -> None:
+    """draft/message-redaction: REDACT <target> <msgid> [:reason] — the message says it was
+    deleted, by whom and why (the text is gone from the screen; a log file keeps what it
+    wrote)."""
+    target, msgid, reason = msg.param(0), msg.param(1), msg.param(2)
+    sender = msg.nick or ""
+    # A room's message, or one of ours to someone; else a private message its sender deleted.
+    buf = s.get_buffer(sender if s.is_me(target) else target)
+    if buf is None or not msgid:
+        return
+    who = "you" if s.is_me(sender) else sender or "the server"
+    text = f"message deleted by {who}" + (f": {reason}" if reason else "")
+    s.redacted(buf, msgid, text)
+
+
+def on_rename(s: Session, msg: Message, now: float) -> None:
+    """draft/channel-rename: RENAME <old> <new> [:reason] — the buffer moves, lines and all."""
+    old, new, reason = msg.param(0), msg.param(1), msg.param(2)
+    buf = s.get_buffer(old)
+    if buf is None or buf.kind != "channel" or not s.is_channel(new):
+        return
+    s.rename_room(buf, new)
+    who = "You" if s.is_me(msg.nick) else msg.nick or "The server"
+    why = f" ({reason})" if reason else ""
+    s.log(buf, now, Kind.TOPIC, f"{who} renamed {old} to {new}{why}", nick=msg.nick)
+
+
+def on_keyvalue(s: Session, msg: Message, now: float) -> None:
+    """761 <target> <key> <visibility> :<value> (draft/metadata-3): a display name is kept for
+    /whois (asked for quietly); any other value is shown."""
+    target, key, value = msg.param(1), msg.param(2), last(msg)
+    if key == "display-name":
+        s.remember_display_name(target, value)
+    if s.router.label is None or s.router.label.purpose != METADATA:
+        s.info(f"{target} {key}: {value}", now)
+
+
+def on_keynotset(s: Session, msg: Message, now: float) -> None:
+    target, key = msg.param(1), msg.param(2)
+    if key == "display-name":
+        s.remember_display_name(target, "")
+    if s.router.label is None or s.router.label.purpose != METADATA:
+        s.info(f"{target} {key}: {last(msg)}", now)
 
 
 def on_ack(s: Session, msg: Message, now: float) -> None:
@@ -374,6 +473,9 @@ def on_fail(s: Session, msg: Message, now: float) -> None:
     """IRCv3 standard replies: FAIL <command> <code> [context…] :text."""
     command, code = msg.param(0), msg.param(1)
     context = msg.params[2:-1]
+    label = s.router.label
+    if label is not None and label.purpose == METADATA:
+        return  # the display name /whois asks for: the WHOIS answer says what is wrong
     if command.upper() == "CHATHISTORY" and s.router.label is None:
         s.router.history_failed(msg)
     where = " ".join(context)
@@ -462,6 +564,9 @@ def on_to_current(s: Session, msg: Message, now: float) -> None:
 def on_whoisuser(s: Session, msg: Message, now: float) -> None:
     nick, user, host, real = msg.param(1), msg.param(2), msg.param(3), last(msg)
     s.info(f"{nick} is {user}@{host} ({real})", now)
+    display = s.display_names.get(fold(nick))
+    if display:
+        s.info(f"{nick}: display name {display}", now)
 
 
 def on_whois_line(s: Session, msg: Message, now: float) -> None:
@@ -552,6 +657,10 @@ HANDLERS: dict[str, Handler] = {
     "TOPIC": on_topic,
     "MODE": on_mode,
     "BATCH": on_batch,
+    "CHATHISTORY": on_chathistory,
+    "MARKREAD": on_markread,
+    "REDACT": on_redact,
+    "RENAME": on_rename,
     "ACK": on_ack,
     "FAIL": on_fail,
     "WARN": on_warn,
@@ -583,8 +692,9 @@ HANDLERS: dict[str, Handler] = {
     N.RPL_WHOISCHANNELS: on_whois_line,
     N.RPL_WHOISOPERATOR: on_whois_line,
     N.RPL_WHOISHOST: on_whois_line,
-    "330": on_whois_line,  # RPL_WHOISACCOUNT
-    "671": on_whois_line,  # RPL_WHOISSECURE
+    N.RPL_WHOISACCOUNT: on_whois_line,
+    N.RPL_WHOISBOT: on_whois_line,
+    "671": on_whois_line,  # RPL_WHOISSECURE (not in proto/numerics.py: chatd does not send it)
     N.RPL_ENDOFWHOIS: on_whois_line,
     N.RPL_AWAY: on_whois_line,
     N.RPL_UNAWAY: on_nowaway,
@@ -596,6 +706,8 @@ HANDLERS: dict[str, Handler] = {
     N.RPL_ENDOFWHO: on_to_current,
     N.RPL_INVITING: on_to_current,
     N.RPL_ISON: on_ison,
+    N.RPL_KEYVALUE: on_keyvalue,
+    N.RPL_KEYNOTSET: on_keynotset,
     **{code: on_sasl_numeric for code in sasl.SASL_NUMERICS},
     **{code: on_monitor for code in notify.MONITOR_NUMERICS},
 }

@@ -33,8 +33,13 @@ PERSISTENT_MODE = "P"  # chatd: the room and its history outlive its last member
 
 
 def format_line(buf: Buffer, line: LogLine) -> str:
+    """How a message is printed; one of several lines (draft/multiline) gives a row each."""
+    return "\n".join(_format_row(buf, line, row) for row in line.text.split("\n"))
+
+
+def _format_row(buf: Buffer, line: LogLine, row: str) -> str:
     stamp = time.strftime("%H:%M:%S", time.localtime(line.time))
-    text = formatting.strip(line.text)
+    text = formatting.strip(row)
     if line.kind is Kind.ACTION:
         return f"[{stamp}] {buf.name} * {line.nick} {text}"
     if line.kind is Kind.NOTICE:

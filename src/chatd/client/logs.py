@@ -4,9 +4,11 @@ LogWriter owns the files under the log directory (by default
 $XDG_DATA_HOME/chat-client/logs): `<server>/<buffer>/<YYYY-MM-DD>.log`, appended to, a new
 file when the line's local date changes, each line `YYYY-MM-DD HH:MM:SS <nick> text` with
 formatting codes stripped. History fetched from the server is not written again (it was
-live once, and the server keeps it), nor the "new messages" divider. A few files are kept
-open (the least recently used are closed), and a disk error turns logging off with one
-message instead of failing every line.
+live once, and the server keeps it), nor the "new messages" divider. A message of several
+lines (draft/multiline) is one line of the file per line, each with the time and nick. When a
+room is renamed, its directory is renamed too, so its log goes on under the new name. A few
+files are kept open (the least recently used are closed), and a disk error turns logging off
+with one message instead of failing every line.
 """
 
 from __future__ import annotations
@@ -35,8 +37,13 @@ def safe_name(name: str) -> str:
 
 
 def format_line(line: LogLine) -> str:
+    """The line as it is written to the file: one row per line of its text."""
+    return "".join(_format_row(line, row) for row in line.text.split("\n"))
+
+
+def _format_row(line: LogLine, row: str) -> str:
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(line.time))
-    text = formatting.strip(line.text)
+    text = formatting.strip(row)
     nick = line.nick or ""
     body = {
         Kind.MESSAGE: f"<{nick}> {text}",
@@ -82,6 +89,20 @@ class LogWriter:
             self.enabled = False
             self.close()
             self.on_error(f"Logging turned off: cannot write {path}: {exc.strerror or exc}")
+
+    def rename(self, server: str, old_name: str, buf: Buffer) -> None:
+        """A room was renamed: its directory follows (unless the new name has one already,
+        where the new lines then go)."""
+        old = self.base / safe_name(server) / safe_name(fold(old_name))
+        new = self.path(server, buf, 0.0).parent
+        if old == new or not old.is_dir() or new.exists():
+            return
+        for path in [p for p in self._open if p.parent == old]:
+            self._open.pop(path).close()
+        try:
+            old.rename(new)
+        except OSError as exc:
+            self.on_error(f"Log of {old_name} not moved to {new}: {exc.strerror or exc}")
 
     def listener(self, server: Callable[[], str]) -> Callable[[Buffer, LogLine], None]:
         """A session listener writing its lines (the server's name read at each line)."""

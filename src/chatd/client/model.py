@@ -62,6 +62,7 @@ class LogLine:
     pending: bool = False  # sent, waiting for the server's echo (echo-message)
     msgid: str = ""  # the server's id for it (message-tags), a reference for older history
     failed: bool = False  # sent, but the server answered with an error instead of the echo
+    redacted: bool = False  # deleted by its sender or an operator (draft/message-redaction)
 
 
 # A line kept aside before it goes into a buffer: (time, kind, text, LogLine fields).
@@ -99,6 +100,11 @@ class Buffer:
         self._msgids: set[str] = set()
         self._msgid_order: deque[str] = deque()
         self.pending: deque[int] = deque()  # seqs of own lines waiting for their echo
+        # draft/read-marker: the time up to which the user has read this buffer, as the server
+        # keeps it for all their clients (None: unknown), and the last time we sent.
+        self.read_marker: float | None = None
+        self.marker_sent = 0.0
+        self.marker_sent_at = float("-inf")
 
     def _index(self, seq: int) -> int:
         """The position of the line with this seq, or -1 when it is not (or no longer) here."""
@@ -133,16 +139,36 @@ class Buffer:
                 self.lines[index] = replace(self.lines[index], pending=False, failed=True)
 
     def first_sighting(self, msgid: str) -> bool:
-        """False for a message id this buffer has already shown (bounded memory)."""
+        """False for a message id this buffer has already shown (bounded memory). A line of a
+        multiline message that chatd's history keeps apart (`<msgid>/<n>`) has been shown with
+        its message."""
         if not msgid:
             return True
-        if msgid in self._msgids:
+        if msgid in self._msgids or continuation_of(msgid) in self._msgids:
             return False
         self._msgids.add(msgid)
         self._msgid_order.append(msgid)
         if len(self._msgid_order) > MAX_LOG_LINES:
             self._msgids.discard(self._msgid_order.popleft())
         return True
+
+    def redact(self, msgid: str, text: str) -> LogLine | None:
+        """The message with this id was deleted: it now says so (`text`), in place."""
+        for index in range(len(self.lines) - 1, -1, -1):
+            line = self.lines[index]
+            if line.msgid == msgid and line.kind in TALK_KINDS:
+                redacted = replace(line, text=text, redacted=True, highlight=False)
+                self.lines[index] = redacted
+                return redacted
+        return None
+
+    def last_read_time(self) -> float | None:
+        """The time of the newest message here the server knows of (for MARKREAD): not one
+        of ours still waiting for its echo, nor one that failed."""
+        for line in reversed(self.lines):
+            if line.kind in TALK_KINDS and not line.pending and not line.failed:
+                return line.time
+        return None
 
     @property
     def key(self) -> str:
@@ -289,6 +315,31 @@ def split_text(text: str, limit: int) -> list[str]:
         text = text[cut:].lstrip(" ") if text[cut : cut + 1] == " " else text[cut:]
     pieces.append(text)
     return pieces
+
+
+def split_exact(text: str, limit: int) -> list[str]:
+    """Split text into pieces of at most `limit` UTF-8 bytes whose concatenation is the text
+    (a space at a cut stays at the end of its piece): for lines joined again by the receiver."""
+    pieces: list[str] = []
+    while len(text.encode()) > limit:
+        cut = _byte_cut(text, limit)
+        space = text.rfind(" ", 0, cut)
+        if space > cut // 2:
+            cut = space + 1
+        pieces.append(text[:cut])
+        text = text[cut:]
+    pieces.append(text)
+    return pieces
+
+
+_CONTINUATION = re.compile(r"(.+)/\d+")
+
+
+def continuation_of(msgid: str) -> str:
+    """chatd keeps line n of a multiline message `m` in its history as `m/n`: for such an id,
+    the id of its message ("" for any other)."""
+    match = _CONTINUATION.fullmatch(msgid)
+    return match.group(1) if match is not None else ""
 
 
 def _byte_cut(text: str, limit: int) -> int:

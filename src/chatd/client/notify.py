@@ -10,17 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from chatd.proto import numerics as N
 from chatd.proto.casemap import fold
 from chatd.proto.message import Message
 
-# MONITOR numerics (Modern IRC names); see sasl.py on why they are not in proto/numerics.py.
-RPL_MONONLINE = "730"
-RPL_MONOFFLINE = "731"
-RPL_MONLIST = "732"
-RPL_ENDOFMONLIST = "733"
-ERR_MONLISTFULL = "734"
 MONITOR_NUMERICS = frozenset(
-    {RPL_MONONLINE, RPL_MONOFFLINE, RPL_MONLIST, RPL_ENDOFMONLIST, ERR_MONLISTFULL}
+    {N.RPL_MONONLINE, N.RPL_MONOFFLINE, N.RPL_MONLIST, N.RPL_ENDOFMONLIST, N.ERR_MONLISTFULL}
 )
 ISON_INTERVAL = 60.0
 LINE_BUDGET = 400  # bytes of nicks per MONITOR or ISON line
@@ -114,11 +109,11 @@ class NotifyList:
     def on_numeric(self, msg: Message) -> list[str]:
         """730/731/734: what changed, as lines for the user."""
         text = msg.params[-1] if msg.params else ""
-        if msg.command == RPL_MONONLINE:
+        if msg.command == N.RPL_MONONLINE:
             return self._came([t.split("!", 1)[0] for t in text.split(",") if t])
-        if msg.command == RPL_MONOFFLINE:
+        if msg.command == N.RPL_MONOFFLINE:
             return self._left([t.split("!", 1)[0] for t in text.split(",") if t])
-        if msg.command == ERR_MONLISTFULL:
+        if msg.command == N.ERR_MONLISTFULL:
             full = f"The server's notify list is full ({msg.param(1)})"
             return [f"{full}: {msg.param(2)} not watched"]
         return []

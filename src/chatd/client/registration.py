@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from chatd.proto import caps as C
 from chatd.proto import numerics as N
 from chatd.proto.casemap import fold, valid_nick
 from chatd.proto.message import Message
 
-from . import sasl
+from . import multiline, sasl
 from .model import ISupport
 from .sasl import SaslConfig, SaslError
 
@@ -31,8 +32,15 @@ WANTED_CAPS = frozenset(
         "cap-notify",
         "batch",
         "labeled-response",
+        C.MULTILINE,  # pasted paragraphs go as one message
+        C.READ_MARKER,  # what was read, shared with the user's other clients
+        C.REDACTION,  # deleted messages say so
+        C.RENAME,  # a renamed room keeps its buffer
+        C.METADATA,  # a display name in /whois
     }
 )
+# Capabilities that are nothing without `batch`.
+NEEDS_BATCH = frozenset({"draft/chathistory", C.MULTILINE, C.METADATA})
 SASL_CAP = "sasl"
 MAX_NICK_ATTEMPTS = 12
 # Nick lengths to try when the server refuses a long nick before it has told us its NICKLEN:
@@ -146,9 +154,11 @@ class Registration:
             if self._mech is None:
                 self.end_cap()
         elif sub == "NEW":
-            new = {c.split("=", 1)[0] for c in msg.params[-1].split()}
-            for name in new:
-                self.offered.setdefault(name, "")
+            new = set()
+            for item in msg.params[-1].split():
+                name, _, value = item.partition("=")
+                self.offered[name] = value  # a value (multiline's limits) may come with it
+                new.add(name)
             wanted = sorted((new & self.wanted_caps) - self.caps)
             if wanted:
                 self._send("CAP", "REQ", " ".join(wanted))
@@ -160,8 +170,8 @@ class Registration:
     def _request_caps(self) -> None:
         offered = set(self.offered)
         wanted = sorted(offered & self.wanted_caps)
-        if "batch" not in offered and "draft/chathistory" in wanted:
-            wanted.remove("draft/chathistory")  # a page of history must come in its batch
+        if "batch" not in offered:  # a page of history, a multiline message: in their batch
+            wanted = [cap for cap in wanted if cap not in NEEDS_BATCH]
         if self.sasl is not None and self._sasl_possible():
             wanted.append(SASL_CAP)
         if wanted and self.negotiating:
@@ -187,6 +197,12 @@ class Registration:
             )
             return False
         return True
+
+    def multiline_limits(self) -> multiline.Limits | None:
+        """draft/multiline's limits when it is acknowledged (with `batch`), else None."""
+        if multiline.CAP not in self.caps or "batch" not in self.caps:
+            return None
+        return multiline.limits(self.offered.get(multiline.CAP, ""))
 
     def end_cap(self) -> None:
         self._mech = None
@@ -229,18 +245,18 @@ class Registration:
     def on_sasl_numeric(self, msg: Message) -> None:
         code, text = msg.command, msg.params[-1] if msg.params else ""
         mech = self.sasl.mechanism if self.sasl is not None else "SASL"
-        if code == sasl.RPL_LOGGEDIN:
+        if code == N.RPL_LOGGEDIN:
             self.account = msg.param(2) or None
             self._note(text, False)
-        elif code == sasl.RPL_LOGGEDOUT:
+        elif code == N.RPL_LOGGEDOUT:
             self.account = None
             self._note(text, False)
-        elif code == sasl.RPL_SASLSUCCESS:
+        elif code == N.RPL_SASLSUCCESS:
             self._note(f"SASL {mech}: logged in", False)
             self.end_cap()
-        elif code == sasl.RPL_SASLMECHS:
+        elif code == N.RPL_SASLMECHS:
             self._note(f"SASL: the server offers {msg.param(1)}", True)
-        elif code == sasl.ERR_SASLFAIL:
+        elif code == N.ERR_SASLFAIL:
             who = f" as {self.sasl.username}" if self.sasl and self.sasl.username else ""
             self._note(
                 f"SASL {mech}{who} failed: {text} — check the sasl settings of this server "
@@ -248,11 +264,11 @@ class Registration:
                 True,
             )
             self.end_cap()
-        elif code == sasl.ERR_SASLALREADY:
+        elif code == N.ERR_SASLALREADY:
             self.end_cap()
         else:  # 902 nick locked, 905 too long, 906 aborted
             self._note(f"SASL {mech}: {text}", True)
-            if code != sasl.ERR_NICKLOCKED:
+            if code != N.ERR_NICKLOCKED:
                 self.end_cap()
 
     # ---- the nick

@@ -1,12 +1,14 @@
 """History and labeled-response routing for one connection, sans-IO.
 
 Router owns the requests whose answers must be matched (labels, generated per connection and
-bounded), the open BATCHes, and server history: the latest page asked for on joining, older
-pages asked for when the user scrolls to the top, chatd's plain replay on JOIN, collecting
-each batch aside and placing it when it ends (above the join with a "new messages" divider,
-or on top of the buffer). While one line is handled, it says where that line's output goes:
-into a history batch being collected, or (an answer to a labeled request) into the buffer
-the request was made in.
+bounded), the open BATCHes, and server history: the latest page asked for on joining a room or
+opening a private buffer, older pages asked for when the user scrolls to the top, the private
+conversations listed by TARGETS, chatd's plain replay on JOIN, collecting each batch aside and
+placing it when it ends (above the join with a "new messages" divider, put after what the
+read marker says was read, or on top of the buffer). It collects the lines of a received
+draft/multiline batch, which the session then handles as one message. While one line is
+handled, it says where that line's output goes: into a history batch being collected, or (an
+answer to a labeled request) into the buffer the request was made in.
 
 It does not parse or interpret lines (the session's handlers do) and does no I/O.
 """
@@ -20,16 +22,22 @@ from chatd.proto.casemap import fold
 from chatd.proto.errors import ProtocolError
 from chatd.proto.message import Message
 
+from . import multiline
 from .buffers import BufferList
-from .model import Buffer, Entry, Kind, LogLine, iso_time
+from .model import SERVER_KEY, TALK_KINDS, Buffer, Entry, Kind, LogLine, continuation_of, iso_time
 
 HISTORY_BATCHES = frozenset({"chathistory", "draft/chathistory"})
+TARGETS_BATCH = "draft/chathistory-targets"
 CHATHISTORY_CAP = "draft/chathistory"
 LABELS_CAP = "labeled-response"
 MAX_LABELS = 256  # requests whose answer is awaited; a server that never answers cannot grow it
 MAX_BATCHES = 64  # open BATCHes; the oldest is forgotten past that
 # What a labeled request was for (labeled-response routes its answer by this).
 LATEST, BEFORE, REPLY, MESSAGE = "latest", "before", "reply", "message"
+TARGETS, METADATA = "targets", "metadata"  # the private conversations; a /whois display name
+# TARGETS on registering: the private conversations of the last 30 days, at most 20 of them.
+TARGETS_WINDOW = 30 * 86400.0
+TARGETS_LIMIT = 20
 # chatd's plain replay on JOIN, for a client without batch or server-time.
 REPLAY_START, REPLAY_END = "Replaying the last ", "End of replay"
 
@@ -62,6 +70,19 @@ class Batch:
     parent: str  # the batch this one is nested in ("" for none)
     label: str  # the label of a labeled-response batch
     collect: Collect | None = None
+    opener: Message | None = None  # draft/multiline: its BATCH + line (source, target, tags)
+    lines: list[tuple[str, bool]] = field(default_factory=list)  # draft/multiline: (text, concat)
+    size: int = 0
+    command: str = "PRIVMSG"  # draft/multiline: PRIVMSG or NOTICE, as its first line says
+
+    def message(self) -> Message | None:
+        """A draft/multiline batch that ended, as the one message it carries (its tags, time
+        and msgid are those of its BATCH + line), or None if it carried nothing."""
+        opener = self.opener
+        if opener is None or not self.lines or len(opener.params) < 3:
+            return None
+        text = multiline.joined(self.lines)
+        return Message(self.command, [opener.params[2], text], opener.source, dict(opener.tags))
 
 
 class Router:
@@ -79,6 +100,7 @@ class Router:
         self._replays: dict[str, Collect] = {}  # plain replays running, by buffer key
         self._older_wanted: set[str] = set()  # buffer keys with a BEFORE request in flight
         self._latest_wanted: set[str] = set()  # buffer keys with a LATEST request in flight
+        self.targets_left = 0  # private buffers a TARGETS answer in flight may still open
         # About the line being handled:
         self.label: Label | None = None  # the request it answers
         self.collect: Collect | None = None  # where it goes, if aside
@@ -91,6 +113,19 @@ class Router:
         self._replays.clear()
         self._older_wanted.clear()
         self._latest_wanted.clear()
+        self.targets_left = 0
+
+    def rename(self, old_key: str, new_key: str) -> None:
+        """A buffer's key changed (a room renamed): what is in flight for it follows."""
+        for label in self._labels.values():
+            if label.key == old_key:
+                label.key = new_key
+        for wanted in (self._older_wanted, self._latest_wanted):
+            if old_key in wanted:
+                wanted.discard(old_key)
+                wanted.add(new_key)
+        if old_key in self._replays:
+            self._replays[new_key] = self._replays.pop(old_key)
 
     # ---- one line
 
@@ -110,6 +145,37 @@ class Router:
         if label and msg.command != "BATCH":  # a one-line answer (or ACK: none at all)
             self.finish_label(label, empty=msg.command == "ACK")
 
+    def absorb(self, msg: Message) -> bool:
+        """A line inside a draft/multiline batch: kept for the message it belongs to (True)."""
+        ref = msg.tags.get("batch", "")
+        batch = self._batches.get(ref) if ref else None
+        if batch is None or batch.opener is None:
+            return False
+        if msg.command in ("PRIVMSG", "NOTICE") and len(msg.params) >= 2:
+            text = msg.params[1]
+            size = batch.size + len(text.encode()) + 1
+            room = len(batch.lines) < multiline.MAX_RECEIVED_LINES
+            if room and size <= multiline.MAX_RECEIVED_BYTES:
+                if not batch.lines:
+                    batch.command = msg.command
+                batch.lines.append((text, multiline.CONCAT in msg.tags and bool(batch.lines)))
+                batch.size = size
+        return True  # anything else inside it is not the client's to act on either
+
+    def merge(self, buf: Buffer, msgid: str, nick: str, text: str) -> bool:
+        """chatd's history keeps the lines of a multiline message apart (`m`, `m/1`, `m/2`…):
+        a continuation joins the line of its message being collected (True)."""
+        base = continuation_of(msgid)
+        collect = self.collect
+        if not base or collect is None or collect.buf is not buf or not collect.entries:
+            return False
+        when, kind, first, kw = collect.entries[-1]
+        if kw.get("msgid") != base or kw.get("nick") != nick:
+            return False
+        collect.entries[-1] = (when, kind, first + "\n" + text, kw)
+        buf.first_sighting(msgid)
+        return True
+
     def aside(self, buf: Buffer, now: float, kind: Kind, text: str, kw: dict[str, object]) -> bool:
         """Keep a line for a history batch being collected for buf (True), or not (False)."""
         if self.in_history:
@@ -127,15 +193,18 @@ class Router:
 
     # ---- labeled requests
 
-    def send_labeled(self, label: Label, command: str, *params: str) -> Label:
+    def send_labeled(
+        self, label: Label, command: str, *params: str, background: bool = False
+    ) -> Label:
         """Send a command whose answer must be matched: with labeled-response it carries a
-        `label` tag, and the answer is routed by it (without the cap it is sent plain)."""
+        `label` tag, and the answer is routed by it (without the cap it is sent plain).
+        A `background` request (history) waits until no other line is queued."""
         if LABELS_CAP not in self.caps:
-            self._send(command, *params)
+            self._send(command, *params, background=background)
             return label
         self._label_counter += 1
         name = f"c{self._label_counter}"
-        self._send(command, *params, tags={"label": name})
+        self._send(command, *params, tags={"label": name}, background=background)
         self._labels[name] = label
         if len(self._labels) > MAX_LABELS:
             self._labels.pop(next(iter(self._labels)))
@@ -161,6 +230,8 @@ class Router:
         if label.purpose == MESSAGE:
             if buf is not None and label.seq in buf.pending:
                 buf.fail(label.seq)  # answered, but not with its echo: an error said why
+        elif label.purpose == TARGETS:
+            self.targets_left = 0
         elif label.purpose in (LATEST, BEFORE):
             # Normally the history batch has already been placed; this covers an answer
             # without one (FAIL, or ACK from a server that sends no empty batch).
@@ -178,21 +249,30 @@ class Router:
 
     # ---- batches
 
-    def on_batch(self, msg: Message) -> None:
+    def on_batch(self, msg: Message) -> Batch | None:
+        """BATCH +ref opens a batch; BATCH -ref returns the one it ends, for the session to
+        act on (a multiline message) before `finish_batch` places what it collected."""
         ref = msg.param(0)
         if ref.startswith("+") and len(ref) > 1:
             batch = Batch(msg.param(1), msg.tags.get("batch", ""), msg.tags.get("label", ""))
             if batch.kind in HISTORY_BATCHES:
                 batch.collect = self._history_collect(msg.param(2))
+            elif batch.kind == multiline.BATCH_TYPE:
+                batch.opener = msg
             self._batches[ref[1:]] = batch
             if len(self._batches) > MAX_BATCHES:
                 self._batches.pop(next(iter(self._batches)))
         elif ref.startswith("-"):
-            ended = self._batches.pop(ref[1:], None)
-            if ended is not None and ended.collect is not None:
-                self.place(ended.collect)
-            if ended is not None and ended.label:
-                self.finish_label(ended.label)
+            return self._batches.pop(ref[1:], None)
+        return None
+
+    def finish_batch(self, ended: Batch) -> None:
+        if ended.collect is not None:
+            self.place(ended.collect)
+        if ended.kind == TARGETS_BATCH:
+            self.targets_left = 0
+        if ended.label:
+            self.finish_label(ended.label)
 
     def _history_collect(self, target: str) -> Collect | None:
         """Where the lines of a history batch that starts now will go. With a label, the
@@ -229,7 +309,17 @@ class Router:
             return
         index = point - buf.lines[0].seq if buf.lines else -1
         when = buf.lines[index].time if 0 <= index < len(buf.lines) else entries[-1][0]
-        entries = [*entries, (when, Kind.DIVIDER, "new messages", {})]
+        # The divider goes after what the user has read, as the read marker says (history
+        # newer than it is unread, here as on their other clients); else above the join.
+        marker = buf.read_marker
+        split = len(entries)
+        if marker is not None:
+            split = next((i for i, e in enumerate(entries) if e[0] > marker), len(entries))
+            if split < len(entries):
+                when = entries[split][0]
+                self._count_unread(buf, entries[split:])
+        divider: Entry = (when, Kind.DIVIDER, "new messages", {})
+        entries = [*entries[:split], divider, *entries[split:]]
         point = buf.insert_before(point, entries)
         for label in self._labels.values():
             if label.key == buf.key and 0 <= label.seq < point:
@@ -237,16 +327,53 @@ class Router:
         for listener in self.renumber_listeners:
             listener(buf, point, len(entries))
 
-    def request_latest(self, buf: Buffer) -> None:
-        """We joined buf: ask for what was said before (placed above the join)."""
-        if CHATHISTORY_CAP not in self.caps:
+    def _count_unread(self, buf: Buffer, entries: list[Entry]) -> None:
+        """History the read marker says is unread counts as unread, unless it is on screen."""
+        if self.buffers.seen(buf):
             return
+        talk = [kw for _, kind, _, kw in entries if kind in TALK_KINDS and not kw.get("own")]
+        buf.unread += len(talk)
+        if talk and (buf.kind == "query" or any(kw.get("highlight") for kw in talk)):
+            buf.mentioned = True
+
+    def request_latest(self, buf: Buffer) -> bool:
+        """We joined buf (or opened a private buffer): ask for what was said before, placed
+        above `buf.join_seq`. False when the server cannot be asked."""
+        if CHATHISTORY_CAP not in self.caps:
+            return False  # (a server may still replay it on its own, in a batch)
         page = str(self.history_page)
         try:
-            self.send_labeled(Label(LATEST, buf.key), "CHATHISTORY", "LATEST", buf.name, "*", page)
-            self._latest_wanted.add(buf.key)
+            self.send_labeled(
+                Label(LATEST, buf.key),
+                "CHATHISTORY",
+                "LATEST",
+                buf.name,
+                "*",
+                page,
+                background=True,
+            )
         except ProtocolError:  # a name no request can carry (from a broken server)
             buf.join_seq = None
+            return False
+        self._latest_wanted.add(buf.key)
+        return True
+
+    def request_targets(self, now: float) -> None:
+        """Ask which private conversations the user had lately (their buffers are opened as
+        the answer comes, the most recent first)."""
+        if CHATHISTORY_CAP not in self.caps:
+            return
+        newest, oldest = iso_time(now), iso_time(now - TARGETS_WINDOW)
+        self.send_labeled(
+            Label(TARGETS, SERVER_KEY),
+            "CHATHISTORY",
+            "TARGETS",
+            "timestamp=" + newest,
+            "timestamp=" + oldest,
+            str(TARGETS_LIMIT),
+            background=True,
+        )
+        self.targets_left = TARGETS_LIMIT
 
     def request_older(self, key: str, connected: bool) -> bool:
         """Ask the server for the page of history before the oldest line of a buffer."""
@@ -270,7 +397,9 @@ class Router:
             point = "*"
         page = str(self.history_page)
         try:
-            self.send_labeled(Label(BEFORE, key), "CHATHISTORY", "BEFORE", buf.name, point, page)
+            self.send_labeled(
+                Label(BEFORE, key), "CHATHISTORY", "BEFORE", buf.name, point, page, background=True
+            )
         except ProtocolError:  # a name no request can carry (from a broken server)
             return False
         self._older_wanted.add(key)

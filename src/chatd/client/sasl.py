@@ -12,30 +12,21 @@ import base64
 import binascii
 from dataclasses import dataclass
 
+from chatd.proto import numerics as N
 from chatd.proto import scram
 
-# SASL numerics (Modern IRC names). They belong in proto/numerics.py once the server speaks
-# SASL; kept here until then so that the client change touches no shared file.
-RPL_LOGGEDIN = "900"
-RPL_LOGGEDOUT = "901"
-ERR_NICKLOCKED = "902"
-RPL_SASLSUCCESS = "903"
-ERR_SASLFAIL = "904"
-ERR_SASLTOOLONG = "905"
-ERR_SASLABORTED = "906"
-ERR_SASLALREADY = "907"
-RPL_SASLMECHS = "908"
+# The SASL numerics a server answers AUTHENTICATE with (their names are in proto/numerics.py).
 SASL_NUMERICS = frozenset(
     {
-        RPL_LOGGEDIN,
-        RPL_LOGGEDOUT,
-        ERR_NICKLOCKED,
-        RPL_SASLSUCCESS,
-        ERR_SASLFAIL,
-        ERR_SASLTOOLONG,
-        ERR_SASLABORTED,
-        ERR_SASLALREADY,
-        RPL_SASLMECHS,
+        N.RPL_LOGGEDIN,
+        N.RPL_LOGGEDOUT,
+        N.ERR_NICKLOCKED,
+        N.RPL_SASLSUCCESS,
+        N.ERR_SASLFAIL,
+        N.ERR_SASLTOOLONG,
+        N.ERR_SASLABORTED,
+        N.ERR_SASLALREADY,
+        N.RPL_SASLMECHS,
     }
 )
 

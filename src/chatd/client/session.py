@@ -6,10 +6,13 @@ Session composes the parts, each tested on its own:
 - `registration.Registration`: CAP, SASL, the nick and its fallbacks, a refused password;
 - `routing.Router`: labeled requests, batches and server history;
 - `events.HANDLERS`: the one table turning server lines into state and log text;
-- `notify.NotifyList`: MONITOR or ISON; `outbox.Outbox`: what to write.
+- `notify.NotifyList`: MONITOR or ISON; `outbox.Outbox`: what to write;
+- `multiline`: the batches a pasted paragraph goes in.
 
 It adds what belongs to the connection as a whole: its state and lag, the rooms to join and
-rejoin, away, ignores and highlight words, and the user's intentions (`say`, `join`…).
+rejoin, the history of private buffers (on opening, on reconnecting, and those TARGETS lists),
+the read markers it sends, away, ignores and highlight words, and the user's intentions (`say`,
+`say_paragraph`, `join`, `redact`…).
 Lines go in through `receive()`; what must be written piles up in the outbox.
 
 It must not import socket, asyncio or time: every method that needs the clock takes `now`
@@ -19,15 +22,17 @@ The UI only reads it (and calls its user-intention methods).
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from chatd.proto import caps as C
 from chatd.proto.casemap import fold
 from chatd.proto.errors import ProtocolError
 from chatd.proto.message import Message, parse
 
-from . import events, masks
+from . import events, masks, multiline
 from .buffers import BufferList
 from .model import (
     MAX_LOG_LINES,
@@ -40,6 +45,7 @@ from .model import (
     Kind,
     LogLine,
     Member,
+    iso_time,
     mentions,
     parse_server_time,
     split_text,
@@ -47,7 +53,16 @@ from .model import (
 from .notify import NotifyList
 from .outbox import Outbox
 from .registration import WANTED_CAPS, Registration
-from .routing import CHATHISTORY_CAP, MESSAGE, REPLY, Label, Router, placeholder
+from .routing import (
+    CHATHISTORY_CAP,
+    LABELS_CAP,
+    MESSAGE,
+    METADATA,
+    REPLY,
+    Label,
+    Router,
+    placeholder,
+)
 from .sasl import SaslConfig
 
 __all__ = [
@@ -72,6 +87,8 @@ __all__ = [
 _RELAY_OVERHEAD = 100
 _MAX_LINE = 512
 MAX_MENTIONS = 200
+MARKREAD_INTERVAL = 5.0  # seconds between two read markers for a buffer one keeps reading
+MAX_DISPLAY_NAMES = 256  # display names (draft/metadata-3) remembered for /whois
 
 
 @dataclass(frozen=True)
@@ -82,6 +99,12 @@ class Mention:
     buffer: str
     nick: str
     text: str
+    msgid: str = ""
+
+
+def _budget(target: str) -> int:
+    """Bytes of text one PRIVMSG to target can carry once the server relays it."""
+    return _MAX_LINE - _RELAY_OVERHEAD - len(target.encode())
 
 
 class Session:
@@ -151,6 +174,8 @@ class Session:
         self._away_reason = ""
         self._channel_keys: dict[str, str] = {}
         self._now = 0.0  # the time of the line being handled (for notes from the parts)
+        self._batch_counter = 0  # references of the multiline batches we send
+        self.display_names: dict[str, str] = {}  # folded nick -> display-name (metadata)
 
     # ------------------------------------------------------------ the parts
 
@@ -225,7 +250,24 @@ class Session:
         return self.bufs.channel(name)
 
     def query_buffer(self, nick: str) -> Buffer:
-        return self.bufs.query(nick)
+        """The private buffer with nick; one that opens now asks for its history."""
+        buf = self.bufs.get(nick)
+        if buf is None:
+            buf = self.bufs.query(nick)
+            if self.registered:
+                self._private_history(buf, buf.next_seq)
+        return buf
+
+    def _private_history(self, buf: Buffer, point: int) -> None:
+        """Ask for what was said in a private buffer (placed above `point`, the line to come
+        or the "Reconnected" line), and first for its read marker (which places the divider)."""
+        if CHATHISTORY_CAP not in self.caps:
+            return
+        if C.READ_MARKER in self.caps:
+            with contextlib.suppress(ProtocolError):
+                self.send("MARKREAD", buf.name, background=True)
+        buf.join_seq = point
+        self.router.request_latest(buf)
 
     def switch(self, key: str) -> None:
         self.bufs.switch(key)
@@ -252,7 +294,8 @@ class Session:
         line = self.bufs.add_line(buf, now, kind, text, **kw)
         talk = kind in TALK_KINDS and not line.own and not line.history
         if talk and (line.highlight or buf.kind == "query"):
-            self.mention_log.append(Mention(line.time, buf.name, line.nick or "", text))
+            mention = Mention(line.time, buf.name, line.nick or "", text, line.msgid)
+            self.mention_log.append(mention)
         return line
 
     def info(self, text: str, now: float, buf: Buffer | None = None) -> None:
@@ -275,9 +318,14 @@ class Session:
     # ----------------------------------------------------------------- outbox
 
     def send(
-        self, command: str, *params: str, tags: dict[str, str] | None = None, urgent: bool = False
+        self,
+        command: str,
+        *params: str,
+        tags: dict[str, str] | None = None,
+        urgent: bool = False,
+        background: bool = False,
     ) -> None:
-        self.outbox.send(command, *params, tags=tags, urgent=urgent)
+        self.outbox.send(command, *params, tags=tags, urgent=urgent, background=background)
 
     def request(self, command: str, *params: str) -> None:
         """A query (/whois, /names, /list, /topic) whose answer belongs in the current buffer,
@@ -302,6 +350,8 @@ class Session:
         self.closing_reason = ""
         self.router.reset()
         self.mode_queries.clear()
+        for buf in self.buffers.values():
+            buf.marker_sent, buf.marker_sent_at = 0.0, float("-inf")  # a new server's view
         self.outbox.clear()
         self._ping_token = None
         self._now = now
@@ -373,6 +423,9 @@ class Session:
                 self.info(f"Reconnected to {self.server_label} as {self.nick}", now, buf)
         elif self.autojoin:
             self._switch_on_join.add(fold(self.autojoin[0]))
+        for buf in self.buffers.values():
+            if buf.kind == "query":  # what was said while away goes above "Reconnected"
+                self._private_history(buf, buf.next_seq - 1 if not first else buf.next_seq)
         self._reconnecting = False
         if self.reg.nick_note:
             self.info(self.reg.nick_note, now, self.server_buffer)
@@ -383,6 +436,8 @@ class Session:
             self.send("JOIN", room, *([key] if key else []))
         self._rejoin = []
         self.notify.start(self.isupport.raw.get("MONITOR"), now)
+        if self.reg.account is not None:  # private history is kept for accounts
+            self.router.request_targets(now)
 
     def joined_room(self, buf: Buffer, now: float) -> None:
         """We joined buf: say why our nick differs, switch if asked, ask its modes and history."""
@@ -403,6 +458,41 @@ class Session:
         """Called about once a second while connected: timed work (ISON polling)."""
         if self.registered:
             self.notify.tick(now)
+
+    # ------------------------------------------------------------ read markers
+
+    def mark_read(self, key: str, now: float, *, debounce: bool = False) -> bool:
+        """The user has read a buffer to its end: tell the server (draft/read-marker), so that
+        their other clients know. Nothing is sent when the server's marker is there already,
+        nor (`debounce`, for a buffer one keeps reading) within MARKREAD_INTERVAL of the last."""
+        buf = self.buffers.get(key)
+        if (
+            buf is None
+            or buf.kind == "server"
+            or C.READ_MARKER not in self.caps
+            or self.state is not ConnState.CONNECTED
+        ):
+            return False
+        stamp = buf.last_read_time()
+        if stamp is None or stamp <= max(buf.marker_sent, buf.read_marker or 0.0):
+            return False
+        if debounce and now - buf.marker_sent_at < MARKREAD_INTERVAL:
+            return False
+        try:
+            self.send("MARKREAD", buf.name, "timestamp=" + iso_time(stamp), background=True)
+        except ProtocolError:
+            return False
+        buf.marker_sent, buf.marker_sent_at = stamp, now
+        return True
+
+    def read_elsewhere(self, buf: Buffer, stamp: float | None) -> None:
+        """The server's read marker for buf (on joining, or one of the user's clients moved it):
+        read up to its newest message, it has nothing unread here either."""
+        buf.read_marker = stamp
+        newest = buf.last_read_time()
+        if stamp is not None and newest is not None and stamp >= newest:
+            buf.unread = 0
+            buf.mentioned = False
 
     # -------------------------------------------------------------------- lag
 
@@ -435,12 +525,19 @@ class Session:
     # ------------------------------------------------------------------ input
 
     def receive(self, line: str, now: float) -> Message | None:
-        """Handle one line from the server (no CR/LF)."""
+        """Handle one line from the server (no CR/LF); returns it parsed."""
         try:
             msg = parse(line)
         except ProtocolError:
             self.error(f"Unparsable line from server: {line[:200]}", now, self.server_buffer)
             return None
+        if self.router.absorb(msg):  # a line of a multiline message, handled at its end
+            return msg
+        self.handle(msg, now)
+        return msg
+
+    def handle(self, msg: Message, now: float) -> None:
+        """One parsed message (a line, or a whole multiline batch)."""
         when = now
         if "time" in msg.tags and msg.command != "PONG":  # lag is measured on our own clock
             when = parse_server_time(msg.tags["time"]) or now
@@ -456,7 +553,6 @@ class Session:
                 self.info(" ".join(msg.params), when, self.server_buffer)
         finally:
             self.router.end(msg)
-        return msg
 
     def request_older(self, key: str) -> bool:
         """Ask the server for the page of history before the oldest line of a buffer."""
@@ -537,20 +633,90 @@ class Session:
     def say(self, target: str, text: str, now: float, action: bool = False) -> None:
         """Send text to a room or nick; logged locally unless echo-message will echo it."""
         text = text.replace("\0", "").replace("\r", "").replace("\n", " ")
-        budget = _MAX_LINE - _RELAY_OVERHEAD - len(target.encode()) - (9 if action else 0)
-        buf = self.channel_buffer(target) if self.is_channel(target) else self.query_buffer(target)
+        budget = _budget(target) - (9 if action else 0)
+        buf = self._talk_buffer(target)
         for piece in split_text(text, budget):
             payload = f"\x01ACTION {piece}\x01" if action else piece
             label = self.router.send_labeled(Label(MESSAGE, buf.key), "PRIVMSG", target, payload)
-            kind = Kind.ACTION if action else Kind.MESSAGE
-            if "echo-message" in self.caps:
-                # Shown at once, marked pending until the server echoes it back (matched by
-                # its label with labeled-response, else by its text).
-                line = self.log(buf, now, kind, piece, nick=self.nick, own=True, pending=True)
-                buf.pending.append(line.seq)
-                label.seq = line.seq
-            else:
-                self.log(buf, now, kind, piece, nick=self.nick, own=True)
+            self._own_line(buf, label, Kind.ACTION if action else Kind.MESSAGE, piece, now)
+
+    def _talk_buffer(self, target: str) -> Buffer:
+        return self.channel_buffer(target) if self.is_channel(target) else self.query_buffer(target)
+
+    def _own_line(self, buf: Buffer, label: Label, kind: Kind, text: str, now: float) -> None:
+        if "echo-message" in self.caps:
+            # Shown at once, marked pending until the server echoes it back (matched by its
+            # label with labeled-response, else by its text).
+            line = self.log(buf, now, kind, text, nick=self.nick, own=True, pending=True)
+            buf.pending.append(line.seq)
+            label.seq = line.seq
+        else:
+            self.log(buf, now, kind, text, nick=self.nick, own=True)
+
+    def say_paragraph(self, target: str, lines: list[str], now: float) -> None:
+        """Several lines (a paste) as one message: with draft/multiline, in batches within the
+        server's max-bytes and max-lines (a paste past them goes as several messages);
+        without it, line by line, blank lines left out."""
+        lines = [line.replace("\0", "").replace("\r", "").replace("\n", " ") for line in lines]
+        limits = self.reg.multiline_limits()
+        if limits is None or sum(1 for line in lines if line.strip()) < 2:
+            for line in lines:
+                if line.strip():
+                    self.say(target, line, now)
+            return
+        buf = self._talk_buffer(target)
+        for pieces in multiline.batches(lines, _budget(target), limits):
+            if len(pieces) == 1:
+                self.say(target, pieces[0][0], now)
+                continue
+            self._batch_counter += 1
+            ref = f"ml{self._batch_counter}"
+            label = self.router.send_labeled(
+                Label(MESSAGE, buf.key), "BATCH", "+" + ref, multiline.BATCH_TYPE, target
+            )
+            for text, concat in pieces:
+                tags = {"batch": ref, **({multiline.CONCAT: ""} if concat else {})}
+                self.send("PRIVMSG", target, text, tags=tags)
+            self.send("BATCH", "-" + ref)
+            self._own_line(buf, label, Kind.MESSAGE, multiline.joined(pieces), now)
+
+    def redacted(self, buf: Buffer, msgid: str, text: str) -> None:
+        """The server deleted a message: the line says so, and /mentions forgets its text."""
+        line = buf.redact(msgid, text)
+        if line is None:
+            return
+        for i, mention in enumerate(self.mention_log):
+            if mention.msgid == msgid and mention.buffer == buf.name:
+                self.mention_log[i] = replace(mention, text=text)
+
+    def logged_in(self, now: float) -> None:
+        """A login after registration (NickServ IDENTIFY): the private conversations kept for
+        the account can be listed now."""
+        if self.registered:
+            self.router.request_targets(now)
+
+    def redact(self, buf: Buffer, line: LogLine, reason: str = "") -> None:
+        """Ask the server to delete a message (draft/message-redaction); the REDACT it sends
+        back replaces the line."""
+        self.send("REDACT", buf.name, line.msgid, *([reason] if reason else []))
+
+    def whois(self, nick: str) -> None:
+        """/whois, with the display name (draft/metadata-3) asked for first, so that it is
+        known when the answer's first line is shown."""
+        if C.METADATA in self.caps and LABELS_CAP in self.caps:
+            self.display_names.pop(fold(nick), None)
+            self.router.send_labeled(
+                Label(METADATA, self.current), "METADATA", nick, "GET", "display-name"
+            )
+        self.request("WHOIS", nick)
+
+    def remember_display_name(self, nick: str, value: str) -> None:
+        key = fold(nick)
+        self.display_names.pop(key, None)
+        if value:
+            self.display_names[key] = value
+            while len(self.display_names) > MAX_DISPLAY_NAMES:
+                self.display_names.pop(next(iter(self.display_names)))
 
     def notice(self, target: str, text: str, now: float) -> None:
         self.send("NOTICE", target, text)
@@ -590,6 +756,28 @@ class Session:
 
     def part(self, channel: str, reason: str = "") -> None:
         self.send("PART", channel, *([reason] if reason else []))
+
+    def rename_buffer(self, buf: Buffer, new: str) -> None:
+        """A buffer takes a new name (a private one its peer's new nick), keeping its lines;
+        the requests in flight for it follow."""
+        old_key = buf.key
+        self.bufs.rename(buf, new)
+        self.router.rename(old_key, buf.key)
+
+    def rename_room(self, buf: Buffer, new: str) -> None:
+        """A room was renamed (draft/channel-rename): its buffer, with its lines, takes the new
+        name; what is in flight or remembered for it follows."""
+        old_key = buf.key
+        self.rename_buffer(buf, new)
+        new_key = buf.key
+        for keys in (self.mode_queries, self._switch_on_join):
+            if old_key in keys:
+                keys.discard(old_key)
+                keys.add(new_key)
+        if old_key in self._channel_keys:
+            self._channel_keys[new_key] = self._channel_keys.pop(old_key)
+        self.refused.pop(new_key, None)
+        self._rejoin = [new if fold(r) == old_key else r for r in self._rejoin]
 
     def open_query(self, nick: str) -> Buffer:
         buf = self.query_buffer(nick)

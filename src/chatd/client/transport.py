@@ -140,6 +140,7 @@ class Transport:
         self._gone.set()
         self._flush_scheduled = False
         self._queue: deque[bytes] = deque()
+        self._later: deque[bytes] = deque()  # background requests: when _queue is empty
         self._pacer: Pacer | None = None
         self._last_ping = 0.0
         self._dropped: str | None = None
@@ -187,6 +188,7 @@ class Transport:
         self._writer = writer
         self._gone.clear()
         self._queue.clear()
+        self._later.clear()
         self._pacer = Pacer(self.timing.send_burst, self.timing.send_rate, self._mono())
         self.session.connection_made(self.clock())
         self._flush()
@@ -289,17 +291,21 @@ class Transport:
     @property
     def queued(self) -> int:
         """Lines held back by pacing."""
-        return len(self._queue)
+        return len(self._queue) + len(self._later)
 
     def _flush(self) -> None:
         """Write what the session queued, as fast as pacing allows; re-arm for the rest.
-        Urgent lines (PONG, the lag probe) go out at once, ahead of what pacing holds."""
+        Urgent lines (PONG, the lag probe) go out at once, ahead of what pacing holds;
+        background requests (history, read markers) when no other line is waiting."""
         self._flush_scheduled = False
-        urgent = [encode(m) for m in self.session.outbox.pull_urgent()]
-        self._queue.extend(encode(m) for m in self.session.outbox.pull())
+        outbox = self.session.outbox
+        urgent = [encode(m) for m in outbox.pull_urgent()]
+        self._queue.extend(encode(m) for m in outbox.pull_normal())
+        self._later.extend(encode(m) for m in outbox.pull_background())
         writer, pacer = self._writer, self._pacer
         if writer is None or writer.is_closing() or pacer is None:
             self._queue.clear()
+            self._later.clear()
             return
         now = self._mono()
         # Urgent lines are not charged to the pacer: they are few (a PONG per server PING, a
@@ -307,9 +313,11 @@ class Transport:
         out: list[bytes] = urgent
         while self._queue and pacer.take(now):
             out.append(self._queue.popleft())
+        while not self._queue and self._later and pacer.take(now):
+            out.append(self._later.popleft())
         if out:
             writer.write(b"".join(out))
-        if self._queue:
+        if self._queue or self._later:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_later(pacer.wait(), self._flush)
 
@@ -319,6 +327,7 @@ class Transport:
         """Send QUIT, give the server a moment to close, then stop for good."""
         writer = self._writer
         self.session.quitting(message)
+        self._later.clear()  # history nobody will read
         if self._pacer is not None:
             self._pacer.tokens += len(self._queue) + 1  # what is still queued, then QUIT, goes now
         self._flush()

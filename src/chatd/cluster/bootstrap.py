@@ -14,6 +14,7 @@ other joins what it made.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import time
@@ -57,9 +58,14 @@ NODE_LOCAL = frozenset(
         "sendq",
         "ping_interval",
         "ping_timeout",
+        "metrics_port",
+        "metrics_host",
     }
 )
 CREATE_WAIT = 10.0  # seconds to wait for another node that is creating the network
+# Network-wide settings that are secrets: Redis records a digest of each (scrypt, salted with
+# the network and the setting's name), enough to tell that two nodes differ, never the value.
+SECRET_SETTINGS = frozenset({"password", "cloak_key"})
 
 
 class JoinError(Exception):
@@ -75,11 +81,22 @@ def network_settings(config: Config) -> dict[str, Any]:
     }
 
 
+def recorded_settings(config: Config) -> dict[str, Any]:
+    """The network-wide settings as Redis keeps them: the secrets as digests."""
+    values = network_settings(config)
+    for name in SECRET_SETTINGS & values.keys():
+        if values[name] is not None:
+            salt = f"chatd setting {config.network} {name}".encode()
+            digest = hashlib.scrypt(str(values[name]).encode(), salt=salt, n=1 << 14, r=8, p=1)
+            values[name] = "scrypt:" + digest.hex()
+    return values
+
+
 def join(client: Any, core: ClusterCore, epoch_if_new: str) -> None:
     """Load the network into `core`'s replica (creating the network if there is none)."""
     keys = core.keys
     state, replica = core.state, core.replica
-    mine = json.dumps(network_settings(state.config), sort_keys=True, default=str)
+    mine = json.dumps(recorded_settings(state.config), sort_keys=True, default=str)
     if client.set(keys.epoch, epoch_if_new, nx=True):
         client.set(keys.settings, mine)
         client.set(keys.snapshot, snapshot.dump(state, replica, {}))
@@ -122,6 +139,7 @@ def join(client: Any, core: ClusterCore, epoch_if_new: str) -> None:
     me = server_name_of(core.node)
     for node in gone:  # nodes that stopped or died (an earlier life of this one too)
         core._event(ev.node_gone(node, "*.net *.split"))
+    core._event(ev.hello(core.node))
     client.sadd(keys.nodes, core.node)
     client.set(keys.node(core.node), replica.position, px=int(core.settings.lease * 1000))
     log.info(

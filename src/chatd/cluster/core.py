@@ -30,6 +30,7 @@ from ..proto.message import Message
 from ..server.admission import Admission
 from ..server.core import EffectRunner, Loop, RefusalLog, keepalive
 from ..server.flood import EXCESS, FloodGate, drain
+from ..server.hidden import hide
 from ..server.state import ServerState
 from ..server.user import Close, Output, User, Write
 from . import events as ev
@@ -83,8 +84,15 @@ class Keys:
     def settings(self) -> str:
         return self.prefix + "settings"
 
+    @property
+    def snapshot_info(self) -> str:
+        return self.prefix + "snapshot:info"
+
     def node(self, node: str) -> str:
         return self.prefix + "node:" + node
+
+    def stats(self, node: str) -> str:
+        return self.prefix + "stats:" + node
 
 
 @dataclass
@@ -136,6 +144,7 @@ class LocalClient:
         "quitting",
         "host",
         "output",
+        "secrets",
     )
 
     def __init__(
@@ -157,10 +166,28 @@ class LocalClient:
         self.user: User | None = None
         self.closed = False  # the socket is gone
         self.quitting = False  # a QUIT event is on its way
+        # lines that held a secret, as the client sent them, oldest first: the log carries
+        # their copies (server/hidden.py); each is taken back when its copy is applied here
+        self.secrets: deque[bytes] | None = None
 
     @property
     def open(self) -> bool:
         return not self.closed
+
+    def keep_secret(self, line: bytes) -> None:
+        if self.secrets is None:
+            self.secrets = deque()
+        self.secrets.append(line)
+
+    def take_secret(self) -> bytes | None:
+        """The line whose copy is being applied (the copies come back in the order sent)."""
+        secrets = self.secrets
+        if not secrets:
+            return None
+        line = secrets.popleft()
+        if not secrets:
+            self.secrets = None
+        return line
 
     def write(self, data: bytes) -> None:
         if not self.closed:
@@ -193,6 +220,12 @@ class ClusterCore:
         self.outbox: list[bytes] = []
         self.outbox_bytes = 0
         self.unacked: deque[tuple[int, bytes]] = deque()  # appended, no reply yet
+        self.sent_at: deque[tuple[int, float]] = deque()  # seq -> when it was first sent
+        self.lag = -1.0  # seconds from XADD to reading our last entry back; -1: none yet
+        self.lag_max = -1.0  # the worst since `take_lag`
+        self.lines_in = 0  # lines from this node's clients (STATS, metrics)
+        self.sendq_drops = 0
+        self.flood_drops = 0
         self.reader: Link | None = None
         self.writer: Link | None = None
         self.loop: Loop | None = None
@@ -308,6 +341,22 @@ class ClusterCore:
         if node == self.node:
             while self.unacked and self.unacked[0][0] <= seq:
                 self.unacked.popleft()
+            sent_at = self.sent_at
+            while sent_at and sent_at[0][0] <= seq:
+                sent, when = sent_at.popleft()
+                if sent == seq:
+                    self.lag = lag = self.mono - when
+                    if lag > self.lag_max:
+                        self.lag_max = lag
+
+    def take_lag(self) -> tuple[float, float]:
+        """The last lag to the log and the worst since the last call (an entry still on its
+        way counts with its age so far), in seconds; -1 for none yet."""
+        worst = max(self.lag_max, self.lag)  # no entry in the interval: the last one's
+        if self.sent_at:
+            worst = max(worst, self.mono - self.sent_at[0][1])
+        self.lag_max = -1.0
+        return self.lag, worst
 
     def _resumed(self) -> None:
         if self.paused_notice:
@@ -337,6 +386,7 @@ class ClusterCore:
         self.outbox = []
         self.outbox_bytes = 0
         self.unacked.append((self.seq, payload))
+        self.sent_at.append((self.seq, self.mono))
         self._xadd(self.seq, payload)
 
     def _xadd(self, seq: int, payload: bytes) -> None:
@@ -423,6 +473,7 @@ class ClusterCore:
         return client
 
     def receive(self, client: LocalClient, lines: list[Line]) -> float | None:
+        self.lines_in += len(lines)
         if client.quitting:
             return None
         if client.inbox is None:
@@ -437,10 +488,11 @@ class ClusterCore:
             return None
         if self.outbox_bytes > OUTBOX_MAX:
             if len(inbox) > self.state.config.flood_max_queue:
+                self.flood_drops += 1
                 self._quit(client, "Excess Flood")
                 return None
             return self.mono + HOLD_RETRY  # the log is not taking events: hold the lines
-        cid = client.cid
+        cid, config = client.cid, self.state.config
 
         def handle(line: Line) -> bool:
             if line is TOO_LONG:
@@ -449,12 +501,18 @@ class ClusterCore:
                 self._quit(client, "Excess Flood")
                 return False
             elif line:
-                self._event(ev.line(cid, line))  # type: ignore[arg-type]
+                copy = hide(line, config)  # type: ignore[arg-type]
+                if copy is None:
+                    self._event(ev.line(cid, line))  # type: ignore[arg-type]
+                else:  # its secret stays here; the log carries the copy
+                    client.keep_secret(line)  # type: ignore[arg-type]
+                    self._event(ev.secret_line(cid, copy.line, copy.password_ok))
             return self.outbox_bytes <= OUTBOX_MAX
 
         wake = drain(client.flood, inbox, self.mono, self.state.config.flood_max_queue, handle)
         if wake is EXCESS:
             client.inbox = None
+            self.flood_drops += 1
             self._quit(client, "Excess Flood")
             return None
         if not inbox:
@@ -495,9 +553,12 @@ class ClusterCore:
     def lost(self, client: LocalClient, reason: str) -> None:
         client.closed = True
         self.locals.pop(client.cid, None)
+        if client.user is not None:
+            client.user.local = False  # what is still in the log for it applies as elsewhere
         self._quit(client, reason)
 
     def overflowed(self, client: LocalClient) -> None:
+        self.sendq_drops += 1
         self._quit(client, "SendQ exceeded")
 
     def housekeeping(self) -> None:
@@ -584,6 +645,18 @@ class ClusterCore:
         blob = snapshot.dump(self.state, self.replica, self.seqs)
         self.snapshot_position = position
         writer.send("SET", self.keys.snapshot, blob)
+        writer.send(
+            "HSET",
+            self.keys.snapshot_info,
+            "position",
+            position,
+            "bytes",
+            len(blob),
+            "wall",
+            f"{self.wall:.3f}",
+            "node",
+            self.node,
+        )
         ms, _, seq = position.partition("-")
         writer.send(
             "EVAL",

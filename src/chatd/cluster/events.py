@@ -6,10 +6,14 @@ the node saw them, one per line (no event can hold a LF: lines are split on it):
 
     C <cid> <tls 0|1> <host> [<certfp>]   a client connected (with a TLS client certificate)
     L <cid> <line>               a complete line from it (raw bytes)
+    S <cid> <0|1> <copy>         a line that held a secret (a password): the copy with the
+                                 secret left out, and whether the origin found it was the
+                                 server's password (PASS); server/hidden.py
     T <cid>                      a line that was too long
     Q <cid> <reason>             the node dropped it (EOF, ping timeout, sendq, excess flood)
     R <cid> <kind> <json>        the result of work done for it off the loop (state.resume)
     X <node id> <reason>         every client of that node is gone (node stopped or lost)
+    H <node id>                  that node joined the network (LUSERS counts the live nodes)
 
 A client id (`cid`) is `<node id>:<n>`; a node id is the node's name and a per-start suffix, so
 the clients of a node's earlier life never clash with its new ones.
@@ -21,13 +25,15 @@ import json
 from typing import NamedTuple
 
 CONNECT, LINE, TOO_LONG, QUIT, RESUME, NODE_GONE = b"C", b"L", b"T", b"Q", b"R", b"X"
+HELLO = b"H"
+SECRET_LINE = b"S"
 
 
 class Event(NamedTuple):
-    kind: bytes  # one of the six letters
-    target: str  # the cid, or the node id for NODE_GONE
-    data: bytes = b""  # the line, host, reason, or "kind json"
-    flag: bool = False  # CONNECT: TLS
+    kind: bytes  # one of the eight letters
+    target: str  # the cid, or the node id for NODE_GONE and HELLO
+    data: bytes = b""  # the line (or its copy), host, reason, or "kind json"
+    flag: bool = False  # CONNECT: TLS; SECRET_LINE: the password was the server's
     certfp: str = ""  # CONNECT: the SHA-256 fingerprint of the client's certificate, if any
 
 
@@ -38,6 +44,10 @@ def connect(cid: str, host: str, tls: bool, certfp: str | None = None) -> bytes:
 
 def line(cid: str, raw: bytes) -> bytes:
     return b"L %s %s" % (cid.encode(), raw)
+
+
+def secret_line(cid: str, copy: bytes, password_ok: bool) -> bytes:
+    return b"S %s %d %s" % (cid.encode(), password_ok, copy)
 
 
 def too_long(cid: str) -> bytes:
@@ -56,6 +66,10 @@ def node_gone(node: str, reason: str) -> bytes:
     return b"X %s %s" % (node.encode(), _one_line(reason))
 
 
+def hello(node: str) -> bytes:
+    return b"H " + node.encode()
+
+
 def _one_line(text: str) -> bytes:
     return text.replace("\n", " ").replace("\r", " ").encode("utf-8", "replace")
 
@@ -72,7 +86,10 @@ def decode(payload: bytes) -> list[Event]:
             tls, _, rest = data.partition(b" ")
             host, _, certfp = rest.partition(b" ")
             out.append(Event(kind, target, host, tls == b"1", certfp.decode("ascii", "replace")))
-        elif kind in (LINE, TOO_LONG, QUIT, RESUME, NODE_GONE) and target:
+        elif kind == SECRET_LINE and target:
+            flag, _, copy = data.partition(b" ")
+            out.append(Event(kind, target, copy, flag == b"1"))
+        elif kind in (LINE, TOO_LONG, QUIT, RESUME, NODE_GONE, HELLO) and target:
             out.append(Event(kind, target, data))
     return out
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ..server.flood import FloodGate
+from ..server.hidden import Hidden
 from ..server.state import ServerState
 from ..server.user import Close, Output, User, Write
 from . import events as ev
@@ -38,6 +39,8 @@ class LocalEnd(Protocol):
     def write(self, data: bytes) -> None: ...
 
     def close(self) -> None: ...
+
+    def take_secret(self) -> bytes | None: ...
 
 
 def _nowhere(*_: object) -> None:
@@ -63,6 +66,7 @@ class Replica:
         self.local_end = local_end  # cid -> this node's end of that client, if it has one
         self.server_of = server_of  # node id -> its server name
         self.users: dict[str, User] = {}  # cid -> user, every client on the network
+        self.live: set[str] = set()  # nodes that joined (HELLO) and are not gone (NODE_GONE)
         self.position = "0-0"  # the last entry applied
         self.applied = 0  # entries applied since start
 
@@ -73,6 +77,11 @@ class Replica:
         state.set_clock(wall, wall)
         state.delivery.restart_ids(entry_id + ".")
         for event in ev.decode(payload):
+            if event.kind == ev.HELLO:
+                if event.target == node:  # a node only speaks for itself
+                    self.live.add(node)
+                    state.servers = len(self.live)
+                continue
             if event.kind != ev.NODE_GONE and ev.node_of(event.target) != node:
                 continue  # a node only speaks for its own clients
             try:
@@ -92,6 +101,7 @@ class Replica:
         if kind == ev.NODE_GONE:
             self.node_gone(cid, event.data.decode("utf-8", "replace") or "*.net *.split")
             return
+        real = self._secret_of(cid) if kind == ev.SECRET_LINE else None
         user = self.users.get(cid)
         if user is None:
             return
@@ -102,6 +112,8 @@ class Replica:
             cost = state.handle_line(user, event.data)
             if cost:
                 self._charge(cid, cost)
+        elif kind == ev.SECRET_LINE:
+            self._secret_line(user, event, real)
         elif kind == ev.TOO_LONG:
             state.input_too_long(user)
         elif kind == ev.QUIT:
@@ -111,6 +123,31 @@ class Replica:
             state.resume(user, what.decode(), json.loads(value) if value else None)
         if user.gone:
             self.users.pop(cid, None)
+
+    def _secret_of(self, cid: str) -> bytes | None:
+        """This node's own line behind a copy, if it is the origin and still has it."""
+        if ev.node_of(cid) != self.node:
+            return None
+        end = self.local_end(cid)
+        return end.take_secret() if end is not None else None
+
+    def _secret_line(self, user: User, event: ev.Event, real: bytes | None) -> None:
+        """A line that held a secret: the origin applies the line as it was sent (its handlers
+        do the local work that needs the secret); every other node applies the copy, with
+        what the origin decided from the secret at hand (`ServerState.hidden`). Both reach the
+        same state (server/hidden.py); the line counts the copy's bytes everywhere."""
+        state, copy = self.state, event.data
+        if real is not None:
+            counted = user.lines_in
+            state.handle_line(user, real)
+            if user.lines_in != counted:
+                user.bytes_in += len(copy) - len(real)
+            return
+        state.hidden = Hidden(copy, event.flag)
+        try:
+            state.handle_line(user, copy)
+        finally:
+            state.hidden = None
 
     def _connect(self, cid: str, host: str, certfp: str | None = None) -> None:
         state = self.state
@@ -141,6 +178,9 @@ class Replica:
 
     def node_gone(self, node: str, reason: str) -> None:
         """Every client of `node` leaves the network (it stopped, or its lease ran out)."""
+        if node in self.live:
+            self.live.discard(node)
+            self.state.servers = max(1, len(self.live))
         gone = [cid for cid in self.users if ev.node_of(cid) == node]
         for cid in gone:
             user = self.users.pop(cid)
@@ -149,8 +189,8 @@ class Replica:
             log.info("node %s gone (%s): %d clients left the network", node, reason, len(gone))
 
     def nodes(self) -> set[str]:
-        """The nodes that have clients on the network, as this replica knows it."""
-        return {ev.node_of(cid) for cid in self.users}
+        """The nodes that joined or have clients on the network, as this replica knows it."""
+        return {ev.node_of(cid) for cid in self.users} | self.live
 
     def purge(self) -> None:
         """Forget users that left without a QUIT event of their own (KILL, a bad password)."""

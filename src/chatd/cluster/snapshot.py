@@ -44,7 +44,9 @@ NODE_FIELDS = frozenset(
         "reload_hook",
         "config_file",
         "cloak",  # built from the (network-wide) cloak_key at start-up
+        "monitor",  # this node's figures (server/opstats.py)
         "auth_pending",  # password checks running on this node's worker threads
+        "hidden",  # only set while a copy of a line is applied
         "requests",
         "_rendered",
         "motd",
@@ -56,6 +58,11 @@ NODE_FIELDS = frozenset(
     }
 )
 _CALLABLE = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, functools.partial)
+# User fields that belong to the node the user is connected to, written as these values: a
+# SASL conversation in progress holds the pieces of a response (a PLAIN password, base64), which
+# must not reach Redis; a password check out on this node is this node's business; its output
+# queue is a connection of this node (restored as UNBOUNDED).
+LOCAL_USER_FIELDS: dict[str, Any] = {"sasl": None, "auth_busy": False, "output": None}
 
 
 def _slots(cls: type) -> list[str]:
@@ -69,13 +76,6 @@ def _slots(cls: type) -> list[str]:
 
 def _fields(obj: object) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in _slots(type(obj)) if hasattr(obj, name)}
-
-
-def _user_fields(user: User) -> dict[str, Any]:
-    """A user's fields but its output queue: that is a connection of this node, if any."""
-    fields = _fields(user)
-    fields.pop("output", None)
-    return fields
 
 
 class _Pickler(pickle.Pickler):
@@ -135,7 +135,8 @@ def dump(state: ServerState, replica: Replica, seqs: dict[str, int]) -> bytes:
         "format": FORMAT,
         "position": replica.position,
         "seqs": seqs,  # each node's last entry applied (appends retried are applied once)
-        "users": {cid: one(u, _user_fields(u)) for cid, u in replica.users.items()},
+        "live": sorted(replica.live),  # the nodes that said HELLO and are not gone
+        "users": {cid: one(u, _fields(u) | LOCAL_USER_FIELDS) for cid, u in replica.users.items()},
         "channels": {key: one(c, _fields(c)) for key, c in state.channels.items()},
         "state": one(state, top),
         "store": state.store.export(state.now),
@@ -174,6 +175,7 @@ def load(blob: bytes, state: ServerState, replica: Replica) -> dict[str, int]:
         setattr(state, name, value)
     state.store.load(body["store"])
     replica.users = users
+    replica.live = set(body.get("live", ()))
     replica.position = body["position"]
     state.reconfigured()
     return dict(body["seqs"])

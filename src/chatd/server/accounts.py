@@ -13,11 +13,15 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..limits import AUTH_THROTTLE_MAX
 from ..proto.casemap import fold, valid_nick
 from ..store.accounts import AccountRecord
 from .sasl import PASSWORD_MAX, Credentials, SaslError, saslprep
+
+if TYPE_CHECKING:
+    from .user import User
 
 log = logging.getLogger("chatd")
 
@@ -156,6 +160,8 @@ class Accounts:
         self.cert_owner: dict[str, Account] = {}  # fingerprint -> account
         self.throttle = Throttle(burst, ceiling)
         self.logged_in = 0  # users logged in (the account tag is looked up only if any are)
+        # account key -> the connections logged in to it, in the order they logged in
+        self.sessions: dict[str, dict[User, None]] = {}
 
     def load(self, records: list[AccountRecord]) -> None:
         self.by_key.clear()
@@ -163,6 +169,22 @@ class Accounts:
         self.cert_owner.clear()
         for record in records:
             self.add(Account.from_record(record))
+
+    def signed_in(self, user: User, key: str) -> None:
+        self.logged_in += 1
+        self.sessions.setdefault(key, {})[user] = None
+
+    def signed_out(self, user: User, key: str) -> None:
+        self.logged_in -= 1
+        sessions = self.sessions.get(key)
+        if sessions is not None:
+            sessions.pop(user, None)
+            if not sessions:
+                del self.sessions[key]
+
+    def sessions_of(self, key: str) -> list[User]:
+        """The connections logged in to the account `key` (casefolded)."""
+        return list(self.sessions.get(key, ()))
 
     def get(self, name: str) -> Account | None:
         return self.by_key.get(fold(name))

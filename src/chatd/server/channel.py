@@ -7,7 +7,7 @@ they decide what to tell whom.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..limits import HOSTLEN
 from ..proto.casemap import fold
@@ -39,6 +39,53 @@ def max_mask_length(nicklen: int, userlen: int) -> int:
     """The longest ban mask kept: nick!user@host at their limits. Longer masks cannot match
     anyone, and with them a 367 line could pass 512 bytes."""
     return nicklen + 1 + userlen + 1 + HOSTLEN
+
+
+class Members(dict["User", str]):
+    """A channel's members (user -> prefix modes) that also keeps, in `local`, those whose
+    output this process writes: on a cluster node the others are replicas of users on other
+    nodes, and fan-out skips them (server/delivery.py). Every way of changing the dict keeps
+    `local` right; reading it is a plain dict's speed."""
+
+    __slots__ = ("local",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.local: dict[User, None] = {}
+
+    def __setitem__(self, user: User, modes: str) -> None:
+        super().__setitem__(user, modes)
+        if user.local:
+            self.local[user] = None
+
+    def __delitem__(self, user: User) -> None:
+        super().__delitem__(user)
+        self.local.pop(user, None)
+
+    def pop(self, user: User, *default: Any) -> Any:
+        self.local.pop(user, None)
+        return super().pop(user, *default)
+
+    def popitem(self) -> tuple[User, str]:
+        user, modes = super().popitem()
+        self.local.pop(user, None)
+        return user, modes
+
+    def clear(self) -> None:
+        super().clear()
+        self.local.clear()
+
+    def setdefault(self, user: User, modes: str = "") -> str:
+        if user not in self:
+            self[user] = modes
+        return self[user]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for user, modes in dict(*args, **kwargs).items():
+            self[user] = modes
+
+    def __reduce__(self) -> Any:  # pickled (snapshots) as its items; `local` is remade
+        return (Members, (), None, None, iter(self.items()))
 
 
 class Mask:
@@ -172,7 +219,7 @@ class Channel:
     def __init__(self, name: str, created: int) -> None:
         self.name = name
         self.key = fold(name)
-        self.members: dict[User, str] = {}  # user -> its prefix modes, e.g. "o", "ov", ""
+        self.members = Members()  # user -> its prefix modes, e.g. "o", "ov", ""
         self.topic = ""
         self.topic_by = ""
         self.topic_at = 0

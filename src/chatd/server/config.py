@@ -142,6 +142,9 @@ class Config:
     cluster_node_name: str | None = None  # unique per node; default host name and pid
     cluster_lease: float = 15.0  # seconds before a silent node's users are shown leaving
     cluster_snapshot_interval: float = 30.0  # seconds between snapshots written by the leader
+    # The metrics endpoint (Prometheus text format over HTTP, served by the same reactor).
+    metrics_port: int = -1  # -1: off; 0 picks a free port (the log says which)
+    metrics_host: str = "127.0.0.1"  # loopback by default: the figures are for the operator
 
     def validate(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -223,6 +226,8 @@ class Config:
             )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("tls-cert and tls-key go together")
+        if not -1 <= self.metrics_port <= 65535:
+            raise ConfigError(f"metrics-port {self.metrics_port} is out of range (-1: off)")
         if not 0 <= self.tls_port <= 65535:
             raise ConfigError(f"tls-port {self.tls_port} is out of range 0-65535")
         for name in ("websocket_port", "websocket_tls_port"):

@@ -167,6 +167,9 @@ class LocalCore:
         self.refusals = RefusalLog()
         self.loop: Loop | None = None
         self.effects = EffectRunner(workers)
+        self.lines_in = 0  # lines from clients (STATS, metrics)
+        self.sendq_drops = 0
+        self.flood_drops = 0
 
     def attach(self, loop: Loop) -> None:
         self.loop = loop
@@ -219,6 +222,7 @@ class LocalCore:
         return user
 
     def receive(self, user: User, lines: list[Line]) -> float | None:
+        self.lines_in += len(lines)
         if user.gone:
             return None
         if user.flood is None and user.inbox is None:
@@ -246,6 +250,7 @@ class LocalCore:
         )
         if wake is EXCESS:
             user.inbox = None
+            self.flood_drops += 1
             state.disconnect(user, "Excess Flood")
             return None
         if not inbox:
@@ -290,6 +295,7 @@ class LocalCore:
         self.state.disconnect(user, reason)
 
     def overflowed(self, user: User) -> None:
+        self.sendq_drops += 1
         self.state.disconnect(user, "SendQ exceeded")
 
     def reconfigured(self) -> None:

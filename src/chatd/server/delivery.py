@@ -85,6 +85,7 @@ class LocalDelivery:
         self.wall = 0.0  # set by the server state before each batch of work
         self._channel: Channel | None = None  # the channel whose messages are being batched
         self._batch: list[tuple[Event, User | None]] = []
+        self.relayed = 0  # events made (messages, joins, quits...), for STATS and metrics
         # The account a message's source is logged in to (account-tag); set by the state.
         self.account_of: Callable[[str], str | None] | None = None
 
@@ -96,6 +97,7 @@ class LocalDelivery:
 
     def event(self, msg: Message, client_tags: dict[str, str] | None = None) -> Event:
         msgid = f"{self._prefix}{next(self._ids):x}"
+        self.relayed += 1
         account_of = self.account_of
         account = account_of(msg.source) if account_of is not None and msg.source else None
         return Event(msg, self.wall, msgid, client_tags or {}, account)
@@ -157,8 +159,9 @@ class LocalDelivery:
         batch = self._batch
         self._channel = None
         self._batch = []
+        members = channel.members.local  # a cluster's replicas of other nodes' users write nowhere
         if len(batch) == 1:
-            _fan_out(channel.members, batch[0][0], batch[0][1])
+            _fan_out(members, batch[0][0], batch[0][1])
             return
         own: dict[User, list[int]] = {}  # a sender -> where its own lines are, in order
         for i, (_, exclude) in enumerate(batch):
@@ -171,7 +174,7 @@ class LocalDelivery:
         events = [event for event, _ in batch]
         whole: list[bytes | None] = [None] * VIEWS  # per tag view
         joined: list[_Joined | None] = [None] * VIEWS
-        for user in channel.members:
+        for user in members:
             view = user.tag_view
             mine = own.get(user)
             if mine is None:

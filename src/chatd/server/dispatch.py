@@ -116,7 +116,7 @@ COMMANDS: dict[str, Command] = {
 # (state, user, value). The value is plain data (JSON-able), so a cluster can carry it in its
 # log and every node applies the same result.
 Resumer = Callable[["ServerState", "User", Any], None]
-RESUMERS: dict[str, Resumer] = {**accounts.RESUMES}
+RESUMERS: dict[str, Resumer] = {**accounts.RESUMES, **operator.RESUMES}
 
 
 def dispatch(state: ServerState, user: User, msg: Message) -> None:

@@ -41,6 +41,8 @@ from .config import Config
 from .delivery import Event, LocalDelivery
 from .dispatch import COMMANDS, RESUMERS, dispatch
 from .flood import FloodGate
+from .hidden import Hidden, too_long
+from .opstats import Monitor
 from .user import UNBOUNDED, Output, User
 from .whowas import Record, WhowasRing
 
@@ -171,7 +173,14 @@ class ServerState:
         # itself reads no files). Returns a line per change.
         self.reload_hook: Callable[[], list[str]] | None = None
         self.config_file = "-"  # the file REHASH re-reads, for 382
+        # STATS N/R and the metrics endpoint read figures through this (server/opstats.py);
+        # set by the composition root, this node's own: handlers read it, never change state
+        self.monitor: Monitor | None = None
+        self.servers = 1  # nodes of the network (a cluster's replica counts them), for LUSERS
         self.requests: list[Deferred | Later] = []  # see defer() and later()
+        # while a cluster node applies another node's copy of a line that held a secret: what
+        # its origin decided from the secret (server/hidden.py); None otherwise
+        self.hidden: Hidden | None = None
         # history and persistent channels (docs/storage.md); ":memory:" unless told otherwise
         self.store = (
             store
@@ -284,7 +293,7 @@ class ServerState:
         else:
             self.unregistered -= 1
         if user.account is not None:
-            self.accounts.logged_in -= 1
+            self.accounts.signed_out(user, fold(user.account))
         user.sasl = None
         for channel in list(user.channels):
             self.remove_member(channel, user)
@@ -526,15 +535,11 @@ class ServerState:
         return f"b{next(self._batch_ids):x}"
 
     def _within_limits(self, user: User, raw: bytes) -> bool:
-        if raw[:1] == b"@":
-            tags, _, rest = raw.partition(b" ")
-            # the tags' budget counts the leading @ and the space after them (message-tags)
-            too_long = len(tags) + 1 > self.config.tags_length or len(rest) > self.max_line
-        else:
-            too_long = len(raw) > self.max_line
-        if too_long:
+        # the tags' budget counts the leading @ and the space after them (message-tags)
+        if too_long(raw, self.max_line, self.config.tags_length):
             self.input_too_long(user)
-        return not too_long
+            return False
+        return True
 
     def input_too_long(self, user: User) -> None:
         self.reply(user, N.ERR_INPUTTOOLONG, "Input line was too long")

@@ -89,7 +89,7 @@ class User:
         "registered",
         "gone",
         "away",
-        "pass_given",
+        "pass_ok",
         "oper_name",
         "connected_at",
         "signon",
@@ -150,7 +150,7 @@ class User:
         self.registered = False
         self.gone = False
         self.away: str | None = None
-        self.pass_given: str | None = None
+        self.pass_ok: bool | None = None  # PASS: whether it was the server's password
         self.oper_name: str | None = None
         self.connected_at = now
         self.signon = wall

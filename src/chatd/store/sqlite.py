@@ -140,6 +140,12 @@ def _to_v5(db: sqlite3.Connection) -> None:
         PRIMARY KEY (owner, target)) WITHOUT ROWID""")
 
 
+def _to_v6(db: sqlite3.Connection) -> None:
+    # a read marker's owner is the account, or "~" and the nick of a user not logged in; the
+    # owners of version 5 were all nicks
+    db.execute("UPDATE read_markers SET owner = '~' || owner")
+
+
 # MIGRATIONS[i] takes a database from schema version i to i + 1; version 0 is an empty file.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _to_v1,
@@ -147,6 +153,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _to_v3,
     migrate_accounts,  # v4: store/accounts.py
     _to_v5,  # read markers
+    _to_v6,  # read markers by account
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -3,7 +3,9 @@
 ChatApp owns the view state that is not chat state: scroll positions, per-buffer input
 history, the completion cycle, the search being made, the nick-list scroll, toggles (nick
 list, mouse capture) and a paste waiting for confirmation; it applies settings changed by
-/set and rings the bell the workspace asks for. Each server's transport runs as a task on
+/set, rings the bell the workspace asks for, and tells the session when a buffer has been
+read (shown at its end: on switching to it, on scrolling down to the end, while one stays
+there), for the read markers. Each server's transport runs as a task on
 prompt_toolkit's own asyncio loop and asks for a redraw after every batch, so a slow network
 never blocks typing or drawing.
 """
@@ -95,6 +97,7 @@ class ChatApp:
         self.time_format = settings.timestamp_format
         self.pending_paste: list[str] | None = None
         self.search_state: SearchState | None = None
+        self._shown: tuple[ViewKey, bool] | None = None  # the view drawn last, and pinned
         self.quitting = False
         self.running = False
         self.input_buffer = InputBuffer(multiline=False, accept_handler=self._accept)
@@ -124,6 +127,7 @@ class ChatApp:
         # waiting: 0.2 s for the terminal's bytes and 0.3 s for a second key, not 0.5 + 1 s.
         self.application.ttimeoutlen = ESC_WAIT_BYTES
         self.application.timeoutlen = ESC_WAIT_KEYS
+        self.application.before_render += lambda _: self.reading()
 
     # ------------------------------------------------------------- the parts
 
@@ -148,6 +152,9 @@ class ChatApp:
         self._workspace.add(session)
         session.renumber_listeners.append(
             lambda buf, point, shift: self._renumbered(session, buf, point, shift)
+        )
+        session.bufs.rename_listeners.append(
+            lambda buf, old_key, old_name: self._renamed(session, buf, old_key, old_name)
         )
         if self.logger is not None:
             session.listeners.append(self.logger.listener(lambda: session.name))
@@ -288,8 +295,43 @@ class ChatApp:
         if view is not None and not view.pinned and view.anchor_seq < point:
             view.anchor_seq -= shift
 
+    def _renamed(self, session: Session, buf: SessionBuffer, old_key: str, old_name: str) -> None:
+        """A room was renamed (or a private buffer follows a nick change): its scroll
+        position, input history, search and log files follow it."""
+        old, new = (id(session), old_key), (id(session), buf.key)
+        if old in self.views:
+            self.views[new] = self.views.pop(old)
+        if old in self.histories:
+            self.histories[new] = self.histories.pop(old)
+        if old in self.nick_offsets:
+            self.nick_offsets[new] = self.nick_offsets.pop(old)
+        if self.search_state is not None and self.search_state.key == old:
+            self.search_state.key = new
+        if self.logger is not None:
+            self.logger.rename(session.name, old_name, buf)
+
     def scroll_to_bottom(self) -> None:
         self.view().pinned = True
+
+    def reading(self) -> None:
+        """Before each redraw: the buffer on screen at its end has been read. Switching to it
+        or getting back to its end says so at once; staying there, every few seconds."""
+        session = self.session
+        shown = (self.view_key(), self.view().pinned)
+        if shown == self._shown:
+            if shown[1]:
+                session.mark_read(session.current, self.clock(), debounce=True)
+            return
+        self._shown = shown
+        if shown[1]:
+            session.mark_read(session.current, self.clock())
+
+    def line_in_view(self) -> int | None:
+        view = self.view()
+        lines = self.session.current_buffer.lines
+        if view.pinned or not lines:
+            return None
+        return view.anchor_seq
 
     def nicklist_visible(self) -> bool:
         if self.session.current_buffer.kind != "channel":
@@ -538,15 +580,22 @@ class ChatApp:
             self.input_buffer.document = Document(result[0], result[1])
 
     def paste(self, data: str) -> None:
+        """A paste of several lines is one paragraph: sent as one multiline message where the
+        server offers it (blank lines inside kept), else line by line; past `paste_confirm`
+        lines, after asking."""
         data = data.replace("\r\n", "\n").replace("\r", "\n")
         buff = self.input_buffer
         if "\n" not in data.strip("\n") or self.search_state is not None:
             buff.insert_text(data.strip("\n").replace("\n", " "))
             return
         text = buff.text[: buff.cursor_position] + data + buff.text[buff.cursor_position :]
-        lines = [line for line in text.split("\n") if line.strip()]
+        lines = text.split("\n")
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        while lines and not lines[-1].strip():
+            lines.pop()
         buff.reset()
-        if len(lines) <= self.settings.paste_confirm:
+        if paste_count(lines) <= self.settings.paste_confirm:
             self._send_lines(lines)
         else:
             self.pending_paste = lines
@@ -556,10 +605,13 @@ class ChatApp:
         if yes:
             self._send_lines(lines)
         else:
-            self.session.info(f"Paste of {len(lines)} lines cancelled", self.clock())
+            self.session.info(f"Paste of {paste_count(lines)} lines cancelled", self.clock())
 
     def _send_lines(self, lines: list[str]) -> None:
-        ctx = self._context()
-        for line in lines:
-            commands.say(ctx, line)
+        commands.say_paragraph(self._context(), lines)
         self.scroll_to_bottom()
+
+
+def paste_count(lines: list[str]) -> int:
+    """The lines of a paste that say something (blank ones are not counted)."""
+    return sum(1 for line in lines if line.strip())

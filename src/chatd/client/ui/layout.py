@@ -208,7 +208,7 @@ def nick_list(app: ChatApp) -> ConditionalContainer:
 
 def paste_prompt(app: ChatApp) -> ConditionalContainer:
     def fragments() -> StyleAndTextTuples:
-        count = len(app.pending_paste or ())
+        count = sum(1 for line in app.pending_paste or () if line.strip())
         where = app.session.current_buffer.name
         return [("class:paste", f" Send {count} pasted lines to {where}? [y]es / [n]o ")]
 

@@ -107,7 +107,13 @@ def line_fragments(line: LogLine, look: Look | bool) -> tuple[list[tuple[str, st
         base += " class:log.pending"
     if line.failed:
         base += " class:log.failed"
-    body = [(f"{base} {span_style(s, color)}".strip(), s.text) for s in formatting.parse(line.text)]
+    if line.redacted:
+        base += " class:log.deleted"
+    body: list[tuple[str, str]] = []
+    for i, row in enumerate(line.text.split("\n")):  # a multiline message: a row per line
+        if i:
+            body.append(("", "\n"))
+        body += [(f"{base} {span_style(s, color)}".strip(), s.text) for s in formatting.parse(row)]
     if look.term:
         match = "class:log.match.current" if line.seq == look.current else "class:log.match"
         body = mark(body, look.term, match)
@@ -134,7 +140,8 @@ def mark(frags: list[tuple[str, str]], term: str, style: str) -> list[tuple[str,
 
 
 def wrap(frags: Sequence[tuple[str, str]], width: int, indent: int) -> list[Row]:
-    """Wrap fragments into rows of `width` cells, at spaces when possible, with hanging indent."""
+    """Wrap fragments into rows of `width` cells, at spaces when possible, with hanging indent;
+    a line feed starts a new row (the lines of a multiline message)."""
     width = max(width, 8)
     indent = indent if indent <= width // 2 else 2
     cells = [(style, ch) for style, text in frags for ch in text]
@@ -144,6 +151,12 @@ def wrap(frags: Sequence[tuple[str, str]], width: int, indent: int) -> list[Row]
     start = 0
     i = 0
     while i < len(cells):
+        if cells[i][1] == "\n":  # a line of a multiline message: a new row, indented
+            rows.append(_merge(row))
+            row = [("", " ")] * indent
+            start = used = indent
+            i += 1
+            continue
         ch_width = get_cwidth(cells[i][1])
         if used + ch_width > width and row:
             cut = _break_at(row, start)

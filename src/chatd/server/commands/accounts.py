@@ -23,7 +23,6 @@ that is not an account is checked against decoy credentials at the same cost.
 from __future__ import annotations
 
 import functools
-import hmac
 import itertools
 import logging
 import math
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...limits import GUEST_PREFIX
 from ...proto import numerics as N
-from ...proto.caps import SASL_MECHANISMS
+from ...proto.caps import ACCOUNT_NOTIFY, SASL_MECHANISMS
 from ...proto.casemap import fold, valid_nick
 from ...proto.message import Message
 from .. import isupport, sasl, services
@@ -44,7 +43,7 @@ from ..accounts import (
 )
 from ..sasl import Credentials, SaslError, TooLong
 from ..services import chanserv
-from . import registration
+from . import monitor, readmarker, registration
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -388,12 +387,13 @@ def _login_failed(
 def login(state: ServerState, user: User, account: Account) -> None:
     """`user` is now logged in to `account`: 900, mode +r, account-notify, auto-modes."""
     user.account = account.name
-    state.accounts.logged_in += 1
+    state.accounts.signed_in(user, account.key)
     state.reply(
         user, N.RPL_LOGGEDIN, user.prefix, account.name, f"You are now logged in as {account.name}"
     )
     _mode_r(state, user, "+")
     _announce_account(state, user, account.name)
+    readmarker.owner_changed(state, user)
     if user.registered:
         for channel in sorted(user.channels, key=lambda c: c.key):
             chanserv.auto_modes(state, user, channel)
@@ -402,11 +402,12 @@ def login(state: ServerState, user: User, account: Account) -> None:
 def logout(state: ServerState, user: User) -> None:
     if user.account is None:
         return
+    state.accounts.signed_out(user, fold(user.account))
     user.account = None
-    state.accounts.logged_in -= 1
     state.reply(user, N.RPL_LOGGEDOUT, user.prefix, "You are now logged out")
     _mode_r(state, user, "-")
     _announce_account(state, user, "*")
+    readmarker.owner_changed(state, user)
     protect_nick(state, user)
 
 
@@ -420,15 +421,18 @@ def _mode_r(state: ServerState, user: User, sign: str) -> None:
 
 
 def _announce_account(state: ServerState, user: User, name: str) -> None:
-    """account-notify: `ACCOUNT name` (or `*`) to those sharing a channel, and to the user."""
+    """account-notify: `ACCOUNT name` (or `*`) to those sharing a channel, to the user, and
+    (extended-monitor) to those who monitor it."""
     if not user.registered:
-        return
-    watchers = [u for u in user.neighbours() if "account-notify" in u.caps]
-    if "account-notify" in user.caps:
+        return  # at registration, watchers learn the account after the 730 (commands/monitor)
+    watchers = [u for u in user.neighbours() if ACCOUNT_NOTIFY in u.caps]
+    if ACCOUNT_NOTIFY in user.caps:
         watchers.append(user)
-    if watchers:
-        event = state.delivery.event(Message("ACCOUNT", [name], user.prefix))
-        state.delivery.to_users(watchers, event)
+    if not watchers and not monitor.watchers_of(state, user.nick):
+        return
+    event = state.delivery.event(Message("ACCOUNT", [name], user.prefix))
+    state.delivery.to_users(watchers, event)
+    monitor.notify_change(state, user, event, ACCOUNT_NOTIFY)
 
 
 # -- registered nicks -----------------------------------------------------------------------------
@@ -605,18 +609,12 @@ def handle_register(state: ServerState, user: User, msg: Message) -> None:
             register_reply(state, user, "register", "NEED_NICK", "*", "Send NICK first")
             return
         name = user.nick
-    if not user.registered and state.config.password is not None:
-        given = (user.pass_given or "").encode()
-        if not hmac.compare_digest(given, state.config.password.encode()):
-            register_reply(
-                state,
-                user,
-                "register",
-                "TEMPORARILY_UNAVAILABLE",
-                name,
-                "Send the server's PASS first",
-            )
-            return
+    needs_pass = state.config.password is not None and not user.registered
+    if needs_pass and not registration.pass_ok(state, user):
+        register_reply(
+            state, user, "register", "TEMPORARILY_UNAVAILABLE", name, "Send the server's PASS first"
+        )
+        return
     begin_register(state, user, name, None if email == "*" else email, password, "register")
 
 

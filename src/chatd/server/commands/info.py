@@ -15,6 +15,7 @@ from ...proto.casemap import fold
 from ...proto.message import Message
 from ..channel import compile_mask
 from ..help import HELP, INDEX
+from . import nodestats
 
 if TYPE_CHECKING:
     from ..state import ServerState
@@ -70,6 +71,9 @@ def handle_links(state: ServerState, user: User, msg: Message) -> None:
 def handle_stats(state: ServerState, user: User, msg: Message) -> None:
     query = msg.params[0][:1]
     if len(msg.params) > 1 and _other_server(state, user, msg.params[1]):
+        return
+    if query.upper() in nodestats.QUERIES:  # N (nodes), R (the cluster's log)
+        nodestats.answer(state, user, query.upper())
         return
     if query in ("o", "O", "l", "L") and not user.oper:
         state.reply(user, N.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")

@@ -1,10 +1,13 @@
 """MONITOR (IRCv3 monitor) and extended-monitor: a client's list of nicks, and the notices it
 gets when they come online (730), go offline (731), or, with extended-monitor, change what
-away-notify and setname report.
+away-notify, account-notify and setname report.
 
 Every notification to watchers goes through `notify_online`, `notify_offline` or
-`notify_change` here, so a feature that reports more about a user (accounts: ACCOUNT) adds one
-call to `notify_change` with its capability.
+`notify_change` here, so a feature that reports more about a user adds one call to
+`notify_change` with its capability (AWAY, SETNAME and ACCOUNT do). A 730 to an
+extended-monitor client is followed by what it would otherwise have to ask for: `ACCOUNT` when
+the user is logged in (with account-notify) and `AWAY` when it is away (with away-notify), as
+extended-join and a JOIN's AWAY tell a channel's members.
 
 Cost: a list holds at most `monitor_max` nicks (ISUPPORT MONITOR=); `state.watchers` maps a
 casefolded nick to the clients watching it, so a sign-on, nick change or quit costs one dict
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from ...limits import NAMES_CHUNK
 from ...proto import numerics as N
-from ...proto.caps import EXTENDED_MONITOR
+from ...proto.caps import ACCOUNT_NOTIFY, AWAY_NOTIFY, EXTENDED_MONITOR
 from ...proto.casemap import fold, valid_nick
 from ...proto.message import Message
 from . import metadata
@@ -118,7 +121,7 @@ def _status(state: ServerState, user: User, nicks: list[str]) -> None:
         for nick in online:
             target = state.find_user(nick.split("!", 1)[0])
             if target is not None:
-                metadata.sync_on_monitor(state, user, target)
+                _sync(state, user, target)
 
 
 def _chunks(items: list[str]) -> Iterable[list[str]]:
@@ -147,7 +150,29 @@ def notify_online(state: ServerState, user: User) -> None:
     for watcher in list(watchers_of(state, user.nick)):
         if watcher is not user:
             state.reply(watcher, N.RPL_MONONLINE, user.prefix)
-            metadata.sync_on_monitor(state, watcher, user)
+            _sync(state, watcher, user)
+
+
+def _sync(state: ServerState, watcher: User, user: User) -> None:
+    """After a 730 about `user`: what extended-monitor would report as it changes, as it is
+    now (the account, the away message), then its metadata."""
+    if _extended(watcher, user):
+        caps, delivery = watcher.caps, state.delivery
+        if user.account is not None and ACCOUNT_NOTIFY in caps:
+            account = Message("ACCOUNT", [user.account], user.prefix)
+            delivery.to_user(watcher, delivery.event(account))
+        if user.away is not None and AWAY_NOTIFY in caps:
+            away = Message("AWAY", [user.away], user.prefix)
+            delivery.to_user(watcher, delivery.event(away))
+    metadata.sync_on_monitor(state, watcher, user)
+
+
+def _extended(watcher: User, user: User) -> bool:
+    """Whether `watcher` learns about `user` through extended-monitor: it has the capability
+    and shares no channel with it (a shared channel tells it already)."""
+    return EXTENDED_MONITOR in watcher.caps and not (
+        watcher.channels and not watcher.channels.isdisjoint(user.channels)
+    )
 
 
 def notify_offline(state: ServerState, nick: str) -> None:
@@ -158,19 +183,12 @@ def notify_offline(state: ServerState, nick: str) -> None:
 
 def notify_change(state: ServerState, user: User, event: Event, cap: str) -> None:
     """extended-monitor: a change to `user` that clients sharing a channel with it learn
-    through `cap` (away-notify, setname; accounts: account-notify) also reaches those who
-    monitor it and have both extended-monitor and `cap`, unless they saw it through a shared
-    channel already. The one place such notices go out (account changes join here)."""
+    through `cap` (away-notify, setname, account-notify) also reaches those who monitor it and
+    have both extended-monitor and `cap`, unless they saw it through a shared channel already.
+    The one place such notices go out."""
     watchers = watchers_of(state, user.nick)
     if not watchers:
         return
-    recipients = [
-        w
-        for w in watchers
-        if w is not user
-        and EXTENDED_MONITOR in w.caps
-        and cap in w.caps
-        and not (w.channels and not w.channels.isdisjoint(user.channels))
-    ]
+    recipients = [w for w in watchers if w is not user and cap in w.caps and _extended(w, user)]
     if recipients:
         state.delivery.to_users(recipients, event)

@@ -21,6 +21,7 @@ from ...proto import numerics as N
 from ...proto.caps import MULTILINE, MULTILINE_CONCAT
 from ...proto.casemap import fold, is_channel_name
 from ...proto.message import Message, encode
+from ..accounts import is_reserved
 from ..delivery import Event, format_time
 from ..user import VIEW_TAGS, VIEW_TIME
 from . import messaging
@@ -62,6 +63,10 @@ def _open_problem(user: User, msg: Message) -> str:
         return "BATCH +ref draft/multiline <target>"
     if params[1] != BATCH_TYPE:
         return "Only draft/multiline batches can be sent"
+    if is_reserved(params[2]):
+        # services take one line at a time; and a line to NickServ may hold a password, which
+        # a cluster's log leaves out (server/hidden.py), so none is ever kept in a batch
+        return "Services take single lines, not multiline batches"
     if user.batch is not None:
         return "A multiline batch is already open"
     return ""
@@ -235,20 +240,30 @@ def _deliver(state: ServerState, user: User, batch: OpenBatch) -> None:
     render = _Rendered(state, user.prefix, other.nick, batch, msgid)
     recipients = [other] if other is user or not echo else [other, user]
     state.delivery.to_users_rendered(recipients, render)
+    for event in _events(state, other.nick, user, batch, msgid):
+        state.record_private(user, other, event)
     if other.away is not None and other is not user:
         state.reply(user, N.RPL_AWAY, other.nick, other.away)
 
 
 def _record(state: ServerState, channel: Channel, user: User, batch: OpenBatch, msgid: str) -> None:
     """History keeps the non-blank lines, as a client without the capability saw them."""
+    for event in _events(state, channel.name, user, batch, msgid):
+        state.record_message(channel, event)
+
+
+def _events(
+    state: ServerState, target: str, user: User, batch: OpenBatch, msgid: str
+) -> list[Event]:
+    """The batch's non-blank lines as the PRIVMSG events history keeps: `msgid`, then
+    `msgid/1`, `msgid/2`...; the client tags on the first."""
+    out: list[Event] = []
     tags = batch.tags
-    number = 0
     for text, _ in batch.lines:
         if not text:
             continue
-        line = Message("PRIVMSG", [channel.name, text], user.prefix)
-        state.record_message(
-            channel, Event(line, state.wall, msgid if number == 0 else f"{msgid}/{number}", tags)
-        )
-        number += 1
+        line = Message("PRIVMSG", [target, text], user.prefix)
+        number = len(out)
+        out.append(Event(line, state.wall, msgid if number == 0 else f"{msgid}/{number}", tags))
         tags = {}
+    return out

@@ -285,16 +285,17 @@ def handle_lusers(state: ServerState, user: User, msg: Message) -> None:
 def send_lusers(state: ServerState, user: User) -> None:
     registered = state.connections - state.unregistered
     invisible = state.invisible
+    servers = state.servers  # the nodes of a cluster
     reply = state.reply
     reply(
         user,
         N.RPL_LUSERCLIENT,
-        f"There are {registered - invisible} users and {invisible} invisible on 1 servers",
+        f"There are {registered - invisible} users and {invisible} invisible on {servers} servers",
     )
     reply(user, N.RPL_LUSEROP, str(state.opers), "operator(s) online")
     reply(user, N.RPL_LUSERUNKNOWN, str(state.unregistered), "unknown connection(s)")
     reply(user, N.RPL_LUSERCHANNELS, str(len(state.channels)), "channels formed")
-    reply(user, N.RPL_LUSERME, f"I have {registered} clients and 0 servers")
+    reply(user, N.RPL_LUSERME, f"I have {registered} clients and {servers - 1} servers")
     peak = str(max(state.peak_users, registered))
     reply(
         user,

@@ -1,11 +1,13 @@
 """draft/read-marker: MARKREAD, the last message a user has read in each channel or private
 conversation, shared between that user's connections and kept in the store.
 
-The marker belongs to an *owner*: `owner_of(user)`. With no accounts yet it is the user's
-casefolded nick, and `clients_of` finds the one connection holding that nick; with accounts both
-become the account and every connection logged in to it. Nothing else here knows what an owner
-is. A marker only moves forward, never past the server's clock; an owner keeps its
-`read_markers_max` newest markers (the oldest read time is dropped first).
+The marker belongs to an *owner*: `owner_of(user)`. A user logged in to an account owns its
+markers by the account (its casefolded name): every connection logged in to it shares them
+(`clients_of`), and they survive nick changes. A user not logged in owns them by its nick
+(`~` and the casefolded nick, as private history names such a peer: it cannot be an account's
+key), held by one connection at a time. Nothing else here knows what an owner is. A marker only
+moves forward, never past the server's clock; an owner keeps its `read_markers_max` newest
+markers (the oldest read time is dropped first).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from ...proto.caps import READ_MARKER
 from ...proto.casemap import fold, is_channel_name, valid_channel, valid_nick
 from ...proto.message import Message, as_word
 from ...store import StoreError, ms_to_iso, parse_timestamp
+from ...store.accounts import UNIDENTIFIED
 
 if TYPE_CHECKING:
     from ..channel import Channel
@@ -26,14 +29,17 @@ COMMAND = "MARKREAD"
 
 
 def owner_of(user: User) -> str:
-    """Whose markers these are: the nick for now; the account once there are accounts."""
-    return user.key
+    """Whose markers these are: the account, or `~nick` for a user not logged in."""
+    return fold(user.account) if user.account is not None else UNIDENTIFIED + user.key
 
 
 def clients_of(state: ServerState, owner: str) -> list[User]:
-    """Every connection of an owner (one per nick for now)."""
-    user = state.users.get(owner)
-    return [user] if user is not None and user.registered else []
+    """Every connection of an owner: those logged in to the account, or the one holding the
+    nick (if it is not logged in: then the markers are its account's)."""
+    if not owner.startswith(UNIDENTIFIED):
+        return [u for u in state.accounts.sessions_of(owner) if u.registered]
+    user = state.users.get(owner[len(UNIDENTIFIED) :])
+    return [user] if user is not None and user.registered and user.account is None else []
 
 
 def _fail(state: ServerState, user: User, code: str, *context: str) -> None:
@@ -84,6 +90,14 @@ def handle_markread(state: ServerState, user: User, msg: Message) -> None:
     for other in clients_of(state, owner):
         if other is not user and READ_MARKER in other.caps:
             state.send(other, update)
+
+
+def owner_changed(state: ServerState, user: User) -> None:
+    """The user logged in or out: its markers are now another owner's, so a client with the
+    capability learns the marker of each channel it is on (in the order of their names)."""
+    if READ_MARKER in user.caps and user.registered:
+        for channel in sorted(user.channels, key=lambda c: c.key):
+            send_on_join(state, user, channel)
 
 
 def send_on_join(state: ServerState, user: User, channel: Channel) -> None:

@@ -4,7 +4,6 @@ welcome burst (001-005, LUSERS, MOTD) sent once a client is registered."""
 from __future__ import annotations
 
 import datetime
-import hmac
 from typing import TYPE_CHECKING
 
 from ...limits import CAP_VERSION_MAX
@@ -24,6 +23,7 @@ from ..channel import (
     USER_MODES,
     Channel,
 )
+from ..hidden import password_matches
 from . import accounts as account_commands
 from . import channels, metadata, monitor, queries
 
@@ -104,7 +104,19 @@ def handle_pass(state: ServerState, user: User, msg: Message) -> None:
     if user.registered:
         state.reply(user, N.ERR_ALREADYREGISTERED, "You may not reregister")
         return
-    user.pass_given = msg.params[0]
+    hidden = state.hidden  # a cluster's copy of the line: its origin compared the password
+    if hidden is not None:
+        user.pass_ok = hidden.password_ok
+    else:
+        user.pass_ok = password_matches(state.config, msg.params[0])
+
+
+def pass_ok(state: ServerState, user: User) -> bool:
+    """Whether the user gave the server's password (with PASS; no PASS counts as an empty
+    one)."""
+    if user.pass_ok is None:
+        return password_matches(state.config, "")
+    return user.pass_ok
 
 
 def handle_nick(state: ServerState, user: User, msg: Message) -> None:
@@ -193,13 +205,10 @@ def handle_user(state: ServerState, user: User, msg: Message) -> None:
 def try_register(state: ServerState, user: User) -> None:
     if user.registered or user.negotiating or not user.key or not user.username:
         return
-    password = state.config.password
-    if password is not None:
-        given = (user.pass_given or "").encode()
-        if not hmac.compare_digest(given, password.encode()):
-            state.reply(user, N.ERR_PASSWDMISMATCH, "Password incorrect")
-            state.disconnect(user, "Bad password")
-            return
+    if state.config.password is not None and not pass_ok(state, user):
+        state.reply(user, N.ERR_PASSWDMISMATCH, "Password incorrect")
+        state.disconnect(user, "Bad password")
+        return
     user.registered = True
     user.signon = state.wall
     state.unregistered -= 1

@@ -98,7 +98,9 @@ def rename(state: ServerState, user: User, old_key: str, new_name: str, reason: 
         state.delivery.to_user(member, state.delivery.event(part))
         join = Message("JOIN", [new_name], member.prefix)
         if "extended-join" in member.caps:
-            join = Message("JOIN", [new_name, "*", member.realname], member.prefix)
+            join = Message(
+                "JOIN", [new_name, member.account or "*", member.realname], member.prefix
+            )
         state.delivery.to_user(member, state.delivery.event(join))
         if channel.topic:
             channels.send_topic(state, member, channel)

@@ -273,3 +273,19 @@ _COMMANDS: dict[str, Callable[[ServerState, User, list[str]], None]] = {
     "CERT": _cert,
     "SET": _set,
 }
+
+
+def secret_args(verb: str, args: list[str]) -> range | None:
+    """Which words after the verb of a NickServ command line are a password, or None: what a
+    cluster's log leaves out (server/hidden.py). The handlers do only local work with them."""
+    handler = _COMMANDS.get(verb)
+    if handler is _identify:
+        return range(1, len(args)) if len(args) > 1 else range(len(args)) or None
+    if handler is _register:
+        return range(1) if args else None  # the email address after it stays
+    if handler is _set:
+        has_password = len(args) > 1 and args[0].upper() == "PASSWORD"
+        return range(1, len(args)) if has_password else None
+    if handler in (_ghost, _regain):  # some clients add the password after the nick
+        return range(1, len(args)) if len(args) > 1 else None
+    return None
