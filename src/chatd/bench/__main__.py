@@ -18,7 +18,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from chatd.bench import procfs, report, servers
+from chatd.bench import cload, procfs, report, servers
 from chatd.bench.load import SetupError, base36
 from chatd.bench.scenarios import Params, run
 from chatd.bench.servers import Server
@@ -90,12 +90,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     sc.add_argument("--room-size", type=int, default=5, help="members per room in rooms")
     sc.add_argument(
         "--concurrency",
-        type=int,
-        default=32,
-        help="registrations in progress at a time (connect, and setup)",
+        default="32",
+        metavar="C[,C...]",
+        help="registrations in progress at a time (connect: one run each; setup: the first)",
     )
     sc.add_argument("--window", type=int, default=24, help="unacknowledged messages per sender")
     sc.add_argument("--batch", type=int, default=8, help="messages per write; one PING per batch")
+    sc.add_argument(
+        "--load",
+        choices=("c", "python"),
+        default="c",
+        help="load generator for fanout and connect: c (cload.c, compiled on first use; the "
+        "default) or python (load.py; rooms, idle and the others always use it)",
+    )
     run_ = ap.add_argument_group("measuring")
     run_.add_argument("--duration", type=float, default=10.0, help="window length in s (10)")
     run_.add_argument("--warmup", type=float, default=1.0, help="sending before the window (1 s)")
@@ -119,6 +126,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def plan(args: argparse.Namespace, fd_limit: int) -> tuple[list[Params], list[str]]:
     """The runs to make, and notes about runs left out."""
+    levels = [int(c) for c in str(args.concurrency).split(",") if c.strip()]
     base = Params(
         kind="fanout",
         duration=args.duration,
@@ -126,7 +134,8 @@ def plan(args: argparse.Namespace, fd_limit: int) -> tuple[list[Params], list[st
         window=args.window,
         batch=args.batch,
         room_size=args.room_size,
-        concurrency=args.concurrency,
+        concurrency=levels[0],
+        generator=args.load,
     )
     flavours = {"eager": [True], "ordinary": [False], "both": [True, False], None: None}[
         args.clients
@@ -135,7 +144,8 @@ def plan(args: argparse.Namespace, fd_limit: int) -> tuple[list[Params], list[st
     if args.scenario == "all":
         runs += [
             replace(base, kind="idle", n=args.N or 1000),
-            replace(base, kind="connect"),
+            # the issue's table: registrations 8 and 32 at a time
+            *(replace(base, kind="connect", concurrency=c) for c in sorted({8, *levels})),
             replace(base, kind="fanout", n=100, s=10, eager=True),
             replace(base, kind="fanout", n=100, s=10, eager=False),
             replace(base, kind="fanout", n=1000, s=10, rate=200),
@@ -154,6 +164,8 @@ def plan(args: argparse.Namespace, fd_limit: int) -> tuple[list[Params], list[st
     elif args.scenario == "log":
         for lines in args.lines.split(","):
             runs.append(replace(base, kind="log", n=args.N or 2, s=int(lines)))
+    elif args.scenario == "connect":
+        runs += [replace(base, kind="connect", concurrency=c) for c in levels]
     else:
         runs.append(replace(base, kind=args.scenario, n=args.N or 1000))
     notes = []
@@ -314,7 +326,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         return render(args.render)
     fd_limit = procfs.raise_fd_limit()
+    early: list[str] = []
+    if args.load == "c":
+        if cload.binary() is None:  # compiled now, not inside a measured run
+            args.load = "python"
+            early.append("no C compiler: the Python load generator drives every scenario")
+        else:
+            early.append("load: the C generator (cload.c) for fanout and connect, Python else")
     runs, notes = plan(args, fd_limit)
+    notes = early + notes
     targets = start_servers(args)
     try:
         if not args.no_pin:

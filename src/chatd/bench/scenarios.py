@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Self
 
-from chatd.bench import procfs
+from chatd.bench import cload, procfs
 from chatd.bench.load import Conn, Load
 from chatd.bench.servers import Server
 from chatd.bench.stats import percentile
@@ -55,6 +55,7 @@ class Params:
     concurrency: int = 10
     text_size: int = 40
     prefix: str = "b"
+    generator: str = "python"  # "c": the C generator (cload.c) where the scenario has one
 
     @property
     def label(self) -> str:
@@ -71,10 +72,10 @@ class Params:
 
     def public(self) -> dict[str, Any]:
         keys = {
-            "fanout": ("n", "s", "rate", "duration", "eager", "window", "batch"),
+            "fanout": ("n", "s", "rate", "duration", "eager", "window", "batch", "generator"),
             "rooms": ("n", "room_size", "rate", "duration", "eager", "window", "batch"),
             "idle": ("n",),
-            "connect": ("concurrency", "duration"),
+            "connect": ("concurrency", "duration", "generator"),
             "log": ("n", "s", "duration"),
         }[self.kind]
         return {k: getattr(self, k) for k in keys}
@@ -143,10 +144,18 @@ def _spread(items: Sequence[Conn], k: int) -> list[Conn]:
     return list(items[::step][:k])
 
 
-def _new_load(server: Server, p: Params) -> Load:
+def _sample_every(p: Params) -> int:
     # Sampling clients parse every marked message they get: in a big room at full speed mark
     # one message in 64; in small rooms or at a fixed modest rate mark them all.
-    sample_every = 1 if p.kind == "rooms" or 0 < p.rate <= 5000 else 64
+    return 1 if p.kind == "rooms" or 0 < p.rate <= 5000 else 64
+
+
+def _owed_cap(server: Server, p: Params) -> int:
+    # a cluster: at most the deliveries of every sender's window owed at once
+    return p.window * p.s * max(1, p.n - 1) if server.nodes and p.kind == "fanout" else 0
+
+
+def _new_load(server: Server, p: Params) -> Load:
     return Load(
         server.host,
         server.port,
@@ -155,9 +164,8 @@ def _new_load(server: Server, p: Params) -> Load:
         window=p.window,
         batch=p.batch,
         in_flight_cap=ROOMS_IN_FLIGHT if p.kind == "rooms" else 0,
-        # a cluster: at most the deliveries of every sender's window owed at once
-        owed_cap=p.window * p.s * max(1, p.n - 1) if server.nodes and p.kind == "fanout" else 0,
-        sample_every=sample_every,
+        owed_cap=_owed_cap(server, p),
+        sample_every=_sample_every(p),
         text_size=p.text_size,
     )
 
@@ -209,7 +217,42 @@ def _cross_nodes(server: Server, senders: Sequence[Conn], receivers: Sequence[Co
         c.port = others[i % len(others)]
 
 
+def _c_options(server: Server, p: Params) -> dict[str, Any]:
+    return {
+        "host": server.host,
+        "ports": server.all_ports,
+        "pids": server.server_pids,
+        "redis": server.redis_pid or 0,
+        "warmup": p.warmup,
+        "duration": p.duration,
+        "concurrency": p.concurrency,
+        "prefix": p.prefix,
+    }
+
+
+def _c_run(server: Server, scenario: str, options: dict[str, Any]) -> dict[str, Any]:
+    exe = cload.binary()
+    if exe is None:
+        return {"error": "no C compiler for the C generator: use --load python"}
+    # the generator inherits this process's affinity (the load core, see __main__)
+    return cload.figures(cload.run(exe, scenario, options))
+
+
 def fanout(server: Server, p: Params) -> dict[str, Any]:
+    if p.generator == "c":
+        options = _c_options(server, p)
+        options.update(
+            n=p.n,
+            s=p.s,
+            rate=p.rate,
+            window=p.window,
+            batch=p.batch,
+            eager=p.eager,
+            text=p.text_size,
+            sample_every=_sample_every(p),
+            owed_cap=_owed_cap(server, p),
+        )
+        return _c_run(server, "fanout", options)
     load = _new_load(server, p)
     try:
         members = load.new_clients(["#bench"] * p.n, p.prefix)
@@ -277,6 +320,8 @@ def idle(server: Server, p: Params) -> dict[str, Any]:
 
 
 def connect(server: Server, p: Params) -> dict[str, Any]:
+    if p.generator == "c":
+        return _c_run(server, "connect", {**_c_options(server, p), "eager": False})
     load = _new_load(server, replace(p, eager=False))
     try:
         load.churn(p.prefix, p.concurrency, time.perf_counter() + p.warmup)
