@@ -1,8 +1,8 @@
-"""The reactor: one selectors loop that owns every socket, the timers and the signals.
+"""The reactor: one epoll loop that owns every socket, the timers and the signals.
 
 One iteration: flush every connection that got output (one send each), sleep in select() until
-the next timer deadline, dispatch ready sockets to their objects (key.data), run due timers, then
-reap connections that overflowed their sendq. What a line means is the core's business
+the next timer deadline, dispatch ready sockets to their objects (net/poller.py), run due
+timers, then reap connections that overflowed their sendq. What a line means is the core's business
 (`net/core.py`): the reactor passes it lines and the time, and it never imports the chat state.
 
 Every callback is contained, as asyncio's Handle does: an exception while serving a socket, in a
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import selectors
 import signal
 import socket
 import threading
@@ -34,6 +33,7 @@ from ..limits import (
 from .connection import Connection
 from .listener import Listener
 from .memory import allocator_trim
+from .poller import Poller
 from .timers import Entry, Timer, TimerHeap
 from .tls import Handshake, wrap
 from .websocket import WebSocketConnection, http_error
@@ -105,7 +105,7 @@ class Reactor:
         self.settings = NetSettings()
         self.soft_limit = 0  # min(soft, hard): a write past it looks closer (see configure)
         self.configure(settings or NetSettings())
-        self.selector = selectors.DefaultSelector()
+        self.selector = Poller()
         self.timers = TimerHeap()
         self.connections: set[Connection] = set()
         self.dirty: list[Connection] = []
@@ -168,11 +168,11 @@ class Reactor:
                 self._guard(hook)
             events = self.selector.select(self._timeout())
             now = self._clock()
-            for key, mask in events:
+            for data, mask in events:
                 try:
-                    key.data.on_event(mask)
+                    data.on_event(mask)
                 except Exception:
-                    self._contain(key.data)
+                    self._contain(data)
             self.run_ready()
             if self._soon:
                 self._run_soon()
@@ -444,11 +444,11 @@ class Reactor:
         self.flush_dirty()
         while self.connections and time.monotonic() < deadline:
             self.spent = 0
-            for key, mask in self.selector.select(max(0.0, deadline - time.monotonic())):
+            for data, mask in self.selector.select(max(0.0, deadline - time.monotonic())):
                 try:
-                    key.data.on_event(mask)
+                    data.on_event(mask)
                 except Exception:
-                    self._contain(key.data)
+                    self._contain(data)
         for conn in list(self.connections):
             conn.finish_close()
         self.selector.close()

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
-from .. import __version__
+from .. import __version__, logs
 from ..limits import ERROR_LOG_EXCERPT, LABEL_MAX
 from ..proto import numerics as N
 from ..proto.caps import MULTILINE
@@ -284,8 +284,9 @@ class ServerState:
         self.connections -= 1
         if user.registered:
             self.remember_nick(user)
-            quit_msg = Message("QUIT", [reason], user.prefix)
-            self.delivery.to_users(user.neighbours(), self.delivery.event(quit_msg))
+            if user.channels:  # no event (a msgid, an encoding) for a QUIT nobody sees
+                quit_msg = Message("QUIT", [reason], user.prefix)
+                self.delivery.to_users(user.neighbours(), self.delivery.event(quit_msg))
             if user.oper:
                 self.opers -= 1
             if "i" in user.modes:
@@ -305,7 +306,7 @@ class ServerState:
         user.batch = None
         text = error if error is not None else reason
         self.send(user, Message("ERROR", [f"Closing Link: {user.ip} ({text})"]))
-        log.info("disconnect %s %s: %s", user.ip, user.nick, reason)
+        logs.info(log, "disconnect %s %s: %s", user.ip, user.nick, reason)
         self._let_go(user)
 
     def _let_go(self, user: User) -> None:
@@ -583,6 +584,12 @@ class ServerState:
         one write instead of a dozen replies. `build` gives (numeric, *params) tuples."""
         if user.output.overflowed:
             return
+        data = self.rendered(key, build, user.nick)
+        self.delivery.settle_for(user)
+        user.write(data)
+
+    def rendered(self, key: str, build: Callable[[], list[tuple[str, ...]]], nick: str) -> bytes:
+        """The bytes `reply_rendered` writes: the template, rendered once, with `nick` in."""
         template = self._rendered.get(key)
         if template is None:
             lines = (
@@ -590,8 +597,7 @@ class ServerState:
                 for r in build()
             )
             template = self._rendered[key] = "".join(lines).encode()
-        self.delivery.settle_for(user)
-        user.write(template.replace(NICK_SLOT_BYTES, user.nick.encode()))
+        return template.replace(NICK_SLOT_BYTES, nick.encode())
 
     def need_more_params(self, user: User, command: str) -> None:
         self.reply(user, N.ERR_NEEDMOREPARAMS, command, "Not enough parameters")
