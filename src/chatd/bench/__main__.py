@@ -60,6 +60,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="how --cluster nodes reach Redis (both: one cluster of each)",
     )
     target.add_argument("--no-pin", action="store_true", help="do not pin server/load to cores")
+    target.add_argument(
+        "--history",
+        choices=("memory", "file"),
+        default="memory",
+        help="chatd's history: in memory (default, as in issue 14's table) or in a database "
+        "file in the run's temporary directory",
+    )
+    target.add_argument(
+        "--chatd-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more argument for chatd's command line (repeatable), e.g. "
+        "--chatd-arg=--flush-delay=0.005",
+    )
     sc = ap.add_argument_group("scenario")
     sc.add_argument(
         "--scenario",
@@ -333,6 +348,12 @@ def main(argv: list[str] | None = None) -> int:
             early.append("no C compiler: the Python load generator drives every scenario")
         else:
             early.append("load: the C generator (cload.c) for fanout and connect, Python else")
+    servers.CHATD.history = args.history
+    servers.CHATD.extra = list(args.chatd_arg)
+    if args.history == "file":
+        early.append("chatd: history in a database file")
+    if args.chatd_arg:
+        early.append("chatd: " + " ".join(args.chatd_arg))
     runs, notes = plan(args, fd_limit)
     notes = early + notes
     targets = start_servers(args)

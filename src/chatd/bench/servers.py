@@ -171,23 +171,39 @@ CHATD_BENCH_FLAGS = {
 }
 
 
-def chatd_command(host: str, port: int) -> list[str]:
+@dataclass
+class ChatdOptions:
+    """How chatd-bench runs chatd: `history` "memory" (the issue's table: the store's work
+    without the disk's) or "file" (a database in the run's temporary directory, as in
+    production), and `extra` arguments for its command line (--chatd-arg)."""
+
+    history: str = "memory"
+    extra: list[str] = field(default_factory=list)
+
+
+CHATD = ChatdOptions()
+
+
+def chatd_command(host: str, port: int, workdir: str | None = None) -> list[str]:
     """The chatd command line for a benchmark: flood control and per-address limits off,
-    history in memory (bench/history_cost.py measures the store on its own)."""
+    history in memory unless CHATD.history is "file" (then in `workdir`)."""
     exe = shutil.which("chatd")
     argv = [exe] if exe else [sys.executable, "-m", "chatd"]
     helptext = subprocess.run([*argv, "--help"], check=False, capture_output=True, text=True)
     argv += ["--host", host, "--port", str(port), "--no-flood-limit", "--max-clients", "20000"]
-    for flag, value in CHATD_BENCH_FLAGS.items():
+    flags = dict(CHATD_BENCH_FLAGS)
+    if CHATD.history == "file":
+        flags["--db"] = os.path.join(workdir or tempfile.mkdtemp(prefix="chatd-bench-"), "h.db")
+    for flag, value in flags.items():
         if flag in helptext.stdout:
             argv += [flag, value]
-    return argv
+    return argv + CHATD.extra
 
 
 def start_chatd(host: str = "127.0.0.1", port: int | None = None, pin: bool = True) -> Server:
     port = port or free_port(host)
     workdir = tempfile.mkdtemp(prefix="chatd-bench-")
-    return _launch("chatd", chatd_command(host, port), host, port, workdir, pin)
+    return _launch("chatd", chatd_command(host, port, workdir), host, port, workdir, pin)
 
 
 BENCH_CLOAK_KEY = "chatd-bench-cloak-key-0000"  # a cluster's nodes need one key
@@ -235,7 +251,8 @@ def start_cluster(n: int, host: str = "127.0.0.1", pin: bool = True, unix: bool 
     try:
         for k in range(n):
             port = free_port(host)
-            argv = chatd_command(host, port) + ["--config", str(config), "--cluster", url]
+            argv = chatd_command(host, port, workdir)
+            argv += ["--config", str(config), "--cluster", url]
             argv += ["--node-name", f"n{k}"]
             node = _launch(f"node{k}", argv, host, port, workdir, pin, keep_dir=True)
             server.procs.append(node.proc)  # type: ignore[arg-type]

@@ -62,6 +62,7 @@ class NetSettings:
     output_budget: int = 0  # bytes queued for all clients together (0: no server-wide bound)
     max_lines_per_read: int = 0  # complete lines taken from one read (0: all of them)
     sndbuf: int = 0  # SO_SNDBUF of each client socket (0: the kernel's autotuning)
+    flush_delay: float = 0.0  # output waits up to this long after a connection's last send
     websocket_origins: tuple[str, ...] = ()
     websocket_handshake_timeout: float = 10.0
 
@@ -109,6 +110,8 @@ class Reactor:
         self.timers = TimerHeap()
         self.connections: set[Connection] = set()
         self.dirty: list[Connection] = []
+        self.held: list[Connection] = []  # flagged, waiting for flush_delay (see flush_dirty)
+        self.held_until = 0.0  # when the first of them is due
         self.dirty_links: list[RedisLink] = []  # Redis links with commands to write
         self.overflowed: list[Connection] = []
         self.queued = 0  # bytes in every queue, as of each connection's last flush
@@ -235,6 +238,8 @@ class Reactor:
         if self.overflowed or self.dirty or self.ready or self._signals or self._soon:
             return 0.0
         deadline = self.timers.next_deadline()
+        if self.held and (deadline is None or self.held_until < deadline):
+            deadline = self.held_until
         if deadline is None:
             return None
         return max(0.0, deadline - time.monotonic())
@@ -249,10 +254,17 @@ class Reactor:
             links, self.dirty_links = self.dirty_links, []
             for link in links:
                 self._guard(link.flush)
+        delay = self.settings.flush_delay
+        if self.held:
+            self.dirty.extend(self.held)
+            self.held = []
         while self.dirty:
             batch = self.dirty
             self.dirty = []
             for conn in batch:
+                if delay and conn.flushed_at + delay > self.now and not conn.closing:
+                    self._hold(conn, conn.flushed_at + delay)  # stays flagged
+                    continue
                 conn.flagged = False
                 if conn.closed:
                     continue
@@ -266,6 +278,13 @@ class Reactor:
         budget = self.settings.output_budget
         if budget and self.queued > budget:
             self._shed(budget)
+
+    def _hold(self, conn: Connection, until: float) -> None:
+        """flush_delay: the connection was sent to a moment ago; its output waits (at most
+        the delay) so that what else arrives meanwhile goes in the same send."""
+        if not self.held or until < self.held_until:
+            self.held_until = until
+        self.held.append(conn)
 
     def _shed(self, budget: int) -> None:
         """Past the output budget: mark the clients with the largest queues as overflowed (they
