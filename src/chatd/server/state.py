@@ -53,9 +53,18 @@ VERSION = f"chatd-{__version__}"
 
 def _wall_ms(wall: float) -> int:
     """Milliseconds since the epoch, exactly as the live `time` tag shows them (datetime rounds
-    to the microsecond, delivery.format_time then cuts to the millisecond)."""
-    stamp = datetime.datetime.fromtimestamp(wall, datetime.UTC)
-    return int(stamp.replace(microsecond=0).timestamp()) * 1000 + stamp.microsecond // 1000
+    to the microsecond, delivery.format_time then cuts to the millisecond). Every message of
+    one loop iteration has the same wall time, so the last conversion is kept."""
+    ms = _LAST_WALL.get(wall)
+    if ms is None:
+        stamp = datetime.datetime.fromtimestamp(wall, datetime.UTC)
+        ms = int(stamp.replace(microsecond=0).timestamp()) * 1000 + stamp.microsecond // 1000
+        _LAST_WALL.clear()
+        _LAST_WALL[wall] = ms
+    return ms
+
+
+_LAST_WALL: dict[float, int] = {}  # the last conversion of _wall_ms
 
 
 def _tagged(line: bytes, tag: bytes) -> bytes:
@@ -118,12 +127,16 @@ def _ignore(*_: object) -> None:
 class _Catch:
     """Holds a labeled response while its command runs, up to the room left in the sendq."""
 
-    __slots__ = ("output", "caught", "room")
+    __slots__ = ("output", "caught", "room", "closing")
 
     def __init__(self, output: Output) -> None:
         self.output = output
         self.caught: list[bytes] = []
         self.room = output.room()
+        self.closing = False  # the command closed the connection: done after the response
+
+    def close(self) -> None:
+        self.closing = True
 
     def write(self, data: bytes) -> None:
         room = self.room - len(data)
@@ -493,10 +506,9 @@ class ServerState:
         self.delivery.settle_for(user)  # what it was sent earlier is not part of the response
         output = user.output
         catch = _Catch(output)
-        closing: list[bool] = []
         write, close = user.write, user.close
         user.write = catch.write
-        user.close = lambda: closing.append(True)
+        user.close = catch.close
         try:
             dispatch(self, user, msg)
             self.delivery.settle_for(user)  # an echo-message reply is part of the response
@@ -506,19 +518,25 @@ class ServerState:
             if user.gone:
                 user.write = user.close = _ignore
             return
+        label = label[:LABEL_MAX]
+        if not catch.caught:  # the usual answer to a labeled PRIVMSG: an ACK
+            write(f"@label={escape_tag_value(label)} :{self.name} ACK\r\n".encode())
+            if catch.closing:
+                close()
+            if user.gone:
+                user.write = user.close = _ignore
+            return
         lines = b"".join(catch.caught).split(b"\r\n")[:-1]
-        tag = b"label=" + escape_tag_value(label[:LABEL_MAX]).encode()
+        tag = b"label=" + escape_tag_value(label).encode()
         if not lines:
-            data = encode(Message("ACK", [], self.name, {"label": label[:LABEL_MAX]}))
+            data = encode(Message("ACK", [], self.name, {"label": label}))
         elif len(lines) == 1 or "batch" not in user.caps or _one_batch(lines):
             # without `batch` only the first line can say which command it answers; a reply
             # that is one batch (an echoed draft/multiline message) has the label on its start
             data = b"\r\n".join([_tagged(lines[0], tag), *lines[1:]]) + b"\r\n"
         else:
             ref = self.batch_id()
-            start = Message(
-                "BATCH", ["+" + ref, "labeled-response"], self.name, {"label": label[:LABEL_MAX]}
-            )
+            start = Message("BATCH", ["+" + ref, "labeled-response"], self.name, {"label": label})
             inner = b"batch=" + ref.encode()
             data = (
                 encode(start)
@@ -526,7 +544,7 @@ class ServerState:
                 + encode(Message("BATCH", ["-" + ref], self.name))
             )
         write(data)
-        if closing:
+        if catch.closing:
             close()
         if user.gone:
             user.write = user.close = _ignore
