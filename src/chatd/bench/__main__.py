@@ -63,9 +63,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     target.add_argument(
         "--history",
         choices=("memory", "file"),
-        default="memory",
-        help="chatd's history: in memory (default, as in issue 14's table) or in a database "
-        "file in the run's temporary directory",
+        default=None,
+        help="chatd's history: in memory (as in issue 14's table; the default) or in a database "
+        "file in the run's temporary directory (the default of --scenario realistic)",
     )
     target.add_argument(
         "--chatd-arg",
@@ -78,7 +78,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     sc = ap.add_argument_group("scenario")
     sc.add_argument(
         "--scenario",
-        choices=("fanout", "rooms", "idle", "connect", "log", "all"),
+        choices=("fanout", "rooms", "realistic", "tls", "idle", "connect", "log", "all"),
         default="all",
         help="log: no chatd, the ceiling of one Redis as a cluster's log (-N nodes, --lines)",
     )
@@ -101,6 +101,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=("eager", "ordinary", "both"),
         default=None,
         help="client flavour: eager = TCP_NODELAY+QUICKACK; ordinary = defaults",
+    )
+    sc.add_argument(
+        "--labels",
+        choices=("plain", "labeled", "both"),
+        default="plain",
+        help="fanout: senders label every message with labeled-response (as chat-client does)",
     )
     sc.add_argument("--room-size", type=int, default=5, help="members per room in rooms")
     sc.add_argument(
@@ -163,22 +169,41 @@ def plan(args: argparse.Namespace, fd_limit: int) -> tuple[list[Params], list[st
             *(replace(base, kind="connect", concurrency=c) for c in sorted({8, *levels})),
             replace(base, kind="fanout", n=100, s=10, eager=True),
             replace(base, kind="fanout", n=100, s=10, eager=False),
+            replace(base, kind="fanout", n=100, s=10, eager=True, labeled=True),
             replace(base, kind="fanout", n=1000, s=10, rate=200),
             replace(base, kind="rooms", n=1000, rate=0),
         ]
         if args.big:
             runs.append(replace(base, kind="fanout", n=10000, s=10, rate=200))
     elif args.scenario == "fanout":
+        labels = {"plain": [False], "labeled": [True], "both": [False, True]}[args.labels]
         for eager in flavours or [True, False]:
-            runs.append(
-                replace(base, kind="fanout", n=args.N or 100, s=args.S, rate=args.rate, eager=eager)
-            )
+            for labeled in labels:
+                runs.append(
+                    replace(
+                        base,
+                        kind="fanout",
+                        n=args.N or 100,
+                        s=args.S,
+                        rate=args.rate,
+                        eager=eager,
+                        labeled=labeled,
+                    )
+                )
     elif args.scenario == "rooms":
         for eager in flavours or [True]:
             runs.append(replace(base, kind="rooms", n=args.N or 1000, rate=args.rate, eager=eager))
     elif args.scenario == "log":
         for lines in args.lines.split(","):
             runs.append(replace(base, kind="log", n=args.N or 2, s=int(lines)))
+    elif args.scenario == "tls":
+        for eager in flavours or [True]:
+            runs.append(
+                replace(base, kind="fanout", n=args.N or 100, s=args.S, rate=args.rate, eager=eager)
+            )
+            runs.append(replace(runs[-1], tls=True))
+    elif args.scenario == "realistic":
+        runs.append(replace(base, kind="realistic", n=args.N or 5000, rate=args.rate or 20.0))
     elif args.scenario == "connect":
         runs += [replace(base, kind="connect", concurrency=c) for c in levels]
     else:
@@ -348,9 +373,10 @@ def main(argv: list[str] | None = None) -> int:
             early.append("no C compiler: the Python load generator drives every scenario")
         else:
             early.append("load: the C generator (cload.c) for fanout and connect, Python else")
-    servers.CHATD.history = args.history
+    servers.CHATD.history = args.history or ("file" if args.scenario == "realistic" else "memory")
     servers.CHATD.extra = list(args.chatd_arg)
-    if args.history == "file":
+    servers.CHATD.tls = args.scenario == "tls"
+    if servers.CHATD.history == "file":
         early.append("chatd: history in a database file")
     if args.chatd_arg:
         early.append("chatd: " + " ".join(args.chatd_arg))

@@ -35,6 +35,10 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef CLOAD_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
 
 #define RECV_SIZE 262144
 #define SEAM 5
@@ -43,7 +47,7 @@
 #define SAMPLERS 16
 #define MAX_PORTS 16
 
-enum { NEW, CONNECTING, REGISTERING, JOINING, JOINED, SYNCING, READY, QUITTING, CLOSED };
+enum { NEW, CONNECTING, HANDSHAKING, REGISTERING, JOINING, JOINED, SYNCING, READY, QUITTING, CLOSED };
 
 typedef struct {
     int fd, state, port, sender, sample;
@@ -53,12 +57,21 @@ typedef struct {
     char seam[SEAM];
     char *out; size_t out_len, out_cap;     /* unsent bytes, EPOLLOUT armed while any */
     char *tail; size_t tail_len;            /* partial line before READY */
+#ifdef CLOAD_TLS
+    SSL *ssl;
+#endif
 } Conn;
 
 /* options */
 static char host[64] = "127.0.0.1";
 static int ports[MAX_PORTS], nports;
 static int n = 100, s = 10, window = 24, batch = 8, eager = 1, text = 40, sample_every = 64;
+static int tls;  /* connect with TLS (cload built with CLOAD_TLS) */
+#ifdef CLOAD_TLS
+static SSL_CTX *tls_ctx;
+#endif
+static int labeled;  /* senders use labeled-response and label every message (chat-client) */
+static long long label_acks;
 static int concurrency = 32, pids[MAX_PORTS], npids, redis_pid;
 static double rate, warmup = 1, duration = 10;
 static long long owed_cap;
@@ -104,8 +117,46 @@ static void arm(Conn *c, uint32_t events) {
     epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+/* send/recv through TLS when the connection has it: same return convention as send/recv
+ * (-1 with errno EAGAIN when it would block) */
+static ssize_t io_send(Conn *c, const char *data, size_t len) {
+#ifdef CLOAD_TLS
+    if (c->ssl) {
+        int k = SSL_write(c->ssl, data, (int)len);
+        if (k > 0) return k;
+        int e = SSL_get_error(c->ssl, k);
+        errno = (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) ? EAGAIN : EPIPE;
+        return -1;
+    }
+#endif
+    return send(c->fd, data, len, MSG_NOSIGNAL);
+}
+static ssize_t io_recv(Conn *c, char *data, size_t len) {
+#ifdef CLOAD_TLS
+    if (c->ssl) {  /* drain every whole record: epoll does not see what OpenSSL holds */
+        size_t got = 0;
+        while (got < len) {
+            int k = SSL_read(c->ssl, data + got, (int)(len - got));
+            if (k > 0) { got += k; continue; }
+            int e = SSL_get_error(c->ssl, k);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) break;
+            if (got) break;
+            if (e == SSL_ERROR_ZERO_RETURN) return 0;
+            errno = ECONNRESET;
+            return -1;
+        }
+        if (!got) { errno = EAGAIN; return -1; }
+        return (ssize_t)got;
+    }
+#endif
+    return recv(c->fd, data, len, 0);
+}
+
 static void close_conn(Conn *c) {
     if (c->fd >= 0) { epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL); close(c->fd); }
+#ifdef CLOAD_TLS
+    if (c->ssl) { SSL_free(c->ssl); c->ssl = NULL; }
+#endif
     if (c->state >= CONNECTING && c->state <= JOINING) in_progress--;
     if (c->state == SYNCING) syncing--;
     if (c->state == JOINED && free_slots) welcoming--;
@@ -134,7 +185,7 @@ static void queue(Conn *c, const char *data, size_t len) {
 static void send_data(Conn *c, const char *data, size_t len) {
     if (c->fd < 0) return;
     if (c->out_len) { queue(c, data, len); return; }
-    ssize_t k = send(c->fd, data, len, MSG_NOSIGNAL);
+    ssize_t k = io_send(c, data, len);
     if (k < 0) {
         if (errno != EAGAIN && errno != EINTR) { lost(c); return; }
         k = 0;
@@ -144,7 +195,7 @@ static void send_data(Conn *c, const char *data, size_t len) {
 
 static void flush_out(Conn *c) {
     if (!c->out_len) return;
-    ssize_t k = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL);
+    ssize_t k = io_send(c, c->out, c->out_len);
     if (k < 0) { if (errno != EAGAIN && errno != EINTR) lost(c); return; }
     memmove(c->out, c->out + k, c->out_len - k);
     c->out_len -= k;
@@ -170,14 +221,45 @@ static void open_conn(Conn *c) {
     if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) die("epoll_ctl");
 }
 
+static void registering(Conn *c);
+
+#ifdef CLOAD_TLS
+static void handshake(Conn *c) {
+    int k = SSL_do_handshake(c->ssl);
+    if (k == 1) { registering(c); return; }
+    int e = SSL_get_error(c->ssl, k);
+    if (e == SSL_ERROR_WANT_READ) arm(c, EPOLLIN);
+    else if (e == SSL_ERROR_WANT_WRITE) arm(c, EPOLLOUT);
+    else { errors++; close_conn(c); }
+}
+#endif
+
 static void connected(Conn *c) {
     int err = 0; socklen_t len = sizeof err;
     getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err) { errors++; close_conn(c); return; }
+#ifdef CLOAD_TLS
+    if (tls) {
+        c->ssl = SSL_new(tls_ctx);
+        SSL_set_fd(c->ssl, c->fd);
+        SSL_set_connect_state(c->ssl);
+        SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        c->state = HANDSHAKING;
+        handshake(c);
+        return;
+    }
+#endif
+    registering(c);
+}
+
+static void registering(Conn *c) {
     c->state = REGISTERING;
     arm(c, EPOLLIN);
-    char line[128];
-    int k = snprintf(line, sizeof line, "NICK %s\r\nUSER %s 0 * :chatd-bench\r\n", c->nick, c->nick);
+    char line[256];
+    int k = labeled && c->sender
+        ? snprintf(line, sizeof line, "CAP REQ :labeled-response\r\nNICK %s\r\n"
+                   "USER %s 0 * :chatd-bench\r\nCAP END\r\n", c->nick, c->nick)
+        : snprintf(line, sizeof line, "NICK %s\r\nUSER %s 0 * :chatd-bench\r\n", c->nick, c->nick);
     send_data(c, line, k);
 }
 
@@ -204,6 +286,7 @@ static void count_ready(Conn *c, char *data, size_t got) {
     if (c->sender) {
         size_t k = count_needle(data, all, " PONG ", 6);
         if (k) { acks += k; c->acked += (long long)k * batch; }
+        if (labeled) label_acks += count_needle(data, all, " ACK", 4);
     }
     const char *p = data, *end = data + all;
     while ((p = memmem(p, end - p, "\nPING ", 6)) != NULL) {
@@ -278,7 +361,7 @@ static void setup_lines(Conn *c, char *body, size_t len, int quit_after_welcome)
 
 static void on_readable(Conn *c, int quit_after_welcome) {
     char *data = buf + 64;  /* room for the seam or the partial line in front */
-    ssize_t got = recv(c->fd, data, RECV_SIZE - 64, 0);
+    ssize_t got = io_recv(c, data, RECV_SIZE - 64);
     if (got < 0) { if (errno != EAGAIN && errno != EINTR) lost(c); return; }
     if (got == 0) { lost(c); return; }
     if (c->state == READY) {
@@ -317,7 +400,14 @@ static void poll_once(int timeout_ms, int quit_after_welcome) {
         Conn *c = &conns[evs[i].data.u32];
         if (c->state == CLOSED) continue;
         if (c->state == CONNECTING) { connected(c); continue; }
+#ifdef CLOAD_TLS
+        if (c->state == HANDSHAKING) { handshake(c); continue; }
+#endif
         if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c, quit_after_welcome);
+#ifdef CLOAD_TLS
+        while (c->ssl && c->state != CLOSED && SSL_pending(c->ssl) > 0)
+            on_readable(c, quit_after_welcome);  /* a record OpenSSL holds: epoll cannot say */
+#endif
         if (c->state != CLOSED && (evs[i].events & EPOLLOUT)) flush_out(c);
     }
 }
@@ -330,6 +420,8 @@ static void send_messages(Conn *c, int count) {
     for (int i = 0; i < count; i++) {
         c->sent++;
         int mark = c->sent % sample_every == 0;
+        if (labeled)
+            at += snprintf(out + at, sizeof out - at, "@label=%llx ", c->sent);
         at += snprintf(out + at, sizeof out - at, "PRIVMSG #bench :%ct%s %s\r\n",
                        mark ? '~' : '-', stamp, pad);
         if (++c->since_ping == batch) {
@@ -411,7 +503,7 @@ static void drive(Conn **senders, int ns, double until) {
     if (rate <= 0) {
         while (now_s() < until) {
             int sent_any = 0;
-            if (!owed_cap || expected - (lines - acks - pings) < owed_cap) {
+            if (!owed_cap || expected - (lines - acks - pings - label_acks) < owed_cap) {
                 for (int i = 0; i < ns; i++) {
                     Conn *c = senders[i];
                     long long room = window - (c->sent - c->acked);
@@ -431,7 +523,7 @@ static void drive(Conn **senders, int ns, double until) {
         long long due = (long long)((now_s() - start) * rate) - issued;
         if (due > 0) {
             issued += due;
-            int capped = owed_cap && expected - (lines - acks - pings) >= owed_cap;
+            int capped = owed_cap && expected - (lines - acks - pings - label_acks) >= owed_cap;
             for (long long i = 0; i < due; i++) {
                 Conn *c = senders[turn]; turn = (turn + 1) % ns;
                 long long room = window - (c->sent - c->acked);
@@ -470,22 +562,22 @@ static int fanout(void) {
     Conn **senders = malloc(sizeof(Conn *) * s);
     for (int i = 0; i < s; i++) senders[i] = &conns[i];
     drive(senders, s, now_s() + warmup);
-    long long d0 = lines - acks - pings, m0 = messages, s0 = skipped;
+    long long d0 = lines - acks - pings - label_acks, m0 = messages, s0 = skipped;
     measuring = 1;
     Meter m; meter_start(&m);
     drive(senders, s, now_s() + duration);
     meter_stop(&m);
     measuring = 0;
-    long long delivered = lines - acks - pings - d0, sent = messages - m0;
+    long long delivered = lines - acks - pings - label_acks - d0, sent = messages - m0;
     /* drain: until every owed delivery arrived or nothing came for 3 s */
-    long long last = lines - acks - pings; double last_change = now_s();
-    while (lines - acks - pings < expected) {
+    long long last = lines - acks - pings - label_acks; double last_change = now_s();
+    while (lines - acks - pings - label_acks < expected) {
         poll_once(20, 0);
-        if (lines - acks - pings != last) { last = lines - acks - pings; last_change = now_s(); }
+        if (lines - acks - pings - label_acks != last) { last = lines - acks - pings - label_acks; last_change = now_s(); }
         else if (now_s() - last_change > 3.0) break;
     }
     qsort(samples, nsamples, sizeof *samples, cmp_ll);
-    long long got = lines - acks - pings;
+    long long got = lines - acks - pings - label_acks;
     printf("{\"delivered\": %lld, \"messages\": %lld, \"lost\": %lld, \"extra\": %lld, "
            "\"disconnects\": %lld, \"rate_skipped\": %lld, \"latency_samples\": %zu",
            delivered, sent, expected > got ? expected - got : 0, got > expected ? got - expected : 0,
@@ -550,6 +642,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "window")) window = atoi(v);
         else if (!strcmp(k, "batch")) batch = atoi(v);
         else if (!strcmp(k, "eager")) eager = atoi(v);
+        else if (!strcmp(k, "labeled")) labeled = atoi(v);
+        else if (!strcmp(k, "tls")) tls = atoi(v);
         else if (!strcmp(k, "text")) text = atoi(v);
         else if (!strcmp(k, "sample_every")) sample_every = atoi(v);
         else if (!strcmp(k, "warmup")) warmup = atof(v);
@@ -570,6 +664,15 @@ int main(int argc, char **argv) {
     memset(pad, 'x', padlen); pad[padlen] = 0;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) { rl.rlim_cur = rl.rlim_max; setrlimit(RLIMIT_NOFILE, &rl); }
+    if (tls) {
+#ifdef CLOAD_TLS
+        tls_ctx = SSL_CTX_new(TLS_client_method());
+        SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);  /* the bench's own certificate */
+#else
+        fprintf(stderr, "cload: built without TLS (no OpenSSL headers)\n");
+        return 2;
+#endif
+    }
     buf = malloc(RECV_SIZE);
     ep = epoll_create1(0);
     if (ep < 0) die("epoll_create1");

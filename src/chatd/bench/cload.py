@@ -37,13 +37,18 @@ def binary() -> str | None:
         return None
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".tmp{os.getpid()}")
-    done = subprocess.run(
-        [cc, "-O2", "-o", str(tmp), str(SOURCE)], capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"compiling {SOURCE.name} failed:\n{done.stderr}")
-    tmp.replace(target)
-    return str(target)
+    # with OpenSSL (the tls scenario) where its headers are installed, else without
+    for flags in (["-DCLOAD_TLS", "-lssl", "-lcrypto"], []):
+        done = subprocess.run(
+            [cc, "-O2", "-o", str(tmp), str(SOURCE), *flags],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode == 0:
+            tmp.replace(target)
+            return str(target)
+    raise RuntimeError(f"compiling {SOURCE.name} failed:\n{done.stderr}")
 
 
 def run(exe: str, scenario: str, options: dict[str, Any]) -> dict[str, Any]:

@@ -50,6 +50,12 @@ NGIRCD_CONF = """\
 \tPAM = no
 \tDefaultUserModes = F
 \tIncludeDir = {dir}/conf.d
+{ssl}"""
+
+NGIRCD_SSL = """[SSL]
+\tCertFile = {cert}
+\tKeyFile = {key}
+\tPorts = {tls_port}
 """
 
 
@@ -72,6 +78,7 @@ class Server:
     redis_port: int = 0
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     nodes: int = 0  # cluster nodes; 0 for one process
+    tls_port: int = 0  # a TLS listener too (the tls scenario), 0: none
     unix: bool = False  # the nodes reach Redis through its UNIX socket
 
     @property
@@ -179,6 +186,21 @@ class ChatdOptions:
 
     history: str = "memory"
     extra: list[str] = field(default_factory=list)
+    tls: bool = False  # chatd and ngIRCd get a TLS listener with a self-signed certificate
+
+
+def make_certificate(workdir: str) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (openssl req): (cert, key) paths."""
+    cert, key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
+        + ["-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert],
+        check=True,
+        capture_output=True,
+    )
+    os.chmod(key, 0o644)  # ngIRCd reads it after switching to nobody
+    os.chmod(workdir, 0o755)
+    return cert, key
 
 
 CHATD = ChatdOptions()
@@ -203,7 +225,15 @@ def chatd_command(host: str, port: int, workdir: str | None = None) -> list[str]
 def start_chatd(host: str = "127.0.0.1", port: int | None = None, pin: bool = True) -> Server:
     port = port or free_port(host)
     workdir = tempfile.mkdtemp(prefix="chatd-bench-")
-    return _launch("chatd", chatd_command(host, port, workdir), host, port, workdir, pin)
+    argv = chatd_command(host, port, workdir)
+    tls_port = 0
+    if CHATD.tls:
+        cert, key = make_certificate(workdir)
+        tls_port = free_port(host)
+        argv += ["--tls-cert", cert, "--tls-key", key, "--tls-port", str(tls_port)]
+    server = _launch("chatd", argv, host, port, workdir, pin)
+    server.tls_port = tls_port
+    return server
 
 
 BENCH_CLOAK_KEY = "chatd-bench-cloak-key-0000"  # a cluster's nodes need one key
@@ -283,9 +313,15 @@ def start_ngircd(host: str = "127.0.0.1", port: int | None = None, pin: bool = T
     workdir = tempfile.mkdtemp(prefix="ngircd-bench-")
     Path(workdir, "conf.d").mkdir()
     conf = Path(workdir, "ngircd.conf")
-    conf.write_text(NGIRCD_CONF.format(host=host, port=port, dir=workdir))
+    ssl, tls_port = "", 0
+    if CHATD.tls:
+        cert, key = make_certificate(workdir)
+        tls_port = free_port(host)
+        ssl = NGIRCD_SSL.format(cert=cert, key=key, tls_port=tls_port)
+    conf.write_text(NGIRCD_CONF.format(host=host, port=port, dir=workdir, ssl=ssl))
     # -n: stay in the foreground so the pid we hold is the server's; -p: no server links.
     server = _launch("ngircd", [exe, "-n", "-p", "-f", str(conf)], host, port, workdir, pin)
+    server.tls_port = tls_port
     server.notes = ["ngIRCd: MaxPenaltyTime=0, DefaultUserModes=F, MaxConnectionsIP=0"]
     return server
 
