@@ -61,6 +61,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     target.add_argument("--no-pin", action="store_true", help="do not pin server/load to cores")
     target.add_argument(
+        "--server-cpus",
+        default=str(servers.SERVER_CORE),
+        metavar="LIST",
+        help="cores the servers may run on (taskset -c LIST; default 0: one core, the load on "
+        "core 1). 0,1 lets a server's threads use the load's core too",
+    )
+    target.add_argument(
         "--history",
         choices=("memory", "file"),
         default=None,
@@ -373,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
             early.append("no C compiler: the Python load generator drives every scenario")
         else:
             early.append("load: the C generator (cload.c) for fanout and connect, Python else")
+    servers.SERVER_CPUS = args.server_cpus
+    if args.server_cpus != str(servers.SERVER_CORE):
+        early.append(f"servers on cores {args.server_cpus} (taskset), the load on core 1")
     servers.CHATD.history = args.history or ("file" if args.scenario == "realistic" else "memory")
     servers.CHATD.extra = list(args.chatd_arg)
     servers.CHATD.tls = args.scenario == "tls"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SERVER_CORE = 0
+SERVER_CPUS = str(SERVER_CORE)  # taskset's list for the servers (--server-cpus)
 LOAD_CORE = 1
 
 # ngIRCd 26 with every limit that can be switched off switched off. See docs/performance.md:
@@ -148,7 +149,7 @@ def _launch(
     keep_dir: bool = False,
 ) -> Server:
     if pin and can_pin():
-        argv = ["taskset", "-c", str(SERVER_CORE), *argv]
+        argv = ["taskset", "-c", SERVER_CPUS, *argv]
     with open(os.path.join(workdir or tempfile.gettempdir(), f"{name}.log"), "wb") as log:
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
@@ -255,7 +256,7 @@ def start_redis(
     if unix:
         argv += ["--unixsocket", os.path.join(workdir, "redis.sock"), "--unixsocketperm", "700"]
     if pin and can_pin():
-        argv = ["taskset", "-c", str(SERVER_CORE), *argv]
+        argv = ["taskset", "-c", SERVER_CPUS, *argv]
     with open(os.path.join(workdir, "redis.log"), "wb") as log:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     wait_for_port(host, port, 10.0, proc)
