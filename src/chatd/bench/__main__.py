@@ -85,7 +85,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     sc = ap.add_argument_group("scenario")
     sc.add_argument(
         "--scenario",
-        choices=("fanout", "rooms", "realistic", "tls", "idle", "connect", "log", "all"),
+        choices=(
+            *("fanout", "rooms", "realistic", "tls", "idle", "connect", "log", "all"),
+            *("rates", "sizes"),
+        ),
         default="all",
         help="log: no chatd, the ceiling of one Redis as a cluster's log (-N nodes, --lines)",
     )
@@ -137,6 +140,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     run_.add_argument("--repeat", type=int, default=3, help="runs per figure; medians (3)")
     run_.add_argument("--json", action="store_true", help="print JSON instead of the table")
     run_.add_argument("--render", metavar="FILE", help="print the table of a saved --json output")
+    run_.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="write SVG pictures of a saved --json output next to it (needs the bench extra)",
+    )
+    sc.add_argument(
+        "--rates",
+        default="50,100,200,400,800",
+        metavar="R,R,...",
+        help="--scenario rates: fanout (-N, default 1000) at each of these messages/s",
+    )
+    sc.add_argument(
+        "--sizes",
+        default="10,30,100,300,1000",
+        metavar="N,N,...",
+        help="--scenario sizes: fanout at full speed with each of these room sizes",
+    )
     run_.add_argument(
         "--wait-idle",
         type=float,
@@ -203,6 +223,12 @@ def plan(args: argparse.Namespace, fd_limit: int) -> tuple[list[Params], list[st
     elif args.scenario == "log":
         for lines in args.lines.split(","):
             runs.append(replace(base, kind="log", n=args.N or 2, s=int(lines)))
+    elif args.scenario == "rates":
+        for r in args.rates.split(","):
+            runs.append(replace(base, kind="fanout", n=args.N or 1000, s=args.S, rate=float(r)))
+    elif args.scenario == "sizes":
+        for size in args.sizes.split(","):
+            runs.append(replace(base, kind="fanout", n=int(size), s=min(args.S, int(size))))
     elif args.scenario == "tls":
         for eager in flavours or [True]:
             runs.append(
@@ -372,6 +398,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.render:
         return render(args.render)
+    if args.plot:
+        from chatd.bench.plots import plot_file
+
+        for name in plot_file(args.plot):
+            print(name)
+        return 0
     fd_limit = procfs.raise_fd_limit()
     early: list[str] = []
     if args.load == "c":

@@ -457,7 +457,8 @@ def realistic(server: Server, p: Params) -> dict[str, Any]:
     load = _new_load(server, p)
     try:
         rooms_of, counts = realistic_plan(p.n, max(1, p.n // 10))
-        clients = load.new_clients([",".join(r) for r in rooms_of], p.prefix)
+        # (with few clients the rooms may not reach everyone: the rest are connected, idle)
+        clients = load.new_clients([",".join(r) or None for r in rooms_of], p.prefix)
         for c in clients:
             c.sample = True
             if c.index % 3 == 0:
@@ -465,7 +466,8 @@ def realistic(server: Server, p: Params) -> dict[str, Any]:
         import random
 
         rng = random.Random(REALISTIC_SEED)
-        talkers = rng.sample(clients, max(1, p.n // 50))
+        seated = [c for c in clients if c.room is not None]
+        talkers = rng.sample(seated, min(len(seated), max(1, p.n // 50)))
         load.establish(clients, p.concurrency, setup_timeout(2 * max(counts.values())))
         load.sync(clients, setup_timeout(2 * max(counts.values())))
         rss_joined = procfs.rss_kib(server.pid) if server.pid else None

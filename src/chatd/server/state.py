@@ -632,7 +632,7 @@ class ServerState:
     def remove_member(self, channel: Channel, user: User) -> None:
         self.delivery.settle()  # a member leaving still gets what was said before it left
         channel.members.pop(user, None)
-        user.channels.discard(channel)
+        user.parted(channel)
         if not channel.members and "P" not in channel.modes:
             del self.channels[channel.key]
             self.store.forget(channel.key, self.now)  # not for its next creator to read
