@@ -14,9 +14,9 @@ CHATD = [sys.executable, "-m", "chatd.server"]
 class Proc:
     """A chatd subprocess whose port is read from its log."""
 
-    def __init__(self, *args: str, preexec=None) -> None:
+    def __init__(self, *args: str, preexec=None, port: int = 0) -> None:
         self.p = subprocess.Popen(
-            [*CHATD, "--host", "127.0.0.1", "--port", "0", *args],
+            [*CHATD, "--host", "127.0.0.1", "--port", str(port), *args],
             stderr=subprocess.PIPE,
             text=True,
             preexec_fn=preexec,

@@ -360,3 +360,39 @@ def _port_after_restart(proc) -> int:
         return None
 
     return wait_for(port, timeout=15, what="the restarted node listening")
+
+
+def test_nodes_sharing_one_port_with_reuse_port(redis, tmp_path, proc_factory):
+    """`--reuse-port`: N processes on one port of one machine, the kernel spreading clients."""
+    from cluster_harness import free_port
+
+    port = free_port()
+    procs = [
+        proc_factory(
+            "--cluster",
+            redis.url,
+            "--config",
+            _node_config(tmp_path, name),
+            "--reuse-port",
+            port=port,
+        )
+        for name in ("p1", "p2")
+    ]
+    clients = []
+    for i in range(16):
+        c = Client(port)
+        c.register(f"u{i}")
+        c.send("WHOIS " + f"u{i}")
+        c.expect_numeric("312")
+        clients.append(c)
+    servers = set()
+    for i, c in enumerate(clients):
+        c.send(f"WHOIS u{i}")
+        servers.add(c.expect_numeric("312").params[2])
+    assert servers == {"p1.chatd.local", "p2.chatd.local"}, servers  # both took clients
+    for c in clients:
+        c.join("#shared")
+    clients[0].send("PRIVMSG #shared :to everyone on both processes")
+    for c in clients[1:]:
+        c.expect("to everyone on both processes")
+    assert all(p.p.poll() is None for p in procs)
