@@ -16,6 +16,7 @@ import collections
 import logging
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -134,6 +135,7 @@ class Reactor:
         self.listeners += [Listener(self, s, tls, True) for s, tls in websocket_listeners]
         for listener in self.listeners:
             self.selector.register(listener.sock, EVENT_READ, listener)
+        self._socket_options()
         self._waker = _Waker()
         self.selector.register(self._waker.rsock, EVENT_READ, self._waker)
         self._soon: collections.deque[Callable[[], None]] = collections.deque()
@@ -147,6 +149,17 @@ class Reactor:
         self.settings = settings
         soft = settings.sendq_soft
         self.soft_limit = min(soft, settings.sendq) if soft > 0 else settings.sendq
+        if hasattr(self, "listeners"):
+            self._socket_options()
+
+    def _socket_options(self) -> None:
+        """TCP_NODELAY and SO_SNDBUF for client sockets. Linux copies both from the listening
+        socket to every socket it accepts, so they are set there once instead of with two
+        system calls per connection (add_connection sets them elsewhere)."""
+        if not INHERITS_OPTIONS:
+            return
+        for listener in self.listeners:
+            _client_options(listener.sock, self.settings.sndbuf)
 
     @property
     def sendq(self) -> int:
@@ -373,12 +386,8 @@ class Reactor:
                 sock.close()  # a plaintext ERROR would read as a broken TLS record
             return
         sock.setblocking(False)
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self.settings.sndbuf:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.settings.sndbuf)
-        except OSError:
-            pass  # not TCP (a UNIX socket in tests, say)
+        if not INHERITS_OPTIONS:
+            _client_options(sock, self.settings.sndbuf)
         if listener.tls is not None:
             Handshake(self, wrap(listener.tls, sock), host, listener.websocket)
         else:
@@ -412,10 +421,7 @@ class Reactor:
             return
         self.connections.discard(conn)
         self.release(conn.host)
-        try:
-            self.selector.unregister(conn.sock)
-        except (KeyError, ValueError):
-            pass
+        self.selector.forget(conn.sock)  # it is closed right after: the kernel drops it
 
     # -- signals -------------------------------------------------------------------------------
 
@@ -472,6 +478,19 @@ class Reactor:
             conn.finish_close()
         self.selector.close()
         self._waker.close()
+
+
+# Linux gives an accepted socket the listening socket's TCP_NODELAY and SO_SNDBUF
+INHERITS_OPTIONS = sys.platform.startswith("linux")
+
+
+def _client_options(sock: socket.socket, sndbuf: int) -> None:
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if sndbuf:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+    except OSError:
+        pass  # not TCP (a UNIX socket in tests, say)
 
 
 def _refuse(sock: socket.socket, host: str, reason: str, websocket: bool = False) -> None:
