@@ -70,6 +70,13 @@ def parser() -> argparse.ArgumentParser:
     a("--password", help="connection password clients must send with PASS")
     a("--max-clients", type=int, help=f"most simultaneous connections (default {d.max_clients})")
     a(
+        "--flush-delay",
+        type=float,
+        metavar="S",
+        help="hold a client's output up to S seconds after its last send, so that messages "
+        f"close together share one send (default {d.flush_delay:g}: send every iteration)",
+    )
+    a(
         "--sendq",
         type=int,
         metavar="BYTES",
@@ -293,6 +300,7 @@ def net_settings(config: Config) -> NetSettings:
         sendq_soft=config.sendq_soft,
         sendq_soft_seconds=config.sendq_soft_seconds,
         sndbuf=config.sndbuf,
+        flush_delay=config.flush_delay,
         output_budget=output_budget(config),
         # a read with more lines than flood control would ever hold back is a flood whatever
         # they say: the reader stops splitting there (proto/framing.py)

@@ -146,3 +146,66 @@ def test_log_scenario_measures_one_redis():
     assert fig["entries_per_s"] > 0
     assert fig["messages_per_s"] == fig["entries_per_s"] * 4
     assert fig["reads_per_s"] > 0 and fig["redis_cpu_us_per_entry"] > 0
+
+
+def test_labeled_senders_are_counted_without_their_acks(chatd: tuple[int, int]) -> None:
+    port, pid = chatd
+    out = _bench(
+        port,
+        pid,
+        "--scenario",
+        "fanout",
+        "-N",
+        "10",
+        "-S",
+        "2",
+        "--clients",
+        "eager",
+        "--labels",
+        "both",
+    )
+    by = {r["params"]["labeled"]: r["figures"] for r in out["results"]}
+    for fig in by.values():
+        assert "error" not in fig, fig
+        assert fig["deliveries_per_s"] > 0 and fig["lost"] == 0 and fig["extra"] == 0
+
+
+def test_realistic_scenario_with_chat_clients_loses_nothing() -> None:
+    out = _bench_alone("--scenario", "realistic", "-N", "200", "--rate", "40")
+    (result,) = out["results"]
+    fig = result["figures"]
+    assert "error" not in fig, fig
+    assert fig["messages_per_s"] > 0 and fig["lost"] == 0 and fig["extra"] == 0
+    assert fig["echo_clients"] == fig["chat_clients"] > 0  # chatd ACKed echo-message
+    assert fig["rss_mib"] > 0 and fig["latency_p99_ms"] is not None
+    assert any("history in a database file" in note for note in out["notes"])
+
+
+def test_tls_fanout_counts_deliveries_over_tls() -> None:
+    out = _bench_alone("--scenario", "tls", "-N", "10", "-S", "2", "--clients", "eager")
+    by = {r["params"]["tls"]: r["figures"] for r in out["results"]}
+    assert set(by) == {False, True}
+    for fig in by.values():
+        assert "error" not in fig, fig
+        assert fig["deliveries_per_s"] > 0 and fig["lost"] == 0 and fig["disconnects"] == 0
+
+
+def test_sweeps_run_and_plot(tmp_path) -> None:
+    out = _bench_alone("--scenario", "sizes", "--sizes", "5,12")
+    assert [r["params"]["n"] for r in out["results"]] == [5, 12]
+    assert all(r["figures"]["lost"] == 0 for r in out["results"])
+    out2 = _bench_alone("--scenario", "rates", "-N", "12", "--rates", "50,100")
+    assert [r["params"]["rate"] for r in out2["results"]] == [50.0, 100.0]
+    pytest.importorskip("matplotlib", reason="matplotlib is in the bench extra")
+    saved = tmp_path / "sweep.json"
+    saved.write_text(json.dumps({**out2, "results": out["results"] + out2["results"]}))
+    done = subprocess.run(
+        [sys.executable, "-m", "chatd.bench", "--plot", str(saved)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    written = done.stdout.split()
+    assert any(w.endswith("-p99-vs-rate.svg") for w in written)
+    assert any(w.endswith("-deliveries-vs-size.svg") for w in written)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -119,3 +120,74 @@ def test_sampling_client_reads_latency_stamps() -> None:
         assert 0 <= pair.load.samples[0] < 10**9
     finally:
         pair.close()
+
+
+def test_plan_all_has_the_issue_table_rows() -> None:
+    runs, _ = plan(_args("--scenario", "all"), fd_limit=100000)
+    labels = [p.label for p in runs]
+    assert "connect c=8" in labels and "connect c=32" in labels
+    assert "fanout N=100 S=10 rate=max eager labeled" in labels
+    assert "fanout N=1000 S=10 rate=200/s eager" in labels
+    assert all(p.generator == "c" for p in runs)
+
+
+def test_plan_rates_and_sizes_sweep() -> None:
+    runs, _ = plan(_args("--scenario", "rates", "--rates", "50,100"), fd_limit=100000)
+    assert [(p.n, p.rate) for p in runs] == [(1000, 50.0), (1000, 100.0)]
+    runs, _ = plan(_args("--scenario", "sizes", "--sizes", "5,30"), fd_limit=100000)
+    assert [(p.n, p.s, p.rate) for p in runs] == [(5, 5, 0.0), (30, 10, 0.0)]
+
+
+def test_realistic_rooms_follow_a_power_law_and_cover_every_client() -> None:
+    from chatd.bench.scenarios import realistic_plan, realistic_schedule, room_sizes
+
+    sizes = room_sizes(5000, 500)
+    assert sizes[0] == 1000 and sizes[1] == 500 and min(sizes) == 3
+    assert sum(3 <= s <= 10 for s in sizes) > 300  # most rooms are small
+    rooms_of, counts = realistic_plan(5000, 500)
+    assert all(rooms_of[i] for i in range(5000))  # everyone is somewhere
+    assert counts == {f"#p{k}": s for k, s in enumerate(sizes)}
+    assert all(len(set(r)) == len(r) for r in rooms_of)
+    talkers = [rooms_of[i] for i in range(100)]
+    schedule = realistic_schedule(100, talkers, 20.0, 60.0, 14)
+    assert 0.6 * 20 * 60 < len(schedule) < 1.4 * 20 * 60  # about the rate asked for
+    assert [t for t, _, _ in schedule] == sorted(t for t, _, _ in schedule)
+    assert all(room in talkers[who] for _, who, room in schedule)
+
+
+def test_plots_are_written_from_a_saved_run(tmp_path) -> None:
+    pytest.importorskip("matplotlib", reason="matplotlib is in the bench extra")
+    import json
+
+    from chatd.bench.plots import plot_file
+
+    def result(server: str, n: int, rate: float, value: float) -> dict[str, object]:
+        figures = {
+            "deliveries_per_s": value * 1e6,
+            "latency_p50_ms": value,
+            "latency_p99_ms": 2 * value,
+            "server_cpu_s_per_M": value / 10,
+        }
+        label = f"fanout N={n} rate={rate}"
+        params = {"n": n, "rate": rate, "eager": True}
+        return {
+            "server": server,
+            "kind": "fanout",
+            "label": label,
+            "params": params,
+            "figures": figures,
+        }
+
+    results = [result(s, 1000, r, v) for s in ("chatd", "ngircd") for r, v in ((50, 1), (200, 2))]
+    results += [result(s, n, 0.0, 3.0) for s in ("chatd", "ngircd") for n in (10, 100)]
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps({"machine": {}, "notes": [], "results": results}))
+    written = plot_file(str(saved))
+    assert sorted(p.split("run-")[-1] for p in written) == [
+        "cpu-per-delivery.svg",
+        "deliveries-vs-size.svg",
+        "p99-vs-rate.svg",
+    ]
+    for path in written:
+        text = Path(path).read_text()
+        assert text.startswith("<?xml") and "chatd" in text and "ngircd" in text, path

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 
 from ircclient import Client, wait_for
 
@@ -137,3 +138,23 @@ def test_freed_memory_goes_back_after_a_large_drop(server_factory, monkeypatch):
     if server.reactor.trim is not None:  # glibc
         wait_for(lambda: server.reactor.trims > before, what="malloc_trim after the drop")
     slow.close()
+
+
+def test_flush_delay_holds_output_sent_a_moment_after_the_last_send(server_factory):
+    """flush_delay: a reply made right after a send waits until the delay since that send has
+    passed (and then arrives); with no delay it goes in the same iteration."""
+    srv = server_factory(flood_limit=False, flush_delay=0.3)
+    c = srv.client("held")
+    c.send("PING :one")
+    c.expect(r"PONG .* :?one")
+    sent_at = time.monotonic()  # the server sent the PONG a moment before this
+    c.send("PING :two")
+    c.expect(r"PONG .* :?two")
+    assert time.monotonic() - sent_at >= 0.2  # held, then sent: the delay is 0.3 s
+    quick = server_factory(flood_limit=False).client("quick")
+    quick.send("PING :one")
+    quick.expect(r"PONG .* :?one")
+    started = time.monotonic()
+    quick.send("PING :two")
+    quick.expect(r"PONG .* :?two")
+    assert time.monotonic() - started < 0.2

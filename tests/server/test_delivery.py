@@ -97,6 +97,27 @@ def test_every_batch_length_and_every_pattern_of_own_lines():
     room.check()
 
 
+def test_a_member_given_its_share_early_gets_the_rest_at_settle_and_nothing_twice():
+    """settle_for (before a reply to one member, a PONG say) gives that member what it has
+    not had yet, and only it: the others still get the batch at settle, everyone in order."""
+    rng = random.Random(14)
+    for n in range(1, 40):
+        room = Room(6)
+        early = room.users[1]
+        for i in range(n):
+            room.say(room.users[rng.choice([0, 1, 2])], f"e{i}", echo=rng.random() < 0.3)
+            if rng.random() < 0.4:
+                before = {u: len(room.sinks[u]) for u in room.users if u is not early}
+                room.delivery.settle_for(early)
+                assert all(len(room.sinks[u]) == k for u, k in before.items())
+                view = early.tag_view
+                assert b"".join(room.sinks[early]) == b"".join(
+                    e.for_view(view) for e, x in room.batch if x is not early
+                )
+        room.settle()
+        room.check()
+
+
 def test_a_sender_of_the_whole_batch_gets_nothing():
     room = Room(3)
     for i in range(10):

@@ -18,7 +18,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from chatd.bench import procfs, report, servers
+from chatd.bench import cload, procfs, report, servers
 from chatd.bench.load import SetupError, base36
 from chatd.bench.scenarios import Params, run
 from chatd.bench.servers import Server
@@ -60,10 +60,35 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="how --cluster nodes reach Redis (both: one cluster of each)",
     )
     target.add_argument("--no-pin", action="store_true", help="do not pin server/load to cores")
+    target.add_argument(
+        "--server-cpus",
+        default=str(servers.SERVER_CORE),
+        metavar="LIST",
+        help="cores the servers may run on (taskset -c LIST; default 0: one core, the load on "
+        "core 1). 0,1 lets a server's threads use the load's core too",
+    )
+    target.add_argument(
+        "--history",
+        choices=("memory", "file"),
+        default=None,
+        help="chatd's history: in memory (as in issue 14's table; the default) or in a database "
+        "file in the run's temporary directory (the default of --scenario realistic)",
+    )
+    target.add_argument(
+        "--chatd-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more argument for chatd's command line (repeatable), e.g. "
+        "--chatd-arg=--flush-delay=0.005",
+    )
     sc = ap.add_argument_group("scenario")
     sc.add_argument(
         "--scenario",
-        choices=("fanout", "rooms", "idle", "connect", "log", "all"),
+        choices=(
+            *("fanout", "rooms", "realistic", "tls", "idle", "connect", "log", "all"),
+            *("rates", "sizes"),
+        ),
         default="all",
         help="log: no chatd, the ceiling of one Redis as a cluster's log (-N nodes, --lines)",
     )
@@ -87,21 +112,51 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="client flavour: eager = TCP_NODELAY+QUICKACK; ordinary = defaults",
     )
+    sc.add_argument(
+        "--labels",
+        choices=("plain", "labeled", "both"),
+        default="plain",
+        help="fanout: senders label every message with labeled-response (as chat-client does)",
+    )
     sc.add_argument("--room-size", type=int, default=5, help="members per room in rooms")
     sc.add_argument(
         "--concurrency",
-        type=int,
-        default=32,
-        help="registrations in progress at a time (connect, and setup)",
+        default="32",
+        metavar="C[,C...]",
+        help="registrations in progress at a time (connect: one run each; setup: the first)",
     )
     sc.add_argument("--window", type=int, default=24, help="unacknowledged messages per sender")
     sc.add_argument("--batch", type=int, default=8, help="messages per write; one PING per batch")
+    sc.add_argument(
+        "--load",
+        choices=("c", "python"),
+        default="c",
+        help="load generator for fanout and connect: c (cload.c, compiled on first use; the "
+        "default) or python (load.py; rooms, idle and the others always use it)",
+    )
     run_ = ap.add_argument_group("measuring")
     run_.add_argument("--duration", type=float, default=10.0, help="window length in s (10)")
     run_.add_argument("--warmup", type=float, default=1.0, help="sending before the window (1 s)")
     run_.add_argument("--repeat", type=int, default=3, help="runs per figure; medians (3)")
     run_.add_argument("--json", action="store_true", help="print JSON instead of the table")
     run_.add_argument("--render", metavar="FILE", help="print the table of a saved --json output")
+    run_.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="write SVG pictures of a saved --json output next to it (needs the bench extra)",
+    )
+    sc.add_argument(
+        "--rates",
+        default="50,100,200,400,800",
+        metavar="R,R,...",
+        help="--scenario rates: fanout (-N, default 1000) at each of these messages/s",
+    )
+    sc.add_argument(
+        "--sizes",
+        default="10,30,100,300,1000",
+        metavar="N,N,...",
+        help="--scenario sizes: fanout at full speed with each of these room sizes",
+    )
     run_.add_argument(
         "--wait-idle",
         type=float,
@@ -119,6 +174,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def plan(args: argparse.Namespace, fd_limit: int) -> tuple[list[Params], list[str]]:
     """The runs to make, and notes about runs left out."""
+    levels = [int(c) for c in str(args.concurrency).split(",") if c.strip()]
     base = Params(
         kind="fanout",
         duration=args.duration,
@@ -126,7 +182,8 @@ def plan(args: argparse.Namespace, fd_limit: int) -> tuple[list[Params], list[st
         window=args.window,
         batch=args.batch,
         room_size=args.room_size,
-        concurrency=args.concurrency,
+        concurrency=levels[0],
+        generator=args.load,
     )
     flavours = {"eager": [True], "ordinary": [False], "both": [True, False], None: None}[
         args.clients
@@ -135,25 +192,53 @@ def plan(args: argparse.Namespace, fd_limit: int) -> tuple[list[Params], list[st
     if args.scenario == "all":
         runs += [
             replace(base, kind="idle", n=args.N or 1000),
-            replace(base, kind="connect"),
+            # the issue's table: registrations 8 and 32 at a time
+            *(replace(base, kind="connect", concurrency=c) for c in sorted({8, *levels})),
             replace(base, kind="fanout", n=100, s=10, eager=True),
             replace(base, kind="fanout", n=100, s=10, eager=False),
+            replace(base, kind="fanout", n=100, s=10, eager=True, labeled=True),
             replace(base, kind="fanout", n=1000, s=10, rate=200),
             replace(base, kind="rooms", n=1000, rate=0),
         ]
         if args.big:
             runs.append(replace(base, kind="fanout", n=10000, s=10, rate=200))
     elif args.scenario == "fanout":
+        labels = {"plain": [False], "labeled": [True], "both": [False, True]}[args.labels]
         for eager in flavours or [True, False]:
-            runs.append(
-                replace(base, kind="fanout", n=args.N or 100, s=args.S, rate=args.rate, eager=eager)
-            )
+            for labeled in labels:
+                runs.append(
+                    replace(
+                        base,
+                        kind="fanout",
+                        n=args.N or 100,
+                        s=args.S,
+                        rate=args.rate,
+                        eager=eager,
+                        labeled=labeled,
+                    )
+                )
     elif args.scenario == "rooms":
         for eager in flavours or [True]:
             runs.append(replace(base, kind="rooms", n=args.N or 1000, rate=args.rate, eager=eager))
     elif args.scenario == "log":
         for lines in args.lines.split(","):
             runs.append(replace(base, kind="log", n=args.N or 2, s=int(lines)))
+    elif args.scenario == "rates":
+        for r in args.rates.split(","):
+            runs.append(replace(base, kind="fanout", n=args.N or 1000, s=args.S, rate=float(r)))
+    elif args.scenario == "sizes":
+        for size in args.sizes.split(","):
+            runs.append(replace(base, kind="fanout", n=int(size), s=min(args.S, int(size))))
+    elif args.scenario == "tls":
+        for eager in flavours or [True]:
+            runs.append(
+                replace(base, kind="fanout", n=args.N or 100, s=args.S, rate=args.rate, eager=eager)
+            )
+            runs.append(replace(runs[-1], tls=True))
+    elif args.scenario == "realistic":
+        runs.append(replace(base, kind="realistic", n=args.N or 5000, rate=args.rate or 20.0))
+    elif args.scenario == "connect":
+        runs += [replace(base, kind="connect", concurrency=c) for c in levels]
     else:
         runs.append(replace(base, kind=args.scenario, n=args.N or 1000))
     notes = []
@@ -313,8 +398,32 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.render:
         return render(args.render)
+    if args.plot:
+        from chatd.bench.plots import plot_file
+
+        for name in plot_file(args.plot):
+            print(name)
+        return 0
     fd_limit = procfs.raise_fd_limit()
+    early: list[str] = []
+    if args.load == "c":
+        if cload.binary() is None:  # compiled now, not inside a measured run
+            args.load = "python"
+            early.append("no C compiler: the Python load generator drives every scenario")
+        else:
+            early.append("load: the C generator (cload.c) for fanout and connect, Python else")
+    servers.SERVER_CPUS = args.server_cpus
+    if args.server_cpus != str(servers.SERVER_CORE):
+        early.append(f"servers on cores {args.server_cpus} (taskset), the load on core 1")
+    servers.CHATD.history = args.history or ("file" if args.scenario == "realistic" else "memory")
+    servers.CHATD.extra = list(args.chatd_arg)
+    servers.CHATD.tls = args.scenario == "tls"
+    if servers.CHATD.history == "file":
+        early.append("chatd: history in a database file")
+    if args.chatd_arg:
+        early.append("chatd: " + " ".join(args.chatd_arg))
     runs, notes = plan(args, fd_limit)
+    notes = early + notes
     targets = start_servers(args)
     try:
         if not args.no_pin:

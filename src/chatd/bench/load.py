@@ -67,6 +67,9 @@ class Conn:
 
     __slots__ = (
         "acked",
+        "caps",
+        "echo",
+        "labels",
         "fd",
         "index",
         "nick",
@@ -105,6 +108,9 @@ class Conn:
         self.out = bytearray()
         self.server_name = b"server"
         self.seq = 0
+        self.caps = ""  # requested with CAP REQ before registering (realistic scenario)
+        self.echo = False  # the server ACKed echo-message: it gets its own messages back
+        self.labels = False  # the server ACKed labeled-response: it labels what it sends
 
 
 class Load:
@@ -257,6 +263,12 @@ class Load:
             for line in _lines_with(body, b"PING "):
                 if line.startswith(b"PING "):
                     self.send(c, b"PONG " + line[5:] + b"\r\n")
+        if c.state == REGISTERING and c.caps and b" ACK " in body:
+            for line in _lines_with(body, b" ACK "):
+                if b" CAP " in line:
+                    acked = line.rsplit(b":", 1)[-1].split()
+                    c.echo = c.echo or b"echo-message" in acked
+                    c.labels = c.labels or b"labeled-response" in acked
         if c.state == REGISTERING:
             if b" 433 " in body and b" 001 " not in body:
                 c.nick = c.nick[:8] + "_"
@@ -345,7 +357,10 @@ class Load:
             return
         c.state = REGISTERING
         self.sel.modify(sock, selectors.EVENT_READ, c)
-        self.send(c, f"NICK {c.nick}\r\nUSER {c.nick} 0 * :chatd-bench\r\n".encode())
+        hello = f"NICK {c.nick}\r\nUSER {c.nick} 0 * :chatd-bench\r\n"
+        if c.caps:
+            hello = f"CAP REQ :{c.caps}\r\n{hello}CAP END\r\n"
+        self.send(c, hello.encode())
 
     def _lost(self, c: Conn) -> None:
         if c.state in (READY, SYNCING, JOINED):
@@ -421,6 +436,24 @@ class Load:
         self.messages += count
         self.expected += count * (c.room_size - 1)
         self.send(c, b"".join(parts))
+
+    def send_to(self, c: Conn, room: str, members: int) -> None:
+        """One PRIVMSG to `room` (of `members` members) stamped now and marked for sampling;
+        labeled if the server ACKed labeled-response. Its members but the sender each get it,
+        and the sender too when the server ACKed echo-message."""
+        c.seq += 1
+        label = b"@label=%x " % c.seq if c.labels else b""
+        line = b"%sPRIVMSG %s :%s%016d %s\r\n" % (
+            label,
+            room.encode(),
+            SAMPLE_MARK,
+            now_stamp(),
+            self.pad,
+        )
+        c.sent += 1
+        self.messages += 1
+        self.expected += members - 1 + (1 if c.echo else 0)
+        self.send(c, line)
 
     def window_room(self, c: Conn) -> int:
         return self.window - (c.sent - c.acked)

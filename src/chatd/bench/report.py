@@ -56,6 +56,20 @@ COLUMNS: dict[str, list[Column]] = {
     ],
 }
 COLUMNS["rooms"] = COLUMNS["fanout"]
+COLUMNS["realistic"] = [
+    ("deliv/s", "deliveries_per_s", "{:,.0f}"),
+    ("msg/s", "messages_per_s", "{:,.1f}"),
+    ("p50 ms", "latency_p50_ms", "{:.2f}"),
+    ("p99 ms", "latency_p99_ms", "{:.2f}"),
+    ("lost", "lost", "{:.0f}"),
+    ("disc", "disconnects", "{:.0f}"),
+    ("srv CPU%", "server_cpu_pct", "{:.1f}"),
+    ("srv s/M deliv", "server_cpu_s_per_M", "{:.2f}"),
+    ("RSS MiB", "rss_mib", "{:.1f}"),
+    ("echo clients", "echo_clients", "{:.0f}"),
+    ("load CPU%", "load_cpu_pct", "{:.0f}"),
+    ("other CPU%", "other_cpu_pct", "{:.0f}"),
+]
 
 # Figures where a higher value is better for the server (the ratio reads "x times ngIRCd").
 RATIO_KEYS = {
@@ -65,6 +79,13 @@ RATIO_KEYS = {
     "log": [],
 }
 RATIO_KEYS["rooms"] = RATIO_KEYS["fanout"]
+RATIO_KEYS["realistic"] = [
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "server_cpu_pct",
+    "server_cpu_s_per_M",
+    "rss_mib",
+]
 
 
 def _cell(fmt: str, value: Any) -> str:
@@ -95,7 +116,7 @@ def _render(headers: list[str], rows: list[list[str]]) -> str:
 def table(results: Sequence[dict[str, Any]], compare: Sequence[tuple[str, str]] = ()) -> str:
     """One table per scenario kind; with `compare`, a ratio row per (ours, theirs) server pair."""
     blocks: list[str] = []
-    for kind in ("fanout", "rooms", "idle", "connect", "log"):
+    for kind in ("fanout", "rooms", "realistic", "idle", "connect", "log"):
         mine = [r for r in results if r["kind"] == kind]
         if not mine:
             continue

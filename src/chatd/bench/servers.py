@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SERVER_CORE = 0
+SERVER_CPUS = str(SERVER_CORE)  # taskset's list for the servers (--server-cpus)
 LOAD_CORE = 1
 
 # ngIRCd 26 with every limit that can be switched off switched off. See docs/performance.md:
@@ -50,6 +51,12 @@ NGIRCD_CONF = """\
 \tPAM = no
 \tDefaultUserModes = F
 \tIncludeDir = {dir}/conf.d
+{ssl}"""
+
+NGIRCD_SSL = """[SSL]
+\tCertFile = {cert}
+\tKeyFile = {key}
+\tPorts = {tls_port}
 """
 
 
@@ -72,6 +79,7 @@ class Server:
     redis_port: int = 0
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     nodes: int = 0  # cluster nodes; 0 for one process
+    tls_port: int = 0  # a TLS listener too (the tls scenario), 0: none
     unix: bool = False  # the nodes reach Redis through its UNIX socket
 
     @property
@@ -141,7 +149,7 @@ def _launch(
     keep_dir: bool = False,
 ) -> Server:
     if pin and can_pin():
-        argv = ["taskset", "-c", str(SERVER_CORE), *argv]
+        argv = ["taskset", "-c", SERVER_CPUS, *argv]
     with open(os.path.join(workdir or tempfile.gettempdir(), f"{name}.log"), "wb") as log:
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
@@ -171,23 +179,62 @@ CHATD_BENCH_FLAGS = {
 }
 
 
-def chatd_command(host: str, port: int) -> list[str]:
+@dataclass
+class ChatdOptions:
+    """How chatd-bench runs chatd: `history` "memory" (the issue's table: the store's work
+    without the disk's) or "file" (a database in the run's temporary directory, as in
+    production), and `extra` arguments for its command line (--chatd-arg)."""
+
+    history: str = "memory"
+    extra: list[str] = field(default_factory=list)
+    tls: bool = False  # chatd and ngIRCd get a TLS listener with a self-signed certificate
+
+
+def make_certificate(workdir: str) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (openssl req): (cert, key) paths."""
+    cert, key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
+        + ["-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert],
+        check=True,
+        capture_output=True,
+    )
+    os.chmod(key, 0o644)  # ngIRCd reads it after switching to nobody
+    os.chmod(workdir, 0o755)
+    return cert, key
+
+
+CHATD = ChatdOptions()
+
+
+def chatd_command(host: str, port: int, workdir: str | None = None) -> list[str]:
     """The chatd command line for a benchmark: flood control and per-address limits off,
-    history in memory (bench/history_cost.py measures the store on its own)."""
+    history in memory unless CHATD.history is "file" (then in `workdir`)."""
     exe = shutil.which("chatd")
     argv = [exe] if exe else [sys.executable, "-m", "chatd"]
     helptext = subprocess.run([*argv, "--help"], check=False, capture_output=True, text=True)
     argv += ["--host", host, "--port", str(port), "--no-flood-limit", "--max-clients", "20000"]
-    for flag, value in CHATD_BENCH_FLAGS.items():
+    flags = dict(CHATD_BENCH_FLAGS)
+    if CHATD.history == "file":
+        flags["--db"] = os.path.join(workdir or tempfile.mkdtemp(prefix="chatd-bench-"), "h.db")
+    for flag, value in flags.items():
         if flag in helptext.stdout:
             argv += [flag, value]
-    return argv
+    return argv + CHATD.extra
 
 
 def start_chatd(host: str = "127.0.0.1", port: int | None = None, pin: bool = True) -> Server:
     port = port or free_port(host)
     workdir = tempfile.mkdtemp(prefix="chatd-bench-")
-    return _launch("chatd", chatd_command(host, port), host, port, workdir, pin)
+    argv = chatd_command(host, port, workdir)
+    tls_port = 0
+    if CHATD.tls:
+        cert, key = make_certificate(workdir)
+        tls_port = free_port(host)
+        argv += ["--tls-cert", cert, "--tls-key", key, "--tls-port", str(tls_port)]
+    server = _launch("chatd", argv, host, port, workdir, pin)
+    server.tls_port = tls_port
+    return server
 
 
 BENCH_CLOAK_KEY = "chatd-bench-cloak-key-0000"  # a cluster's nodes need one key
@@ -209,7 +256,7 @@ def start_redis(
     if unix:
         argv += ["--unixsocket", os.path.join(workdir, "redis.sock"), "--unixsocketperm", "700"]
     if pin and can_pin():
-        argv = ["taskset", "-c", str(SERVER_CORE), *argv]
+        argv = ["taskset", "-c", SERVER_CPUS, *argv]
     with open(os.path.join(workdir, "redis.log"), "wb") as log:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     wait_for_port(host, port, 10.0, proc)
@@ -235,7 +282,8 @@ def start_cluster(n: int, host: str = "127.0.0.1", pin: bool = True, unix: bool 
     try:
         for k in range(n):
             port = free_port(host)
-            argv = chatd_command(host, port) + ["--config", str(config), "--cluster", url]
+            argv = chatd_command(host, port, workdir)
+            argv += ["--config", str(config), "--cluster", url]
             argv += ["--node-name", f"n{k}"]
             node = _launch(f"node{k}", argv, host, port, workdir, pin, keep_dir=True)
             server.procs.append(node.proc)  # type: ignore[arg-type]
@@ -266,9 +314,15 @@ def start_ngircd(host: str = "127.0.0.1", port: int | None = None, pin: bool = T
     workdir = tempfile.mkdtemp(prefix="ngircd-bench-")
     Path(workdir, "conf.d").mkdir()
     conf = Path(workdir, "ngircd.conf")
-    conf.write_text(NGIRCD_CONF.format(host=host, port=port, dir=workdir))
+    ssl, tls_port = "", 0
+    if CHATD.tls:
+        cert, key = make_certificate(workdir)
+        tls_port = free_port(host)
+        ssl = NGIRCD_SSL.format(cert=cert, key=key, tls_port=tls_port)
+    conf.write_text(NGIRCD_CONF.format(host=host, port=port, dir=workdir, ssl=ssl))
     # -n: stay in the foreground so the pid we hold is the server's; -p: no server links.
     server = _launch("ngircd", [exe, "-n", "-p", "-f", str(conf)], host, port, workdir, pin)
+    server.tls_port = tls_port
     server.notes = ["ngIRCd: MaxPenaltyTime=0, DefaultUserModes=F, MaxConnectionsIP=0"]
     return server
 

@@ -96,6 +96,7 @@ class Connection:
         "deadline",
         "entry",
         "timer",
+        "flushed_at",
     )
 
     def __init__(
@@ -123,6 +124,7 @@ class Connection:
         self.deadline: float | None = None  # when on_timer runs next
         self.entry: _Deadline | None = None  # the heap entry for that deadline
         self.timer: Timer | None = None  # the linger of a closing connection
+        self.flushed_at = 0.0  # when it was last sent to (the reactor's flush_delay)
 
     def __repr__(self) -> str:
         return f"<Connection {self.host} {self.client!r}>"
@@ -264,6 +266,7 @@ class Connection:
                 return
             self.done += sent
             self.reactor.spent += sent
+            self.flushed_at = self.reactor.now
             if sent == whole and count == len(out):
                 self.out = _NOTHING
                 self.out_len = 0

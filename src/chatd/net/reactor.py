@@ -1,8 +1,8 @@
-"""The reactor: one selectors loop that owns every socket, the timers and the signals.
+"""The reactor: one epoll loop that owns every socket, the timers and the signals.
 
 One iteration: flush every connection that got output (one send each), sleep in select() until
-the next timer deadline, dispatch ready sockets to their objects (key.data), run due timers, then
-reap connections that overflowed their sendq. What a line means is the core's business
+the next timer deadline, dispatch ready sockets to their objects (net/poller.py), run due
+timers, then reap connections that overflowed their sendq. What a line means is the core's business
 (`net/core.py`): the reactor passes it lines and the time, and it never imports the chat state.
 
 Every callback is contained, as asyncio's Handle does: an exception while serving a socket, in a
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import collections
 import logging
-import selectors
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +34,7 @@ from ..limits import (
 from .connection import Connection
 from .listener import Listener
 from .memory import allocator_trim
+from .poller import Poller
 from .timers import Entry, Timer, TimerHeap
 from .tls import Handshake, wrap
 from .websocket import WebSocketConnection, http_error
@@ -62,6 +63,7 @@ class NetSettings:
     output_budget: int = 0  # bytes queued for all clients together (0: no server-wide bound)
     max_lines_per_read: int = 0  # complete lines taken from one read (0: all of them)
     sndbuf: int = 0  # SO_SNDBUF of each client socket (0: the kernel's autotuning)
+    flush_delay: float = 0.0  # output waits up to this long after a connection's last send
     websocket_origins: tuple[str, ...] = ()
     websocket_handshake_timeout: float = 10.0
 
@@ -105,10 +107,12 @@ class Reactor:
         self.settings = NetSettings()
         self.soft_limit = 0  # min(soft, hard): a write past it looks closer (see configure)
         self.configure(settings or NetSettings())
-        self.selector = selectors.DefaultSelector()
+        self.selector = Poller()
         self.timers = TimerHeap()
         self.connections: set[Connection] = set()
         self.dirty: list[Connection] = []
+        self.held: list[Connection] = []  # flagged, waiting for flush_delay (see flush_dirty)
+        self.held_until = 0.0  # when the first of them is due
         self.dirty_links: list[RedisLink] = []  # Redis links with commands to write
         self.overflowed: list[Connection] = []
         self.queued = 0  # bytes in every queue, as of each connection's last flush
@@ -131,6 +135,7 @@ class Reactor:
         self.listeners += [Listener(self, s, tls, True) for s, tls in websocket_listeners]
         for listener in self.listeners:
             self.selector.register(listener.sock, EVENT_READ, listener)
+        self._socket_options()
         self._waker = _Waker()
         self.selector.register(self._waker.rsock, EVENT_READ, self._waker)
         self._soon: collections.deque[Callable[[], None]] = collections.deque()
@@ -144,6 +149,17 @@ class Reactor:
         self.settings = settings
         soft = settings.sendq_soft
         self.soft_limit = min(soft, settings.sendq) if soft > 0 else settings.sendq
+        if hasattr(self, "listeners"):
+            self._socket_options()
+
+    def _socket_options(self) -> None:
+        """TCP_NODELAY and SO_SNDBUF for client sockets. Linux copies both from the listening
+        socket to every socket it accepts, so they are set there once instead of with two
+        system calls per connection (add_connection sets them elsewhere)."""
+        if not INHERITS_OPTIONS:
+            return
+        for listener in self.listeners:
+            _client_options(listener.sock, self.settings.sndbuf)
 
     @property
     def sendq(self) -> int:
@@ -168,11 +184,11 @@ class Reactor:
                 self._guard(hook)
             events = self.selector.select(self._timeout())
             now = self._clock()
-            for key, mask in events:
+            for data, mask in events:
                 try:
-                    key.data.on_event(mask)
+                    data.on_event(mask)
                 except Exception:
-                    self._contain(key.data)
+                    self._contain(data)
             self.run_ready()
             if self._soon:
                 self._run_soon()
@@ -235,6 +251,8 @@ class Reactor:
         if self.overflowed or self.dirty or self.ready or self._signals or self._soon:
             return 0.0
         deadline = self.timers.next_deadline()
+        if self.held and (deadline is None or self.held_until < deadline):
+            deadline = self.held_until
         if deadline is None:
             return None
         return max(0.0, deadline - time.monotonic())
@@ -249,10 +267,17 @@ class Reactor:
             links, self.dirty_links = self.dirty_links, []
             for link in links:
                 self._guard(link.flush)
+        delay = self.settings.flush_delay
+        if self.held:
+            self.dirty.extend(self.held)
+            self.held = []
         while self.dirty:
             batch = self.dirty
             self.dirty = []
             for conn in batch:
+                if delay and conn.flushed_at + delay > self.now and not conn.closing:
+                    self._hold(conn, conn.flushed_at + delay)  # stays flagged
+                    continue
                 conn.flagged = False
                 if conn.closed:
                     continue
@@ -266,6 +291,13 @@ class Reactor:
         budget = self.settings.output_budget
         if budget and self.queued > budget:
             self._shed(budget)
+
+    def _hold(self, conn: Connection, until: float) -> None:
+        """flush_delay: the connection was sent to a moment ago; its output waits (at most
+        the delay) so that what else arrives meanwhile goes in the same send."""
+        if not self.held or until < self.held_until:
+            self.held_until = until
+        self.held.append(conn)
 
     def _shed(self, budget: int) -> None:
         """Past the output budget: mark the clients with the largest queues as overflowed (they
@@ -354,12 +386,8 @@ class Reactor:
                 sock.close()  # a plaintext ERROR would read as a broken TLS record
             return
         sock.setblocking(False)
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self.settings.sndbuf:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.settings.sndbuf)
-        except OSError:
-            pass  # not TCP (a UNIX socket in tests, say)
+        if not INHERITS_OPTIONS:
+            _client_options(sock, self.settings.sndbuf)
         if listener.tls is not None:
             Handshake(self, wrap(listener.tls, sock), host, listener.websocket)
         else:
@@ -393,10 +421,7 @@ class Reactor:
             return
         self.connections.discard(conn)
         self.release(conn.host)
-        try:
-            self.selector.unregister(conn.sock)
-        except (KeyError, ValueError):
-            pass
+        self.selector.forget(conn.sock)  # it is closed right after: the kernel drops it
 
     # -- signals -------------------------------------------------------------------------------
 
@@ -444,15 +469,28 @@ class Reactor:
         self.flush_dirty()
         while self.connections and time.monotonic() < deadline:
             self.spent = 0
-            for key, mask in self.selector.select(max(0.0, deadline - time.monotonic())):
+            for data, mask in self.selector.select(max(0.0, deadline - time.monotonic())):
                 try:
-                    key.data.on_event(mask)
+                    data.on_event(mask)
                 except Exception:
-                    self._contain(key.data)
+                    self._contain(data)
         for conn in list(self.connections):
             conn.finish_close()
         self.selector.close()
         self._waker.close()
+
+
+# Linux gives an accepted socket the listening socket's TCP_NODELAY and SO_SNDBUF
+INHERITS_OPTIONS = sys.platform.startswith("linux")
+
+
+def _client_options(sock: socket.socket, sndbuf: int) -> None:
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if sndbuf:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+    except OSError:
+        pass  # not TCP (a UNIX socket in tests, say)
 
 
 def _refuse(sock: socket.socket, host: str, reason: str, websocket: bool = False) -> None:

@@ -108,6 +108,8 @@ def unescape_tag_value(value: str) -> str:
 
 
 def escape_tag_value(value: str) -> str:
+    if value.isalnum():  # most values (labels, msgids) have nothing to escape
+        return value
     return value.translate(_TAG_ESCAPE)
 
 

@@ -57,6 +57,7 @@ class Config:
     sendq_soft_seconds: float = 10.0  # ...for this long is dropped too; 0 bytes: no soft limit
     output_budget: int = 0  # bytes queued for all clients together; 0: a quarter of the RAM
     sndbuf: int = 1 << 18  # kernel send buffer per client socket (SO_SNDBUF); 0: autotuned
+    flush_delay: float = 0.0  # hold a client's output up to this many s after its last send
     nicklen: int = 30
     channellen: int = 50
     topiclen: int = 390
@@ -254,7 +255,7 @@ class Config:
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name.replace('_', '-')} must not be negative")
-        for name in ("sendq_soft", "output_budget", "sndbuf"):
+        for name in ("sendq_soft", "output_budget", "sndbuf", "flush_delay"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name.replace('_', '-')} must not be negative")
         if self.history_pending_bytes < MIN_PENDING_BYTES:

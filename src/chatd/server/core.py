@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
+from .. import logs
 from ..limits import DEFERRED_WORKERS, REFUSAL_LOG_ADDRESSES, REFUSAL_LOG_INTERVAL
 from ..proto.framing import FLOODED, TOO_LONG, Line
 from ..proto.message import Message
@@ -213,7 +214,8 @@ class LocalCore:
         output: Output | None = None,
     ) -> User:
         user = self.state.connect(write, close, host, certfp, output)
-        log.info(
+        logs.info(
+            log,
             "connect %s%s (%d connections)",
             host,
             " (TLS, client certificate)" if certfp else " (TLS)" if tls else "",

@@ -85,6 +85,9 @@ class LocalDelivery:
         self.wall = 0.0  # set by the server state before each batch of work
         self._channel: Channel | None = None  # the channel whose messages are being batched
         self._batch: list[tuple[Event, User | None]] = []
+        # members who were given the batch's first n events early (settle_for): a reply to
+        # one member of a busy room no longer delivers the whole room's batch
+        self._upto: dict[User, int] = {}
         self.relayed = 0  # events made (messages, joins, quits...), for STATS and metrics
         # The account a message's source is logged in to (account-tag); set by the state.
         self.account_of: Callable[[str], str | None] | None = None
@@ -138,29 +141,46 @@ class LocalDelivery:
         self._batch.append((event, exclude))
 
     def settle_for(self, user: User) -> None:
-        """Settle before a direct write to `user`, if the pending batch concerns it: order
-        only matters per recipient, so a PONG to someone outside the room leaves it alone."""
+        """Before a direct write to `user`: if the pending batch concerns it, give it its
+        share of the batch now (what it has not had yet, without its own lines) and note how
+        far it got; the rest of the room gets the batch when it is settled. Order only matters
+        per recipient, so a PONG to someone outside the room leaves the batch alone, and a
+        reply to a member (a labeled response's ACK, a PONG) costs a join of that member's
+        share, not the room's delivery."""
         channel = self._channel
-        if channel is not None and user in channel.members:
-            self.settle()
+        if channel is None or user not in channel.members.local:
+            return
+        batch = self._batch
+        start = self._upto.get(user, 0)
+        if start == len(batch):
+            return
+        view = user.tag_view
+        share = [event.for_view(view) for event, exclude in batch[start:] if exclude is not user]
+        self._upto[user] = len(batch)
+        if share:
+            user.write(share[0] if len(share) == 1 else b"".join(share))
 
     def settle(self) -> None:
         """Deliver the pending channel batch. The reactor calls this before it flushes.
 
         The work is one pass over the room plus, per tag view, one join of the batch (and
-        log2(batch) joins when a member of that view spoke), however many members spoke:
-        every member who did not speak gets the view's one bytes object, and one who did gets
-        the runs between its own lines as shared pieces of a `_Joined` (at most 2·log2(batch)
-        per run), never a private copy of the batch (bench/batch_cost.py).
+        log2(batch) joins when a member of that view spoke or got a share early), however
+        many members spoke: every member who did not speak gets the view's one bytes object,
+        and one who did gets the runs between its own lines as shared pieces of a `_Joined`
+        (at most 2·log2(batch) per run), never a private copy of the batch
+        (bench/batch_cost.py).
         """
         channel = self._channel
         if channel is None:
             return
         batch = self._batch
+        upto = self._upto
         self._channel = None
         self._batch = []
+        if upto:
+            self._upto = {}
         members = channel.members.local  # a cluster's replicas of other nodes' users write nowhere
-        if len(batch) == 1:
+        if len(batch) == 1 and not upto:
             _fan_out(members, batch[0][0], batch[0][1])
             return
         own: dict[User, list[int]] = {}  # a sender -> where its own lines are, in order
@@ -172,12 +192,14 @@ class LocalDelivery:
                 else:
                     found.append(i)
         events = [event for event, _ in batch]
+        count = len(events)
         whole: list[bytes | None] = [None] * VIEWS  # per tag view
         joined: list[_Joined | None] = [None] * VIEWS
         for user in members:
             view = user.tag_view
             mine = own.get(user)
-            if mine is None:
+            start = upto.get(user, 0) if upto else 0
+            if mine is None and not start:
                 data = whole[view]
                 if data is None:
                     tree = joined[view]
@@ -188,17 +210,17 @@ class LocalDelivery:
                     )
                 user.write(data)
                 continue
-            if len(mine) == len(events):
-                continue  # the whole batch is its own
+            if start == count or (mine is not None and len(mine) == count):
+                continue  # it had it all already, or the whole batch is its own
             tree = joined[view]
             if tree is None:
                 tree = joined[view] = _Joined([e.for_view(view) for e in events])
             pieces: list[bytes] = []
-            start = 0
-            for i in mine:
-                tree.run(start, i, pieces)
-                start = i + 1
-            tree.run(start, len(events), pieces)
+            for i in mine or ():
+                if i >= start:
+                    tree.run(start, i, pieces)
+                    start = i + 1
+            tree.run(start, count, pieces)
             for piece in pieces:
                 user.write(piece)
 

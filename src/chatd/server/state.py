@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
-from .. import __version__
+from .. import __version__, logs
 from ..limits import ERROR_LOG_EXCERPT, LABEL_MAX
 from ..proto import numerics as N
 from ..proto.caps import MULTILINE
@@ -53,9 +53,18 @@ VERSION = f"chatd-{__version__}"
 
 def _wall_ms(wall: float) -> int:
     """Milliseconds since the epoch, exactly as the live `time` tag shows them (datetime rounds
-    to the microsecond, delivery.format_time then cuts to the millisecond)."""
-    stamp = datetime.datetime.fromtimestamp(wall, datetime.UTC)
-    return int(stamp.replace(microsecond=0).timestamp()) * 1000 + stamp.microsecond // 1000
+    to the microsecond, delivery.format_time then cuts to the millisecond). Every message of
+    one loop iteration has the same wall time, so the last conversion is kept."""
+    ms = _LAST_WALL.get(wall)
+    if ms is None:
+        stamp = datetime.datetime.fromtimestamp(wall, datetime.UTC)
+        ms = int(stamp.replace(microsecond=0).timestamp()) * 1000 + stamp.microsecond // 1000
+        _LAST_WALL.clear()
+        _LAST_WALL[wall] = ms
+    return ms
+
+
+_LAST_WALL: dict[float, int] = {}  # the last conversion of _wall_ms
 
 
 def _tagged(line: bytes, tag: bytes) -> bytes:
@@ -118,12 +127,16 @@ def _ignore(*_: object) -> None:
 class _Catch:
     """Holds a labeled response while its command runs, up to the room left in the sendq."""
 
-    __slots__ = ("output", "caught", "room")
+    __slots__ = ("output", "caught", "room", "closing")
 
     def __init__(self, output: Output) -> None:
         self.output = output
         self.caught: list[bytes] = []
         self.room = output.room()
+        self.closing = False  # the command closed the connection: done after the response
+
+    def close(self) -> None:
+        self.closing = True
 
     def write(self, data: bytes) -> None:
         room = self.room - len(data)
@@ -284,8 +297,9 @@ class ServerState:
         self.connections -= 1
         if user.registered:
             self.remember_nick(user)
-            quit_msg = Message("QUIT", [reason], user.prefix)
-            self.delivery.to_users(user.neighbours(), self.delivery.event(quit_msg))
+            if user.channels:  # no event (a msgid, an encoding) for a QUIT nobody sees
+                quit_msg = Message("QUIT", [reason], user.prefix)
+                self.delivery.to_users(user.neighbours(), self.delivery.event(quit_msg))
             if user.oper:
                 self.opers -= 1
             if "i" in user.modes:
@@ -305,7 +319,7 @@ class ServerState:
         user.batch = None
         text = error if error is not None else reason
         self.send(user, Message("ERROR", [f"Closing Link: {user.ip} ({text})"]))
-        log.info("disconnect %s %s: %s", user.ip, user.nick, reason)
+        logs.info(log, "disconnect %s %s: %s", user.ip, user.nick, reason)
         self._let_go(user)
 
     def _let_go(self, user: User) -> None:
@@ -492,10 +506,9 @@ class ServerState:
         self.delivery.settle_for(user)  # what it was sent earlier is not part of the response
         output = user.output
         catch = _Catch(output)
-        closing: list[bool] = []
         write, close = user.write, user.close
         user.write = catch.write
-        user.close = lambda: closing.append(True)
+        user.close = catch.close
         try:
             dispatch(self, user, msg)
             self.delivery.settle_for(user)  # an echo-message reply is part of the response
@@ -505,19 +518,25 @@ class ServerState:
             if user.gone:
                 user.write = user.close = _ignore
             return
+        label = label[:LABEL_MAX]
+        if not catch.caught:  # the usual answer to a labeled PRIVMSG: an ACK
+            write(f"@label={escape_tag_value(label)} :{self.name} ACK\r\n".encode())
+            if catch.closing:
+                close()
+            if user.gone:
+                user.write = user.close = _ignore
+            return
         lines = b"".join(catch.caught).split(b"\r\n")[:-1]
-        tag = b"label=" + escape_tag_value(label[:LABEL_MAX]).encode()
+        tag = b"label=" + escape_tag_value(label).encode()
         if not lines:
-            data = encode(Message("ACK", [], self.name, {"label": label[:LABEL_MAX]}))
+            data = encode(Message("ACK", [], self.name, {"label": label}))
         elif len(lines) == 1 or "batch" not in user.caps or _one_batch(lines):
             # without `batch` only the first line can say which command it answers; a reply
             # that is one batch (an echoed draft/multiline message) has the label on its start
             data = b"\r\n".join([_tagged(lines[0], tag), *lines[1:]]) + b"\r\n"
         else:
             ref = self.batch_id()
-            start = Message(
-                "BATCH", ["+" + ref, "labeled-response"], self.name, {"label": label[:LABEL_MAX]}
-            )
+            start = Message("BATCH", ["+" + ref, "labeled-response"], self.name, {"label": label})
             inner = b"batch=" + ref.encode()
             data = (
                 encode(start)
@@ -525,7 +544,7 @@ class ServerState:
                 + encode(Message("BATCH", ["-" + ref], self.name))
             )
         write(data)
-        if closing:
+        if catch.closing:
             close()
         if user.gone:
             user.write = user.close = _ignore
@@ -583,6 +602,12 @@ class ServerState:
         one write instead of a dozen replies. `build` gives (numeric, *params) tuples."""
         if user.output.overflowed:
             return
+        data = self.rendered(key, build, user.nick)
+        self.delivery.settle_for(user)
+        user.write(data)
+
+    def rendered(self, key: str, build: Callable[[], list[tuple[str, ...]]], nick: str) -> bytes:
+        """The bytes `reply_rendered` writes: the template, rendered once, with `nick` in."""
         template = self._rendered.get(key)
         if template is None:
             lines = (
@@ -590,8 +615,7 @@ class ServerState:
                 for r in build()
             )
             template = self._rendered[key] = "".join(lines).encode()
-        self.delivery.settle_for(user)
-        user.write(template.replace(NICK_SLOT_BYTES, user.nick.encode()))
+        return template.replace(NICK_SLOT_BYTES, nick.encode())
 
     def need_more_params(self, user: User, command: str) -> None:
         self.reply(user, N.ERR_NEEDMOREPARAMS, command, "Not enough parameters")
@@ -608,7 +632,7 @@ class ServerState:
     def remove_member(self, channel: Channel, user: User) -> None:
         self.delivery.settle()  # a member leaving still gets what was said before it left
         channel.members.pop(user, None)
-        user.channels.discard(channel)
+        user.parted(channel)
         if not channel.members and "P" not in channel.modes:
             del self.channels[channel.key]
             self.store.forget(channel.key, self.now)  # not for its next creator to read

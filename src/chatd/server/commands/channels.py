@@ -64,7 +64,7 @@ def join(state: ServerState, user: User, name: str, key: str | None) -> None:
         user.invited.pop(channel, None)
     state.delivery.settle()  # what was said before this JOIN is not the joiner's to read
     channel.members[user] = prefixes
-    user.channels.add(channel)
+    user.joined(channel)
     _announce_join(state, user, channel)
     chanserv.auto_modes(state, user, channel)
     if user.away is not None:

@@ -266,16 +266,17 @@ def send_motd(state: ServerState, user: User) -> None:
     if state.motd is None:
         state.reply(user, N.ERR_NOMOTD, "MOTD File is missing")
         return
-    motd = state.motd
-    state.reply_rendered(
-        user,
-        "motd",
-        lambda: [
-            (N.RPL_MOTDSTART, f"- {state.name} Message of the day - "),
-            *((N.RPL_MOTD, f"- {line}") for line in motd),
-            (N.RPL_ENDOFMOTD, "End of /MOTD command."),
-        ],
-    )
+    state.reply_rendered(user, "motd", lambda: motd_lines(state))
+
+
+def motd_lines(state: ServerState) -> list[tuple[str, ...]]:
+    """375, 372..., 376 as (numeric, *params), for ServerState.rendered (a MOTD is there)."""
+    assert state.motd is not None
+    return [
+        (N.RPL_MOTDSTART, f"- {state.name} Message of the day - "),
+        *((N.RPL_MOTD, f"- {line}") for line in state.motd),
+        (N.RPL_ENDOFMOTD, "End of /MOTD command."),
+    ]
 
 
 def handle_lusers(state: ServerState, user: User, msg: Message) -> None:
@@ -283,33 +284,31 @@ def handle_lusers(state: ServerState, user: User, msg: Message) -> None:
 
 
 def send_lusers(state: ServerState, user: User) -> None:
+    if user.output.overflowed:
+        return
+    state.delivery.settle_for(user)
+    user.write(lusers_text(state, user.nick).encode())
+
+
+def lusers_text(state: ServerState, nick: str) -> str:
+    """The LUSERS replies (251-255, 265, 266) to `nick`, as one string: every client gets
+    them in its welcome burst, so they are one f-string rather than seven replies."""
     registered = state.connections - state.unregistered
     invisible = state.invisible
     servers = state.servers  # the nodes of a cluster
-    reply = state.reply
-    reply(
-        user,
-        N.RPL_LUSERCLIENT,
-        f"There are {registered - invisible} users and {invisible} invisible on {servers} servers",
-    )
-    reply(user, N.RPL_LUSEROP, str(state.opers), "operator(s) online")
-    reply(user, N.RPL_LUSERUNKNOWN, str(state.unregistered), "unknown connection(s)")
-    reply(user, N.RPL_LUSERCHANNELS, str(len(state.channels)), "channels formed")
-    reply(user, N.RPL_LUSERME, f"I have {registered} clients and {servers - 1} servers")
-    peak = str(max(state.peak_users, registered))
-    reply(
-        user,
-        N.RPL_LOCALUSERS,
-        str(registered),
-        peak,
-        f"Current local users {registered}, max {peak}",
-    )
-    reply(
-        user,
-        N.RPL_GLOBALUSERS,
-        str(registered),
-        peak,
-        f"Current global users {registered}, max {peak}",
+    peak = max(state.peak_users, registered)
+    head = f":{state.name} "
+    return (
+        f"{head}{N.RPL_LUSERCLIENT} {nick} :There are {registered - invisible} users and "
+        f"{invisible} invisible on {servers} servers\r\n"
+        f"{head}{N.RPL_LUSEROP} {nick} {state.opers} :operator(s) online\r\n"
+        f"{head}{N.RPL_LUSERUNKNOWN} {nick} {state.unregistered} :unknown connection(s)\r\n"
+        f"{head}{N.RPL_LUSERCHANNELS} {nick} {len(state.channels)} :channels formed\r\n"
+        f"{head}{N.RPL_LUSERME} {nick} :I have {registered} clients and {servers - 1} servers\r\n"
+        f"{head}{N.RPL_LOCALUSERS} {nick} {registered} {peak} :Current local users "
+        f"{registered}, max {peak}\r\n"
+        f"{head}{N.RPL_GLOBALUSERS} {nick} {registered} {peak} :Current global users "
+        f"{registered}, max {peak}\r\n"
     )
 
 

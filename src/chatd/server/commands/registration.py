@@ -218,9 +218,11 @@ def try_register(state: ServerState, user: User) -> None:
 
 
 def welcome(state: ServerState, user: User) -> None:
+    """001-005, LUSERS and the MOTD. Every registration sends them, so they go as one write:
+    002-005 and the MOTD are rendered once per server with a slot for the nick
+    (`ServerState.rendered`), 001 and LUSERS are one f-string each."""
     cfg = state.config
     created = datetime.datetime.fromtimestamp(state.started_wall, datetime.UTC)
-    state.reply(user, N.RPL_WELCOME, f"Welcome to the {cfg.network} IRC Network {user.prefix}")
 
     def server_lines() -> list[tuple[str, ...]]:
         chan_modes = "".join(
@@ -237,10 +239,27 @@ def welcome(state: ServerState, user: User) -> None:
             ),
         ]
 
-    state.reply_rendered(user, "welcome", server_lines)
-    queries.send_lusers(state, user)
-    metadata.send_own(state, user)  # before the end of the MOTD (metadata spec)
-    queries.send_motd(state, user)
+    nick = user.nick
+    first = (
+        f":{state.name} {N.RPL_WELCOME} {nick} :Welcome to the {cfg.network} IRC Network "
+        f"{user.prefix}\r\n"
+    )
+    if user.output.overflowed:
+        return
+    burst = [
+        first.encode(),
+        state.rendered("welcome", server_lines, nick),
+        queries.lusers_text(state, nick).encode(),
+    ]
+    if METADATA in user.caps or state.motd is None:  # a batch before the end of the MOTD
+        state.delivery.settle_for(user)
+        user.write(b"".join(burst))
+        metadata.send_own(state, user)  # before the end of the MOTD (metadata spec)
+        queries.send_motd(state, user)
+    else:
+        burst.append(state.rendered("motd", lambda: queries.motd_lines(state), nick))
+        state.delivery.settle_for(user)
+        user.write(b"".join(burst))
     state.log_connect(user)
     for name in cfg.default_channels:
         channels.join(state, user, name, None)
