@@ -348,3 +348,27 @@ def test_meta_values_are_written_at_once_and_survive_a_reopen(tmp_path):
     assert again.get_meta("cloak_key") == "def"
     again.close()
     store.close()
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        ("m1", "n!u@h", "plain text", ""),
+        ("m2", "n!u@h", "", "+draft/reply=m1"),
+        ("m3", "n!u@h", "café €5 😀", ""),
+        ("m4", "", "x", "+a=é"),
+        ("m5", "n!u@h", "\udcff lone surrogate", ""),
+    ],
+)
+def test_a_rows_size_is_what_its_strings_hold(row):
+    """The ASCII fast path counts what sys.getsizeof counts, and non-ASCII strings add their
+    cached UTF-8 form."""
+    import sys
+
+    expected = store_sqlite._ROW_BASE
+    for value in row:
+        if value:
+            expected += sys.getsizeof(value)
+            if not value.isascii():
+                expected += len(value.encode("utf-8", "surrogatepass")) + 1
+    assert store_sqlite._row_size(*row) == expected
