@@ -191,3 +191,20 @@ def test_plots_are_written_from_a_saved_run(tmp_path) -> None:
     for path in written:
         text = Path(path).read_text()
         assert text.startswith("<?xml") and "chatd" in text and "ngircd" in text, path
+
+
+def test_labeled_runs_are_not_made_against_a_server_without_labeled_response() -> None:
+    """ngIRCd answers no label, so a labeled run against it would count garbage: it is left
+    out (nothing is connected to), and the plain run still measures it."""
+    from dataclasses import replace
+
+    from chatd.bench import servers
+    from chatd.bench.__main__ import measure
+
+    args = parse_args(["--scenario", "fanout", "--labels", "labeled", "--clients", "eager"])
+    (labeled,) = plan(args, 100000)[0]
+    assert labeled.labeled
+    ngircd = servers.attach("127.0.0.1", 1, None, name="ngircd")  # port 1: nothing listens
+    assert measure([labeled], [ngircd], 1) == []
+    plain = measure([replace(labeled, labeled=False, duration=0.1)], [ngircd], 1)
+    assert plain and "error" in plain[0]["figures"]  # it was tried: nothing listens there

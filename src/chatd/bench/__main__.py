@@ -315,6 +315,10 @@ def wait_idle_machine(limit_s: float) -> None:
         pass
 
 
+# servers without IRCv3 labeled-response: labeled runs are made against the others only
+NO_LABELED_RESPONSE = {"ngircd"}
+
+
 def measure(
     runs: list[Params], targets: list[Server], repeat: int, wait_idle: float = 0.0
 ) -> list[dict[str, Any]]:
@@ -323,6 +327,8 @@ def measure(
     for i, p in enumerate(runs):
         for rep in range(repeat):
             for t, srv in enumerate(targets):
+                if p.labeled and srv.name in NO_LABELED_RESPONSE:
+                    continue  # it would answer no label: the run measures nothing comparable
                 if p.kind == "idle":  # RSS growth needs a heap no earlier run has grown
                     srv = targets[t] = servers.restart(srv)
                 counter += 1
@@ -434,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
             srv.stop()
     for srv in targets:
         notes.extend(srv.notes)
+        if srv.name in NO_LABELED_RESPONSE and any(p.labeled for p in runs):
+            notes.append(f"{srv.name} has no labeled-response: the labeled runs are chatd's only")
     notes.extend(busy_machine_notes(results))
     machine = procfs.machine_summary()
     if args.json:
