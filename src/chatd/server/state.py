@@ -167,6 +167,7 @@ class ServerState:
     ) -> None:
         self.config = config
         self.name = config.name
+        self._ack_tail = f" :{self.name} ACK\r\n".encode()  # a labeled command's usual answer
         self.started_wall = started_wall
         self.users: dict[str, User] = {}  # casefolded nick -> registered or nick-holding user
         self.channels: dict[str, Channel] = {}  # casefolded name -> channel
@@ -237,6 +238,7 @@ class ServerState:
         """The configuration object was changed in place (a reload): forget what was derived
         from it. Clients already connected keep their flood buckets."""
         self.name = self.config.name
+        self._ack_tail = f" :{self.name} ACK\r\n".encode()
         self.motd = self.config.motd_lines()
         self._rendered.clear()
         isupport.forget()
@@ -503,7 +505,8 @@ class ServerState:
         queue it goes to: once it would pass the room left in the client's sendq, nothing more
         is kept, the client's output is marked overflowed (replies stop being built) and the
         client is dropped at the end of the iteration with `SendQ exceeded`."""
-        self.delivery.settle_for(user)  # what it was sent earlier is not part of the response
+        settle_for = self.delivery.settle_for
+        settle_for(user)  # what it was sent earlier is not part of the response
         output = user.output
         catch = _Catch(output)
         write, close = user.write, user.close
@@ -511,16 +514,17 @@ class ServerState:
         user.close = catch.close
         try:
             dispatch(self, user, msg)
-            self.delivery.settle_for(user)  # an echo-message reply is part of the response
+            settle_for(user)  # an echo-message reply is part of the response
         finally:
-            user.write, user.close = write, close
+            user.write = write
+            user.close = close
         if output.overflowed:
             if user.gone:
                 user.write = user.close = _ignore
             return
         label = label[:LABEL_MAX]
         if not catch.caught:  # the usual answer to a labeled PRIVMSG: an ACK
-            write(f"@label={escape_tag_value(label)} :{self.name} ACK\r\n".encode())
+            write(b"@label=" + escape_tag_value(label).encode() + self._ack_tail)
             if catch.closing:
                 close()
             if user.gone:
