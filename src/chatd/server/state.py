@@ -279,7 +279,9 @@ class ServerState:
         cfg = self.config
         flood = FloodGate(cfg.flood_rate, cfg.flood_burst, self.now) if cfg.flood_limit else None
         shown = self.cloak.host(host) if self.cloak is not None else host
-        user = User(write, close, shown, self.now, self.wall, flood, ip=host)
+        # a connection's own close is reached through its output queue: nothing kept for it
+        own = output is not None and close == getattr(output, "close", None)
+        user = User(write, None if own else close, shown, self.now, self.wall, flood, ip=host)
         user.certfp = certfp
         if output is not None:
             user.output = output
@@ -328,7 +330,7 @@ class ServerState:
         """Close the link and drop every reference between the user and its connection, so a
         closed connection's memory comes back at once, not at the next cycle collection."""
         self.clients.discard(user)
-        close = user.close
+        close = user.closer()
         user.write = user.close = _ignore
         user.output = UNBOUNDED
         user.inbox = None
@@ -509,7 +511,8 @@ class ServerState:
         settle_for(user)  # what it was sent earlier is not part of the response
         output = user.output
         catch = _Catch(output)
-        write, close = user.write, user.close
+        write, own_close = user.write, user.close
+        close = own_close if own_close is not None else output.close
         user.write = catch.write
         user.close = catch.close
         try:
@@ -517,7 +520,7 @@ class ServerState:
             settle_for(user)  # an echo-message reply is part of the response
         finally:
             user.write = write
-            user.close = close
+            user.close = own_close
         if output.overflowed:
             if user.gone:
                 user.write = user.close = _ignore

@@ -44,6 +44,8 @@ class Output(Protocol):
 
     def overflow(self) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class Unbounded:
     """The output of a client without a queue of its own (a test's recorder, a gone user)."""
@@ -56,6 +58,9 @@ class Unbounded:
         return 1 << 62
 
     def overflow(self) -> None:
+        pass
+
+    def close(self) -> None:
         pass
 
 
@@ -128,7 +133,7 @@ class User:
     def __init__(
         self,
         write: Write,
-        close: Close,
+        close: Close | None,
         host: str,
         now: float,
         wall: float,
@@ -137,7 +142,9 @@ class User:
         output: Output = UNBOUNDED,
     ) -> None:
         self.write = write
-        self.close = close
+        # None: the output queue closes the link itself (`closer`), and the user keeps no
+        # bound method for it (64 bytes per connection)
+        self.close: Close | None = close
         self.output = output  # the queue behind write: its limits and counters
         self.host = host  # what others see: the cloak, or the address without cloaking
         self.ip = ip if ip is not None else host  # the real address (the user and opers see it)
@@ -193,6 +200,10 @@ class User:
 
     def __repr__(self) -> str:
         return f"<User {self.nick} {self.host}>"
+
+    def closer(self) -> Close:
+        """What closes this user's link: its own callback, or its output queue's close."""
+        return self.close if self.close is not None else self.output.close
 
     @property
     def oper(self) -> bool:
