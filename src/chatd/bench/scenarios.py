@@ -182,6 +182,26 @@ def _new_load(server: Server, p: Params) -> Load:
     )
 
 
+def _window_figures(load: Load, meter: Meter, delivered: int, messages: int) -> dict[str, Any]:
+    """The figures of a measured window of messages, after the drain: rates, latency, what was
+    lost or came twice, CPU (per million deliveries too)."""
+    lats = load.samples
+    fig: dict[str, Any] = {
+        "deliveries_per_s": delivered / meter.wall,
+        "messages_per_s": messages / meter.wall,
+        "latency_p50_ms": _ms(percentile(lats, 0.50)),
+        "latency_p99_ms": _ms(percentile(lats, 0.99)),
+        "latency_samples": len(lats),
+        "lost": max(0, load.expected - load.delivered),
+        "extra": max(0, load.delivered - load.expected),
+        "disconnects": load.disconnects,
+    }
+    fig.update(meter.figures())
+    cpu = meter.server_cpu
+    fig["server_cpu_s_per_M"] = None if cpu is None or not delivered else cpu / (delivered / 1e6)
+    return fig
+
+
 def _messaging(server: Server, p: Params, load: Load, senders: Sequence[Conn]) -> dict[str, Any]:
     """Warm up, measure one window of sending, drain, and compute the messaging figures."""
     load.drive(senders, p.rate, time.perf_counter() + p.warmup)
@@ -193,21 +213,8 @@ def _messaging(server: Server, p: Params, load: Load, senders: Sequence[Conn]) -
     delivered = load.delivered - d0
     messages = load.messages - m0
     load.drain(DRAIN_QUIET_S)
-    lats = load.samples
-    fig: dict[str, Any] = {
-        "deliveries_per_s": delivered / meter.wall,
-        "messages_per_s": messages / meter.wall,
-        "latency_p50_ms": _ms(percentile(lats, 0.50)),
-        "latency_p99_ms": _ms(percentile(lats, 0.99)),
-        "latency_samples": len(lats),
-        "lost": max(0, load.expected - load.delivered),
-        "extra": max(0, load.delivered - load.expected),
-        "disconnects": load.disconnects,
-        "rate_skipped": load.skipped - s0,
-    }
-    fig.update(meter.figures())
-    cpu = meter.server_cpu
-    fig["server_cpu_s_per_M"] = None if cpu is None or not delivered else cpu / (delivered / 1e6)
+    fig = _window_figures(load, meter, delivered, messages)
+    fig["rate_skipped"] = load.skipped - s0
     rcpu = meter.redis_cpu
     fig["redis_cpu_s_per_M"] = None if rcpu is None or not delivered else rcpu / (delivered / 1e6)
     fig["redis_cpu_us_per_msg"] = None if rcpu is None or not messages else 1e6 * rcpu / messages
@@ -501,16 +508,8 @@ def realistic(server: Server, p: Params) -> dict[str, Any]:
         load.measuring = False
         delivered, messages = load.delivered - d0, load.messages - m0
         load.drain(DRAIN_QUIET_S)
-        lats = load.samples
-        fig: dict[str, Any] = {
-            "deliveries_per_s": delivered / meter.wall,
-            "messages_per_s": messages / meter.wall,
-            "latency_p50_ms": _ms(percentile(lats, 0.50)),
-            "latency_p99_ms": _ms(percentile(lats, 0.99)),
-            "latency_samples": len(lats),
-            "lost": max(0, load.expected - load.delivered),
-            "extra": max(0, load.delivered - load.expected),
-            "disconnects": load.disconnects,
+        fig = _window_figures(load, meter, delivered, messages)
+        fig |= {
             "rss_kib": (rss := procfs.rss_kib(server.pid) if server.pid else None),
             "rss_mib": None if rss is None else rss / 1024,
             "rss_joined_kib": rss_joined,
@@ -520,11 +519,6 @@ def realistic(server: Server, p: Params) -> dict[str, Any]:
             "chat_clients": sum(1 for c in clients if c.caps),
             "echo_clients": sum(1 for c in clients if c.echo),
         }
-        fig.update(meter.figures())
-        cpu = meter.server_cpu
-        fig["server_cpu_s_per_M"] = (
-            None if cpu is None or not delivered else cpu / (delivered / 1e6)
-        )
         return fig
     finally:
         load.close_all()
