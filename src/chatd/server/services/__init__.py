@@ -9,6 +9,7 @@ Sans-IO and deterministic like every handler: what is slow or random goes throug
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from ...proto.message import Message
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 
 NICKSERV = "NickServ"
 CHANSERV = "ChanServ"
+
+Handler = Callable[["ServerState", "User", list[str]], None]  # a service command's words
 
 
 def source(state: ServerState, service: str) -> str:
@@ -34,3 +37,21 @@ def split(text: str) -> tuple[str, list[str]]:
     """A service command line: its upper-cased verb and the words after it."""
     words = text.split()
     return (words[0].upper(), words[1:]) if words else ("HELP", [])
+
+
+def serve(
+    state: ServerState, user: User, service: str, commands: Mapping[str, Handler], text: str
+) -> None:
+    """One command line to a service: the handler its table names, or a notice that says how
+    to ask for help."""
+    verb, args = split(text)
+    handler = commands.get(verb)
+    if handler is None:
+        notice(state, user, service, f"Unknown command {verb[:32]}. /msg {service} HELP")
+        return
+    handler(state, user, args)
+
+
+def tell_all(state: ServerState, user: User, service: str, lines: Iterable[str]) -> None:
+    for line in lines:
+        notice(state, user, service, line)

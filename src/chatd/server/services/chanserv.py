@@ -9,14 +9,13 @@ when they join or log in. Nobody gets ops by being first in an empty registered 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ...limits import CHANSERV_MAX_AMODES
 from ...proto.casemap import fold
 from ...proto.message import Message
 from ..channel import PREFIX_MODES, Channel
-from . import CHANSERV, notice, source, split
+from . import CHANSERV, Handler, notice, serve, source, tell_all
 
 if TYPE_CHECKING:
     from ..state import ServerState
@@ -38,17 +37,11 @@ def _tell(state: ServerState, user: User, text: str) -> None:
 
 
 def handle(state: ServerState, user: User, text: str) -> None:
-    verb, args = split(text)
-    handler = _COMMANDS.get(verb)
-    if handler is None:
-        _tell(state, user, f"Unknown command {verb[:32]}. /msg ChanServ HELP")
-        return
-    handler(state, user, args)
+    serve(state, user, CHANSERV, _COMMANDS, text)
 
 
 def _help(state: ServerState, user: User, args: list[str]) -> None:
-    for line in HELP:
-        _tell(state, user, line)
+    tell_all(state, user, CHANSERV, HELP)
 
 
 def _channel(state: ServerState, user: User, args: list[str], usage: str) -> Channel | None:
@@ -204,7 +197,7 @@ def _drop(state: ServerState, user: User, args: list[str]) -> None:
     _tell(state, user, f"{channel.name} is no longer registered (it stays persistent: MODE -P)")
 
 
-_COMMANDS: dict[str, Callable[[ServerState, User, list[str]], None]] = {
+_COMMANDS: dict[str, Handler] = {
     "HELP": _help,
     "REGISTER": _register,
     "INFO": _info,

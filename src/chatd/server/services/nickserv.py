@@ -9,7 +9,6 @@ store.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ...limits import ACCOUNT_MAX_CERTS
@@ -17,7 +16,7 @@ from ...proto.casemap import fold
 from ..accounts import Account, normalise_fingerprint
 from ..commands import accounts as auth
 from ..commands import registration
-from . import NICKSERV, notice, split
+from . import NICKSERV, Handler, notice, serve, tell_all
 
 if TYPE_CHECKING:
     from ..state import ServerState
@@ -44,17 +43,11 @@ def _tell(state: ServerState, user: User, text: str) -> None:
 
 
 def handle(state: ServerState, user: User, text: str) -> None:
-    verb, args = split(text)
-    handler = _COMMANDS.get(verb)
-    if handler is None:
-        _tell(state, user, f"Unknown command {verb[:32]}. /msg NickServ HELP")
-        return
-    handler(state, user, args)
+    serve(state, user, NICKSERV, _COMMANDS, text)
 
 
 def _help(state: ServerState, user: User, args: list[str]) -> None:
-    for line in HELP:
-        _tell(state, user, line)
+    tell_all(state, user, NICKSERV, HELP)
 
 
 def _mine(state: ServerState, user: User) -> Account | None:
@@ -257,7 +250,7 @@ def _set(state: ServerState, user: User, args: list[str]) -> None:
         auth.begin_password_change(state, user, account, " ".join(args[1:]))
 
 
-_COMMANDS: dict[str, Callable[[ServerState, User, list[str]], None]] = {
+_COMMANDS: dict[str, Handler] = {
     "HELP": _help,
     "REGISTER": _register,
     "IDENTIFY": _identify,
