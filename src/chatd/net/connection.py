@@ -137,16 +137,24 @@ class Connection:
         if mask & EVENT_WRITE and not self.closed:
             self.flush()
 
-    def on_readable(self) -> None:
+    def read(self) -> bytes | None:
+        """What the socket has for us now; None when there is nothing (or the link is gone:
+        then `lost` has been told why)."""
         try:
             data = self._recv_tls() if self.tls else self.sock.recv(RECV_SIZE)
         except (BlockingIOError, InterruptedError):
-            return
+            return None
         except OSError as exc:
             self.lost(_reason(exc))
-            return
+            return None
         if not data:
             self.lost("Remote host closed the connection")
+            return None
+        return data
+
+    def on_readable(self) -> None:
+        data = self.read()
+        if data is None:
             return
         lines = self.reader.feed(data)
         if lines:

@@ -47,9 +47,9 @@ from wsproto.events import (
 from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import RemoteProtocolError
 
-from ..limits import RECV_SIZE, WS_HANDSHAKE_MAX, WS_MESSAGE_MAX
+from ..limits import WS_HANDSHAKE_MAX, WS_MESSAGE_MAX
 from ..proto.framing import Line, LineReader
-from .connection import Connection, _reason
+from .connection import Connection
 
 if TYPE_CHECKING:
     import socket
@@ -344,15 +344,8 @@ class WebSocketConnection(Connection):
     # -- input ---------------------------------------------------------------------------------
 
     def on_readable(self) -> None:
-        try:
-            data = self._recv_tls() if self.tls else self.sock.recv(RECV_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            self.lost(_reason(exc))
-            return
-        if not data:
-            self.lost("Remote host closed the connection")
+        data = self.read()
+        if data is None:
             return
         got = self.proto.receive(data)
         if got.out:
