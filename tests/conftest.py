@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import os
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from certs import self_signed  # noqa: E402
 from ircclient import RunningServer, start_server  # noqa: E402
 from procs import Proc  # noqa: E402
 
@@ -74,71 +74,12 @@ def server(server_factory) -> RunningServer:
 @pytest.fixture(scope="session")
 def certificate(tmp_path_factory):
     """A throwaway self-signed certificate for localhost, made at test time: (cert, key) paths."""
-    x509 = pytest.importorskip("cryptography.x509", reason="cryptography is in the test extra")
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_path), str(key_path)
+    cert, key, _ = self_signed(tmp_path_factory.mktemp("tls"), "localhost", "cert", "localhost")
+    return cert, key
 
 
 @pytest.fixture(scope="session")
 def client_certificate(tmp_path_factory):
     """A self-signed client certificate, as IRC users make for SASL EXTERNAL (CertFP):
     (cert path, key path, SHA-256 fingerprint in hex)."""
-    x509 = pytest.importorskip("cryptography.x509", reason="cryptography is in the test extra")
-    import hashlib
-
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "alice")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("client-tls")
-    cert_path, key_path = folder / "client.pem", folder / "client-key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
-    return str(cert_path), str(key_path), fingerprint
+    return self_signed(tmp_path_factory.mktemp("client-tls"), "alice", "client")

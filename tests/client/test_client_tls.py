@@ -4,8 +4,6 @@ terminator in front of a plain chatd (self-signed certificates)."""
 from __future__ import annotations
 
 import asyncio
-import datetime
-import shutil
 import ssl
 import subprocess
 import threading
@@ -13,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from certs import self_signed
 from client_helpers import (
     CLIENT,
     DEADLINE,
@@ -79,45 +78,9 @@ class TlsTerminator:
 
 
 def make_cert(tmp_path: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for localhost (cryptography, or the openssl tool)."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    try:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-    except ImportError:
-        if shutil.which("openssl") is None:
-            pytest.skip("neither cryptography nor openssl is available")
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-             "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
-            check=True, capture_output=True, timeout=DEADLINE,
-        )  # fmt: skip
-        return cert, key
-    private = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(private, hashes.SHA256())
-    )
-    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key.write_bytes(
-        private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert, key
+    """A self-signed certificate for localhost."""
+    cert, key, _ = self_signed(tmp_path, "localhost", "cert", "localhost")
+    return Path(cert), Path(key)
 
 
 @pytest.fixture
