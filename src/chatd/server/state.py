@@ -132,13 +132,15 @@ class _Catch:
     def __init__(self, output: Output) -> None:
         self.output = output
         self.caught: list[bytes] = []
-        self.room = output.room()
+        self.room = -1  # asked of the queue at the first write (most commands write nothing)
         self.closing = False  # the command closed the connection: done after the response
 
     def close(self) -> None:
         self.closing = True
 
     def write(self, data: bytes) -> None:
+        if self.room < 0:
+            self.room = self.output.room()
         room = self.room - len(data)
         if room < 0:
             self.caught = []
@@ -512,7 +514,6 @@ class ServerState:
         output = user.output
         catch = _Catch(output)
         write, own_close = user.write, user.close
-        close = own_close if own_close is not None else output.close
         user.write = catch.write
         user.close = catch.close
         try:
@@ -529,7 +530,7 @@ class ServerState:
         if not catch.caught:  # the usual answer to a labeled PRIVMSG: an ACK
             write(b"@label=" + escape_tag_value(label).encode() + self._ack_tail)
             if catch.closing:
-                close()
+                (own_close or output.close)()
             if user.gone:
                 user.write = user.close = _ignore
             return
@@ -552,7 +553,7 @@ class ServerState:
             )
         write(data)
         if catch.closing:
-            close()
+            (own_close or output.close)()
         if user.gone:
             user.write = user.close = _ignore
 
