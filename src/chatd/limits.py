@@ -53,6 +53,7 @@ METADATA_RETRY = 30  # seconds a client is asked to wait before METADATA SYNC (7
 CHANNEL_LIMIT_MAX = 999_999  # the largest +l
 CAP_VERSION_MAX = 999_999  # a bigger `CAP LS` version counts as this one
 MASK_ECHO = 64  # characters of a refused ban mask echoed back in 696
+RENDERED_LISTS = 64  # ban/exception/invite lists kept rendered (ServerState.reply_cached)
 
 # -- host cloaking (server/cloak.py) --------------------------------------------------------------
 CLOAK_KEY_MIN = 16  # characters of cloak_key: a shorter key could be found offline

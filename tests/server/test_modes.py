@@ -270,6 +270,40 @@ def test_ban_mask_is_completed_listed_and_removed():
     assert a.send("MODE #room -b bob") == []
 
 
+def test_a_rendered_ban_list_follows_every_change():
+    """The list is rendered once per content and kept: each asker still gets its own nick,
+    and an added or removed mask, or a renamed channel, shows at once."""
+    state = make_state()
+    a, b = room(state, "alice", "bob")
+    a.send("MODE #room +b x!*@*", "MODE #room +b y!*@*")
+    b.take()
+
+    def listed(who):
+        return [(m.params[0], m.params[1], m.params[2]) for m in msgs(who.send("MODE #room b"))]
+
+    assert listed(a)[:2] == [("alice", "#room", "x!*@*"), ("alice", "#room", "y!*@*")]
+    assert listed(b)[:2] == [("bob", "#room", "x!*@*"), ("bob", "#room", "y!*@*")]
+    a.send("MODE #room -b x!*@*", "MODE #room +b z!*@*")
+    b.take()
+    assert [m for _, _, m in listed(b)] == ["y!*@*", "z!*@*", "End of channel ban list"]
+    a.send("CAP REQ :draft/channel-rename", "RENAME #room #hall :moved")
+    b.take()
+    lines = msgs(b.send("MODE #hall b"))
+    assert [m.params[1] for m in lines] == ["#hall", "#hall", "#hall"]
+
+
+@pytest.mark.single_process  # looks at the state's cache
+def test_rendered_lists_are_bounded():
+    from chatd.limits import RENDERED_LISTS
+
+    state = make_state(max_channels=RENDERED_LISTS + 20)
+    (a,) = room(state, "alice")
+    for i in range(RENDERED_LISTS + 10):
+        a.send(f"JOIN #r{i}", f"MODE #r{i} +b m{i}!*@*", f"MODE #r{i} b")
+    assert len(state._lists) == RENDERED_LISTS
+    assert numerics(a.send(f"MODE #r{RENDERED_LISTS + 9} b")) == ["367", "368"]
+
+
 def test_banned_member_cannot_speak_but_voiced_can():
     state = make_state()
     a, b = room(state, "alice", "bob")

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from .. import __version__, logs
-from ..limits import ERROR_LOG_EXCERPT, LABEL_MAX
+from ..limits import ERROR_LOG_EXCERPT, LABEL_MAX, RENDERED_LISTS
 from ..proto import numerics as N
 from ..proto.caps import MULTILINE
 from ..proto.casemap import fold
@@ -185,6 +185,7 @@ class ServerState:
         self.motd = config.motd_lines()
         self.version = VERSION
         self._rendered: dict[str, bytes] = {}  # see reply_rendered
+        self._lists: dict[tuple[object, ...], bytes] = {}  # see reply_cached
         # REHASH: re-reads the configuration file (set by the composition root; the state
         # itself reads no files). Returns a line per change.
         self.reload_hook: Callable[[], list[str]] | None = None
@@ -243,6 +244,7 @@ class ServerState:
         self._ack_tail = f" :{self.name} ACK\r\n".encode()
         self.motd = self.config.motd_lines()
         self._rendered.clear()
+        self._lists.clear()
         isupport.forget()
         cfg = self.config
         self.accounts.throttle.burst = cfg.auth_account_burst
@@ -618,12 +620,34 @@ class ServerState:
         """The bytes `reply_rendered` writes: the template, rendered once, with `nick` in."""
         template = self._rendered.get(key)
         if template is None:
-            lines = (
-                self._reply_line(NICK_SLOT, r[0], tuple(p.replace(NICK_SLOT, "") for p in r[1:]))
-                for r in build()
-            )
-            template = self._rendered[key] = "".join(lines).encode()
+            template = self._rendered[key] = self._template(build())
         return template.replace(NICK_SLOT_BYTES, nick.encode())
+
+    def reply_cached(
+        self, user: User, key: tuple[object, ...], build: Callable[[], list[tuple[str, ...]]]
+    ) -> None:
+        """Replies that show a piece of state which changes now and then (a channel's ban
+        list): rendered once per `key` — what they show, by identity, so any change makes a new
+        key — and kept for the next asker. Repeating `MODE #c b` then costs a replace and a
+        write, not a reply built per entry. At most RENDERED_LISTS are kept, the oldest first
+        to go."""
+        if user.output.overflowed:
+            return
+        cache = self._lists
+        template = cache.get(key)
+        if template is None:
+            template = cache[key] = self._template(build())
+            if len(cache) > RENDERED_LISTS:
+                del cache[next(iter(cache))]
+        self.delivery.settle_for(user)
+        user.write(template.replace(NICK_SLOT_BYTES, user.nick.encode()))
+
+    def _template(self, replies: list[tuple[str, ...]]) -> bytes:
+        """(numeric, *params) replies as one block, with NICK_SLOT where the nick goes."""
+        return "".join(
+            self._reply_line(NICK_SLOT, r[0], tuple(p.replace(NICK_SLOT, "") for p in r[1:]))
+            for r in replies
+        ).encode()
 
     def need_more_params(self, user: User, command: str) -> None:
         self.reply(user, N.ERR_NEEDMOREPARAMS, command, "Not enough parameters")

@@ -379,9 +379,14 @@ class _ChannelModeChange:
             self._allowed()
             return
         reply, end, text = _LIST_REPLIES[mode]
-        for ban in channel.mask_list(mode):
-            state.reply(user, reply, channel.name, ban.mask, ban.setter, str(ban.set_at))
-        state.reply(user, end, channel.name, text)
+        entries, name = channel.mask_list(mode), channel.name
+
+        def build() -> list[tuple[str, ...]]:
+            listed = [(reply, name, b.mask, b.setter, str(b.set_at)) for b in entries]
+            return [*listed, (end, name, text)]
+
+        # rendered once per list content: a repeated query costs a copy, not a reply per mask
+        state.reply_cached(user, (mode, name, *entries), build)
 
 
 _LIST_REPLIES = {
