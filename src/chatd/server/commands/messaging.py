@@ -68,6 +68,8 @@ def status_target(target: str) -> tuple[str, str]:
 
 def _unique_targets(text: str) -> list[str]:
     """The comma-separated targets, each once (compared casefolded), in the order given."""
+    if "," not in text:
+        return [text]  # one target, as nearly every message has
     seen: dict[str, str] = {}
     for target in text.split(","):
         seen.setdefault(fold(target), target)
