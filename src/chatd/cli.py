@@ -618,16 +618,7 @@ class ClusterNode:
         keys = Keys(f"chatd:{config.network}:")
         settings = ClusterSettings(config.cluster_lease, config.cluster_snapshot_interval)
         core = ClusterCore(state, node_id, keys, settings)
-        client = redis.Redis(
-            host=url.host,
-            port=url.port,
-            db=url.db,
-            password=url.password,
-            username=url.username,
-            unix_socket_path=url.unix,
-            socket_timeout=10,
-            socket_connect_timeout=5,
-        )
+        client = url.blocking_client(timeout=10, connect_timeout=5)
         try:
             bootstrap.join(client, core, os.urandom(8).hex())
         except (redis.RedisError, OSError) as exc:

@@ -65,16 +65,7 @@ def status(url_text: str, network: str, timeout: float) -> int:
     except ValueError as exc:
         print(f"chatd: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    client = redis.Redis(
-        host=url.host,
-        port=url.port,
-        db=url.db,
-        password=url.password,
-        username=url.username,
-        unix_socket_path=url.unix,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-    )
+    client = url.blocking_client(timeout, timeout)
     prefix = f"chatd:{network}:"
     try:
         if not client.exists(prefix + "epoch"):

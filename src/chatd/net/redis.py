@@ -63,6 +63,22 @@ class RedisURL:
         where = self.unix or f"{self.host}:{self.port}"
         return f"redis {where}/{self.db}"
 
+    def blocking_client(self, timeout: float, connect_timeout: float) -> Any:
+        """A redis-py client for the blocking steps outside the loop (joining the network at
+        start-up, `chatd cluster status`); the loop itself talks through `RedisLink`."""
+        import redis
+
+        return redis.Redis(
+            host=self.host,
+            port=self.port,
+            db=self.db,
+            password=self.password,
+            username=self.username,
+            unix_socket_path=self.unix,
+            socket_timeout=timeout,
+            socket_connect_timeout=connect_timeout,
+        )
+
 
 class RedisLink:
     """One connection to Redis, driven by the reactor's selector."""
