@@ -58,6 +58,24 @@ def _is_founder(user: User, channel: Channel) -> bool:
     return user.account is not None and fold(user.account) == channel.founder
 
 
+def _founded(
+    state: ServerState, user: User, args: list[str], usage: str, refusal: str
+) -> Channel | None:
+    """The registered channel `args` names, if the caller is its founder (or an IRC
+    operator); otherwise None, with the reason told (`refusal` follows "Only the founder of
+    #room may ...")."""
+    channel = _channel(state, user, args, usage)
+    if channel is None:
+        return None
+    if channel.founder is None:
+        _tell(state, user, f"{channel.name} is not registered")
+        return None
+    if not (_is_founder(user, channel) or user.oper):
+        _tell(state, user, f"Only the founder of {channel.name} may {refusal}")
+        return None
+    return channel
+
+
 def _register(state: ServerState, user: User, args: list[str]) -> None:
     channel = _channel(state, user, args, "REGISTER #room")
     if channel is None:
@@ -120,14 +138,10 @@ def _info(state: ServerState, user: User, args: list[str]) -> None:
 
 
 def _amode(state: ServerState, user: User, args: list[str]) -> None:
-    channel = _channel(state, user, args, "AMODE #room [+o|-o|+v|-v account]")
+    channel = _founded(
+        state, user, args, "AMODE #room [+o|-o|+v|-v account]", "change its auto-modes"
+    )
     if channel is None:
-        return
-    if channel.founder is None:
-        _tell(state, user, f"{channel.name} is not registered")
-        return
-    if not (_is_founder(user, channel) or user.oper):
-        _tell(state, user, f"Only the founder of {channel.name} may change its auto-modes")
         return
     if len(args) < 3:
         for key, mode in sorted(channel.amodes.items()):
@@ -182,14 +196,8 @@ def _op(state: ServerState, user: User, args: list[str]) -> None:
 
 
 def _drop(state: ServerState, user: User, args: list[str]) -> None:
-    channel = _channel(state, user, args, "DROP #room")
+    channel = _founded(state, user, args, "DROP #room", "drop it")
     if channel is None:
-        return
-    if channel.founder is None:
-        _tell(state, user, f"{channel.name} is not registered")
-        return
-    if not (_is_founder(user, channel) or user.oper):
-        _tell(state, user, f"Only the founder of {channel.name} may drop it")
         return
     channel.founder = None
     channel.amodes = {}
