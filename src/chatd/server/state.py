@@ -649,6 +649,12 @@ class ServerState:
             for r in replies
         ).encode()
 
+    def fail(self, user: User, command: str, code: str, *context: str) -> None:
+        """An IRCv3 standard reply: `FAIL <command> <code> [<context>...] :<description>`;
+        the last of `context` is the description."""
+        *words, text = context
+        self.send(user, Message("FAIL", [command, code, *words, text], self.name))
+
     def need_more_params(self, user: User, command: str) -> None:
         self.reply(user, N.ERR_NEEDMOREPARAMS, command, "Not enough parameters")
 

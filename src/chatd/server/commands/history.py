@@ -34,28 +34,23 @@ class _Invalid(Exception):
     """A parameter that cannot be used: answered with FAIL CHATHISTORY INVALID_PARAMS."""
 
 
-def _fail(state: ServerState, user: User, code: str, *context: str) -> None:
-    *words, text = context
-    state.send(user, Message("FAIL", ["CHATHISTORY", code, *words, text], state.name))
-
-
 # -- CHATHISTORY -------------------------------------------------------------------------------
 
 
 def handle_chathistory(state: ServerState, user: User, msg: Message) -> None:
     params = msg.params
     if not params:
-        _fail(state, user, "NEED_MORE_PARAMS", "*", "Missing parameters")
+        state.fail(user, "CHATHISTORY", "NEED_MORE_PARAMS", "*", "Missing parameters")
         return
     sub = params[0].upper()
     arity = _ARITY.get(sub)
     if arity is None:
         word = params[0][:32].replace(" ", "_").lstrip(":") or "*"  # echoed: one IRC word
-        _fail(state, user, "UNKNOWN_COMMAND", word, "Unknown command")
+        state.fail(user, "CHATHISTORY", "UNKNOWN_COMMAND", word, "Unknown command")
         return
     args = params[1:]
     if len(args) < arity:
-        _fail(state, user, "NEED_MORE_PARAMS", sub, "Missing parameters")
+        state.fail(user, "CHATHISTORY", "NEED_MORE_PARAMS", sub, "Missing parameters")
         return
     try:
         limit = _limit(state, args[-1])
@@ -64,11 +59,11 @@ def handle_chathistory(state: ServerState, user: User, msg: Message) -> None:
         else:
             _messages(state, user, sub, args[0], args[1:-1], limit)
     except _Invalid as exc:
-        _fail(state, user, "INVALID_PARAMS", sub, str(exc))
+        state.fail(user, "CHATHISTORY", "INVALID_PARAMS", sub, str(exc))
     except StoreError:
-        _fail(
-            state,
+        state.fail(
             user,
+            "CHATHISTORY",
             "MESSAGE_ERROR",
             sub,
             args[0] if sub != "TARGETS" else "*",
@@ -113,7 +108,14 @@ def _messages(
     else:
         channel = state.find_channel(target)
         if channel is None or user not in channel.members:
-            _fail(state, user, "INVALID_TARGET", sub, target, "Messages could not be retrieved")
+            state.fail(
+                user,
+                "CHATHISTORY",
+                "INVALID_TARGET",
+                sub,
+                target,
+                "Messages could not be retrieved",
+            )
             return
         key, name, private_rows = channel.key, channel.name, False
     store = state.store

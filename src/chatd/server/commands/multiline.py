@@ -49,11 +49,6 @@ class OpenBatch:
         self.failed = False
 
 
-def _fail(state: ServerState, user: User, code: str, *context: str) -> None:
-    *words, text = context
-    state.send(user, Message("FAIL", ["BATCH", code, *words, text], state.name))
-
-
 def _open_problem(user: User, msg: Message) -> str:
     """Why `BATCH +ref ...` cannot open a multiline batch ("" if it can)."""
     params = msg.params
@@ -89,21 +84,21 @@ def handle_batch(state: ServerState, user: User, msg: Message) -> None:
     if word[:1] == "+":
         problem = _open_problem(user, msg)
         if problem:
-            _fail(state, user, "MULTILINE_INVALID", problem)
+            state.fail(user, "BATCH", "MULTILINE_INVALID", problem)
             return
         tags = messaging.message_tags(user, msg)
         user.batch = OpenBatch(word[1:], msg.params[2], tags, msg.tags.get("label"))
         return
     batch = user.batch
     if word[:1] != "-" or batch is None or word[1:] != batch.ref:
-        _fail(state, user, "MULTILINE_INVALID", "No such multiline batch is open")
+        state.fail(user, "BATCH", "MULTILINE_INVALID", "No such multiline batch is open")
         return
     user.batch = None
     if batch.failed:
         return  # its FAIL was sent when it failed
     texts = [text for text, _ in batch.lines]
     if not texts or not any(texts) or batch.lines[0][1]:
-        _fail(state, user, "MULTILINE_INVALID", "Invalid multiline batch")
+        state.fail(user, "BATCH", "MULTILINE_INVALID", "Invalid multiline batch")
         return
     _deliver(state, user, batch)
 
@@ -151,7 +146,7 @@ def absorb(state: ServerState, user: User, msg: Message) -> bool:
 def _failed(state: ServerState, user: User, batch: OpenBatch, code: str, *context: str) -> bool:
     batch.failed = True
     batch.lines = []
-    _fail(state, user, code, *context)
+    state.fail(user, "BATCH", code, *context)
     return True
 
 

@@ -42,11 +42,6 @@ def clients_of(state: ServerState, owner: str) -> list[User]:
     return [user] if user is not None and user.registered and user.account is None else []
 
 
-def _fail(state: ServerState, user: User, code: str, *context: str) -> None:
-    *words, text = context
-    state.send(user, Message("FAIL", [COMMAND, code, *words, text], state.name))
-
-
 def _markread(state: ServerState, target: str, ms: int | None) -> Message:
     value = "timestamp=" + ms_to_iso(ms) if ms is not None else "*"
     return Message(COMMAND, [target, value], state.name)
@@ -54,12 +49,12 @@ def _markread(state: ServerState, target: str, ms: int | None) -> Message:
 
 def handle_markread(state: ServerState, user: User, msg: Message) -> None:
     if not msg.params or not msg.params[0]:
-        _fail(state, user, "NEED_MORE_PARAMS", "Missing parameters")
+        state.fail(user, COMMAND, "NEED_MORE_PARAMS", "Missing parameters")
         return
     target = msg.params[0]
     cfg = state.config
     if not (valid_channel(target, cfg.channellen) or valid_nick(target, cfg.nicklen)):
-        _fail(state, user, "INVALID_PARAMS", as_word(target), "Invalid target")
+        state.fail(user, COMMAND, "INVALID_PARAMS", as_word(target), "Invalid target")
         return
     channel = state.find_channel(target) if is_channel_name(target) else None
     shown = channel.name if channel is not None else target
@@ -75,7 +70,7 @@ def handle_markread(state: ServerState, user: User, msg: Message) -> None:
         kind, _, text = given.partition("=")
         ms = parse_timestamp(text) if kind == "timestamp" else None
         if ms is None:
-            _fail(state, user, "INVALID_PARAMS", as_word(given), "Invalid timestamp")
+            state.fail(user, COMMAND, "INVALID_PARAMS", as_word(given), "Invalid timestamp")
             return
         ms = min(ms, int(state.wall * 1000))  # never past the server's clock
         if stored is not None and ms <= stored:
@@ -83,7 +78,7 @@ def handle_markread(state: ServerState, user: User, msg: Message) -> None:
             return
         store.set_marker(owner, key, ms, cfg.read_markers_max)
     except StoreError:
-        _fail(state, user, "INTERNAL_ERROR", shown, "The read timestamp could not be set")
+        state.fail(user, COMMAND, "INTERNAL_ERROR", shown, "The read timestamp could not be set")
         return
     update = _markread(state, shown, ms)
     state.send(user, update)

@@ -23,11 +23,6 @@ if TYPE_CHECKING:
 COMMAND = "REDACT"
 
 
-def _fail(state: ServerState, user: User, code: str, *context: str) -> None:
-    *words, text = context
-    state.send(user, Message("FAIL", [COMMAND, code, *words, text], state.name))
-
-
 def handle_redact(state: ServerState, user: User, msg: Message) -> None:
     target, msgid = msg.params[0], msg.params[1]
     reason = msg.params[2][: state.config.kicklen] if len(msg.params) > 2 else ""
@@ -35,7 +30,9 @@ def handle_redact(state: ServerState, user: User, msg: Message) -> None:
     channel = state.find_channel(target) if is_channel_name(target) else None
     if channel is None or user not in channel.members:
         shown = as_word(target)
-        _fail(state, user, "INVALID_TARGET", shown, f"You cannot delete messages from {shown}")
+        state.fail(
+            user, COMMAND, "INVALID_TARGET", shown, f"You cannot delete messages from {shown}"
+        )
         return
     try:
         state.store.flush(state.now)
@@ -43,9 +40,9 @@ def handle_redact(state: ServerState, user: User, msg: Message) -> None:
     except StoreError:
         row = None
     if row is None or "/" in msgid:  # a line of a multiline message goes with its message
-        _fail(
-            state,
+        state.fail(
             user,
+            COMMAND,
             "UNKNOWN_MSGID",
             channel.name,
             word,
@@ -55,9 +52,9 @@ def handle_redact(state: ServerState, user: User, msg: Message) -> None:
     own = fold(row.source) == fold(user.prefix)
     moderator = channel.is_op(user) or user.oper
     if not own and not moderator:
-        _fail(
-            state,
+        state.fail(
             user,
+            COMMAND,
             "REDACT_FORBIDDEN",
             channel.name,
             word,
@@ -66,9 +63,9 @@ def handle_redact(state: ServerState, user: User, msg: Message) -> None:
         return
     window = state.config.redact_window
     if not moderator and window > 0 and state.wall * 1000 - row.time > window * 1000:
-        _fail(
-            state,
+        state.fail(
             user,
+            COMMAND,
             "REDACT_WINDOW_EXPIRED",
             channel.name,
             word,

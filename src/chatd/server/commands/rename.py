@@ -27,11 +27,6 @@ if TYPE_CHECKING:
 COMMAND = "RENAME"
 
 
-def _fail(state: ServerState, user: User, code: str, *context: str) -> None:
-    *words, text = context
-    state.send(user, Message("FAIL", [COMMAND, code, *words, text], state.name))
-
-
 def handle_rename(state: ServerState, user: User, msg: Message) -> None:
     old_name, new_name = msg.params[0], msg.params[1]
     reason = msg.params[2][: state.config.kicklen] if len(msg.params) > 2 else ""
@@ -47,14 +42,18 @@ def handle_rename(state: ServerState, user: User, msg: Message) -> None:
         return
     word = as_word(new_name)
     if not valid_channel(new_name, state.config.channellen):
-        _fail(state, user, "CANNOT_RENAME", channel.name, word, "That is not a valid channel name")
+        state.fail(
+            user, COMMAND, "CANNOT_RENAME", channel.name, word, "That is not a valid channel name"
+        )
         return
     new_key = fold(new_name)
     if new_key != channel.key and new_key in state.channels:
-        _fail(state, user, "CHANNEL_NAME_IN_USE", channel.name, word, "Channel already exists")
+        state.fail(
+            user, COMMAND, "CHANNEL_NAME_IN_USE", channel.name, word, "Channel already exists"
+        )
         return
     if new_name == channel.name:
-        _fail(state, user, "CANNOT_RENAME", channel.name, word, "That is its name already")
+        state.fail(user, COMMAND, "CANNOT_RENAME", channel.name, word, "That is its name already")
         return
     cooldown = state.config.rename_cooldown
     if (
@@ -62,9 +61,9 @@ def handle_rename(state: ServerState, user: User, msg: Message) -> None:
         and state.now - channel.renamed_at < cooldown
         and not user.oper
     ):
-        _fail(
-            state,
+        state.fail(
             user,
+            COMMAND,
             "CANNOT_RENAME",
             channel.name,
             word,
