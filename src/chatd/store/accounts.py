@@ -14,13 +14,14 @@ module must not do: know users, sockets or clocks; the times come in from the ca
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from .transaction import transaction
 
 log = logging.getLogger("chatd")
 
@@ -135,17 +136,14 @@ class AccountStore:
     def _commit_accounts(self, now: float) -> None:
         """Write the queued account changes in one transaction (kept to retry on failure)."""
         ops = self._account_ops
-        db = self.db
-        try:
-            db.execute("BEGIN")
+
+        def write(db: sqlite3.Connection) -> None:
             for kind, value in ops:
                 _APPLY[kind](db, value)
-            db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if db.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    db.execute("ROLLBACK")
-            self._failed(exc, now)
+
+        error = transaction(self.db, write)
+        if error is not None:
+            self._failed(error, now)
             return
         ops.clear()
 

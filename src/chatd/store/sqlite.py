@@ -24,7 +24,6 @@ No clock is read here: `now` (monotonic seconds) and `wall` (epoch seconds) come
 from __future__ import annotations
 
 import collections
-import contextlib
 import datetime
 import json
 import logging
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .accounts import PRIVATE_PREFIX, AccountStore, migrate_accounts
+from .transaction import transaction
 
 log = logging.getLogger("chatd")
 
@@ -531,9 +531,8 @@ class Store(AccountStore):
     def _commit(self, now: float) -> None:
         rows = self._rows
         channels = self._channels
-        db = self.db
-        try:
-            db.execute("BEGIN")
+
+        def write(db: sqlite3.Connection) -> None:
             if rows:
                 db.executemany(_INSERT, rows)
             for sql, params in self._changes:
@@ -543,12 +542,10 @@ class Store(AccountStore):
                     db.execute("DELETE FROM channels WHERE key = ?", (key,))
                 else:
                     db.execute(_UPSERT_CHANNEL, _channel_row(record))
-            db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if db.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    db.execute("ROLLBACK")
-            self._failed(exc, now)
+
+        error = transaction(self.db, write)
+        if error is not None:
+            self._failed(error, now)
             return
         self.written += len(rows)
         if rows and self.max_bytes > 0:
